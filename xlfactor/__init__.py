@@ -1,0 +1,28 @@
+"""xlfactor: an open equity factor risk model for Excel, Python and the command line.
+
+>>> import xlfactor as xf
+>>> snap = xf.load_snapshot()            # the embedded simulated market, offline
+>>> snap.is_simulated
+True
+"""
+
+from xlfactor.errors import PortfolioError, SnapshotError, UnknownTickersError, XlfactorError
+from xlfactor.report import portfolio_report
+from xlfactor.risk import FactorModelData, factor_model_data
+from xlfactor.snapshot import Snapshot, load_snapshot, write_snapshot
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "FactorModelData",
+    "PortfolioError",
+    "Snapshot",
+    "SnapshotError",
+    "UnknownTickersError",
+    "XlfactorError",
+    "__version__",
+    "factor_model_data",
+    "load_snapshot",
+    "portfolio_report",
+    "write_snapshot",
+]

@@ -1,0 +1,65 @@
+"""Units and conventions shared by every module (the only place 252 is written).
+
+Every risk number in xlfactor is an **annualized decimal** (0.15 = 15% volatility)
+unless its name says otherwise (``..._daily``). "Risk" always means volatility;
+variances are always called ``..._variance``. Returns in the snapshot files
+(factor, residual and index returns) are **daily simple decimal returns**.
+Weights are decimals of gross exposure; shorts are negative.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+TRADING_DAYS_PER_YEAR = 252
+"""Trading days used to annualize daily figures."""
+
+SQRT_TRADING_DAYS = math.sqrt(TRADING_DAYS_PER_YEAR)
+
+MARKET_FACTOR = "market"
+SECTOR_PREFIX = "sector:"
+INDUSTRY_PREFIX = "industry:"
+
+FACTOR_GROUPS = ("market", "style", "sector", "industry")
+"""The closed set of factor groups, in display order."""
+
+
+def annual_to_daily_risk(annual_risk: float | np.ndarray) -> float | np.ndarray:
+    """Daily volatility from an annualized one: ``annual / sqrt(252)``."""
+    return annual_risk / SQRT_TRADING_DAYS
+
+
+def daily_to_annual_variance(daily_variance: float | np.ndarray) -> float | np.ndarray:
+    """Annualized variance from a daily one: ``daily * 252``."""
+    return daily_variance * TRADING_DAYS_PER_YEAR
+
+
+def daily_to_annual_risk(daily_risk: float | np.ndarray) -> float | np.ndarray:
+    """Annualized volatility from a daily one: ``daily * sqrt(252)``."""
+    return daily_risk * SQRT_TRADING_DAYS
+
+
+def factor_group(factor: str) -> str:
+    """Group of a factor id: ``market``, ``sector``, ``industry`` or ``style``.
+
+    >>> factor_group("sector:Energy"), factor_group("momentum")
+    ('sector', 'style')
+    """
+    if factor == MARKET_FACTOR:
+        return "market"
+    if factor.startswith(SECTOR_PREFIX):
+        return "sector"
+    if factor.startswith(INDUSTRY_PREFIX):
+        return "industry"
+    return "style"
+
+
+def normalize_ticker(ticker: object) -> str:
+    """Canonical ticker: text, surrounding spaces removed, upper case.
+
+    >>> normalize_ticker("  brk.b ")
+    'BRK.B'
+    """
+    return str(ticker).strip().upper()

@@ -1,0 +1,35 @@
+"""The exceptions xlfactor raises on purpose.
+
+Front ends (worksheet functions, CLI) turn these into short messages by reading their
+fields; they never parse the message text.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+
+class XlfactorError(Exception):
+    """Base class for every error xlfactor raises on purpose."""
+
+
+class PortfolioError(XlfactorError, ValueError):
+    """A portfolio or benchmark holdings input is unusable (empty, NaN, zero gross...)."""
+
+
+class UnknownTickersError(PortfolioError):
+    """Holdings name tickers that are not in the snapshot universe."""
+
+    def __init__(self, tickers: Sequence[str]) -> None:
+        self.tickers = tuple(tickers)
+        shown = ", ".join(self.tickers[:5]) + (", ..." if len(self.tickers) > 5 else "")
+        super().__init__(f"{len(self.tickers)} unknown tickers: {shown}")
+
+
+class SnapshotError(XlfactorError, ValueError):
+    """A snapshot cannot be used: names the file and the reason."""
+
+    def __init__(self, file: str, reason: str) -> None:
+        self.file = file
+        self.reason = reason
+        super().__init__(f"snapshot file {file}: {reason}")

@@ -1,0 +1,348 @@
+"""``portfolio_report``: the dictionary of report tables every front end shows.
+
+Keys (each a pandas DataFrame): OpenFactor's ``missing_holdings, style, sector,
+idiosyncratic_risk, factor_risk, active_risk, risk_share, total_risk, tracking_error``
+plus ``summary, risk_decomposition, idiosyncratic_by_name, industry, var, attribution,
+attribution_factors, holdings, snapshot``. Units: risk annualized decimals, VaR a
+positive daily loss fraction of gross, attribution daily decimal returns; the two
+``risk_share`` columns are percent, as in OpenFactor.
+
+Differences from OpenFactor (see CONTRIBUTING.md): the market row is part of the
+active-risk table, so ``te_share`` sums to 1; holdings outside the universe are
+treated as cash everywhere and listed in ``missing_holdings``; duplicate tickers are
+summed; attribution reconciles with the benchmark's own model return.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pandas as pd
+
+from xlfactor.conventions import FACTOR_GROUPS
+from xlfactor.errors import XlfactorError
+from xlfactor.risk import decomposition as dec
+from xlfactor.risk.attribution import daily_attribution
+from xlfactor.risk.model_data import FactorModelData, factor_model_data
+from xlfactor.snapshot.model import Snapshot
+
+VAR_CONFIDENCES = (0.95, 0.99)
+VAR_HORIZONS_DAYS = (1, 10)
+
+
+def portfolio_report(
+    portfolio: pd.DataFrame, snapshot: Snapshot | None = None, benchmark: pd.DataFrame | None = None
+) -> dict[str, pd.DataFrame]:
+    """Risk report tables for ``portfolio`` against ``benchmark``.
+
+    Parameters
+    ----------
+    portfolio : DataFrame
+        ``ticker`` plus ``value`` (signed dollars, normalized by gross exposure) or
+        ``allocation`` (weights used as given).
+    snapshot : Snapshot, optional
+        The risk model; the embedded simulated demo by default.
+    benchmark : DataFrame, optional
+        Holdings of the benchmark in the same form; the cap-weighted universe by default.
+
+    Returns
+    -------
+    dict of str to DataFrame
+        See the module docstring for the keys.
+
+    Raises
+    ------
+    PortfolioError
+        If the portfolio or benchmark is unusable (empty, NaN values, zero gross...).
+    """
+    data = factor_model_data(snapshot)
+    held = data.weights(portfolio)
+    w = held.weights
+    missing = held.missing.assign(side="portfolio")
+    if benchmark is None:
+        b = data.benchmark_weights
+        benchmark_label = "cap-weighted model universe"
+    else:
+        bench = data.weights(benchmark, name="benchmark")
+        b = bench.weights
+        missing = pd.concat([missing, bench.missing.assign(side="benchmark")], ignore_index=True)
+        benchmark_label = f"user benchmark ({len(bench.holdings.tickers)} names)"
+    a = w - b
+    X, F, d = data.exposures, data.factor_covariance, data.idiosyncratic_variance
+
+    x_p, x_b, x_a = X.T @ w, X.T @ b, X.T @ a
+    factor_var, idio_var = dec.factor_variance(x_p, F), dec.idiosyncratic_variance(w, d)
+    total_var = factor_var + idio_var
+    total = math.sqrt(total_var)
+    active_factor_var, active_idio_var = dec.factor_variance(x_a, F), dec.idiosyncratic_variance(a, d)
+    te_var = active_factor_var + active_idio_var
+    te = math.sqrt(te_var)
+    beta = dec.beta(w, b, X, F, d)
+
+    idio_by_name = _idiosyncratic_by_name(data, w, b)
+    idio_shares = idio_by_name["share"].to_numpy()
+    effective_names = 1.0 / float((idio_shares**2).sum()) if idio_var > 0 else math.nan
+    top_name_share = float(idio_shares.max()) if len(idio_shares) else math.nan
+    idio_by_name.attrs.update(top_name_share=top_name_share, effective_names=effective_names)
+
+    summary_values = {
+        "total_risk": total,
+        "factor_risk": math.sqrt(factor_var),
+        "idiosyncratic_risk": math.sqrt(idio_var),
+        "tracking_error": te,
+        "active_factor_risk": math.sqrt(active_factor_var),
+        "active_idiosyncratic_risk": math.sqrt(active_idio_var),
+        "beta": beta,
+        "var_95": dec.parametric_var(total, 0.95),
+        "var_99": dec.parametric_var(total, 0.99),
+        "active_var_95": dec.parametric_var(te, 0.95),
+        "active_var_99": dec.parametric_var(te, 0.99),
+        "idiosyncratic_share_of_te": active_idio_var / te_var if te_var > 0 else math.nan,
+        "idiosyncratic_share_of_total": idio_var / total_var if total_var > 0 else math.nan,
+        "effective_names": effective_names,
+        "top_name_share": top_name_share,
+        "net_exposure": float(w.sum()),
+        "gross_exposure": float(np.abs(w).sum()),
+        "holdings": float(len(held.holdings.tickers)),
+        "missing_holdings": float(len(held.missing)),
+        "missing_weight": float(held.missing["weight"].abs().sum()),
+    }
+    summary = pd.DataFrame({"value": summary_values})
+    summary.index.name = "metric"
+
+    factor_table = _factor_table(data, x_p, total, total_var)
+    active_table = _active_table(data, x_p, x_b, x_a, te, te_var, active_idio_var)
+    report = {
+        "summary": summary,
+        "missing_holdings": missing[["side", "ticker", "amount", "weight"]],
+        "style": _exposure_table(data, "style", x_p, x_b),
+        "sector": _exposure_table(data, "sector", x_p, x_b),
+        "industry": _exposure_table(data, "industry", x_p, x_b),
+        "idiosyncratic_risk": idio_by_name[["ticker", "weight", "idiosyncratic_risk", "observations"]],
+        "idiosyncratic_by_name": idio_by_name,
+        "factor_risk": factor_table,
+        "active_risk": active_table,
+        "risk_share": pd.DataFrame(
+            {
+                "factor_explained_percent": [100 * factor_var / total_var if total_var > 0 else math.nan],
+                "residual_unexplained_percent": [100 * idio_var / total_var if total_var > 0 else math.nan],
+            }
+        ),
+        "total_risk": _risk_rows(factor_var, idio_var),
+        "tracking_error": _risk_rows(active_factor_var, active_idio_var),
+        "risk_decomposition": _risk_decomposition(data, x_p, x_a, idio_var, active_idio_var),
+        "var": _var_table(total, te),
+        "holdings": _holdings_table(data, w, b),
+        "snapshot": _snapshot_table(data.snapshot, benchmark_label),
+    }
+    report.update(_attribution_tables(data, w, b))
+    return report
+
+
+def _factor_table(data: FactorModelData, x: np.ndarray, risk: float, variance: float) -> pd.DataFrame:
+    F = data.factor_covariance
+    contribution = dec.factor_variance_contributions(x, F)
+    table = pd.DataFrame(
+        {
+            "factor": data.factor_names,
+            "group": data.factor_groups,
+            "exposure": x,
+            "factor_volatility": np.sqrt(np.diag(F)),
+            "correlation": dec.factor_correlations(x, F, risk),
+            "variance_contribution": contribution,
+            "risk_contribution": contribution / risk if risk > 0 else 0.0,
+            "share": contribution / variance if variance > 0 else 0.0,
+        }
+    )
+    table = table[table["exposure"] != 0]
+    return table.reindex(table["variance_contribution"].abs().sort_values(ascending=False).index).reset_index(drop=True)
+
+
+def _active_table(
+    data: FactorModelData,
+    x_p: np.ndarray,
+    x_b: np.ndarray,
+    x_a: np.ndarray,
+    te: float,
+    te_var: float,
+    active_idio_var: float,
+) -> pd.DataFrame:
+    """Every factor with an active exposure, market included, plus the idiosyncratic row.
+
+    ``te_share`` (of TE^2) sums to exactly 1 and ``te_contribution`` to the TE.
+    """
+    F = data.factor_covariance
+    contribution = dec.factor_variance_contributions(x_a, F)
+    table = pd.DataFrame(
+        {
+            "factor": data.factor_names,
+            "group": data.factor_groups,
+            "portfolio_exposure": x_p,
+            "benchmark_exposure": x_b,
+            "active_exposure": x_a,
+            "factor_volatility": np.sqrt(np.diag(F)),
+            "correlation": dec.factor_correlations(x_a, F, te),
+            "variance_contribution": contribution,
+        }
+    )
+    table = table[table["active_exposure"] != 0]
+    table = table.reindex(table["variance_contribution"].abs().sort_values(ascending=False).index)
+    idio = pd.DataFrame(
+        {
+            "factor": ["idiosyncratic"],
+            "group": ["idiosyncratic"],
+            "variance_contribution": [active_idio_var],
+        }
+    )
+    table = pd.concat([table, idio], ignore_index=True)
+    table["te_contribution"] = table["variance_contribution"] / te if te > 0 else 0.0
+    table["te_share"] = table["variance_contribution"] / te_var if te_var > 0 else 0.0
+    table["diversifier"] = table["variance_contribution"] < 0
+    return table
+
+
+def _exposure_table(data: FactorModelData, group: str, x_p: np.ndarray, x_b: np.ndarray) -> pd.DataFrame:
+    mask = data.factor_groups == group
+    names = data.factor_names[mask]
+    if group in ("sector", "industry"):
+        names = np.array([n.split(":", 1)[1] for n in names])
+    table = pd.DataFrame({group if group != "style" else "factor": names, "portfolio": x_p[mask], "benchmark": x_b[mask]})
+    table["active"] = table["portfolio"] - table["benchmark"]
+    return table
+
+
+def _idiosyncratic_by_name(data: FactorModelData, w: np.ndarray, b: np.ndarray) -> pd.DataFrame:
+    rows = np.nonzero(w)[0]
+    d = data.idiosyncratic_variance[rows]
+    variance = w[rows] ** 2 * d
+    total = variance.sum()
+    active = (w[rows] - b[rows]) ** 2 * d
+    table = pd.DataFrame(
+        {
+            "ticker": data.tickers[rows],
+            "weight": w[rows],
+            "idiosyncratic_risk": np.sqrt(d),
+            "observations": data.snapshot.idiosyncratic_observations[rows],
+            "variance_contribution": variance,
+            "share": variance / total if total > 0 else 0.0,
+            "active_variance_contribution": active,
+        }
+    )
+    return table.sort_values("variance_contribution", ascending=False, kind="stable").reset_index(drop=True)
+
+
+def _risk_rows(factor_var: float, idio_var: float) -> pd.DataFrame:
+    frame = pd.DataFrame(
+        {"risk": [math.sqrt(factor_var), math.sqrt(idio_var), math.sqrt(factor_var + idio_var)]},
+        index=["factor", "idiosyncratic", "total"],
+    )
+    frame.index.name = "component"
+    return frame
+
+
+def _risk_decomposition(
+    data: FactorModelData, x_p: np.ndarray, x_a: np.ndarray, idio_var: float, active_idio_var: float
+) -> pd.DataFrame:
+    """Rows common_factor, market, style, sector, industry, idiosyncratic, total.
+
+    ``risk`` is each block's stand-alone volatility; ``variance_contribution`` its Euler
+    contribution (blocks + idiosyncratic sum to the total variance); ``share`` of the
+    total variance. The ``active_`` columns are the same for the active weights (TE).
+    """
+    F = data.factor_covariance
+    groups = data.factor_groups
+    rows = {}
+    for side, x, idio in (("", x_p, idio_var), ("active_", x_a, active_idio_var)):
+        contribution = dec.factor_variance_contributions(x, F)
+        common = float(contribution.sum())
+        total = max(common, 0.0) + idio
+        values = {"common_factor": (math.sqrt(max(common, 0.0)), common)}
+        for group in FACTOR_GROUPS:
+            mask = groups == group
+            values[group] = (math.sqrt(dec.factor_variance(x[mask], F[np.ix_(mask, mask)])), float(contribution[mask].sum()))
+        values["idiosyncratic"] = (math.sqrt(idio), idio)
+        values["total"] = (math.sqrt(total), total)
+        for name, (risk, var) in values.items():
+            row = rows.setdefault(name, {})
+            row[f"{side}risk"] = risk
+            row[f"{side}variance_contribution"] = var
+            row[f"{side}share"] = var / total if total > 0 else math.nan
+    frame = pd.DataFrame.from_dict(rows, orient="index")
+    frame.index.name = "component"
+    return frame
+
+
+def _var_table(total: float, te: float) -> pd.DataFrame:
+    rows = []
+    for confidence in VAR_CONFIDENCES:
+        for horizon in VAR_HORIZONS_DAYS:
+            rows.append(
+                {
+                    "confidence": confidence,
+                    "horizon_days": horizon,
+                    "var": dec.parametric_var(total, confidence, horizon),
+                    "active_var": dec.parametric_var(te, confidence, horizon),
+                    "expected_shortfall": dec.parametric_expected_shortfall(total, confidence, horizon),
+                    "active_expected_shortfall": dec.parametric_expected_shortfall(te, confidence, horizon),
+                }
+            )
+    return pd.DataFrame(rows)
+
+
+def _holdings_table(data: FactorModelData, w: np.ndarray, b: np.ndarray) -> pd.DataFrame:
+    rows = np.nonzero(w)[0]
+    X, F, d = data.exposures, data.factor_covariance, data.idiosyncratic_variance
+    marginal = dec.asset_marginal_contributions(w, X, F, d)
+    sectors = _member_names(data, "sector")
+    industries = _member_names(data, "industry")
+    return pd.DataFrame(
+        {
+            "ticker": data.tickers[rows],
+            "weight": w[rows],
+            "benchmark_weight": b[rows],
+            "active_weight": w[rows] - b[rows],
+            "sector": sectors[rows],
+            "industry": industries[rows],
+            "idiosyncratic_risk": np.sqrt(d[rows]),
+            "marginal_contribution": marginal[rows],
+            "risk_contribution": w[rows] * marginal[rows],
+        }
+    )
+
+
+def _member_names(data: FactorModelData, group: str) -> np.ndarray:
+    memo = data.snapshot._memo
+    key = f"{group}_names"
+    if key not in memo:
+        mask = data.factor_groups == group
+        block = data.exposures[:, mask]
+        labels = np.array([n.split(":", 1)[1] for n in data.factor_names[mask]] + [""])
+        has = block.max(axis=1) > 0 if block.size else np.zeros(len(data.tickers), bool)
+        memo[key] = np.where(has, labels[np.argmax(block, axis=1) if block.size else 0], "")
+    return memo[key]
+
+
+def _snapshot_table(snapshot: Snapshot, benchmark_label: str) -> pd.DataFrame:
+    facts = snapshot.describe()
+    facts["benchmark"] = benchmark_label
+    if snapshot.is_simulated:
+        facts["note"] = "SIMULATED MARKET: the demo snapshot is generated by xlfactor, not real data"
+    frame = pd.DataFrame({"value": {k: str(v) for k, v in facts.items()}})
+    frame.index.name = "field"
+    return frame
+
+
+def _attribution_tables(data: FactorModelData, w: np.ndarray, b: np.ndarray) -> dict[str, pd.DataFrame]:
+    try:
+        result = daily_attribution(data, w, b)
+    except XlfactorError as exc:
+        note = pd.DataFrame({"note": [str(exc)]})
+        return {"attribution": note, "attribution_factors": note, "idiosyncratic_returns": note}
+    summary = result.summary.copy()
+    summary.attrs.update(date=result.date, exposure_date=result.exposure_date, notes=result.notes)
+    return {
+        "attribution": summary,
+        "attribution_factors": result.factors,
+        "idiosyncratic_returns": result.names,
+    }

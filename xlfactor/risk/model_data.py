@@ -1,0 +1,242 @@
+"""``FactorModelData``: the snapshot's arrays aligned for risk calls, with the risk helpers.
+
+Built once per snapshot (``factor_model_data(snapshot)`` memoizes it). Every method
+takes weights as an ndarray in universe order (``data.tickers``); use
+``data.weights(portfolio)`` to turn a holdings frame into one.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from xlfactor._typing import FloatArray, StrArray
+from xlfactor.errors import PortfolioError
+from xlfactor.risk import decomposition as dec
+from xlfactor.risk.holdings import PortfolioWeights, align, holdings_from_frame
+from xlfactor.snapshot.model import Snapshot
+
+
+@dataclass(frozen=True, eq=False)
+class FactorModelData:
+    """Risk-model arrays in one universe order. Risk inputs are annualized."""
+
+    tickers: StrArray  # (n_assets,)
+    factor_names: StrArray  # (n_factors,)
+    factor_groups: StrArray  # (n_factors,) market / style / sector / industry
+    exposures: FloatArray  # (n_assets, n_factors), absent style scores neutral (0)
+    factor_covariance: FloatArray  # (n_factors, n_factors) annual decimal^2
+    idiosyncratic_variance: FloatArray  # (n_assets,) annual decimal^2
+    benchmark_weights: FloatArray  # (n_assets,) cap-weighted universe
+    snapshot: Snapshot = field(repr=False)
+    ticker_index: pd.Index = field(repr=False, default=None)  # type: ignore[assignment]
+
+    def __post_init__(self) -> None:
+        n, k = len(self.tickers), len(self.factor_names)
+        for name, shape in [
+            ("exposures", (n, k)),
+            ("factor_covariance", (k, k)),
+            ("idiosyncratic_variance", (n,)),
+            ("benchmark_weights", (n,)),
+        ]:
+            array = getattr(self, name)
+            if array.shape != shape:
+                raise ValueError(f"`{name}` must have shape {shape}, got {array.shape}")
+            array.flags.writeable = False
+        object.__setattr__(self, "ticker_index", pd.Index(self.tickers))
+
+    # ------------------------------------------------------------------ inputs
+    def weights(self, portfolio: pd.DataFrame, name: str = "portfolio") -> PortfolioWeights:
+        """Align a holdings frame (``ticker`` + ``value`` or ``allocation``) to the universe."""
+        return align(holdings_from_frame(portfolio, name), self.ticker_index)
+
+    def _vector(self, weights: FloatArray | pd.Series) -> FloatArray:
+        if isinstance(weights, pd.Series):
+            positions = self.ticker_index.get_indexer(weights.index.astype(str).str.strip().str.upper())
+            if (positions < 0).any():
+                from xlfactor.errors import UnknownTickersError
+
+                raise UnknownTickersError(list(weights.index[positions < 0].astype(str)))
+            vector = np.zeros(len(self.tickers))
+            np.add.at(vector, positions, weights.to_numpy(dtype=float))
+            return vector
+        vector = np.asarray(weights, dtype=float)
+        if vector.shape != (len(self.tickers),):
+            raise PortfolioError(f"weights must have shape ({len(self.tickers)},), got {vector.shape}")
+        return vector
+
+    def _benchmark(self, benchmark: FloatArray | pd.Series | None) -> FloatArray:
+        return self.benchmark_weights if benchmark is None else self._vector(benchmark)
+
+    # ------------------------------------------------------------------ exposures
+    def factor_exposure(self, weights: FloatArray | pd.Series) -> FloatArray:
+        """Portfolio exposure to each factor ``X' w`` (market = net weight in the universe)."""
+        return dec.factor_exposures(self._vector(weights), self.exposures)
+
+    def active_factor_exposure(
+        self, weights: FloatArray | pd.Series, benchmark: FloatArray | pd.Series | None = None
+    ) -> FloatArray:
+        """Exposure of portfolio minus benchmark (default: cap-weighted universe)."""
+        return dec.factor_exposures(self._vector(weights) - self._benchmark(benchmark), self.exposures)
+
+    # ------------------------------------------------------------------ risk
+    def risk(self, weights: FloatArray | pd.Series) -> float:
+        """Annualized total risk (volatility, decimal)."""
+        return dec.total_risk(self._vector(weights), self.exposures, self.factor_covariance, self.idiosyncratic_variance)
+
+    def factor_risk(self, weights: FloatArray | pd.Series) -> float:
+        """Annualized common-factor risk ``sqrt(x' F x)``."""
+        return math.sqrt(dec.factor_variance(self.factor_exposure(weights), self.factor_covariance))
+
+    def idiosyncratic_risk(self, weights: FloatArray | pd.Series) -> float:
+        """Annualized idiosyncratic risk ``sqrt(sum w^2 d)``."""
+        return math.sqrt(dec.idiosyncratic_variance(self._vector(weights), self.idiosyncratic_variance))
+
+    def tracking_error(
+        self, weights: FloatArray | pd.Series, benchmark: FloatArray | pd.Series | None = None
+    ) -> float:
+        """Annualized ex-ante tracking error against ``benchmark`` (default: cap-weighted universe)."""
+        active = self._vector(weights) - self._benchmark(benchmark)
+        return dec.total_risk(active, self.exposures, self.factor_covariance, self.idiosyncratic_variance)
+
+    def beta(self, weights: FloatArray | pd.Series, benchmark: FloatArray | pd.Series | None = None) -> float:
+        """Ex-ante beta to ``benchmark`` (default: cap-weighted universe, whose beta is 1)."""
+        return dec.beta(
+            self._vector(weights),
+            self._benchmark(benchmark),
+            self.exposures,
+            self.factor_covariance,
+            self.idiosyncratic_variance,
+        )
+
+    def var(
+        self,
+        weights: FloatArray | pd.Series,
+        confidence: float = 0.95,
+        horizon_days: float = 1,
+        active: bool = False,
+        benchmark: FloatArray | pd.Series | None = None,
+    ) -> float:
+        """Parametric normal VaR, a positive loss fraction of gross: ``z sigma/sqrt(252) sqrt(h)``.
+
+        With ``active=True`` the sigma is the tracking error (loss against the benchmark).
+        """
+        check_confidence(confidence)
+        check_horizon(horizon_days)
+        risk = self.tracking_error(weights, benchmark) if active else self.risk(weights)
+        return dec.parametric_var(risk, confidence, horizon_days)
+
+    # ------------------------------------------------------------------ contributions
+    def factor_contributions(self, weights: FloatArray | pd.Series) -> pd.DataFrame:
+        """Per-factor risk decomposition of ``weights`` (use active weights for TE).
+
+        Columns: ``factor, group, exposure, volatility, correlation, marginal_contribution,
+        variance_contribution, risk_contribution, share``. ``risk_contribution`` sums with
+        the idiosyncratic contribution (see ``idiosyncratic_contribution``) to the risk,
+        ``share`` (of variance) to 1 minus the idiosyncratic share.
+        """
+        w = self._vector(weights)
+        x = dec.factor_exposures(w, self.exposures)
+        risk = dec.total_risk(w, self.exposures, self.factor_covariance, self.idiosyncratic_variance)
+        variance_contribution = dec.factor_variance_contributions(x, self.factor_covariance)
+        scale = 1.0 / risk if risk > 0 else 0.0
+        return pd.DataFrame(
+            {
+                "factor": self.factor_names,
+                "group": self.factor_groups,
+                "exposure": x,
+                "volatility": np.sqrt(np.diag(self.factor_covariance)),
+                "correlation": dec.factor_correlations(x, self.factor_covariance, risk),
+                "marginal_contribution": (self.factor_covariance @ x) * scale,
+                "variance_contribution": variance_contribution,
+                "risk_contribution": variance_contribution * scale,
+                "share": variance_contribution * scale * scale,
+            }
+        )
+
+    def asset_contributions(self, weights: FloatArray | pd.Series) -> pd.DataFrame:
+        """Per-name risk decomposition: ``ticker, weight, marginal_contribution, risk_contribution, share``.
+
+        Only names with a non-zero weight. Risk contributions sum to the total risk.
+        """
+        w = self._vector(weights)
+        marginal = dec.asset_marginal_contributions(w, self.exposures, self.factor_covariance, self.idiosyncratic_variance)
+        held = np.nonzero(w)[0]
+        contribution = w[held] * marginal[held]
+        total = contribution.sum()
+        return pd.DataFrame(
+            {
+                "ticker": self.tickers[held],
+                "weight": w[held],
+                "marginal_contribution": marginal[held],
+                "risk_contribution": contribution,
+                "share": contribution / total if total > 0 else 0.0,
+            }
+        )
+
+    def portfolio_frame(
+        self, weights: FloatArray | pd.Series, benchmark: FloatArray | pd.Series | None = None
+    ) -> pd.DataFrame:
+        """One row per name held by portfolio or benchmark: weights, idiosyncratic risk, MCTR."""
+        w = self._vector(weights)
+        b = self._benchmark(benchmark)
+        rows = np.nonzero((w != 0) | (b != 0))[0] if benchmark is not None else np.nonzero(w)[0]
+        marginal = dec.asset_marginal_contributions(w, self.exposures, self.factor_covariance, self.idiosyncratic_variance)
+        return pd.DataFrame(
+            {
+                "ticker": self.tickers[rows],
+                "weight": w[rows],
+                "benchmark_weight": b[rows],
+                "active_weight": w[rows] - b[rows],
+                "idiosyncratic_risk": np.sqrt(self.idiosyncratic_variance[rows]),
+                "marginal_contribution": marginal[rows],
+                "risk_contribution": w[rows] * marginal[rows],
+            }
+        )
+
+
+def factor_model_data(snapshot: Snapshot | None = None) -> FactorModelData:
+    """Align a snapshot's arrays for risk calls (memoized on the snapshot).
+
+    Benchmark weights are the cap-weighted universe (names with a finite positive cap).
+    Absent style scores count as neutral (0); the snapshot's diagnostics count them.
+    """
+    if snapshot is None:
+        from xlfactor.snapshot import load_snapshot
+
+        snapshot = load_snapshot()
+    cached = snapshot._memo.get("factor_model_data")
+    if cached is not None:
+        return cached
+    caps = np.where(np.isfinite(snapshot.market_cap) & (snapshot.market_cap > 0), snapshot.market_cap, 0.0)
+    if caps.sum() <= 0:
+        raise PortfolioError("the snapshot has no usable market caps for the benchmark")
+    data = FactorModelData(
+        tickers=snapshot.tickers,
+        factor_names=snapshot.factor_names,
+        factor_groups=snapshot.factor_groups,
+        exposures=np.nan_to_num(snapshot.exposures, nan=0.0),
+        factor_covariance=np.asarray(snapshot.factor_covariance),
+        idiosyncratic_variance=np.asarray(snapshot.idiosyncratic_risk) ** 2,
+        benchmark_weights=caps / caps.sum(),
+        snapshot=snapshot,
+    )
+    snapshot._memo["factor_model_data"] = data
+    return data
+
+
+def check_confidence(confidence: object) -> float:
+    """Raise unless ``confidence`` is a number strictly between 0 and 1."""
+    if isinstance(confidence, bool) or not isinstance(confidence, (int, float)) or not 0 < confidence < 1:
+        raise PortfolioError(f"`confidence` must be a number strictly between 0 and 1, got {confidence!r}")
+    return float(confidence)
+
+
+def check_horizon(horizon_days: object) -> float:
+    """Raise unless ``horizon_days`` is a positive number of trading days."""
+    if isinstance(horizon_days, bool) or not isinstance(horizon_days, (int, float)) or not horizon_days > 0:
+        raise PortfolioError(f"`horizon_days` must be a positive number of days, got {horizon_days!r}")
+    return float(horizon_days)

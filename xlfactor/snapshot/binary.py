@@ -1,0 +1,106 @@
+"""The fast binary form of a snapshot: one uncompressed ``.npz`` plus the panel as ``.npy``.
+
+Written once per snapshot into the local cache after the CSVs were validated, so a
+repeat load skips CSV parsing and validation. The exposure panel is memory-mapped and
+read only when attribution needs it.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from xlfactor.snapshot.model import ExposurePanel, Snapshot
+
+FORMAT_VERSION = 1
+_ARRAYS = (
+    "tickers",
+    "factor_names",
+    "factor_groups",
+    "exposures",
+    "raw_exposures",
+    "market_cap",
+    "factor_covariance",
+    "idiosyncratic_risk",
+    "idiosyncratic_observations",
+)
+_FRAMES = ("factor_returns", "residual_returns", "index_returns")
+_TABLES = ("indexes", "index_prices")
+
+
+def save_binary(snapshot: Snapshot, path: Path) -> None:
+    """Write ``snapshot`` to ``path`` (a folder) atomically: temp files, then renames."""
+    path.mkdir(parents=True, exist_ok=True)
+    arrays: dict[str, np.ndarray] = {name: np.asarray(getattr(snapshot, name)) for name in _ARRAYS}
+    header = {
+        "format_version": FORMAT_VERSION,
+        "metadata": snapshot.metadata,
+        "diagnostics": snapshot.diagnostics,
+        "frames": [],
+        "tables": {},
+    }
+    for name in _FRAMES:
+        frame = getattr(snapshot, name)
+        if frame is None:
+            continue
+        header["frames"].append(name)
+        arrays[f"{name}.values"] = frame.to_numpy(dtype=float)
+        arrays[f"{name}.index"] = frame.index.to_numpy(dtype=str)
+        arrays[f"{name}.columns"] = frame.columns.to_numpy(dtype=str)
+    for name in _TABLES:
+        table = getattr(snapshot, name)
+        if table is not None:
+            header["tables"][name] = table.to_json(orient="split", index=False, double_precision=15)
+    if snapshot.exposure_panel is not None:
+        arrays["panel.dates"] = snapshot.exposure_panel.dates.astype(str)
+        _atomic_save(path / "panel.npy", lambda f: np.save(f, np.asarray(snapshot.exposure_panel.values)))
+    elif (path / "panel.npy").exists():
+        (path / "panel.npy").unlink()
+    arrays["header"] = np.asarray(json.dumps(header, default=str))
+    _atomic_save(path / "snapshot.npz", lambda f: np.savez(f, **arrays))
+
+
+def load_binary(path: Path) -> Snapshot:
+    """Read a snapshot written by :func:`save_binary`."""
+    with np.load(path / "snapshot.npz", allow_pickle=False) as data:
+        header = json.loads(str(data["header"]))
+        if header.get("format_version") != FORMAT_VERSION:
+            raise ValueError("binary snapshot format version mismatch")
+        fields = {name: data[name] for name in _ARRAYS}
+        for name in header["frames"]:
+            fields[name] = pd.DataFrame(
+                data[f"{name}.values"],
+                index=pd.Index(data[f"{name}.index"].astype(object), name="date"),
+                columns=data[f"{name}.columns"].astype(object),
+            )
+        panel_dates = data["panel.dates"] if "panel.dates" in data.files else None
+    for name, text in header["tables"].items():
+        fields[name] = pd.read_json(_StringIO(text), orient="split")
+    if panel_dates is not None:
+        values = np.load(path / "panel.npy", mmap_mode="r")
+        fields["exposure_panel"] = ExposurePanel(dates=panel_dates, values=values)
+    return Snapshot(metadata=header["metadata"], diagnostics=header["diagnostics"], **fields)
+
+
+def _StringIO(text: str):  # noqa: N802 - small local alias keeps the import lazy
+    import io
+
+    return io.StringIO(text)
+
+
+def _atomic_save(target: Path, write) -> None:
+    handle = tempfile.NamedTemporaryFile(dir=target.parent, prefix=f".{target.name}.", delete=False)
+    try:
+        with handle:
+            write(handle)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(handle.name, target)
+    except BaseException:
+        Path(handle.name).unlink(missing_ok=True)
+        raise

@@ -1,0 +1,106 @@
+"""The in-memory snapshot: one risk model as of one date, arrays in universe order."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from xlfactor._typing import FloatArray, StrArray
+
+
+@dataclass(frozen=True, eq=False)
+class ExposurePanel:
+    """Exposures known at the close of each panel date (used with the next day's returns).
+
+    ``values[d]`` holds the exposures known at the close of ``dates[d]``; the return of
+    a later date ``t`` is attributed with the block of the panel date just before ``t``.
+    """
+
+    dates: StrArray  # (n_dates,) ISO dates, ascending
+    values: FloatArray  # (n_dates, n_assets, n_factors), same factor order as the snapshot, market = 1
+
+    def __post_init__(self) -> None:
+        if self.values.ndim != 3 or self.values.shape[0] != len(self.dates):
+            raise ValueError(f"panel values must have shape (n_dates, n_assets, n_factors), got {self.values.shape}")
+        self.values.flags.writeable = False
+
+
+@dataclass(frozen=True, eq=False)
+class Snapshot:
+    """A factor risk model as of one date.
+
+    Every array is in universe order (``tickers``) and factor order (``factor_names``,
+    which is the covariance order and includes ``market``). Risk is annualized;
+    returns are daily decimals (see :mod:`xlfactor.conventions`).
+    """
+
+    metadata: dict[str, Any]
+    tickers: StrArray  # (n_assets,)
+    factor_names: StrArray  # (n_factors,)
+    factor_groups: StrArray  # (n_factors,) market / style / sector / industry
+    exposures: FloatArray  # (n_assets, n_factors); NaN where the file had no style value
+    raw_exposures: FloatArray  # (n_assets, n_factors); pre-standardization values (NaN if absent)
+    market_cap: FloatArray  # (n_assets,) dollars; NaN if unknown
+    factor_covariance: FloatArray  # (n_factors, n_factors) annualized decimal^2
+    idiosyncratic_risk: FloatArray  # (n_assets,) annualized decimal volatility
+    idiosyncratic_observations: FloatArray  # (n_assets,) residual days behind each estimate
+    factor_returns: pd.DataFrame  # (n_days, n_factors) daily decimals, index = ISO date
+    residual_returns: pd.DataFrame  # (n_days, n_assets) daily decimals, NaN where absent
+    exposure_panel: ExposurePanel | None = None
+    indexes: pd.DataFrame | None = None  # ticker, name, benchmark, provider, default_benchmark
+    index_returns: pd.DataFrame | None = None  # (n_days, n_indexes) daily decimals
+    index_prices: pd.DataFrame | None = None  # long: date, ticker, close, ...
+    diagnostics: dict[str, Any] = field(default_factory=dict)
+    _memo: dict[str, Any] = field(default_factory=dict, repr=False)
+
+    def __post_init__(self) -> None:
+        n, k = len(self.tickers), len(self.factor_names)
+        shapes = {
+            "factor_groups": (k,),
+            "exposures": (n, k),
+            "raw_exposures": (n, k),
+            "market_cap": (n,),
+            "factor_covariance": (k, k),
+            "idiosyncratic_risk": (n,),
+            "idiosyncratic_observations": (n,),
+        }
+        for name, shape in shapes.items():
+            array = getattr(self, name)
+            if array.shape != shape:
+                raise ValueError(f"`{name}` must have shape {shape}, got {array.shape}")
+            array.flags.writeable = False
+        if self.exposure_panel is not None and self.exposure_panel.values.shape[1:] != (n, k):
+            raise ValueError("exposure panel must be in the snapshot's universe and factor order")
+
+    @property
+    def as_of(self) -> str:
+        """ISO date of the model (exposures known at its close)."""
+        return str(self.metadata.get("as_of_date", ""))
+
+    @property
+    def is_simulated(self) -> bool:
+        """True for a simulated market (the embedded demo); every report says so."""
+        return bool(self.metadata.get("simulated", False))
+
+    @property
+    def source(self) -> str:
+        """Where the snapshot came from (``xlfactor-demo``, a folder, a URL)."""
+        return str(self.metadata.get("source", ""))
+
+    def describe(self) -> dict[str, Any]:
+        """Headline facts: as-of date, universe, size, model version, source, simulated."""
+        return {
+            "as_of_date": self.as_of,
+            "universe": self.metadata.get("universe", ""),
+            "model_version": self.metadata.get("model_version", ""),
+            "source": self.source,
+            "simulated": self.is_simulated,
+            "tickers": len(self.tickers),
+            "factors": len(self.factor_names),
+            "factor_return_days": len(self.factor_returns),
+            "panel_dates": 0 if self.exposure_panel is None else len(self.exposure_panel.dates),
+            "diagnostics": "; ".join(f"{k}: {v}" for k, v in self.diagnostics.items()) or "none",
+        }

@@ -1,0 +1,286 @@
+"""Read an OpenFactor-layout snapshot folder into a :class:`Snapshot`.
+
+All parsing and validation happens here, once; the arrays that come out are clean.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from xlfactor.conventions import MARKET_FACTOR, factor_group
+from xlfactor.errors import SnapshotError
+from xlfactor.snapshot import layout
+from xlfactor.snapshot.model import ExposurePanel, Snapshot
+from xlfactor.snapshot.validation import check_factor_covariance, require_columns, require_finite
+
+
+def read_snapshot_folder(folder: str | Path, source: str | None = None) -> Snapshot:
+    """Read and validate the snapshot files in ``folder``.
+
+    Parameters
+    ----------
+    folder : str or Path
+        A folder in the OpenFactor snapshot layout (see :mod:`xlfactor.snapshot.layout`).
+    source : str, optional
+        Where the folder came from (URL or path), recorded in ``metadata["source"]``.
+
+    Raises
+    ------
+    SnapshotError
+        Naming the file and the problem: a required file missing, a truncated CSV, an
+        unknown factor in the covariance, a non-symmetric or non-finite covariance,
+        tickers without idiosyncratic risk, ...
+    """
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise SnapshotError(str(folder), "is not a folder")
+    for name in layout.REQUIRED_FILES:
+        if not (folder / name).is_file():
+            raise SnapshotError(name, f"required file missing in {folder}")
+    diagnostics: dict[str, Any] = {}
+
+    metadata = _read_metadata(folder / layout.METADATA)
+    universe = _read_csv(folder, layout.UNIVERSE)
+    exposures_long = _read_csv(folder, layout.EXPOSURES_LONG)
+    idio = _read_csv(folder, layout.IDIOSYNCRATIC_RISK)
+    covariance_frame = _read_csv(folder, layout.FACTOR_COVARIANCE, index_col=0)
+    factor_returns = _read_csv(folder, layout.FACTOR_RETURNS, index_col=0)
+    residual_long = _read_csv(folder, layout.RESIDUAL_RETURNS)
+
+    tickers = _normalized(universe["ticker"])
+    if len(set(tickers)) != len(tickers):
+        raise SnapshotError(layout.UNIVERSE, "duplicate tickers")
+    factor_names, covariance = _covariance(covariance_frame)
+    covariance, note = check_factor_covariance(covariance, factor_names)
+    diagnostics.update(note)
+
+    exposures, raw = _exposure_matrix(exposures_long, layout.EXPOSURES_LONG, tickers, factor_names, diagnostics)
+    unfilled = int(np.isnan(exposures).sum())
+    if unfilled:
+        diagnostics["missing_style_exposures"] = f"{unfilled} style scores absent, treated as neutral (0)"
+
+    idio_tickers = _normalized(idio["ticker"])
+    idio_risk = pd.Series(pd.to_numeric(idio["idiosyncratic_risk"], errors="coerce").to_numpy(), index=idio_tickers)
+    if idio_risk.index.duplicated().any():
+        raise SnapshotError(layout.IDIOSYNCRATIC_RISK, "duplicate tickers")
+    absent = [t for t in tickers if t not in idio_risk.index]
+    if absent:
+        raise SnapshotError(
+            layout.IDIOSYNCRATIC_RISK,
+            f"{len(absent)} tickers in exposures have no idiosyncratic risk ({', '.join(absent[:5])})",
+        )
+    idio_values = idio_risk.reindex(tickers).to_numpy(dtype=float)
+    require_finite(idio_values, layout.IDIOSYNCRATIC_RISK, "idiosyncratic_risk values", tickers)
+    if (idio_values < 0).any():
+        raise SnapshotError(layout.IDIOSYNCRATIC_RISK, "negative idiosyncratic risk")
+    if "observations" in idio.columns:
+        obs_series = pd.Series(pd.to_numeric(idio["observations"], errors="coerce").to_numpy(), index=idio_tickers)
+        observations = obs_series.reindex(tickers).to_numpy(dtype=float)
+    else:
+        observations = np.full(len(tickers), np.nan)
+
+    market_cap = _market_cap(universe, tickers, raw, factor_names)
+    factor_returns = _factor_returns(factor_returns, factor_names, diagnostics)
+    residual_returns = _wide_returns(residual_long, layout.RESIDUAL_RETURNS, "residual_return", tickers)
+
+    panel = None
+    if (folder / layout.EXPOSURES_PANEL).is_file():
+        panel = _exposure_panel(_read_csv(folder, layout.EXPOSURES_PANEL), tickers, factor_names, diagnostics)
+    indexes = _read_csv(folder, layout.INDEXES) if (folder / layout.INDEXES).is_file() else None
+    index_prices = _read_csv(folder, layout.INDEX_PRICES) if (folder / layout.INDEX_PRICES).is_file() else None
+    index_returns = None
+    if (folder / layout.INDEX_RETURNS).is_file():
+        long = _read_csv(folder, layout.INDEX_RETURNS)
+        index_returns = _wide_returns(long, layout.INDEX_RETURNS, "return", None)
+
+    metadata.setdefault("as_of_date", str(universe["as_of_date"].iloc[0]) if "as_of_date" in universe else "")
+    metadata["source"] = source or str(folder)
+    metadata.setdefault("simulated", False)
+    return Snapshot(
+        metadata=metadata,
+        tickers=np.asarray(tickers),
+        factor_names=np.asarray(factor_names),
+        factor_groups=np.asarray([factor_group(f) for f in factor_names]),
+        exposures=exposures,
+        raw_exposures=raw,
+        market_cap=market_cap,
+        factor_covariance=covariance,
+        idiosyncratic_risk=idio_values,
+        idiosyncratic_observations=observations,
+        factor_returns=factor_returns,
+        residual_returns=residual_returns,
+        exposure_panel=panel,
+        indexes=indexes,
+        index_returns=index_returns,
+        index_prices=index_prices,
+        diagnostics=diagnostics,
+    )
+
+
+def _read_metadata(path: Path) -> dict[str, Any]:
+    try:
+        metadata = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise SnapshotError(layout.METADATA, f"not valid JSON ({exc})") from None
+    if not isinstance(metadata, dict):
+        raise SnapshotError(layout.METADATA, "must hold a JSON object")
+    return metadata
+
+
+def _read_csv(folder: Path, name: str, index_col: int | None = None) -> pd.DataFrame:
+    """Read one CSV, refusing empty or truncated files (a last line without its newline)."""
+    path = folder / name
+    data = path.read_bytes()
+    if name.endswith(".gz"):
+        import gzip
+
+        try:
+            data = gzip.decompress(data)
+        except (OSError, EOFError) as exc:
+            raise SnapshotError(name, f"corrupt gzip ({exc})") from None
+    if not data.strip():
+        raise SnapshotError(name, "is empty")
+    if not data.endswith(b"\n"):
+        raise SnapshotError(name, "is truncated (the last line is incomplete)")
+    try:
+        frame = pd.read_csv(io.BytesIO(data), index_col=index_col)
+    except (pd.errors.ParserError, UnicodeDecodeError, ValueError) as exc:
+        raise SnapshotError(name, f"cannot be parsed ({str(exc).splitlines()[0]})") from None
+    if frame.empty:
+        raise SnapshotError(name, "has no rows")
+    require_columns(frame.columns, name)
+    return frame
+
+
+def _normalized(column: pd.Series) -> list[str]:
+    return column.astype(str).str.strip().str.upper().tolist()
+
+
+def _covariance(frame: pd.DataFrame) -> tuple[list[str], np.ndarray]:
+    rows = [str(r) for r in frame.index]
+    columns = [str(c) for c in frame.columns]
+    if sorted(rows) != sorted(columns) or len(set(rows)) != len(rows):
+        raise SnapshotError(layout.FACTOR_COVARIANCE, "row and column factors differ (not a square factor matrix)")
+    values = frame.apply(pd.to_numeric, errors="coerce")[rows].to_numpy(dtype=float)
+    return rows, values
+
+
+def _exposure_matrix(
+    long: pd.DataFrame, file: str, tickers: list[str], factor_names: list[str], diagnostics: dict[str, Any]
+) -> tuple[np.ndarray, np.ndarray]:
+    """Pivot long exposure rows into (n_assets, n_factors) value and raw-value matrices."""
+    rows_tickers = np.asarray(_normalized(long["ticker"]))
+    factors = long["factor"].astype(str).str.strip().to_numpy()
+    values = pd.to_numeric(long["value"], errors="coerce").to_numpy(dtype=float)
+    raw_values = (
+        pd.to_numeric(long["raw_value"], errors="coerce").to_numpy(dtype=float)
+        if "raw_value" in long.columns
+        else np.full(len(long), np.nan)
+    )
+    ticker_index = pd.Index(tickers)
+    factor_index = pd.Index(factor_names)
+    t_pos = ticker_index.get_indexer(rows_tickers)
+    if (t_pos < 0).any():
+        extra = sorted(set(rows_tickers[t_pos < 0]))
+        raise SnapshotError(file, f"{len(extra)} tickers not in {layout.UNIVERSE} ({', '.join(extra[:5])})")
+    f_pos = factor_index.get_indexer(factors)
+    exposed = set(factors)
+    unknown = [f for f in factor_names if f != MARKET_FACTOR and f not in exposed]
+    if unknown:
+        raise SnapshotError(
+            layout.FACTOR_COVARIANCE, f"unknown factor(s) with no exposure rows: {', '.join(unknown[:5])}"
+        )
+    if (f_pos < 0).any():
+        dropped = sorted(set(factors[f_pos < 0]))
+        diagnostics["factors_without_covariance"] = (
+            f"{len(dropped)} exposure factors absent from the covariance carry no risk: {', '.join(dropped[:5])}"
+        )
+    keep = f_pos >= 0
+    member = np.array([factor_group(f) in ("sector", "industry") for f in factor_names])
+    style_rows = keep & ~member[np.where(keep, f_pos, 0)]
+    require_finite(values[style_rows], file, "style exposure values", rows_tickers[style_rows])
+    seen = np.zeros((len(tickers), len(factor_names)), dtype=np.int64)
+    np.add.at(seen, (t_pos[keep], f_pos[keep]), 1)
+    if (seen > 1).any():
+        raise SnapshotError(file, "duplicate (ticker, factor) rows")
+    exposures = np.full((len(tickers), len(factor_names)), np.nan)
+    exposures[:, member] = 0.0
+    exposures[t_pos[keep], f_pos[keep]] = values[keep]
+    raw = np.full_like(exposures, np.nan)
+    raw[t_pos[keep], f_pos[keep]] = raw_values[keep]
+    if MARKET_FACTOR in factor_index:
+        exposures[:, factor_index.get_loc(MARKET_FACTOR)] = 1.0
+    no_rows = np.isnan(exposures).all(axis=1) if exposures.size else np.zeros(len(tickers), bool)
+    if no_rows.any():
+        missing = np.asarray(tickers)[no_rows]
+        raise SnapshotError(file, f"{len(missing)} universe tickers have no exposure rows ({', '.join(missing[:5])})")
+    return exposures, raw
+
+
+def _market_cap(universe: pd.DataFrame, tickers: list[str], raw: np.ndarray, factor_names: list[str]) -> np.ndarray:
+    """Market caps: universe ``market_cap`` if present, else exp(raw_value of ``size``)."""
+    if "market_cap" in universe.columns:
+        return pd.to_numeric(universe["market_cap"], errors="coerce").to_numpy(dtype=float)
+    if "size" in factor_names:
+        with np.errstate(over="ignore"):
+            return np.exp(raw[:, factor_names.index("size")])
+    raise SnapshotError(layout.EXPOSURES_LONG, "no market caps: neither universe market_cap nor a size raw_value")
+
+
+def _factor_returns(frame: pd.DataFrame, factor_names: list[str], diagnostics: dict[str, Any]) -> pd.DataFrame:
+    frame = frame.apply(pd.to_numeric, errors="coerce")
+    frame.index = frame.index.astype(str)
+    frame.index.name = "date"
+    if not frame.index.is_monotonic_increasing or frame.index.has_duplicates:
+        raise SnapshotError(layout.FACTOR_RETURNS, "dates are not strictly increasing")
+    absent = [f for f in factor_names if f not in frame.columns]
+    if absent:
+        diagnostics["factor_returns_missing"] = f"no return history for {', '.join(absent[:5])}"
+    return frame.reindex(columns=factor_names)
+
+
+def _wide_returns(long: pd.DataFrame, file: str, column: str, tickers: list[str] | None) -> pd.DataFrame:
+    """Pivot long (date, ticker, return) rows to a date x ticker frame."""
+    values = pd.to_numeric(long[column], errors="coerce").to_numpy(dtype=float)
+    dates = long["date"].astype(str).to_numpy()
+    names = np.asarray(_normalized(long["ticker"]))
+    date_codes, date_labels = pd.factorize(dates, sort=True)
+    if tickers is None:
+        name_codes, name_labels = pd.factorize(names, sort=True)
+        columns = list(name_labels)
+    else:
+        name_codes = pd.Index(tickers).get_indexer(names)
+        columns = tickers
+        keep = name_codes >= 0
+        date_codes, name_codes, values = date_codes[keep], name_codes[keep], values[keep]
+    wide = np.full((len(date_labels), len(columns)), np.nan)
+    wide[date_codes, name_codes] = values
+    frame = pd.DataFrame(wide, index=pd.Index(date_labels, name="date"), columns=columns)
+    return frame
+
+
+def _exposure_panel(
+    long: pd.DataFrame, tickers: list[str], factor_names: list[str], diagnostics: dict[str, Any]
+) -> ExposurePanel:
+    dates = long["as_of_date"].astype(str).to_numpy()
+    date_codes, date_labels = pd.factorize(dates, sort=True)
+    names = np.asarray(_normalized(long["ticker"]))
+    t_pos = pd.Index(tickers).get_indexer(names)
+    f_pos = pd.Index(factor_names).get_indexer(long["factor"].astype(str).to_numpy())
+    values = pd.to_numeric(long["value"], errors="coerce").to_numpy(dtype=float)
+    keep = (t_pos >= 0) & (f_pos >= 0)
+    if (t_pos < 0).any():
+        diagnostics["panel_tickers_outside_universe"] = f"{len(set(names[t_pos < 0]))} panel tickers ignored"
+    panel = np.zeros((len(date_labels), len(tickers), len(factor_names)))
+    panel[date_codes[keep], t_pos[keep], f_pos[keep]] = np.nan_to_num(values[keep])
+    if MARKET_FACTOR in factor_names:
+        present = np.zeros((len(date_labels), len(tickers)), dtype=bool)
+        present[date_codes[keep], t_pos[keep]] = True
+        panel[:, :, factor_names.index(MARKET_FACTOR)] = present
+    return ExposurePanel(dates=np.asarray(date_labels, dtype=str), values=panel)

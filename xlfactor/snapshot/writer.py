@@ -1,0 +1,169 @@
+"""Write a :class:`Snapshot` as an OpenFactor-layout folder, atomically, with a manifest.
+
+Floats are written at full precision (OpenFactor's 6-decimal rounding breaks the
+covariance; see the study).
+"""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import json
+import os
+import shutil
+import tempfile
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from xlfactor.conventions import MARKET_FACTOR
+from xlfactor.snapshot import layout
+from xlfactor.snapshot.model import Snapshot
+
+_OPENFACTOR_GROUP = {"style": "style", "sector": "sector", "industry": "industry"}
+
+
+def write_snapshot(snapshot: Snapshot, folder: str | Path) -> Path:
+    """Write ``snapshot`` to ``folder`` in the OpenFactor layout plus ``manifest.json``.
+
+    The files are written into a temporary sibling folder that is renamed into place
+    only once complete, so a crash never leaves a half-written snapshot at ``folder``.
+    An existing ``folder`` is replaced.
+    """
+    folder = Path(folder)
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{folder.name}.", dir=folder.parent))
+    try:
+        write_files(snapshot, staging)
+        write_manifest(staging)
+        replace_folder(staging, folder)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    return folder
+
+
+def replace_folder(staging: Path, folder: Path) -> None:
+    """Move a complete ``staging`` folder to ``folder``, replacing any old one."""
+    if folder.exists():
+        retired = folder.with_name(f".{folder.name}.old-{os.getpid()}")
+        os.replace(folder, retired)
+        os.replace(staging, folder)
+        shutil.rmtree(retired, ignore_errors=True)
+    else:
+        os.replace(staging, folder)
+
+
+def write_files(snapshot: Snapshot, folder: Path) -> None:
+    """Write every layout file of ``snapshot`` into an existing ``folder``."""
+    (folder / "details").mkdir(exist_ok=True)
+    as_of = snapshot.as_of
+    metadata = {k: v for k, v in snapshot.metadata.items() if k != "source"}
+    (folder / layout.METADATA).write_text(json.dumps(metadata, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+    tickers = snapshot.tickers
+    pd.DataFrame({"as_of_date": as_of, "ticker": tickers, "market_cap": snapshot.market_cap}).to_csv(
+        folder / layout.UNIVERSE, index=False
+    )
+    long = exposures_long_frame(snapshot, snapshot.exposures, snapshot.raw_exposures, as_of)
+    long.to_csv(folder / layout.EXPOSURES_LONG, index=False)
+    wide = pd.DataFrame(np.nan_to_num(snapshot.exposures), columns=snapshot.factor_names)
+    wide = wide.drop(columns=[MARKET_FACTOR], errors="ignore")
+    wide.insert(0, "ticker", tickers)
+    wide.insert(0, "as_of_date", as_of)
+    wide.to_csv(folder / layout.EXPOSURES_WIDE, index=False)
+    covariance = pd.DataFrame(snapshot.factor_covariance, index=snapshot.factor_names, columns=snapshot.factor_names)
+    covariance.index.name = "factor"
+    covariance.to_csv(folder / layout.FACTOR_COVARIANCE)
+    pd.DataFrame(
+        {
+            "ticker": tickers,
+            "idiosyncratic_risk": snapshot.idiosyncratic_risk,
+            "observations": snapshot.idiosyncratic_observations,
+        }
+    ).to_csv(folder / layout.IDIOSYNCRATIC_RISK, index=False)
+    snapshot.factor_returns.to_csv(folder / layout.FACTOR_RETURNS, index_label="date")
+    _long_returns(snapshot.residual_returns, "residual_return").to_csv(folder / layout.RESIDUAL_RETURNS, index=False)
+    if snapshot.exposure_panel is not None:
+        blocks = [
+            exposures_long_frame(snapshot, snapshot.exposure_panel.values[d], None, date)
+            for d, date in enumerate(snapshot.exposure_panel.dates)
+        ]
+        text = pd.concat(blocks, ignore_index=True).to_csv(index=False).encode()
+        (folder / layout.EXPOSURES_PANEL).write_bytes(gzip.compress(text, compresslevel=6, mtime=0))
+    if snapshot.indexes is not None:
+        snapshot.indexes.to_csv(folder / layout.INDEXES, index=False)
+    if snapshot.index_prices is not None:
+        snapshot.index_prices.to_csv(folder / layout.INDEX_PRICES, index=False)
+    if snapshot.index_returns is not None:
+        _long_returns(snapshot.index_returns, "return").to_csv(folder / layout.INDEX_RETURNS, index=False)
+
+
+def exposures_long_frame(
+    snapshot: Snapshot, exposures: np.ndarray, raw_exposures: np.ndarray | None, as_of: str
+) -> pd.DataFrame:
+    """Long rows (as_of_date, ticker, factor, group, value, raw_value) without market rows.
+
+    Sector and industry factors appear only as member rows (value 1), styles wherever
+    the value is not NaN.
+    """
+    factors = snapshot.factor_names
+    groups = snapshot.factor_groups
+    member = np.isin(groups, ("sector", "industry"))
+    keep = ~np.isnan(exposures) & (groups != "market")
+    keep &= ~member | (exposures != 0)
+    rows, cols = np.nonzero(keep)
+    return pd.DataFrame(
+        {
+            "as_of_date": as_of,
+            "ticker": snapshot.tickers[rows],
+            "factor": factors[cols],
+            "group": [_OPENFACTOR_GROUP[g] for g in groups[cols]],
+            "value": exposures[rows, cols],
+            "raw_value": np.nan if raw_exposures is None else raw_exposures[rows, cols],
+        }
+    )
+
+
+def _long_returns(wide: pd.DataFrame, column: str) -> pd.DataFrame:
+    stacked = wide.stack(future_stack=True).dropna()
+    frame = stacked.rename(column).reset_index()
+    frame.columns = ["date", "ticker", column]
+    return frame
+
+
+def file_digest(path: Path) -> str:
+    """sha256 hex digest of a file."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def write_manifest(folder: Path) -> None:
+    """Record size and sha256 of every layout file present in ``folder`` (written last)."""
+    entries = {}
+    for name in layout.ALL_FILES:
+        path = folder / name
+        if path.is_file():
+            entries[name] = {"bytes": path.stat().st_size, "sha256": file_digest(path)}
+    (folder / layout.MANIFEST).write_text(json.dumps({"files": entries}, indent=2, sort_keys=True) + "\n")
+
+
+def verify_manifest(folder: Path) -> str | None:
+    """Return None if ``folder``'s manifest matches its files, else the first problem."""
+    manifest_path = folder / layout.MANIFEST
+    if not manifest_path.is_file():
+        return "no manifest"
+    try:
+        entries = json.loads(manifest_path.read_text())["files"]
+    except (ValueError, KeyError, TypeError):
+        return "unreadable manifest"
+    for name, entry in entries.items():
+        path = folder / name
+        if not path.is_file():
+            return f"{name} missing"
+        if path.stat().st_size != entry["bytes"] or file_digest(path) != entry["sha256"]:
+            return f"{name} does not match its checksum"
+    return None
