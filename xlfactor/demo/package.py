@@ -13,14 +13,18 @@ from __future__ import annotations
 import io
 import json
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
 
 from xlfactor.conventions import MARKET_FACTOR, SQRT_TRADING_DAYS, TRADING_DAYS_PER_YEAR
 from xlfactor.demo.classification import SECTOR_ETFS
-from xlfactor.demo.simulate import LAST_DATE, SEED, SimulatedMarket, simulate_market
+from xlfactor.demo.simulate_constants import LAST_DATE, SEED
 from xlfactor.snapshot.model import ExposurePanel, Snapshot
+
+if TYPE_CHECKING:
+    from xlfactor.demo.simulate import SimulatedMarket
 
 DEMO_AS_OF = LAST_DATE
 DEMO_FILE = Path(__file__).with_name("data") / "xlfactor-demo.npz"
@@ -33,6 +37,8 @@ _EXPOSURE_SCALE = 1000
 
 def generate_demo_snapshot(seed: int = SEED) -> Snapshot:
     """Simulate the demo market and publish it (about a second)."""
+    from xlfactor.demo.simulate import simulate_market
+
     return publish_snapshot(simulate_market(seed), seed)
 
 

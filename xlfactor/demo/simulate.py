@@ -28,11 +28,10 @@ from scipy.signal import lfilter
 
 from xlfactor.conventions import INDUSTRY_PREFIX, SECTOR_PREFIX, SQRT_TRADING_DAYS, TRADING_DAYS_PER_YEAR
 from xlfactor.demo import classification as cls
+from xlfactor.demo.simulate_constants import LAST_DATE, SEED
 
-SEED = 20261121
 N_ASSETS = 1000
 N_DAYS = 380
-LAST_DATE = "2026-10-30"
 LATE_LISTINGS = 15
 LATE_LISTING_DAYS = 100
 EXPOSURE_CLIP = 5.0

@@ -7,14 +7,14 @@ read only when attribution needs it.
 
 from __future__ import annotations
 
+import io
 import json
-import os
-import tempfile
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
+from xlfactor._files import atomic_write
 from xlfactor.snapshot.model import ExposurePanel, Snapshot
 
 FORMAT_VERSION = 1
@@ -58,11 +58,11 @@ def save_binary(snapshot: Snapshot, path: Path) -> None:
             header["tables"][name] = table.to_json(orient="split", index=False, double_precision=15)
     if snapshot.exposure_panel is not None:
         arrays["panel.dates"] = snapshot.exposure_panel.dates.astype(str)
-        _atomic_save(path / "panel.npy", lambda f: np.save(f, np.asarray(snapshot.exposure_panel.values)))
+        atomic_write(path / "panel.npy", lambda f: np.save(f, np.asarray(snapshot.exposure_panel.values)))
     elif (path / "panel.npy").exists():
         (path / "panel.npy").unlink()
     arrays["header"] = np.asarray(json.dumps(header, default=str))
-    _atomic_save(path / "snapshot.npz", lambda f: np.savez(f, **arrays))
+    atomic_write(path / "snapshot.npz", lambda f: np.savez(f, **arrays))
 
 
 def load_binary(path: Path) -> Snapshot:
@@ -80,27 +80,8 @@ def load_binary(path: Path) -> Snapshot:
             )
         panel_dates = data["panel.dates"] if "panel.dates" in data.files else None
     for name, text in header["tables"].items():
-        fields[name] = pd.read_json(_StringIO(text), orient="split")
+        fields[name] = pd.read_json(io.StringIO(text), orient="split")
     if panel_dates is not None:
         values = np.load(path / "panel.npy", mmap_mode="r")
         fields["exposure_panel"] = ExposurePanel(dates=panel_dates, values=values)
     return Snapshot(metadata=header["metadata"], diagnostics=header["diagnostics"], **fields)
-
-
-def _StringIO(text: str):  # noqa: N802 - small local alias keeps the import lazy
-    import io
-
-    return io.StringIO(text)
-
-
-def _atomic_save(target: Path, write) -> None:
-    handle = tempfile.NamedTemporaryFile(dir=target.parent, prefix=f".{target.name}.", delete=False)
-    try:
-        with handle:
-            write(handle)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(handle.name, target)
-    except BaseException:
-        Path(handle.name).unlink(missing_ok=True)
-        raise

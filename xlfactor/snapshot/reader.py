@@ -17,6 +17,7 @@ from xlfactor.conventions import MARKET_FACTOR, factor_group
 from xlfactor.errors import SnapshotError
 from xlfactor.snapshot import layout
 from xlfactor.snapshot.model import ExposurePanel, Snapshot
+from xlfactor.snapshot.writer import verify_manifest
 from xlfactor.snapshot.validation import check_factor_covariance, require_columns, require_finite
 
 
@@ -43,6 +44,10 @@ def read_snapshot_folder(folder: str | Path, source: str | None = None) -> Snaps
     for name in layout.REQUIRED_FILES:
         if not (folder / name).is_file():
             raise SnapshotError(name, f"required file missing in {folder}")
+    if (folder / layout.MANIFEST).is_file():
+        problem = verify_manifest(folder)
+        if problem is not None:
+            raise SnapshotError(layout.MANIFEST, f"{problem} (corrupt or partial snapshot)")
     diagnostics: dict[str, Any] = {}
 
     metadata = _read_metadata(folder / layout.METADATA)

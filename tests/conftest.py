@@ -1,0 +1,49 @@
+"""Shared fixtures: an isolated cache per test, the hand-built model and its folder."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from tests.handmodel import hand_model, write_openfactor_folder
+
+SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
+
+
+@pytest.fixture(autouse=True)
+def isolated_cache(tmp_path_factory, monkeypatch):
+    """Every test gets its own cache folder and a fresh process-level snapshot memo."""
+    from xlfactor.snapshot import clear_loaded
+
+    monkeypatch.setenv("XLFACTOR_CACHE_DIR", str(tmp_path_factory.mktemp("cache")))
+    clear_loaded()
+    yield
+    clear_loaded()
+
+
+@pytest.fixture
+def model():
+    return hand_model()
+
+
+@pytest.fixture
+def hand_folder(tmp_path, model):
+    return write_openfactor_folder(tmp_path / "snap", model)
+
+
+@pytest.fixture
+def hand_snapshot(hand_folder):
+    import xlfactor as xf
+
+    return xf.load_snapshot(hand_folder)
+
+
+def require_shared_data() -> Path:
+    """The real-data folder; skip outside CI when it is absent, fail under CI."""
+    if SHARED_DATA.is_dir():
+        return SHARED_DATA
+    if os.environ.get("CI"):
+        pytest.fail(f"CI must have the shared data at {SHARED_DATA}")
+    pytest.skip(f"real market data not found at {SHARED_DATA}")

@@ -1,0 +1,198 @@
+"""Reading OpenFactor-layout folders from a path, file:// and http://127.0.0.1, with the cache."""
+
+from __future__ import annotations
+
+import functools
+import http.server
+import shutil
+import threading
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import xlfactor as xf
+from tests.handmodel import FACTORS, TICKERS, write_openfactor_folder
+from xlfactor.snapshot import sources
+from xlfactor.snapshot.writer import verify_manifest
+
+
+@pytest.fixture
+def http_root(tmp_path):
+    """Serve tmp_path/www on 127.0.0.1 (a local http.server on a free port)."""
+    root = tmp_path / "www"
+    root.mkdir()
+    handler = functools.partial(_QuietHandler, directory=str(root))
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield root, f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+class _QuietHandler(http.server.SimpleHTTPRequestHandler):
+    requests: list[str] = []
+
+    def log_message(self, *args):  # keep test output clean
+        pass
+
+    def do_GET(self):  # noqa: N802 - http.server API
+        _QuietHandler.requests.append(self.path)
+        super().do_GET()
+
+
+def assert_same_model(snapshot, model):
+    assert list(snapshot.tickers) == TICKERS
+    order = [list(snapshot.factor_names).index(f) for f in FACTORS]
+    np.testing.assert_allclose(snapshot.exposures[:, order], model.exposures, rtol=1e-12)
+    np.testing.assert_allclose(snapshot.factor_covariance[np.ix_(order, order)], model.factor_covariance, rtol=1e-12)
+    np.testing.assert_allclose(snapshot.idiosyncratic_risk, model.idiosyncratic_risk, rtol=1e-12)
+    np.testing.assert_allclose(snapshot.market_cap, model.market_cap, rtol=1e-9)
+    np.testing.assert_allclose(snapshot.residual_returns.to_numpy(), model.residual_returns, rtol=1e-12)
+    lagged = np.asarray(snapshot.exposure_panel.values[0])[:, order]
+    np.testing.assert_allclose(lagged, model.lagged_exposures, rtol=1e-12)
+
+
+def test_folder_path(hand_folder, model):
+    snapshot = xf.load_snapshot(hand_folder)
+    assert_same_model(snapshot, model)
+    assert snapshot.as_of == "2026-01-16"
+    assert not snapshot.is_simulated
+    assert snapshot.index_returns is not None and "SPY" in snapshot.index_returns.columns
+
+
+def test_file_url(hand_folder, model):
+    snapshot = xf.load_snapshot(hand_folder.as_uri())
+    assert_same_model(snapshot, model)
+    assert snapshot.source.startswith("file://")
+
+
+def test_dated_folder_layout(tmp_path, model):
+    root = tmp_path / "universe"
+    write_openfactor_folder(root / "date=2026-01-16", model)
+    (root / "latest.json").write_text('{"latest": "2026-01-16"}')
+    assert xf.load_snapshot(root).as_of == "2026-01-16"
+    assert xf.load_snapshot(root, as_of="2026-01-16").as_of == "2026-01-16"
+    with pytest.raises(xf.SnapshotError, match="no snapshot for 2025-01-01"):
+        xf.load_snapshot(root, as_of="2025-01-01")
+
+
+def test_http_download_is_cached_with_manifest(http_root, model):
+    root, base = http_root
+    write_openfactor_folder(root / "factors" / "hand" / "date=2026-01-16", model)
+    (root / "factors" / "hand" / "latest.json").write_text('{"latest": "2026-01-16"}')
+    shutil.copytree(root / "factors/hand/date=2026-01-16", root / "factors/hand/latest")
+    progress = []
+    snapshot = xf.load_snapshot(f"{base}/factors/hand", progress=lambda *a: progress.append(a))
+    assert_same_model(snapshot, model)
+    assert progress and progress[-1][0]
+    cached = sources._cached_dates(sources.cache_dir() / "snapshots" / sources.hashlib.sha256(f"{base}/factors/hand".encode()).hexdigest()[:24])
+    assert [p.name for p in cached] == ["2026-01-16"]
+    assert verify_manifest(cached[0]) is None
+    # A second process-level load reads the cache: only latest.json is asked for again.
+    xf.snapshot.clear_loaded()
+    _QuietHandler.requests.clear()
+    again = xf.load_snapshot(f"{base}/factors/hand")
+    assert_same_model(again, model)
+    assert _QuietHandler.requests == ["/factors/hand/latest.json"]
+    dated = xf.load_snapshot(f"{base}/factors/hand", as_of="2026-01-16")
+    assert dated.as_of == "2026-01-16"
+
+
+def test_http_missing_optional_files_are_skipped(http_root, model):
+    root, base = http_root
+    folder = write_openfactor_folder(root / "snap", model)
+    (folder / "index_returns.csv").unlink()
+    (folder / "details/exposures_panel.csv.gz").unlink()
+    snapshot = xf.load_snapshot(f"{base}/snap")
+    assert snapshot.index_returns is None and snapshot.exposure_panel is None
+    report = xf.portfolio_report(pd.DataFrame({"ticker": ["AAA"], "value": [1.0]}), snapshot)
+    assert "no lagged exposure panel" in report["attribution"]["note"].iloc[0]
+
+
+def test_http_missing_required_file_is_refused(http_root, model):
+    root, base = http_root
+    folder = write_openfactor_folder(root / "snap", model)
+    (folder / "idiosyncratic_risk.csv").unlink()
+    with pytest.raises(xf.SnapshotError, match="idiosyncratic_risk.csv: required file missing"):
+        xf.load_snapshot(f"{base}/snap")
+
+
+def test_crash_mid_download_leaves_no_cache_and_next_load_works(http_root, model, monkeypatch):
+    root, base = http_root
+    write_openfactor_folder(root / "snap", model)
+    real = sources._download
+    calls = {"n": 0}
+
+    def crashing(url, target, required, progress):
+        calls["n"] += 1
+        if calls["n"] == 4:
+            target.write_bytes(b"ticker,factor\nAAA,mom")  # half a file, then the crash
+            raise KeyboardInterrupt("simulated crash")
+        return real(url, target, required, progress)
+
+    monkeypatch.setattr(sources, "_download", crashing)
+    with pytest.raises(KeyboardInterrupt):
+        xf.load_snapshot(f"{base}/snap")
+    snapshots = sources.cache_dir() / "snapshots"
+    assert not [p for p in snapshots.rglob("*") if p.is_dir() and p.name == "2026-01-16"]
+    monkeypatch.setattr(sources, "_download", real)
+    assert_same_model(xf.load_snapshot(f"{base}/snap"), model)
+
+
+def test_binary_cache_is_used_on_repeat_loads(hand_folder, model, monkeypatch):
+    first = xf.load_snapshot(hand_folder)
+    xf.snapshot.clear_loaded()
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("CSV parsed again despite the binary cache")
+
+    monkeypatch.setattr(sources, "read_snapshot_folder", refuse)
+    second = xf.load_snapshot(hand_folder)
+    assert second is not first
+    assert_same_model(second, model)
+    pd.testing.assert_frame_equal(second.factor_returns, first.factor_returns)
+
+
+def test_changed_folder_is_reloaded(hand_folder, model):
+    first = xf.load_snapshot(hand_folder)
+    assert xf.load_snapshot(hand_folder) is first  # once per process
+    idio = pd.read_csv(hand_folder / "idiosyncratic_risk.csv")
+    idio["idiosyncratic_risk"] *= 2
+    idio.to_csv(hand_folder / "idiosyncratic_risk.csv", index=False)
+    second = xf.load_snapshot(hand_folder)
+    np.testing.assert_allclose(second.idiosyncratic_risk, 2 * model.idiosyncratic_risk)
+
+
+def test_crash_while_writing_binary_cache_is_harmless(hand_folder, model, monkeypatch):
+    from xlfactor.snapshot import binary
+
+    def crash(*args, **kwargs):
+        raise KeyboardInterrupt("simulated crash")
+
+    monkeypatch.setattr(binary.np, "savez", crash)
+    with pytest.raises(KeyboardInterrupt):
+        xf.load_snapshot(hand_folder)
+    monkeypatch.undo()
+    xf.snapshot.clear_loaded()
+    leftovers = [p for p in sources.cache_dir().rglob("*.tmp")]
+    assert leftovers == []
+    assert_same_model(xf.load_snapshot(hand_folder), model)
+
+
+def test_write_snapshot_round_trip(tmp_path, hand_snapshot):
+    folder = xf.write_snapshot(hand_snapshot, tmp_path / "copy")
+    assert verify_manifest(folder) is None
+    copy = xf.load_snapshot(folder)
+    np.testing.assert_array_equal(copy.exposures, hand_snapshot.exposures)
+    np.testing.assert_array_equal(copy.factor_covariance, hand_snapshot.factor_covariance)
+    np.testing.assert_array_equal(copy.market_cap, hand_snapshot.market_cap)
+    np.testing.assert_array_equal(np.asarray(copy.exposure_panel.values), np.asarray(hand_snapshot.exposure_panel.values))
+    (folder / "universe.csv").write_text((folder / "universe.csv").read_text() + "2026-01-16,XYZ,1\n")
+    assert "does not match its checksum" in verify_manifest(folder)
+    with pytest.raises(xf.SnapshotError, match="universe.csv does not match its checksum"):
+        xf.load_snapshot(folder)

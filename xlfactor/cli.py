@@ -1,0 +1,118 @@
+"""The ``xlfactor`` command line: a thin adapter over the Python API (no math here)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import sys
+from collections.abc import Sequence
+
+import pandas as pd
+
+from xlfactor.errors import XlfactorError
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point; returns the process exit code (0 ok, 2 bad input)."""
+    parser = _parser()
+    args = parser.parse_args(argv)
+    if not hasattr(args, "run"):
+        parser.print_help()
+        return 2
+    try:
+        return args.run(args)
+    except (XlfactorError, OSError) as exc:
+        print(f"xlfactor: error: {exc}", file=sys.stderr)
+        return 2
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="xlfactor", description="Open equity factor risk model.")
+    commands = parser.add_subparsers(title="commands")
+
+    report = commands.add_parser("report", help="risk report of a portfolio (workbook and/or JSON summary)")
+    report.add_argument("--portfolio", required=True, help="CSV with ticker and value (or allocation) columns")
+    report.add_argument("--benchmark", help="CSV of benchmark holdings (default: cap-weighted universe)")
+    _snapshot_arguments(report)
+    report.add_argument("--out", help="write the report workbook here (.xlsx)")
+    report.add_argument("--json", action="store_true", help="print the summary as JSON")
+    report.set_defaults(run=_run_report)
+
+    snapshot = commands.add_parser("snapshot", help="snapshot commands")
+    snapshot_commands = snapshot.add_subparsers(title="snapshot commands")
+    info = snapshot_commands.add_parser("info", help="describe a snapshot")
+    _snapshot_arguments(info)
+    info.set_defaults(run=_run_snapshot_info)
+    export = snapshot_commands.add_parser("export", help="write a snapshot as an OpenFactor-layout folder")
+    _snapshot_arguments(export)
+    export.add_argument("--out", required=True, help="target folder")
+    export.set_defaults(run=_run_snapshot_export)
+    return parser
+
+
+def _snapshot_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--snapshot", help="folder or http(s)/file URL (default: embedded simulated demo)")
+    parser.add_argument("--as-of", default="latest", help="snapshot date YYYY-MM-DD (default: latest)")
+
+
+def _load(args: argparse.Namespace):
+    from xlfactor.snapshot import load_snapshot
+
+    return load_snapshot(args.snapshot, args.as_of, progress=_progress)
+
+
+def _progress(name: str, done: int, total: int | None) -> None:
+    size = f"{done / 1e6:.1f} of {total / 1e6:.1f} MB" if total else f"{done / 1e6:.1f} MB"
+    print(f"\rdownloading {name}: {size}", end="" if total is None or done < total else "\n", file=sys.stderr)
+
+
+def _read_holdings(path: str) -> pd.DataFrame:
+    try:
+        return pd.read_csv(path)
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
+        raise XlfactorError(f"cannot read {path}: {exc}") from None
+
+
+def _run_report(args: argparse.Namespace) -> int:
+    from xlfactor.report import portfolio_report
+
+    snapshot = _load(args)
+    benchmark = _read_holdings(args.benchmark) if args.benchmark else None
+    report = portfolio_report(_read_holdings(args.portfolio), snapshot, benchmark)
+    if snapshot.is_simulated:
+        print("note: SIMULATED MARKET (embedded demo snapshot), not real data", file=sys.stderr)
+    missing = report["missing_holdings"]
+    if len(missing):
+        print(
+            f"note: {len(missing)} holdings outside the universe treated as cash: {', '.join(missing['ticker'][:5])}",
+            file=sys.stderr,
+        )
+    if args.out:
+        from xlfactor.excel.report_workbook import write_report_workbook
+
+        path = write_report_workbook(report, args.out)
+        print(f"wrote {path}", file=sys.stderr)
+    if args.json or not args.out:
+        summary = {k: (None if isinstance(v, float) and math.isnan(v) else v) for k, v in report["summary"]["value"].items()}
+        print(json.dumps({"snapshot": report["snapshot"]["value"].to_dict(), "summary": summary}, indent=2))
+    return 0
+
+
+def _run_snapshot_info(args: argparse.Namespace) -> int:
+    snapshot = _load(args)
+    for key, value in snapshot.describe().items():
+        print(f"{key:>20}: {value}")
+    return 0
+
+
+def _run_snapshot_export(args: argparse.Namespace) -> int:
+    from xlfactor.snapshot import write_snapshot
+
+    path = write_snapshot(_load(args), args.out)
+    print(f"wrote {path}", file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
