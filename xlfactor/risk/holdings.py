@@ -82,7 +82,10 @@ def holdings_from_pairs(
     blank = [i for i, t in enumerate(canonical) if not t or t == "NAN"]
     if blank:
         raise PortfolioError(f"{name} has {len(blank)} blank ticker(s) (row {blank[0] + 1})")
-    values = np.array([_number(a) for a in amounts], dtype=float)
+    if all(type(a) is float or type(a) is int for a in amounts):
+        values = np.array(amounts, dtype=float)
+    else:
+        values = np.array([_number(a) for a in amounts], dtype=float)
     bad = ~np.isfinite(values)
     if bad.any():
         shown = ", ".join(np.asarray(canonical)[bad][:5])
