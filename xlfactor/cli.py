@@ -48,7 +48,29 @@ def _parser() -> argparse.ArgumentParser:
     _snapshot_arguments(export)
     export.add_argument("--out", required=True, help="target folder")
     export.set_defaults(run=_run_snapshot_export)
+    functions = commands.add_parser("functions", help="list the OF_ worksheet functions")
+    functions.add_argument("--markdown", action="store_true", help="print the README reference table")
+    functions.set_defaults(run=_run_functions)
+
+    serve = commands.add_parser("serve", help="serve =OF.NAME(...) custom functions with xlwings Server")
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--port", type=int, default=8000)
+    serve.set_defaults(run=_run_serve)
     return parser
+
+
+def _run_functions(args: argparse.Namespace) -> int:
+    from xlfactor.functions import reference_markdown, reference_text
+
+    print(reference_markdown() if args.markdown else reference_text(), end="")
+    return 0
+
+
+def _run_serve(args: argparse.Namespace) -> int:
+    from xlfactor.excel.server import serve
+
+    serve(args.host, args.port)
+    return 0
 
 
 def _snapshot_arguments(parser: argparse.ArgumentParser) -> None:

@@ -393,4 +393,25 @@ def _model(snapshot, as_of):
     return factor_model_data(load_snapshot(optional_text(snapshot), optional_date(as_of) or "latest"))
 
 
-__all__ = ["ARGUMENT_HELP", "CATALOG", "ERROR_PREFIX", "Argument", "WorksheetFunction", *CATALOG]
+def reference_markdown() -> str:
+    """The function reference (one table) generated from the catalog, as in the README."""
+    lines = ["| function | returns | description |", "|---|---|---|"]
+    for entry in CATALOG.values():
+        lines.append(f"| `{entry.signature}` | {entry.returns} | {entry.description} |")
+    lines += ["", "| argument | meaning |", "|---|---|"]
+    used = {a.name for entry in CATALOG.values() for a in entry.arguments}
+    lines += [f"| `{name}` | {text} |" for name, text in ARGUMENT_HELP.items() if name in used]
+    return "\n".join(lines) + "\n"
+
+
+def reference_text() -> str:
+    """The catalog as plain text for ``xlfactor functions``."""
+    blocks = []
+    for entry in CATALOG.values():
+        lines = [f"{entry.signature} -> {entry.returns}", f"    {entry.description}"]
+        lines += [f"    {a.name}{' (optional)' if a.optional else ''}: {a.help}" for a in entry.arguments]
+        blocks.append("\n".join(lines))
+    return "\n\n".join(blocks) + "\n"
+
+
+__all__ = ["ARGUMENT_HELP", "reference_markdown", "reference_text", "CATALOG", "ERROR_PREFIX", "Argument", "WorksheetFunction", *CATALOG]

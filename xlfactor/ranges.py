@@ -57,8 +57,8 @@ def parse_holdings_range(value: object, name: str = "holdings") -> Holdings:
         ticker, amount = row[0], row[1]
         no_ticker = ticker is None or (type(ticker) is str and not ticker.strip()) or ticker != ticker
         no_amount = amount is None or (type(amount) is str and not amount.strip()) or amount != amount
-        if no_ticker and no_amount:
-            continue
+        if no_ticker and (no_amount or (type(amount) in (int, float) and amount == 0)):
+            continue  # a blank row (xlwings Server sends empty cells as 0)
         if no_ticker:
             raise PortfolioError(f"{name} row {len(tickers) + 1} has a value but no ticker")
         if no_amount:
