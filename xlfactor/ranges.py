@@ -45,7 +45,8 @@ def is_blank(value: object) -> bool:
 def parse_holdings_range(value: object, name: str = "holdings") -> Holdings:
     """Holdings from a two-column range (ticker, value), with or without a header row.
 
-    A header whose second cell reads ``allocation`` means weights used as given;
+    A first row naming the columns (``ticker``/``symbol`` or ``value``/``allocation``/
+    ``weight``...) is a header; a header whose second cell reads ``allocation`` means weights used as given;
     otherwise values are signed dollars normalized by gross exposure. Blank rows are
     skipped. A ticker without a value (or a value without a ticker) is an error.
     """
@@ -68,12 +69,25 @@ def parse_holdings_range(value: object, name: str = "holdings") -> Holdings:
     if not tickers:
         raise PortfolioError(f"{name} range is empty")
     kind = "value"
-    if isinstance(amounts[0], str) and not _looks_numeric(amounts[0]):
-        kind = "allocation" if amounts[0].strip().lower() == "allocation" else "value"
+    if _is_header(tickers[0], amounts[0]):
+        kind = "allocation" if str(amounts[0]).strip().lower() == "allocation" else "value"
         tickers, amounts = tickers[1:], amounts[1:]
         if not tickers:
             raise PortfolioError(f"{name} range has a header but no holdings")
     return holdings_from_pairs(tickers, amounts, kind, name)  # type: ignore[arg-type]
+
+
+HEADER_TICKER_WORDS = frozenset({"ticker", "tickers", "symbol", "symbols", "security", "name", "id"})
+HEADER_VALUE_WORDS = frozenset(
+    {"value", "values", "allocation", "weight", "weights", "amount", "market value", "position", "notional", "usd"}
+)
+
+
+def _is_header(first: object, second: object) -> bool:
+    """A header row names its columns (``ticker``/``value``...); a data row is never mistaken for one."""
+    if not isinstance(second, str) or _looks_numeric(second):
+        return False
+    return second.strip().lower() in HEADER_VALUE_WORDS or str(first).strip().lower() in HEADER_TICKER_WORDS
 
 
 def _looks_numeric(text: str) -> bool:
