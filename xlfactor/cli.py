@@ -101,7 +101,8 @@ def _run_report(args: argparse.Namespace) -> int:
 
     snapshot = _load(args)
     benchmark = _read_holdings(args.benchmark) if args.benchmark else None
-    report = portfolio_report(_read_holdings(args.portfolio), snapshot, benchmark)
+    portfolio = _read_holdings(args.portfolio)
+    report = portfolio_report(portfolio, snapshot, benchmark)
     if snapshot.is_simulated:
         print("note: SIMULATED MARKET (embedded demo snapshot), not real data", file=sys.stderr)
     missing = report["missing_holdings"]
@@ -113,7 +114,7 @@ def _run_report(args: argparse.Namespace) -> int:
     if args.out:
         from xlfactor.excel.report_workbook import write_report_workbook
 
-        path = write_report_workbook(report, args.out)
+        path = write_report_workbook(args.out, portfolio, snapshot, benchmark, report)
         print(f"wrote {path}", file=sys.stderr)
     if args.json or not args.out:
         summary = {k: (None if isinstance(v, float) and math.isnan(v) else v) for k, v in report["summary"]["value"].items()}
