@@ -48,6 +48,15 @@ def _parser() -> argparse.ArgumentParser:
     _snapshot_arguments(export)
     export.add_argument("--out", required=True, help="target folder")
     export.set_defaults(run=_run_snapshot_export)
+    track = commands.add_parser("track", help="record one day of risk and return in the track history")
+    track.add_argument("--portfolio", required=True, help="CSV with ticker and value (or allocation) columns")
+    track.add_argument("--workbook", required=True, help="track-history workbook (.xlsx), rewritten from the history")
+    track.add_argument("--history", help="history folder (OpenFactor --track layout); default: <workbook>_history")
+    track.add_argument("--benchmark", help="CSV of benchmark holdings (default: cap-weighted universe)")
+    track.add_argument("--snapshot", help="folder or http(s)/file URL (default: embedded simulated demo)")
+    track.add_argument("--as-of", default=None, help="date to record, any date the exposure panel covers (default: latest)")
+    track.set_defaults(run=_run_track)
+
     functions = commands.add_parser("functions", help="list the OF_ worksheet functions")
     functions.add_argument("--markdown", action="store_true", help="print the README reference table")
     functions.set_defaults(run=_run_functions)
@@ -57,6 +66,27 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--port", type=int, default=8000)
     serve.set_defaults(run=_run_serve)
     return parser
+
+
+def _run_track(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from xlfactor.snapshot import load_snapshot
+    from xlfactor.track import record_day
+
+    snapshot = load_snapshot(args.snapshot, progress=_progress)
+    workbook = Path(args.workbook)
+    history = Path(args.history) if args.history else workbook.with_name(f"{workbook.stem}_history")
+    benchmark = _read_holdings(args.benchmark) if args.benchmark else None
+    day = record_day(_read_holdings(args.portfolio), history, workbook, snapshot, args.as_of, benchmark)
+    track = day.tables["track"].iloc[0]
+    if snapshot.is_simulated:
+        print("note: SIMULATED MARKET (embedded demo snapshot), not real data", file=sys.stderr)
+    print(
+        f"recorded {day.date}: portfolio {track['portfolio_return']:+.4%}, benchmark {track['benchmark_return']:+.4%}, "
+        f"TE {track['tracking_error']:.2%} -> {workbook} ({history})"
+    )
+    return 0
 
 
 def _run_functions(args: argparse.Namespace) -> int:

@@ -24,7 +24,7 @@ from xlfactor.conventions import FACTOR_GROUPS
 from xlfactor.errors import XlfactorError
 from xlfactor.risk import decomposition as dec
 from xlfactor.risk.attribution import daily_attribution
-from xlfactor.risk.model_data import FactorModelData, factor_model_data
+from xlfactor.risk.model_data import FactorModelData, factor_model_data, factor_model_data_at
 from xlfactor.snapshot.model import Snapshot
 
 VAR_CONFIDENCES = (0.95, 0.99)
@@ -32,7 +32,10 @@ VAR_HORIZONS_DAYS = (1, 10)
 
 
 def portfolio_report(
-    portfolio: pd.DataFrame, snapshot: Snapshot | None = None, benchmark: pd.DataFrame | None = None
+    portfolio: pd.DataFrame,
+    snapshot: Snapshot | None = None,
+    benchmark: pd.DataFrame | None = None,
+    date: str | None = None,
 ) -> dict[str, pd.DataFrame]:
     """Risk report tables for ``portfolio`` against ``benchmark``.
 
@@ -45,6 +48,9 @@ def portfolio_report(
         The risk model; the embedded simulated demo by default.
     benchmark : DataFrame, optional
         Holdings of the benchmark in the same form; the cap-weighted universe by default.
+    date : str, optional
+        A past date of the snapshot's exposure panel: risk uses the exposures known at
+        its close and the attribution is that day's. Default: the snapshot's date.
 
     Returns
     -------
@@ -57,6 +63,8 @@ def portfolio_report(
         If the portfolio or benchmark is unusable (empty, NaN values, zero gross...).
     """
     data = factor_model_data(snapshot)
+    if date not in (None, "", "latest", data.snapshot.as_of):
+        data = factor_model_data_at(data.snapshot, str(date))
     held = data.weights(portfolio)
     w = held.weights
     missing = held.missing.assign(side="portfolio")
@@ -136,7 +144,7 @@ def portfolio_report(
         "holdings": _holdings_table(data, w, b),
         "snapshot": _snapshot_table(data.snapshot, benchmark_label),
     }
-    report.update(_attribution_tables(data, w, b))
+    report.update(_attribution_tables(data, w, b, None if date in (None, "", "latest") else str(date)))
     return report
 
 
@@ -333,9 +341,11 @@ def _snapshot_table(snapshot: Snapshot, benchmark_label: str) -> pd.DataFrame:
     return frame
 
 
-def _attribution_tables(data: FactorModelData, w: np.ndarray, b: np.ndarray) -> dict[str, pd.DataFrame]:
+def _attribution_tables(
+    data: FactorModelData, w: np.ndarray, b: np.ndarray, date: str | None
+) -> dict[str, pd.DataFrame]:
     try:
-        result = daily_attribution(data, w, b)
+        result = daily_attribution(data, w, b, date)
     except XlfactorError as exc:
         note = pd.DataFrame({"note": [str(exc)]})
         return {"attribution": note, "attribution_factors": note, "idiosyncratic_returns": note}

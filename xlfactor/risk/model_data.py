@@ -228,6 +228,38 @@ def factor_model_data(snapshot: Snapshot | None = None) -> FactorModelData:
     return data
 
 
+def factor_model_data_at(snapshot: Snapshot, exposure_date: str) -> FactorModelData:
+    """Model data with the exposures known at the close of ``exposure_date`` (exposure panel).
+
+    The covariance, idiosyncratic risk and caps are the snapshot's own (a snapshot holds
+    one estimate of each); the exposures are the panel's block for that date, absent
+    names neutral (0, market exposure 0). ``exposure_date`` equal to the snapshot's date
+    gives :func:`factor_model_data`.
+    """
+    current = factor_model_data(snapshot)
+    if exposure_date == snapshot.as_of:
+        return current
+    key = f"factor_model_data@{exposure_date}"
+    if key in snapshot._memo:
+        return snapshot._memo[key]
+    panel = snapshot.exposure_panel
+    if panel is None or exposure_date not in set(panel.dates.tolist()):
+        raise PortfolioError(f"no exposures known at {exposure_date} in the snapshot's exposure panel")
+    block = np.asarray(panel.values[int(np.searchsorted(panel.dates, exposure_date))])
+    data = FactorModelData(
+        tickers=current.tickers,
+        factor_names=current.factor_names,
+        factor_groups=current.factor_groups,
+        exposures=np.nan_to_num(block, nan=0.0),
+        factor_covariance=current.factor_covariance,
+        idiosyncratic_variance=current.idiosyncratic_variance,
+        benchmark_weights=current.benchmark_weights,
+        snapshot=snapshot,
+    )
+    snapshot._memo[key] = data
+    return data
+
+
 def check_confidence(confidence: object) -> float:
     """Raise unless ``confidence`` is a number strictly between 0 and 1."""
     if isinstance(confidence, bool) or not isinstance(confidence, (int, float)) or not 0 < confidence < 1:

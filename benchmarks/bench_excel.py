@@ -1,0 +1,65 @@
+"""Excel front-end speed on the demo snapshot.
+
+Prints: one warm OF_TRACKINGERROR call on a 1000-name range (target under 1 ms), the
+same through the naive path (portfolio_report per call, the baseline), writing the full
+report workbook (target under 1 s), and a cold first call in a fresh process (Python
+start, imports and snapshot load included).
+Run: python benchmarks/bench_excel.py
+"""
+
+from __future__ import annotations
+
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+import xlfactor as xf
+from xlfactor.excel.report_workbook import write_report_workbook
+from xlfactor.functions import OF_TRACKINGERROR
+
+COLD = """
+import time
+start = time.perf_counter()
+from xlfactor.functions import OF_TRACKINGERROR
+value = OF_TRACKINGERROR([["SIM0001", 1.0], ["SIM0002", 2.0]])
+print(time.perf_counter() - start)
+"""
+
+
+def median_seconds(call, repeat):
+    call()
+    times = []
+    for _ in range(repeat):
+        start = time.perf_counter()
+        call()
+        times.append(time.perf_counter() - start)
+    return statistics.median(times)
+
+
+def main() -> None:
+    snapshot = xf.load_snapshot()
+    rng = np.random.default_rng(0)
+    tickers = rng.choice(snapshot.tickers, 1000, replace=False)
+    values = rng.uniform(-1e5, 4e5, 1000)
+    rows = [["ticker", "value"]] + [[f" {t.lower()}", float(v)] for t, v in zip(tickers, values)]
+    portfolio = pd.DataFrame({"ticker": tickers, "value": values})
+    warm = median_seconds(lambda: OF_TRACKINGERROR(rows), 300)
+    naive = median_seconds(lambda: xf.portfolio_report(portfolio, snapshot)["summary"]["value"]["tracking_error"], 20)
+    print(f"warm OF_TRACKINGERROR, 1000-name range: {warm * 1e3:.3f} ms (naive full report per call {naive * 1e3:.2f} ms, {naive / warm:.1f}x)")
+    report_40 = pd.read_csv(Path(__file__).resolve().parents[1] / "examples" / "portfolio.csv")
+    with tempfile.TemporaryDirectory() as work:
+        for name, frame in (("40-name example", report_40), ("1000-name", portfolio)):
+            write = median_seconds(lambda: write_report_workbook(Path(work) / "r.xlsx", frame, snapshot), 3)
+            print(f"full report workbook ({name}): {write:.3f} s")
+    colds = [float(subprocess.run([sys.executable, "-c", COLD], capture_output=True, text=True, check=True).stdout) for _ in range(3)]
+    print(f"cold first call in a new process (imports + snapshot load + call): {statistics.median(colds) * 1e3:.0f} ms")
+
+
+if __name__ == "__main__":
+    main()
