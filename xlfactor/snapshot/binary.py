@@ -17,7 +17,7 @@ import pandas as pd
 from xlfactor._files import atomic_write
 from xlfactor.snapshot.model import ExposurePanel, Snapshot
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
 _ARRAYS = (
     "tickers",
     "factor_names",
@@ -41,6 +41,7 @@ def save_binary(snapshot: Snapshot, path: Path) -> None:
         "format_version": FORMAT_VERSION,
         "metadata": snapshot.metadata,
         "diagnostics": snapshot.diagnostics,
+        "quality": snapshot.quality,
         "frames": [],
         "tables": {},
     }
@@ -61,7 +62,7 @@ def save_binary(snapshot: Snapshot, path: Path) -> None:
         atomic_write(path / "panel.npy", lambda f: np.save(f, np.asarray(snapshot.exposure_panel.values)))
     elif (path / "panel.npy").exists():
         (path / "panel.npy").unlink()
-    arrays["header"] = np.asarray(json.dumps(header, default=str))
+    arrays["header"] = np.asarray(json.dumps(header, default=_plain))
     atomic_write(path / "snapshot.npz", lambda f: np.savez(f, **arrays))
 
 
@@ -84,4 +85,14 @@ def load_binary(path: Path) -> Snapshot:
     if panel_dates is not None:
         values = np.load(path / "panel.npy", mmap_mode="r")
         fields["exposure_panel"] = ExposurePanel(dates=panel_dates, values=values)
-    return Snapshot(metadata=header["metadata"], diagnostics=header["diagnostics"], **fields)
+    return Snapshot(
+        metadata=header["metadata"], diagnostics=header["diagnostics"], quality=header.get("quality"), **fields
+    )
+
+
+def _plain(value: object) -> object:
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, np.ndarray):
+        return value.tolist()
+    return str(value)

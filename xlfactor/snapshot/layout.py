@@ -18,6 +18,8 @@ RESIDUAL_RETURNS = "residual_returns.csv"
 INDEXES = "indexes.csv"
 INDEX_PRICES = "index_prices.csv"
 INDEX_RETURNS = "index_returns.csv"
+QUALITY = "quality.json"
+"""xlfactor's own addition: the model builder's quality report."""
 MANIFEST = "manifest.json"
 """xlfactor's own addition: sha256 and size of every other file, written last."""
 
@@ -30,7 +32,7 @@ REQUIRED_FILES = (
     FACTOR_RETURNS,
     RESIDUAL_RETURNS,
 )
-OPTIONAL_FILES = (EXPOSURES_WIDE, EXPOSURES_PANEL, INDEXES, INDEX_PRICES, INDEX_RETURNS)
+OPTIONAL_FILES = (EXPOSURES_WIDE, EXPOSURES_PANEL, INDEXES, INDEX_PRICES, INDEX_RETURNS, QUALITY)
 ALL_FILES = REQUIRED_FILES + OPTIONAL_FILES
 
 REQUIRED_COLUMNS = {

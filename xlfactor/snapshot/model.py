@@ -54,6 +54,7 @@ class Snapshot:
     index_returns: pd.DataFrame | None = None  # (n_days, n_indexes) daily decimals
     index_prices: pd.DataFrame | None = None  # long: date, ticker, close, ...
     diagnostics: dict[str, Any] = field(default_factory=dict)
+    quality: dict[str, Any] | None = None  # the builder's quality report (quality.json), if any
     _memo: dict[str, Any] = field(default_factory=dict, repr=False)
 
     def __post_init__(self) -> None:

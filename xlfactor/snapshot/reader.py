@@ -104,6 +104,12 @@ def read_snapshot_folder(folder: str | Path, source: str | None = None) -> Snaps
         long = _read_csv(folder, layout.INDEX_RETURNS)
         index_returns = _wide_returns(long, layout.INDEX_RETURNS, "return", None)
 
+    quality = None
+    if (folder / layout.QUALITY).is_file():
+        try:
+            quality = json.loads((folder / layout.QUALITY).read_text(encoding="utf-8"))
+        except ValueError as exc:
+            raise SnapshotError(layout.QUALITY, f"not valid JSON ({exc})") from None
     metadata.setdefault("as_of_date", str(universe["as_of_date"].iloc[0]) if "as_of_date" in universe else "")
     metadata["source"] = source or str(folder)
     metadata.setdefault("simulated", False)
@@ -125,6 +131,7 @@ def read_snapshot_folder(folder: str | Path, source: str | None = None) -> Snaps
         index_returns=index_returns,
         index_prices=index_prices,
         diagnostics=diagnostics,
+        quality=quality,
     )
 
 

@@ -91,12 +91,25 @@ def write_files(snapshot: Snapshot, folder: Path) -> None:
         ]
         text = pd.concat(blocks, ignore_index=True).to_csv(index=False).encode()
         (folder / layout.EXPOSURES_PANEL).write_bytes(gzip.compress(text, compresslevel=6, mtime=0))
+    if snapshot.quality is not None:
+        text = json.dumps(snapshot.quality, indent=2, sort_keys=True, default=_json_default)
+        (folder / layout.QUALITY).write_text(text + "\n", encoding="utf-8")
     if snapshot.indexes is not None:
         snapshot.indexes.to_csv(folder / layout.INDEXES, index=False)
     if snapshot.index_prices is not None:
         snapshot.index_prices.to_csv(folder / layout.INDEX_PRICES, index=False)
     if snapshot.index_returns is not None:
         _long_returns(snapshot.index_returns, "return").to_csv(folder / layout.INDEX_RETURNS, index=False)
+
+
+def _json_default(value: object) -> object:
+    if isinstance(value, (np.floating, np.integer)):
+        return value.item()
+    if isinstance(value, np.bool_):
+        return bool(value)
+    if isinstance(value, np.ndarray):
+        return value.tolist()
+    return str(value)
 
 
 def exposures_long_frame(

@@ -1,0 +1,358 @@
+"""Build snapshots from market data: the orchestration of the model pipeline.
+
+``build_model`` computes everything that is known day by day (descriptors, standardized
+exposures, daily regressions); ``snapshot_at`` turns the history up to one date into a
+:class:`~xlfactor.snapshot.model.Snapshot` (covariance, specific risk, quality);
+``build_snapshot`` does both from an input folder and writes the snapshot folder(s).
+Nothing at date ``d`` uses data after ``d``.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from xlfactor.conventions import INDUSTRY_PREFIX, MARKET_FACTOR, SECTOR_PREFIX
+from xlfactor.errors import XlfactorError
+from xlfactor.model import descriptors as desc
+from xlfactor.model.covariance import CovarianceOptions, factor_covariance
+from xlfactor.model.inputs import MarketData, read_inputs
+from xlfactor.model.quality import bias_statistics, fit_statistics
+from xlfactor.model.regression import RegressionResult, industry_members, live_industries, regress
+from xlfactor.model.specific_risk import SpecificRiskOptions, specific_risk
+from xlfactor.model.standardize import mid_cap, standardize
+from xlfactor.snapshot.model import ExposurePanel, Snapshot
+
+MODEL_VERSION = "xlfactor-builder-1"
+STYLE_ORDER = (*desc.PRICE_DESCRIPTORS, "size", "mid_cap", "industry_momentum", "value", "earnings_yield",
+               "forward_earnings_yield", "dividend_yield", "growth", "forward_growth", "sentiment", "profitability",
+               "gross_profitability", "leverage", "investment", "investment_quality", "earnings_quality",
+               "earnings_variability", "short_interest")  # fmt: skip
+MIN_REGRESSION_DAYS = 63
+
+Progress = Callable[[str, int, int], None]
+
+
+@dataclass(frozen=True)
+class BuildOptions:
+    """Parameters of a build (USE4S-like defaults)."""
+
+    risk_window: int = 252  # days of factor and residual returns written to the snapshot
+    panel_dates: int = 64  # lagged exposure blocks kept for attribution and tracking
+    min_industry_members: int = 5
+    market_series: str | None = "SPY"  # benchmark.csv series that pins the market factor, if present
+    universe: str = "custom"
+    quality: bool = True
+    covariance: CovarianceOptions = field(default_factory=CovarianceOptions)
+    specific: SpecificRiskOptions = field(default_factory=SpecificRiskOptions)
+
+
+@dataclass(frozen=True, eq=False)
+class ModelHistory:
+    """Everything known day by day; row ``d`` of exposures is known at the close of ``dates[d]``."""
+
+    data: MarketData
+    style_names: list[str]
+    styles: np.ndarray  # (n_dates, n_tickers, n_styles) standardized, NaN outside the universe
+    raw_styles: np.ndarray  # (n_dates, n_tickers, n_styles) raw descriptors
+    universe: np.ndarray  # (n_dates, n_tickers) bool: price, positive cap and a sector at the close
+    regression: RegressionResult  # row t: returns of dates[t] on exposures of dates[t-1] (row 0 empty)
+    factor_names: np.ndarray  # regression factor order: market, sectors, industries, styles
+    factor_groups: np.ndarray
+    market_pinned: bool
+    skipped: dict[str, str]
+    min_industry_members: int = 5
+
+
+def build_model(data: MarketData, options: BuildOptions = BuildOptions(), progress: Progress | None = None) -> ModelHistory:
+    """Descriptors, standardized exposures and daily regressions for every date of ``data``."""
+    step = _stepper(progress, 4)
+    universe = np.isfinite(data.close) & (data.market_cap > 0) & (data.sector >= 0)
+    raw = desc.raw_descriptors(data)
+    step("descriptors")
+    skipped = {}
+    standardized: dict[str, np.ndarray] = {}
+    for name, values in raw.items():
+        scores = standardize(values, data.market_cap, universe)
+        if not np.isfinite(scores).any():
+            skipped[name] = "no usable values (too little history or inputs)"
+            continue
+        standardized[name] = scores
+    if "size" in standardized:
+        standardized["mid_cap"] = mid_cap(standardized["size"], data.market_cap, universe)
+        raw["mid_cap"] = standardized["mid_cap"]
+    for name in STYLE_ORDER:
+        if name not in raw and name not in skipped:
+            skipped[name] = "inputs absent"
+    style_names = [n for n in STYLE_ORDER if n in standardized]
+    styles = np.stack([standardized[n] for n in style_names], axis=2)
+    raw_styles = np.stack([raw[n] for n in style_names], axis=2)
+    step("exposures")
+
+    market, pinned = _market_series(data, options)
+    regression = regress(
+        data.returns[1:], data.market_cap[:-1], styles[:-1], data.sector[:-1], data.industry[:-1],
+        data.industry_sector, len(data.sector_names), None if market is None else market[1:],
+        options.min_industry_members,
+    )  # fmt: skip
+    regression = _prepend_empty_day(regression)
+    step("regressions")
+    names = np.array(
+        [MARKET_FACTOR]
+        + [SECTOR_PREFIX + s for s in data.sector_names]
+        + [INDUSTRY_PREFIX + i for i in data.industry_names]
+        + style_names
+    )
+    groups = np.array(["market"] + ["sector"] * len(data.sector_names) + ["industry"] * len(data.industry_names) + ["style"] * len(style_names))
+    step("done")
+    return ModelHistory(
+        data, style_names, styles, raw_styles, universe, regression, names, groups, pinned, skipped,
+        options.min_industry_members,
+    )  # fmt: skip
+
+
+def _stepper(progress: Progress | None, total: int):
+    state = {"done": 0}
+
+    def step(label: str) -> None:
+        state["done"] += 1
+        if progress is not None:
+            progress(label, state["done"], total)
+
+    return step
+
+
+def _market_series(data: MarketData, options: BuildOptions) -> tuple[np.ndarray | None, bool]:
+    if options.market_series is None or data.benchmark is None or options.market_series not in data.benchmark:
+        return None, False
+    closes = data.benchmark[options.market_series].to_numpy(dtype=float)
+    returns = np.full(len(closes), np.nan)
+    returns[1:] = closes[1:] / closes[:-1] - 1
+    if np.isnan(returns[1:]).any():
+        return None, False  # gaps: estimate the market instead (stated in the metadata)
+    return returns, True
+
+
+def _prepend_empty_day(result: RegressionResult) -> RegressionResult:
+    def pad(array: np.ndarray) -> np.ndarray:
+        filler = np.full((1,) + array.shape[1:], np.nan if array.dtype.kind == "f" else 0, dtype=array.dtype)
+        return np.concatenate([filler, array])
+
+    return RegressionResult(*(pad(getattr(result, f)) for f in RegressionResult.__dataclass_fields__))
+
+
+# ---------------------------------------------------------------- one snapshot
+
+
+def exposure_block(history: ModelHistory, row: int, names: np.ndarray, factor_index: np.ndarray) -> np.ndarray:
+    """(len(names), len(factor_index)) exposures known at the close of ``row`` (NaN = absent style)."""
+    data = history.data
+    n_sec, n_ind = len(data.sector_names), len(data.industry_names)
+    universe = history.universe[row : row + 1]
+    live = live_industries(universe, data.industry[row : row + 1], data.industry_sector, n_sec, history.min_industry_members)
+    member = industry_members(live, data.industry[row : row + 1])[0]
+    full = np.zeros((len(data.tickers), 1 + n_sec + n_ind + len(history.style_names)))
+    in_universe = universe[0]
+    full[:, 0] = in_universe
+    sec = data.sector[row]
+    rows = np.nonzero(in_universe & (sec >= 0))[0]
+    full[rows, 1 + sec[rows]] = 1.0
+    rows = np.nonzero(in_universe & member)[0]
+    full[rows, 1 + n_sec + data.industry[row][rows]] = 1.0
+    full[:, 1 + n_sec + n_ind :] = history.styles[row]
+    return full[np.ix_(names, factor_index)]
+
+
+def snapshot_at(
+    history: ModelHistory, row: int, options: BuildOptions = BuildOptions(), quality: bool | None = None,
+    simulated: bool = False, description: str = "",
+) -> Snapshot:  # fmt: skip
+    """The snapshot known at the close of ``history.data.dates[row]``."""
+    data, reg = history.data, history.regression
+    if row < MIN_REGRESSION_DAYS:
+        raise XlfactorError(f"{data.dates[row]}: only {row} days of history, at least {MIN_REGRESSION_DAYS} needed")
+    names = np.nonzero(history.universe[row])[0]
+    all_block = exposure_block(history, row, names, np.arange(len(history.factor_names)))
+    past = reg.factor_returns[1 : row + 1]
+    has_history = np.isfinite(past).any(axis=0)
+    has_members = np.nan_to_num(np.abs(all_block)).sum(axis=0) > 0
+    keep = has_history & has_members
+    keep[0] = True
+    factor_index = np.nonzero(keep)[0]
+    factor_names = history.factor_names[factor_index]
+    exposures = all_block[:, factor_index]
+    covariance, cov_notes = factor_covariance(past[:, factor_index], options.covariance)
+    structural_x = np.nan_to_num(exposures)
+    idio, observations, spec_notes = specific_risk(reg.residuals[1 : row + 1][:, names], structural_x, data.market_cap[row, names], options.specific)
+
+    window = slice(max(1, row - options.risk_window + 1), row + 1)
+    dates = pd.Index(data.dates[window].astype(object), name="date")
+    tickers = data.tickers[names]
+    factor_returns = pd.DataFrame(reg.factor_returns[window][:, factor_index], index=dates, columns=factor_names.astype(object))
+    residual_returns = pd.DataFrame(reg.residuals[window][:, names], index=dates.copy(), columns=tickers.astype(object))
+    first_panel = max(0, row - options.panel_dates + 1)
+    panel = np.stack([np.nan_to_num(exposure_block(history, r, names, factor_index)) for r in range(first_panel, row + 1)])
+    raw = np.full_like(exposures, np.nan)
+    style_cols = np.nonzero(history.factor_groups[factor_index] == "style")[0]
+    style_pos = [history.style_names.index(n) for n in factor_names[style_cols]]
+    raw[:, style_cols] = history.raw_styles[row][np.ix_(names, style_pos)]
+    member_cols = np.isin(history.factor_groups[factor_index], ("sector", "industry"))
+    raw[:, member_cols] = exposures[:, member_cols]
+    metadata = {
+        "as_of_date": str(data.dates[row]),
+        "universe": options.universe,
+        "model_version": MODEL_VERSION,
+        "simulated": simulated,
+        "tickers": int(len(names)),
+        "factor_count": int(len(factor_index)),
+        "risk_window": options.risk_window,
+        "market_factor": "pinned to " + str(options.market_series) if history.market_pinned else "estimated",
+        "market_cap_source": "input",
+        "skipped_factors": history.skipped,
+    }
+    if description:
+        metadata["description"] = description
+    diagnostics = {**{k: v for k, v in cov_notes.items()}, **spec_notes}
+    if history.skipped:
+        diagnostics["skipped_factors"] = ", ".join(f"{k} ({v})" for k, v in history.skipped.items())
+    report = None
+    if quality if quality is not None else options.quality:
+        report = model_quality(history, row, factor_index, options)
+    indexes, index_returns, index_prices = _index_files(data, window, options)
+    if index_returns is not None:
+        metadata["benchmark_return_ticker"] = options.market_series if options.market_series in index_returns else index_returns.columns[0]
+        metadata["benchmark_return_source"] = "index_returns.csv"
+    return Snapshot(
+        metadata=metadata,
+        tickers=tickers,
+        factor_names=factor_names,
+        factor_groups=history.factor_groups[factor_index],
+        exposures=exposures,
+        raw_exposures=raw,
+        market_cap=data.market_cap[row, names],
+        factor_covariance=covariance,
+        idiosyncratic_risk=idio,
+        idiosyncratic_observations=observations,
+        factor_returns=factor_returns,
+        residual_returns=residual_returns,
+        exposure_panel=ExposurePanel(dates=data.dates[first_panel : row + 1].astype(str), values=panel),
+        indexes=indexes,
+        index_returns=index_returns,
+        index_prices=index_prices,
+        diagnostics=diagnostics,
+        quality=report,
+    )
+
+
+def model_quality(history: ModelHistory, row: int, factor_index: np.ndarray, options: BuildOptions) -> dict:
+    """quality.json: fit statistics and out-of-sample bias statistics up to ``row``."""
+    reg = history.regression
+    sliced = RegressionResult(*(getattr(reg, f)[: row + 1] for f in RegressionResult.__dataclass_fields__))
+    report = fit_statistics(sliced, history.factor_names)
+    names = np.arange(len(history.data.tickers))
+
+    def exposures(r: int) -> np.ndarray:
+        return exposure_block(history, r, names, factor_index)
+
+    report["bias"] = bias_statistics(
+        reg.factor_returns[: row + 1][:, factor_index],
+        reg.residuals[: row + 1],
+        history.data.returns[: row + 1],
+        exposures,
+        history.data.market_cap[: row + 1],
+        history.universe[: row + 1],
+        specific_options=options.specific,
+    )
+    report["as_of_date"] = str(history.data.dates[row])
+    report["skipped_factors"] = history.skipped
+    return report
+
+
+def _index_files(data: MarketData, window: slice, options: BuildOptions):
+    if data.benchmark is None:
+        return None, None, None
+    closes = data.benchmark.iloc[window.start - 1 if window.start else 0 : window.stop]
+    returns = closes.pct_change().iloc[1:] if window.start else closes.pct_change()
+    returns.index = pd.Index(returns.index.astype(object), name="date")
+    returns.columns = returns.columns.astype(object)
+    tickers = list(closes.columns)
+    indexes = pd.DataFrame(
+        {
+            "ticker": tickers,
+            "name": tickers,
+            "benchmark": ["market" if t == options.market_series else "" for t in tickers],
+            "provider": "input",
+            "default_benchmark": [t == options.market_series for t in tickers],
+        }
+    )
+    prices = closes.iloc[1:] if window.start else closes
+    long = prices.stack().rename("close").reset_index()
+    long.columns = ["date", "ticker", "close"]
+    return indexes, returns, long
+
+
+# ---------------------------------------------------------------- from a folder
+
+
+def output_rows(dates: np.ndarray, every: str | None, first: int) -> list[int]:
+    """Rows to write: the last one, every day, or the last trading day of each month."""
+    last = len(dates) - 1
+    if every is None:
+        return [last]
+    every = every.upper()
+    if every == "DAY":
+        return list(range(first, last + 1))
+    if every == "MONTH":
+        months = np.array([d[:7] for d in dates])
+        ends = [i for i in range(first, last + 1) if i == last or months[i + 1] != months[i]]
+        return ends
+    raise XlfactorError(f"--every must be DAY or MONTH, got {every!r}")
+
+
+def build_snapshot(
+    data_dir: str | Path,
+    out: str | Path,
+    start: str | None = None,
+    end: str | None = None,
+    as_of: str | None = None,
+    every: str | None = None,
+    options: BuildOptions = BuildOptions(),
+    progress: Progress | None = None,
+) -> list[Path]:
+    """Build snapshot folder(s) from an input folder; returns the folders written.
+
+    One snapshot (at ``as_of``, default the last date) goes to ``out``; with ``every``
+    (``DAY`` or ``MONTH``) one goes to ``out/date=YYYY-MM-DD`` per date from ``start``
+    (after the first 63 regression days), plus ``out/latest.json``.
+    """
+    from xlfactor.snapshot.writer import write_snapshot
+
+    data_dir = Path(data_dir)
+    data = read_inputs(data_dir, None, as_of or end)
+    source = _source_info(data_dir)
+    history = build_model(data, options, progress)
+    first = max(MIN_REGRESSION_DAYS, int(np.searchsorted(data.dates, start)) if start else MIN_REGRESSION_DAYS)
+    rows = output_rows(data.dates, every, first)
+    written = []
+    for i, row in enumerate(rows):
+        if progress is not None:
+            progress("snapshots", i + 1, len(rows))
+        snapshot = snapshot_at(history, row, options, quality=(row == rows[-1]) and options.quality, **source)
+        target = Path(out) if every is None else Path(out) / f"date={data.dates[row]}"
+        written.append(write_snapshot(snapshot, target))
+    if every is not None:
+        (Path(out) / "latest.json").write_text(json.dumps({"latest": str(data.dates[rows[-1]]), "universe": options.universe}) + "\n")
+    return written
+
+
+def _source_info(folder: Path) -> dict:
+    info = folder / "source.json"
+    if not info.is_file():
+        return {}
+    meta = json.loads(info.read_text())
+    return {"simulated": bool(meta.get("simulated", False)), "description": str(meta.get("description", ""))}

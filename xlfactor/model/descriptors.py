@@ -1,0 +1,297 @@
+"""Raw style descriptors, one (n_dates, n_tickers) array each, known at each close.
+
+Row ``d`` of every descriptor uses prices through date ``d`` and fundamentals available
+by ``d`` only, so the exposures built from it can explain returns of the next day.
+Rolling windows are computed with cumulative sums (vectorized over dates and tickers);
+a value needs a minimum number of observations, else it is NaN. A descriptor whose
+inputs are absent is not computed (the builder reports it as skipped).
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Callable
+
+import numpy as np
+import pandas as pd
+
+from xlfactor.conventions import SQRT_TRADING_DAYS
+from xlfactor.model.inputs import MarketData
+
+YEAR = 252
+MONTH = 21
+
+
+def rolling_sum(values: np.ndarray, window: int, min_count: int, lag: int = 0) -> np.ndarray:
+    """Sum of the ``window`` rows ending ``lag`` rows before each row (NaN ignored).
+
+    NaN where fewer than ``min_count`` finite values are in the window.
+    """
+    finite = np.isfinite(values)
+    total = np.vstack([np.zeros((1,) + values.shape[1:]), np.cumsum(np.where(finite, values, 0.0), axis=0)])
+    count = np.vstack([np.zeros((1,) + values.shape[1:]), np.cumsum(finite, axis=0)])
+    n = values.shape[0]
+    end = np.arange(n) - lag + 1  # exclusive end index into the cumulative arrays
+    start = np.maximum(end - window, 0)
+    valid_end = np.clip(end, 0, n)
+    sums = total[valid_end] - total[start]
+    counts = count[valid_end] - count[start]
+    out = np.where(counts >= min_count, sums, np.nan)
+    out[end <= 0] = np.nan
+    return out
+
+
+def rolling_count(values: np.ndarray, window: int, lag: int = 0) -> np.ndarray:
+    """Finite values in the same windows as :func:`rolling_sum`."""
+    return rolling_sum(np.where(np.isfinite(values), 1.0, np.nan), window, 0, lag)
+
+
+def market_return(data: MarketData) -> np.ndarray:
+    """Cap-weighted universe return of each day (caps of the previous close), shape (n_dates,)."""
+    caps = np.vstack([np.full((1, data.market_cap.shape[1]), np.nan), data.market_cap[:-1]])
+    usable = np.isfinite(data.returns) & (caps > 0)
+    weights = np.where(usable, caps, 0.0)
+    total = weights.sum(axis=1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        out = (weights * np.where(usable, data.returns, 0.0)).sum(axis=1) / total
+    out[total <= 0] = np.nan
+    return out
+
+
+def _log_returns(data: MarketData) -> np.ndarray:
+    return np.log1p(data.returns)
+
+
+def size(data: MarketData) -> np.ndarray:
+    return np.log(np.where(data.market_cap > 0, data.market_cap, np.nan))
+
+
+def _beta_moments(data: MarketData):
+    r = data.returns
+    m = np.broadcast_to(market_return(data)[:, None], r.shape)
+    paired = np.isfinite(r) & np.isfinite(m)
+    r0, m0 = np.where(paired, r, np.nan), np.where(paired, m, np.nan)
+    n = rolling_count(r0, YEAR)
+    mins = 63
+    s_r, s_m = rolling_sum(r0, YEAR, mins), rolling_sum(m0, YEAR, mins)
+    s_rm, s_mm, s_rr = rolling_sum(r0 * m0, YEAR, mins), rolling_sum(m0 * m0, YEAR, mins), rolling_sum(r0 * r0, YEAR, mins)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        cov = (s_rm - s_r * s_m / n) / (n - 1)
+        var_m = (s_mm - s_m * s_m / n) / (n - 1)
+        var_r = (s_rr - s_r * s_r / n) / (n - 1)
+    return cov, var_m, var_r
+
+
+def beta(data: MarketData) -> np.ndarray:
+    """OLS slope of the stock's daily returns on the cap-weighted market over 252 days (>= 63)."""
+    cov, var_m, _ = _beta_moments(data)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return cov / var_m
+
+
+def residual_volatility(data: MarketData) -> np.ndarray:
+    """Annualized volatility of the residual of that regression: sqrt(var(r) - beta^2 var(m))."""
+    cov, var_m, var_r = _beta_moments(data)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        residual = var_r - cov * cov / var_m
+    return np.sqrt(np.maximum(residual, 0.0)) * SQRT_TRADING_DAYS
+
+
+def momentum(data: MarketData) -> np.ndarray:
+    """Return over the 252 days ending 21 days ago (skipping the last month), >= 200 days."""
+    return np.expm1(rolling_sum(_log_returns(data), YEAR, 200, lag=MONTH))
+
+
+def short_term_reversal(data: MarketData) -> np.ndarray:
+    """Minus the return of the last 21 days (>= 15 days)."""
+    return -np.expm1(rolling_sum(_log_returns(data), MONTH, 15))
+
+
+def long_term_reversal(data: MarketData) -> np.ndarray:
+    """Minus the return over the year that ended one year ago (>= 200 days)."""
+    return -np.expm1(rolling_sum(_log_returns(data), YEAR, 200, lag=YEAR))
+
+
+def seasonality(data: MarketData) -> np.ndarray:
+    """Mean daily return in the 21-day windows around the same date one and two years ago."""
+    one = rolling_sum(data.returns, MONTH, 10, lag=YEAR - 10)
+    two = rolling_sum(data.returns, MONTH, 10, lag=2 * YEAR - 10)
+    n_one = rolling_count(data.returns, MONTH, lag=YEAR - 10)
+    n_two = rolling_count(data.returns, MONTH, lag=2 * YEAR - 10)
+    total = np.nan_to_num(one) + np.nan_to_num(two)
+    count = np.where(np.isfinite(one), n_one, 0) + np.where(np.isfinite(two), n_two, 0)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(count > 0, total / count, np.nan)
+
+
+def downside_risk(data: MarketData) -> np.ndarray:
+    """Annualized root mean square of the negative daily returns over 252 days (>= 20 of them)."""
+    negative = np.where(data.returns < 0, data.returns, np.nan)
+    squares = rolling_sum(negative * negative, YEAR, 20)
+    count = rolling_count(negative, YEAR)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.sqrt(squares / count) * SQRT_TRADING_DAYS
+
+
+def prospect(data: MarketData) -> np.ndarray:
+    """Skewness of daily returns over 252 days (>= 63): lottery-like payoff."""
+    r = data.returns
+    n = rolling_count(r, YEAR)
+    s1, s2, s3 = (rolling_sum(r**p, YEAR, 63) for p in (1, 2, 3))
+    with np.errstate(invalid="ignore", divide="ignore"):
+        mean = s1 / n
+        variance = s2 / n - mean**2
+        third = s3 / n - 3 * mean * s2 / n + 2 * mean**3
+        return np.where(variance > 0, third / variance**1.5, np.nan)
+
+
+def liquidity(data: MarketData) -> np.ndarray:
+    """log(1 + mean daily dollar volume) over 63 days (>= 20)."""
+    dollars = data.close * data.volume
+    total = rolling_sum(dollars, 63, 20)
+    count = rolling_count(dollars, 63)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.log1p(total / count)
+
+
+def industry_momentum(data: MarketData, own_momentum: np.ndarray) -> np.ndarray:
+    """Cap-weighted momentum of the stock's industry peers, the stock itself left out."""
+    caps = np.where(np.isfinite(own_momentum) & (data.market_cap > 0) & (data.industry >= 0), data.market_cap, 0.0)
+    weighted = caps * np.nan_to_num(own_momentum)
+    n_ind = len(data.industry_names)
+    rows = np.broadcast_to(np.arange(caps.shape[0])[:, None], caps.shape)
+    codes = np.where(data.industry >= 0, data.industry, n_ind)
+    cap_sum = np.zeros((caps.shape[0], n_ind + 1))
+    mom_sum = np.zeros_like(cap_sum)
+    np.add.at(cap_sum, (rows, codes), caps)
+    np.add.at(mom_sum, (rows, codes), weighted)
+    peers = cap_sum[rows, codes] - caps
+    with np.errstate(invalid="ignore", divide="ignore"):
+        out = (mom_sum[rows, codes] - weighted) / peers
+    return np.where((data.industry >= 0) & (peers > 0), out, np.nan)
+
+
+# ---------------------------------------------------------------- fundamentals
+
+
+def _ratio(numerator: np.ndarray, denominator: np.ndarray) -> np.ndarray:
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(denominator > 0, numerator / denominator, np.nan)
+
+
+def _year_over_year(data: MarketData, column: str) -> np.ndarray | None:
+    """Growth of a reported value against the report of about a year before, as of each date."""
+    reports = data.reports
+    if reports is None or column not in reports:
+        return None
+    frame = reports[["ticker", "available_date", column]].dropna().copy()
+    if frame.empty:
+        return None
+    frame["when"] = pd.to_datetime(frame["available_date"])
+    frame = frame.sort_values("when")
+    earlier = frame.rename(columns={column: "before", "when": "when_before"})[["ticker", "when_before", "before"]]
+    frame["lookup"] = frame["when"] - pd.Timedelta(days=300)
+    joined = pd.merge_asof(
+        frame.sort_values("lookup"), earlier.sort_values("when_before"),
+        left_on="lookup", right_on="when_before", by="ticker", direction="backward",
+        tolerance=pd.Timedelta(days=500),
+    )  # fmt: skip
+    joined["growth"] = np.where(joined["before"].abs() > 0, joined[column] / joined["before"].abs() - np.sign(joined["before"]), np.nan)
+    return _asof_panel(data, joined, "growth")
+
+
+def _asof_panel(data: MarketData, frame: pd.DataFrame, column: str) -> np.ndarray:
+    frame = frame.dropna(subset=[column]).sort_values("available_date", kind="stable")
+    row = np.searchsorted(data.dates, frame["available_date"].to_numpy(), side="left")
+    col = np.searchsorted(data.tickers, frame["ticker"].to_numpy())
+    keep = row < len(data.dates)
+    grid = np.full(data.close.shape, np.nan)
+    grid[row[keep], col[keep]] = frame[column].to_numpy(dtype=float)[keep]
+    return pd.DataFrame(grid).ffill().to_numpy()
+
+
+def _earnings_variability(data: MarketData) -> np.ndarray | None:
+    reports = data.reports
+    if reports is None or not {"net_income", "total_assets"} <= set(reports.columns):
+        return None
+    frame = reports[["ticker", "available_date", "net_income", "total_assets"]].dropna().copy()
+    frame = frame[frame["total_assets"] > 0].sort_values(["ticker", "available_date"])
+    frame["roa"] = frame["net_income"] / frame["total_assets"]
+    frame["variability"] = frame.groupby("ticker")["roa"].transform(lambda s: s.rolling(8, min_periods=4).std())
+    return _asof_panel(data, frame, "variability")
+
+
+def fundamental_descriptors(data: MarketData) -> dict[str, np.ndarray]:
+    """The fundamental styles whose inputs are present."""
+    f = data.fundamentals
+    cap, price = data.market_cap, data.close
+    out: dict[str, np.ndarray] = {}
+
+    def have(*names: str) -> bool:
+        return all(n in f for n in names)
+
+    if have("book_equity"):
+        out["value"] = _ratio(f["book_equity"], cap)
+    if have("net_income"):
+        out["earnings_yield"] = _ratio(f["net_income"], cap)
+    if have("eps_forward"):
+        out["forward_earnings_yield"] = _ratio(f["eps_forward"], price)
+    if have("dividends_per_share"):
+        out["dividend_yield"] = _ratio(f["dividends_per_share"], price)
+    growth_parts = [g for g in (_year_over_year(data, "revenue"), _year_over_year(data, "net_income")) if g is not None]
+    if growth_parts:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)
+            out["growth"] = np.nanmean(np.stack(growth_parts), axis=0) if len(growth_parts) > 1 else growth_parts[0]
+    if have("eps_forward", "net_income", "shares_outstanding"):
+        trailing = _ratio(f["net_income"], f["shares_outstanding"])
+        with np.errstate(invalid="ignore", divide="ignore"):
+            out["forward_growth"] = np.where(np.abs(trailing) > 0, f["eps_forward"] / np.abs(trailing) - np.sign(trailing), np.nan)
+    if have("net_income", "total_assets"):
+        out["profitability"] = _ratio(f["net_income"], f["total_assets"])
+    if have("gross_profit", "total_assets"):
+        out["gross_profitability"] = _ratio(f["gross_profit"], f["total_assets"])
+    if have("total_liabilities", "total_assets"):
+        out["leverage"] = _ratio(f["total_liabilities"], f["total_assets"])
+    investment = _year_over_year(data, "total_assets")
+    if investment is not None:
+        out["investment"] = investment
+    if have("capex", "total_assets"):
+        out["investment_quality"] = -_ratio(f["capex"], f["total_assets"])
+    if have("operating_cash_flow", "net_income", "total_assets"):
+        out["earnings_quality"] = _ratio(f["operating_cash_flow"] - f["net_income"], f["total_assets"])
+    variability = _earnings_variability(data)
+    if variability is not None:
+        out["earnings_variability"] = variability
+    if have("short_interest"):
+        shares = f["shares_outstanding"] if "shares_outstanding" in f else _ratio(cap, price)
+        out["short_interest"] = _ratio(f["short_interest"], shares)
+    if have("analyst_score"):
+        out["sentiment"] = f["analyst_score"]
+    return out
+
+
+PRICE_DESCRIPTORS: dict[str, Callable[[MarketData], np.ndarray]] = {
+    "beta": beta,
+    "momentum": momentum,
+    "prospect": prospect,
+    "long_term_reversal": long_term_reversal,
+    "short_term_reversal": short_term_reversal,
+    "seasonality": seasonality,
+    "residual_volatility": residual_volatility,
+    "downside_risk": downside_risk,
+    "liquidity": liquidity,
+}
+"""Price styles (OpenFactor group ``price``); ``size``, ``mid_cap`` and ``industry_momentum`` are added by the builder."""
+
+
+def raw_descriptors(data: MarketData) -> dict[str, np.ndarray]:
+    """Every descriptor computable from ``data`` (mid_cap comes after standardization)."""
+    out = {"size": size(data)}
+    for name, function in PRICE_DESCRIPTORS.items():
+        if name == "liquidity" and not np.isfinite(data.volume).any():
+            continue
+        out[name] = function(data)
+    out["industry_momentum"] = industry_momentum(data, out["momentum"])
+    out.update(fundamental_descriptors(data))
+    return out

@@ -1,0 +1,285 @@
+"""Read and validate the builder's input folder into aligned (n_dates, n_tickers) panels.
+
+Input files (CSV or CSV.gz; extra columns allowed):
+
+* ``prices.csv``: ``date, ticker, close, volume``; optional ``adj_close`` (returns come
+  from it when present) and ``market_cap`` or ``shares_outstanding``.
+* ``classification.csv``: ``ticker, sector, industry``; optional ``date`` (point in time).
+* ``fundamentals.csv`` (optional): ``ticker, available_date`` and any of
+  :data:`FUNDAMENTAL_COLUMNS`; a value is usable from its ``available_date`` on.
+* ``benchmark.csv`` (optional): ``date, ticker, close`` of index/ETF series.
+
+Bad input is refused with :class:`InputError` naming the file and the problem.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from xlfactor.errors import XlfactorError
+
+FUNDAMENTAL_COLUMNS = (
+    "book_equity",
+    "net_income",
+    "revenue",
+    "gross_profit",
+    "total_assets",
+    "total_liabilities",
+    "operating_cash_flow",
+    "capex",
+    "dividends_per_share",
+    "shares_outstanding",
+    "eps_forward",
+    "short_interest",
+    "analyst_score",
+)
+
+
+class InputError(XlfactorError, ValueError):
+    """The builder's input is unusable; names the file and the reason."""
+
+    def __init__(self, file: str, reason: str) -> None:
+        self.file, self.reason = file, reason
+        super().__init__(f"{file}: {reason}")
+
+
+@dataclass(frozen=True, eq=False)
+class MarketData:
+    """Inputs aligned on trading dates x tickers (rows are dates, ascending)."""
+
+    dates: np.ndarray  # (n_dates,) ISO
+    tickers: np.ndarray  # (n_tickers,)
+    close: np.ndarray  # (n_dates, n_tickers) unadjusted close, NaN if absent
+    adjusted: np.ndarray  # (n_dates, n_tickers) adjusted close (close if no adj_close)
+    volume: np.ndarray  # (n_dates, n_tickers) shares
+    market_cap: np.ndarray  # (n_dates, n_tickers) dollars, NaN if unknown
+    returns: np.ndarray  # (n_dates, n_tickers) daily simple returns, row 0 NaN
+    sector: np.ndarray  # (n_dates, n_tickers) int code into sector_names, -1 if none
+    industry: np.ndarray  # (n_dates, n_tickers) int code into industry_names, -1 if none
+    sector_names: np.ndarray
+    industry_names: np.ndarray
+    industry_sector: np.ndarray  # (n_industries,) sector code of each industry (most common)
+    fundamentals: dict[str, np.ndarray] = field(default_factory=dict)  # name -> (n_dates, n_tickers) as-of values
+    reports: pd.DataFrame | None = None  # raw fundamentals rows (ticker, available_date, ...)
+    benchmark: pd.DataFrame | None = None  # (n_dates, n_series) closes aligned to dates
+
+    def until(self, end: str) -> "MarketData":
+        """The same data truncated to dates <= ``end`` (what was known then)."""
+        stop = int(np.searchsorted(self.dates, end, side="right"))
+        reports = None
+        if self.reports is not None:
+            reports = self.reports[self.reports["available_date"] <= end]
+        return MarketData(
+            dates=self.dates[:stop],
+            tickers=self.tickers,
+            close=self.close[:stop],
+            adjusted=self.adjusted[:stop],
+            volume=self.volume[:stop],
+            market_cap=self.market_cap[:stop],
+            returns=self.returns[:stop],
+            sector=self.sector[:stop],
+            industry=self.industry[:stop],
+            sector_names=self.sector_names,
+            industry_names=self.industry_names,
+            industry_sector=self.industry_sector,
+            fundamentals={k: v[:stop] for k, v in self.fundamentals.items()},
+            reports=reports,
+            benchmark=None if self.benchmark is None else self.benchmark.iloc[:stop],
+        )
+
+
+def read_inputs(folder: str | Path, start: str | None = None, end: str | None = None) -> MarketData:
+    """Read and validate the input folder; keep dates in [start, end]."""
+    folder = Path(folder)
+    prices = _read(folder, "prices", ("date", "ticker", "close", "volume"))
+    classification = _read(folder, "classification", ("ticker", "sector", "industry"))
+    fundamentals = _read(folder, "fundamentals", ("ticker", "available_date"), required=False)
+    benchmark = _read(folder, "benchmark", ("date", "ticker", "close"), required=False)
+    return market_data(prices, classification, fundamentals, benchmark, start, end)
+
+
+def market_data(
+    prices: pd.DataFrame,
+    classification: pd.DataFrame,
+    fundamentals: pd.DataFrame | None = None,
+    benchmark: pd.DataFrame | None = None,
+    start: str | None = None,
+    end: str | None = None,
+) -> MarketData:
+    """Validate input frames and align them into a :class:`MarketData`."""
+    prices = prices.copy()
+    prices["date"] = _iso_dates(prices["date"], "prices.csv")
+    prices["ticker"] = prices["ticker"].astype(str).str.strip().str.upper()
+    order_ok = prices.groupby("ticker", sort=False)["date"].apply(lambda d: d.is_monotonic_increasing)
+    if not order_ok.all():
+        bad = order_ok.index[~order_ok].tolist()
+        raise InputError("prices.csv", f"dates out of order for {len(bad)} tickers ({', '.join(bad[:5])})")
+    duplicated = prices.duplicated(["date", "ticker"])
+    if duplicated.any():
+        row = prices[duplicated].iloc[0]
+        raise InputError("prices.csv", f"{int(duplicated.sum())} duplicate (date, ticker) rows, e.g. {row['ticker']} {row['date']}")
+    for column in ("close", "adj_close"):
+        if column in prices:
+            values = pd.to_numeric(prices[column], errors="coerce")
+            bad = ~(values > 0)
+            if bad.any():
+                row = prices[bad].iloc[0]
+                raise InputError("prices.csv", f"{int(bad.sum())} non-positive or missing {column} values, e.g. {row['ticker']} {row['date']}")
+            prices[column] = values
+    if start:
+        prices = prices[prices["date"] >= start]
+    if end:
+        prices = prices[prices["date"] <= end]
+    if prices.empty:
+        raise InputError("prices.csv", "no rows in the requested date range")
+
+    dates = np.array(sorted(prices["date"].unique()))
+    tickers = np.array(sorted(prices["ticker"].unique()))
+    d = np.searchsorted(dates, prices["date"].to_numpy())
+    t = np.searchsorted(tickers, prices["ticker"].to_numpy())
+
+    def panel(values) -> np.ndarray:
+        out = np.full((len(dates), len(tickers)), np.nan)
+        out[d, t] = pd.to_numeric(values, errors="coerce").to_numpy(dtype=float)
+        return out
+
+    close = panel(prices["close"])
+    adjusted = panel(prices["adj_close"]) if "adj_close" in prices else close.copy()
+    volume = panel(prices["volume"])
+    returns = np.full_like(adjusted, np.nan)
+    returns[1:] = adjusted[1:] / adjusted[:-1] - 1.0
+
+    asof = _fundamentals_asof(fundamentals, dates, tickers) if fundamentals is not None else ({}, None)
+    if "market_cap" in prices:
+        market_cap = panel(prices["market_cap"])
+    elif "shares_outstanding" in prices:
+        market_cap = panel(prices["shares_outstanding"]) * close
+    elif "shares_outstanding" in asof[0]:
+        market_cap = asof[0]["shares_outstanding"] * close
+    else:
+        raise InputError("prices.csv", "no market caps: give market_cap or shares_outstanding (prices or fundamentals)")
+
+    sector, industry, sector_names, industry_names, industry_sector = _classification(classification, dates, tickers)
+    bench = None
+    if benchmark is not None:
+        benchmark = benchmark.copy()
+        benchmark["date"] = _iso_dates(benchmark["date"], "benchmark.csv")
+        benchmark["ticker"] = benchmark["ticker"].astype(str).str.strip().str.upper()
+        if benchmark.duplicated(["date", "ticker"]).any():
+            raise InputError("benchmark.csv", "duplicate (date, ticker) rows")
+        closes = pd.to_numeric(benchmark["close"], errors="coerce")
+        if not (closes > 0).all():
+            raise InputError("benchmark.csv", "non-positive or missing close values")
+        bench = benchmark.assign(close=closes).pivot(index="date", columns="ticker", values="close").reindex(dates)
+    return MarketData(
+        dates=dates,
+        tickers=tickers,
+        close=close,
+        adjusted=adjusted,
+        volume=volume,
+        market_cap=market_cap,
+        returns=returns,
+        sector=sector,
+        industry=industry,
+        sector_names=sector_names,
+        industry_names=industry_names,
+        industry_sector=industry_sector,
+        fundamentals=asof[0],
+        reports=asof[1],
+        benchmark=bench,
+    )
+
+
+def _read(folder: Path, stem: str, columns: tuple[str, ...], required: bool = True) -> pd.DataFrame | None:
+    for name in (f"{stem}.csv", f"{stem}.csv.gz"):
+        path = folder / name
+        if path.is_file():
+            try:
+                frame = pd.read_csv(path)
+            except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
+                raise InputError(name, f"cannot be parsed ({str(exc).splitlines()[0]})") from None
+            frame.columns = [str(c).strip().lower() for c in frame.columns]
+            missing = [c for c in columns if c not in frame.columns]
+            if missing:
+                raise InputError(name, f"missing column(s) {', '.join(missing)}")
+            return frame
+    if required:
+        raise InputError(f"{stem}.csv", f"required file missing in {folder}")
+    return None
+
+
+def _iso_dates(values: pd.Series, file: str) -> pd.Series:
+    parsed = pd.to_datetime(values, errors="coerce")
+    if parsed.isna().any():
+        raise InputError(file, f"{int(parsed.isna().sum())} unparseable dates, e.g. {values[parsed.isna()].iloc[0]!r}")
+    return parsed.dt.strftime("%Y-%m-%d")
+
+
+def _classification(frame: pd.DataFrame, dates: np.ndarray, tickers: np.ndarray):
+    frame = frame.copy()
+    frame["ticker"] = frame["ticker"].astype(str).str.strip().str.upper()
+    for column in ("sector", "industry"):
+        frame[column] = frame[column].astype(str).str.strip()
+        frame.loc[frame[column].isin(["", "nan", "None"]), column] = np.nan
+    dated = "date" in frame.columns
+    if dated:
+        frame["date"] = _iso_dates(frame["date"].fillna("1900-01-01"), "classification.csv")
+    else:
+        frame["date"] = "1900-01-01"
+    if frame.duplicated(["ticker", "date"]).any():
+        raise InputError("classification.csv", "duplicate (ticker, date) rows")
+    sector_names = np.array(sorted(frame["sector"].dropna().unique()))
+    industry_names = np.array(sorted(frame["industry"].dropna().unique()))
+    sector = np.full((len(dates), len(tickers)), -1, dtype=np.int64)
+    industry = np.full_like(sector, -1)
+    frame = frame.sort_values(["date", "ticker"])
+    t = np.searchsorted(tickers, frame["ticker"].to_numpy())
+    known = (t < len(tickers)) & (tickers[np.minimum(t, len(tickers) - 1)] == frame["ticker"].to_numpy())
+    frame, t = frame[known], t[known]
+    start = np.searchsorted(dates, frame["date"].to_numpy())
+    s_codes = np.where(frame["sector"].notna(), np.searchsorted(sector_names, frame["sector"].fillna("")), -1)
+    i_codes = np.where(frame["industry"].notna(), np.searchsorted(industry_names, frame["industry"].fillna("")), -1)
+    # Point in time: each row applies from its date until the ticker's next row (rows sorted by date).
+    marks = np.full(sector.shape, -2, dtype=np.int64)
+    order = np.arange(len(frame))
+    marks[np.minimum(start, len(dates) - 1), t] = np.where(start < len(dates), order, -2)
+    filled = pd.DataFrame(marks).replace(-2, np.nan).ffill().to_numpy()
+    has = ~np.isnan(filled)
+    index = np.where(has, filled, 0).astype(np.int64)
+    sector = np.where(has, s_codes[index] if len(frame) else -1, -1)
+    industry = np.where(has, i_codes[index] if len(frame) else -1, -1)
+    industry_sector = np.full(len(industry_names), -1, dtype=np.int64)
+    pairs = pd.DataFrame({"i": industry.ravel(), "s": sector.ravel()})
+    pairs = pairs[(pairs["i"] >= 0) & (pairs["s"] >= 0)]
+    if len(pairs):
+        parent = pairs.groupby("i")["s"].agg(lambda s: s.value_counts().index[0])
+        industry_sector[parent.index.to_numpy()] = parent.to_numpy()
+    return sector, industry, sector_names, industry_names, industry_sector
+
+
+def _fundamentals_asof(frame: pd.DataFrame, dates: np.ndarray, tickers: np.ndarray):
+    """As-of panels: each value usable from the first trading date >= its available_date."""
+    frame = frame.copy()
+    frame["ticker"] = frame["ticker"].astype(str).str.strip().str.upper()
+    frame["available_date"] = _iso_dates(frame["available_date"], "fundamentals.csv")
+    frame = frame[frame["ticker"].isin(set(tickers))].sort_values(["available_date", "ticker"], kind="stable")
+    row = np.searchsorted(dates, frame["available_date"].to_numpy(), side="left")
+    col = np.searchsorted(tickers, frame["ticker"].to_numpy())
+    usable = row < len(dates)
+    panels = {}
+    for name in FUNDAMENTAL_COLUMNS:
+        if name not in frame.columns:
+            continue
+        values = pd.to_numeric(frame[name], errors="coerce").to_numpy(dtype=float)
+        keep = usable & np.isfinite(values)
+        if not keep.any():
+            continue
+        grid = np.full((len(dates), len(tickers)), np.nan)
+        grid[row[keep], col[keep]] = values[keep]  # later rows (later available_date) win
+        panels[name] = pd.DataFrame(grid).ffill().to_numpy()
+    reports = frame[["ticker", "available_date", *[c for c in FUNDAMENTAL_COLUMNS if c in frame.columns]]]
+    return panels, reports.reset_index(drop=True)

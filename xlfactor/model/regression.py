@@ -1,0 +1,225 @@
+"""Daily cross-sectional factor regressions: constrained WLS, batched over days.
+
+For each return day ``t`` with exposures ``X`` known at the previous close:
+
+* rows: names with a return, a positive previous-close cap and a sector;
+* returns winsorized at ``median +- 5 x 1.4826 x MAD`` for the fit;
+* weights ``sqrt(cap)``;
+* factors: market (1 for every name; fixed to a benchmark return when one is given),
+  sectors, industries (an industry with fewer than ``min_industry_members`` names that
+  day, or the only usable one in its sector, is folded into its sector: its members
+  carry only the sector and its return is NaN), styles (absent scores neutral);
+* constraints: cap-weighted sector returns sum to 0, and cap-weighted industry returns
+  sum to 0 within each sector.
+
+The KKT system ``[[X'WX, C'], [C, 0]]`` is inverted for a whole chunk of days at once;
+its top-left block gives the factor-return covariance for t-statistics. Residuals
+(specific returns) are raw returns minus the fitted common return.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from xlfactor.model.standardize import MAD_SCALE
+
+RETURN_WINSOR_LIMIT = 5.0
+CHUNK_DAYS = 42
+
+
+@dataclass(frozen=True, eq=False)
+class RegressionResult:
+    factor_returns: np.ndarray  # (n_days, n_factors) daily; NaN where a factor was not estimable
+    residuals: np.ndarray  # (n_days, n_tickers) raw return minus fitted; NaN outside the regression
+    t_stats: np.ndarray  # (n_days, n_factors)
+    r2_weighted: np.ndarray  # (n_days,) centred weighted R^2 of the winsorized returns
+    r2_uncentred: np.ndarray  # (n_days,) 1 - sum w e^2 / sum w r^2 (market included)
+    stocks: np.ndarray  # (n_days,) names in each regression
+    weights: np.ndarray  # (n_days, n_tickers) regression weights (0 outside)
+
+
+def winsorize_returns(returns: np.ndarray, usable: np.ndarray) -> np.ndarray:
+    """Clip each day's returns at median +- 5 robust standard deviations (usable names only)."""
+    x = np.where(usable, returns, np.nan)
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        median = np.nanmedian(x, axis=1, keepdims=True)
+        spread = MAD_SCALE * np.nanmedian(np.abs(x - median), axis=1, keepdims=True)
+    spread = np.where(np.isfinite(spread) & (spread > 0), spread, np.inf)
+    return np.clip(x, median - RETURN_WINSOR_LIMIT * spread, median + RETURN_WINSOR_LIMIT * spread)
+
+
+def design_matrices(
+    styles: np.ndarray,
+    sector: np.ndarray,
+    industry: np.ndarray,
+    usable_industry: np.ndarray,
+    n_sectors: int,
+    n_industries: int,
+) -> np.ndarray:
+    """Dense exposures (n_days, n_tickers, 1 + n_sectors + n_industries + n_styles)."""
+    days, names, n_styles = styles.shape
+    k = 1 + n_sectors + n_industries + n_styles
+    x = np.zeros((days, names, k))
+    x[:, :, 0] = 1.0
+    d_idx, n_idx = np.nonzero(sector >= 0)
+    x[d_idx, n_idx, 1 + sector[d_idx, n_idx]] = 1.0
+    d_idx, n_idx = np.nonzero((industry >= 0) & usable_industry)
+    x[d_idx, n_idx, 1 + n_sectors + industry[d_idx, n_idx]] = 1.0
+    x[:, :, 1 + n_sectors + n_industries :] = np.nan_to_num(styles)
+    return x
+
+
+def live_industries(
+    usable: np.ndarray, industry: np.ndarray, industry_sector: np.ndarray, n_sectors: int, min_members: int
+) -> np.ndarray:
+    """(n_days, n_industries): industries with enough usable members and a usable sibling in their sector."""
+    n_days = usable.shape[0]
+    n_ind = len(industry_sector)
+    rows = np.broadcast_to(np.arange(n_days)[:, None], industry.shape)
+    members = np.zeros((n_days, n_ind + 1))
+    np.add.at(members, (rows, np.where(usable & (industry >= 0), industry, n_ind)), 1.0)
+    enough = members[:, :n_ind] >= min_members
+    parent = np.where(industry_sector >= 0, industry_sector, n_sectors)
+    siblings = np.zeros((n_days, n_sectors + 1))
+    np.add.at(siblings, (np.broadcast_to(np.arange(n_days)[:, None], enough.shape), np.broadcast_to(parent, enough.shape)), enough)
+    return enough & (siblings[:, parent] >= 2) & (industry_sector >= 0)
+
+
+def industry_members(live: np.ndarray, industry: np.ndarray) -> np.ndarray:
+    """(n_days, n_tickers): the name's industry is live that day (it carries the industry)."""
+    if live.shape[1] == 0:
+        return np.zeros(industry.shape, dtype=bool)
+    rows = np.broadcast_to(np.arange(industry.shape[0])[:, None], industry.shape)
+    return (industry >= 0) & live[rows, np.clip(industry, 0, live.shape[1] - 1)]
+
+
+def regress(
+    returns: np.ndarray,
+    caps: np.ndarray,
+    styles: np.ndarray,
+    sector: np.ndarray,
+    industry: np.ndarray,
+    industry_sector: np.ndarray,
+    n_sectors: int,
+    market: np.ndarray | None = None,
+    min_industry_members: int = 5,
+) -> RegressionResult:
+    """Estimate factor returns for each row of ``returns`` from the previous row's exposures.
+
+    Parameters
+    ----------
+    returns : (n_days, n_tickers) daily returns of the regression days.
+    caps, styles, sector, industry : exposures known at the previous close of each day:
+        caps (n_days, n_tickers), styles (n_days, n_tickers, n_styles) standardized,
+        sector/industry codes (n_days, n_tickers), -1 for none.
+    industry_sector : (n_industries,) sector code of each industry.
+    market : (n_days,) optional benchmark returns; the market factor is then fixed to them.
+    """
+    n_days, n_names = returns.shape
+    n_ind = len(industry_sector)
+    n_sty = styles.shape[2]
+    k = 1 + n_sectors + n_ind + n_sty
+    usable = np.isfinite(returns) & (caps > 0) & (sector >= 0)
+    fit_returns = winsorize_returns(returns, usable)
+    live_industry = live_industries(usable, industry, industry_sector, n_sectors, min_industry_members)
+    usable_member = industry_members(live_industry, industry)
+
+    factor_returns = np.full((n_days, k), np.nan)
+    t_stats = np.full((n_days, k), np.nan)
+    residuals = np.full((n_days, n_names), np.nan)
+    r2_w, r2_u, stocks = np.full(n_days, np.nan), np.full(n_days, np.nan), usable.sum(axis=1)
+    weights = np.where(usable, np.sqrt(np.where(usable, caps, 0.0)), 0.0)
+    for start in range(0, n_days, CHUNK_DAYS):  # chunks bound memory; each chunk is one batched solve
+        block = slice(start, min(start + CHUNK_DAYS, n_days))
+        fitted = _solve_chunk(
+            fit_returns[block], returns[block], usable[block], weights[block], caps[block], styles[block],
+            sector[block], industry[block], usable_member[block], live_industry[block], industry_sector,
+            n_sectors, None if market is None else market[block],
+        )  # fmt: skip
+        factor_returns[block], t_stats[block], residuals[block], r2_w[block], r2_u[block] = fitted
+    return RegressionResult(factor_returns, residuals, t_stats, r2_w, r2_u, stocks, weights)
+
+
+def _solve_chunk(y_fit, y_raw, usable, weights, caps, styles, sector, industry, usable_member, live_industry,
+                 industry_sector, n_sectors, market):  # fmt: skip
+    days, names = y_fit.shape
+    n_ind = len(industry_sector)
+    x = design_matrices(styles, sector, industry, usable_member, n_sectors, n_ind)
+    k = x.shape[2]
+    w = weights
+    y = np.where(usable, y_fit, 0.0)
+    fixed_market = market is not None
+    if fixed_market:
+        y = np.where(usable, y - market[:, None], 0.0)
+        x[:, :, 0] = 0.0
+    xw = x * w[:, :, None]
+    normal = np.einsum("dnk,dnl->dkl", xw, x, optimize=True)
+    rhs = np.einsum("dnk,dn->dk", xw, y, optimize=True)
+    # Constraints with raw cap weights: sectors, then industries within each sector.
+    cap_used = np.where(usable, caps, 0.0)
+    sector_caps = np.einsum("dn,dnk->dk", cap_used, x[:, :, 1 : 1 + n_sectors])
+    industry_caps = np.einsum("dn,dnk->dk", cap_used, x[:, :, 1 + n_sectors : 1 + n_sectors + n_ind])
+    n_con = 1 + n_sectors
+    constraints = np.zeros((days, n_con, k))
+    constraints[:, 0, 1 : 1 + n_sectors] = sector_caps
+    for s in range(n_sectors):  # one constraint row per sector (a handful), all days at once
+        in_sector = industry_sector == s
+        constraints[:, 1 + s, 1 + n_sectors : 1 + n_sectors + n_ind] = np.where(in_sector, industry_caps, 0.0)
+    norms = np.abs(constraints).sum(axis=2, keepdims=True)
+    empty_rows = norms[:, :, 0] == 0
+    constraints = np.where(norms > 0, constraints / np.where(norms > 0, norms, 1.0), 0.0)
+    # Factors with no usable member that day (or a fixed market) are pinned to 0.
+    diagonal = np.einsum("dkk->dk", normal)
+    absent = diagonal <= 1e-14
+    idx = np.nonzero(absent)
+    normal[idx[0], idx[1], :] = 0.0
+    normal[idx[0], :, idx[1]] = 0.0
+    normal[idx[0], idx[1], idx[1]] = 1.0
+    rhs[absent] = 0.0
+    constraints = np.where(absent[:, None, :], 0.0, constraints)
+    size = k + n_con
+    kkt = np.zeros((days, size, size))
+    kkt[:, :k, :k] = normal
+    kkt[:, :k, k:] = np.transpose(constraints, (0, 2, 1))
+    kkt[:, k:, :k] = constraints
+    di, ci = np.nonzero(empty_rows)
+    kkt[di, k + ci, k + ci] = 1.0  # an unused constraint row pins its multiplier instead
+    vector = np.concatenate([rhs, np.zeros((days, n_con))], axis=1)
+    try:
+        inverse = np.linalg.inv(kkt)
+    except np.linalg.LinAlgError:
+        inverse = np.linalg.pinv(kkt)
+    solution = np.einsum("dij,dj->di", inverse, vector)
+    f = solution[:, :k]
+    fitted = np.einsum("dnk,dk->dn", x, f)
+    residual_fit = np.where(usable, y - fitted, 0.0)
+    n = usable.sum(axis=1)
+    dof = np.maximum(n - (k - absent.sum(axis=1) - (~empty_rows).sum(axis=1)), 1)
+    sigma2 = (w * residual_fit**2).sum(axis=1) / dof
+    variance = np.einsum("dkk->dk", inverse[:, :k, :k]) * sigma2[:, None]
+    with np.errstate(invalid="ignore", divide="ignore"):
+        t = f / np.sqrt(np.where(variance > 0, variance, np.nan))
+    base = y + (market[:, None] if fixed_market else 0.0)
+    base = np.where(usable, base, 0.0)
+    total_w = w.sum(axis=1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        mean_w = (w * base).sum(axis=1) / total_w
+        sse = (w * residual_fit**2).sum(axis=1)
+        r2_w = 1 - sse / (w * (base - mean_w[:, None]) ** 2).sum(axis=1)
+        r2_u = 1 - sse / (w * base**2).sum(axis=1)
+    if fixed_market:
+        f[:, 0] = market
+    common = np.einsum("dnk,dk->dn", x, np.where(np.arange(k) == 0, 0.0, f)) + f[:, :1]
+    residuals = np.where(usable, y_raw - common, np.nan)
+    f = np.where(absent & (np.arange(k) > 0), np.nan, f)
+    ind_slice = slice(1 + n_sectors, 1 + n_sectors + n_ind)
+    f[:, ind_slice] = np.where(live_industry, f[:, ind_slice], np.nan)
+    t = np.where(np.isfinite(f), t, np.nan)
+    none = n == 0
+    f[none], t[none], r2_w[none], r2_u[none] = np.nan, np.nan, np.nan, np.nan
+    return f, t, residuals, r2_w, r2_u
