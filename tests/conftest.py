@@ -47,3 +47,31 @@ def require_shared_data() -> Path:
     if os.environ.get("CI"):
         pytest.fail(f"CI must have the shared data at {SHARED_DATA}")
     pytest.skip(f"real market data not found at {SHARED_DATA}")
+
+
+@pytest.fixture(scope="session")
+def simulated_market():
+    """The demo's simulated market (about 40 s): shared by the demo and builder tests."""
+    from xlfactor.demo.simulate import simulate_market
+
+    return simulate_market()
+
+
+@pytest.fixture(scope="session")
+def demo_history(simulated_market):
+    """The builder's day-by-day model of the simulated market (demo options)."""
+    from xlfactor.demo.package import build_options
+    from xlfactor.model.builder import build_model
+    from xlfactor.model.inputs import market_data
+
+    m = simulated_market
+    data = market_data(m.prices, m.classification, m.fundamentals, m.benchmark)
+    return build_model(data, build_options())
+
+
+@pytest.fixture(scope="session")
+def fresh_demo(simulated_market):
+    """A fresh generation of the shipped demo snapshot."""
+    from xlfactor.demo import generate_demo_snapshot
+
+    return generate_demo_snapshot(market=simulated_market)

@@ -1,6 +1,8 @@
-"""The embedded demo: labelled simulated, small, and equal to a fresh generation."""
+"""The embedded demo: labelled simulated, small, built by the model builder, equal to a fresh generation."""
 
 from __future__ import annotations
+
+import json
 
 import numpy as np
 import pandas as pd
@@ -8,13 +10,8 @@ import pytest
 from scipy.stats import kurtosis
 
 import xlfactor as xf
-from xlfactor.demo import DEMO_FILE, generate_demo_snapshot, load_packaged_demo
-from xlfactor.demo.simulate import simulate_market
-
-
-@pytest.fixture(scope="module")
-def market():
-    return simulate_market()
+from xlfactor.demo import DEMO_FILE, load_packaged_demo
+from xlfactor.model.builder import style_exposures
 
 
 @pytest.fixture(scope="module")
@@ -22,19 +19,13 @@ def demo():
     return load_packaged_demo()
 
 
-def test_shipped_snapshot_equals_fresh_generation(demo):
-    fresh = generate_demo_snapshot()
-    assert fresh.metadata == demo.metadata
+def test_shipped_snapshot_equals_fresh_generation(demo, fresh_demo):
+    fresh = fresh_demo
+    assert json.loads(json.dumps(fresh.metadata, default=str)) == demo.metadata
+    assert json.loads(json.dumps(fresh.quality, default=float)) == demo.quality
     for name in ("tickers", "factor_names", "factor_groups"):
         np.testing.assert_array_equal(getattr(fresh, name), getattr(demo, name))
-    for name in (
-        "exposures",
-        "raw_exposures",
-        "market_cap",
-        "factor_covariance",
-        "idiosyncratic_risk",
-        "idiosyncratic_observations",
-    ):
+    for name in ("exposures", "raw_exposures", "market_cap", "factor_covariance", "idiosyncratic_risk", "idiosyncratic_observations"):
         np.testing.assert_array_equal(getattr(fresh, name), getattr(demo, name), err_msg=name)
     np.testing.assert_array_equal(np.asarray(fresh.exposure_panel.values), np.asarray(demo.exposure_panel.values))
     np.testing.assert_array_equal(fresh.exposure_panel.dates, demo.exposure_panel.dates)
@@ -46,6 +37,7 @@ def test_demo_is_small_and_labelled_simulated(demo):
     assert DEMO_FILE.stat().st_size < 5e6
     assert demo.is_simulated and demo.metadata["simulated"] is True
     assert "SIMULATED" in demo.metadata["description"]
+    assert demo.metadata["model_version"].startswith("xlfactor-builder")
     assert all(t.startswith("SIM") for t in demo.tickers)
     report = xf.portfolio_report(pd.DataFrame({"ticker": ["SIM0001"], "value": [1.0]}), demo)
     assert "SIMULATED" in report["snapshot"].loc["note", "value"]
@@ -55,49 +47,59 @@ def test_demo_is_small_and_labelled_simulated(demo):
 def test_demo_shape(demo):
     groups = pd.Series(demo.factor_groups).value_counts()
     assert groups["sector"] == 11 and 35 <= groups["industry"] <= 45 and groups["market"] == 1
-    assert groups["style"] == 27
+    assert groups["style"] == 27, "every style of the OpenFactor coverage table"
     assert len(demo.tickers) == 1000
-    assert len(demo.factor_returns) >= 252
+    assert len(demo.factor_returns) == 252
     assert len(demo.exposure_panel.dates) == 64
     assert set(demo.index_returns.columns) >= {"SPY", "XLK", "XLE"}
     assert np.linalg.eigvalsh(demo.factor_covariance).min() > 0
     dates = xf.risk.attributable_dates(demo)
     assert len(dates) == 63 and dates[-1] == demo.as_of
+    assert demo.quality["bias"]["out_of_sample_days"] > 252
 
 
-def test_simulated_market_has_fat_tails_and_a_regime(market):
-    residuals = market.specific_returns[1:] / market.specific_risk * np.sqrt(252)
-    assert kurtosis(residuals[np.isfinite(residuals)]) > 1.0  # Student-t(5) has excess kurtosis 6
-    market_returns = market.factor_returns[1:, 0]
-    calm = market_returns[:100].std()
-    stressed = market_returns[np.argmax(market.regime) - 10 : np.argmax(market.regime) + 10].std()
-    assert stressed > 1.3 * calm
+def test_simulated_market_has_fat_tails_and_a_regime(simulated_market):
+    m = simulated_market
+    standardized = m.specific_returns[1:] / m.specific_risk * np.sqrt(252) / np.sqrt(m.regime[1:, None])
+    assert kurtosis(standardized.ravel()) > 1.0  # Student-t(5): excess kurtosis 6
+    market = m.factor_returns[1:, 0]
+    peak = int(np.argmax(m.regime))
+    assert market[peak - 11 : peak + 9].std() > 1.3 * market[:100].std()
 
 
-def test_truth_satisfies_the_identification_constraints(market):
-    """Sector returns have cap-weighted sum zero (with the previous day's caps) every day."""
-    sec = market.factor_groups == "sector"
-    names = market.factor_names[sec]
-    caps = market.market_cap[:-1]
-    member = (market.sector_of[:, None] == np.array([n.split(":", 1)[1] for n in names])[None, :]).astype(float)
+def test_truth_satisfies_the_identification_constraints(simulated_market):
+    """Sector returns have a cap-weighted sum of zero with the previous close's caps, every day."""
+    m = simulated_market
+    caps = m.data.market_cap[:-1]
+    sectors = m.factor_groups == "sector"
+    member = (m.data.sector[0][:, None] == np.arange(sectors.sum())[None, :]).astype(float)
     sector_caps = caps @ member
-    weighted = (sector_caps * market.factor_returns[1:, sec]).sum(axis=1)
-    np.testing.assert_allclose(weighted / sector_caps.sum(axis=1), 0, atol=1e-15)
+    weighted = (sector_caps * m.factor_returns[1:, sectors]).sum(axis=1) / sector_caps.sum(axis=1)
+    # caps move by at most the fixed-point tolerance (1e-6 of a return) after the last projection
+    np.testing.assert_allclose(weighted, 0, atol=1e-10)
 
 
-def test_stock_returns_decompose_with_lagged_exposures(market):
-    t = len(market.dates) - 1
-    model = market.exposures[t - 1] @ market.factor_returns[t] + market.specific_returns[t]
-    np.testing.assert_allclose(model, market.stock_returns[t], rtol=1e-12)
+def test_stock_returns_are_the_builder_exposures_times_factor_returns(simulated_market):
+    """The fixed point: returns = (builder exposures at t-1) x (true factor returns) + specific."""
+    m = simulated_market
+    exposures = style_exposures(m.data, keep_raw=False)
+    n_sec = len(m.data.sector_names)
+    k_member = 1 + n_sec + len(m.data.industry_names)
+    t = np.arange(2, len(m.data.dates))
+    f = m.factor_returns[t]
+    rows = np.arange(len(t))[:, None]
+    common = f[:, :1] + f[:, 1 : 1 + n_sec][rows, m.data.sector[t - 1]]
+    common = common + f[:, 1 + n_sec : k_member][rows, m.data.industry[t - 1]]
+    common = common + np.einsum("dns,ds->dn", np.nan_to_num(exposures.styles[t - 1]), f[:, k_member:])
+    np.testing.assert_allclose(common + m.specific_returns[t], m.data.returns[t], atol=2e-6)
 
 
-def test_demo_attribution_matches_simulated_stock_returns(demo, market):
-    """Attributed total = sum of weights times the simulated stock returns (float32 rounding)."""
+def test_demo_attribution_matches_simulated_stock_returns(demo, simulated_market):
+    """Attributed total = weights x the simulated stock returns (up to the shipped rounding)."""
     rng = np.random.default_rng(3)
     picks = rng.choice(1000, 50, replace=False)
     values = rng.normal(0, 1, 50)
-    portfolio = pd.DataFrame({"ticker": demo.tickers[picks], "value": values})
-    report = xf.portfolio_report(portfolio, demo)
+    report = xf.portfolio_report(pd.DataFrame({"ticker": demo.tickers[picks], "value": values}), demo)
     w = np.zeros(1000)
     w[picks] = values / np.abs(values).sum()
-    assert report["attribution"].loc["total", "portfolio"] == pytest.approx(w @ market.stock_returns[-1], abs=1e-7)
+    assert report["attribution"].loc["total", "portfolio"] == pytest.approx(w @ simulated_market.data.returns[-1], abs=2e-5)

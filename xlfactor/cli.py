@@ -57,6 +57,27 @@ def _parser() -> argparse.ArgumentParser:
     track.add_argument("--as-of", default=None, help="date to record, any date the exposure panel covers (default: latest)")
     track.set_defaults(run=_run_track)
 
+    build = commands.add_parser("build", help="build a snapshot from market data (prices, classification, fundamentals)")
+    build.add_argument("--data", required=True, help="input folder (see the README for its files)")
+    build.add_argument("--out", required=True, help="snapshot folder to write (with --every: a folder of date= folders)")
+    build.add_argument("--start", help="first date to write with --every (default: when 63 days of history exist)")
+    build.add_argument("--end", help="ignore data after this date")
+    build.add_argument("--as-of", help="build the snapshot known at the close of this date (data after it is ignored)")
+    build.add_argument("--every", choices=["DAY", "MONTH", "day", "month"], help="write a history of snapshots")
+    build.add_argument("--universe", default="custom", help="universe name written in the metadata")
+    build.add_argument("--market-series", default="SPY", help="benchmark.csv series that pins the market factor ('none' to estimate it)")
+    build.add_argument("--no-quality", action="store_true", help="skip the out-of-sample bias statistics")
+    build.set_defaults(run=_run_build)
+
+    quality = commands.add_parser("quality", help="print a snapshot's quality report")
+    quality.add_argument("snapshot", help="snapshot folder")
+    quality.set_defaults(run=_run_quality)
+
+    demo_data = commands.add_parser("demo-data", help="write the simulated demo market as builder input, with its truth")
+    demo_data.add_argument("folder")
+    demo_data.add_argument("--seed", type=int, default=None)
+    demo_data.set_defaults(run=_run_demo_data)
+
     functions = commands.add_parser("functions", help="list the OF_ worksheet functions")
     functions.add_argument("--markdown", action="store_true", help="print the README reference table")
     functions.set_defaults(run=_run_functions)
@@ -86,6 +107,65 @@ def _run_track(args: argparse.Namespace) -> int:
         f"recorded {day.date}: portfolio {track['portfolio_return']:+.4%}, benchmark {track['benchmark_return']:+.4%}, "
         f"TE {track['tracking_error']:.2%} -> {workbook} ({history})"
     )
+    return 0
+
+
+def _bar(label: str, done: int, total: int) -> None:
+    width = 30
+    filled = int(width * done / max(total, 1))
+    end = "\n" if done >= total and label in ("done", "snapshots") else ""
+    print(f"\r[{'#' * filled}{'.' * (width - filled)}] {done}/{total} {label:<12}", end=end, file=sys.stderr, flush=True)
+
+
+def _run_build(args: argparse.Namespace) -> int:
+    from xlfactor.model.builder import BuildOptions, build_snapshot
+
+    market = None if args.market_series.lower() == "none" else args.market_series
+    options = BuildOptions(universe=args.universe, market_series=market, quality=not args.no_quality)
+    written = build_snapshot(args.data, args.out, args.start, args.end, args.as_of, args.every, options, _bar)
+    print(f"\nwrote {len(written)} snapshot(s): {written[-1]}", file=sys.stderr)
+    return 0
+
+
+def _run_quality(args: argparse.Namespace) -> int:
+    from xlfactor.snapshot import load_snapshot
+
+    snapshot = load_snapshot(args.snapshot)
+    if snapshot.quality is None:
+        raise XlfactorError(f"{args.snapshot} has no quality.json (not built by xlfactor build?)")
+    print(quality_text(snapshot.quality), end="")
+    return 0
+
+
+def quality_text(quality: dict) -> str:
+    """Human-readable quality report."""
+    lines = [f"quality report as of {quality.get('as_of_date')}"]
+    for key in ("regression_days", "stocks_per_regression_mean", "stocks_per_regression_min", "r2_weighted_mean",
+                "r2_weighted_median", "r2_uncentred_mean", "r2_uncentred_median"):  # fmt: skip
+        if key in quality:
+            lines.append(f"  {key:<28} {quality[key]:.4f}" if isinstance(quality[key], float) else f"  {key:<28} {quality[key]}")
+    bias = quality.get("bias", {})
+    if bias.get("out_of_sample_days"):
+        low, high = bias["band"]
+        lines.append(f"  out-of-sample bias statistics over {bias['out_of_sample_days']} days (band {low:.3f}..{high:.3f}):")
+        for key in ("random_bias_mean", "random_bias_share_in_band", "cap_weighted_bias", "factor_bias_mean", "factor_bias_share_in_band"):
+            lines.append(f"    {key:<26} {bias[key]:.4f}")
+    stats = quality.get("factor_t_stats", {})
+    if stats:
+        strongest = sorted(stats.items(), key=lambda kv: -(kv[1]["mean_abs_t"] if kv[1]["mean_abs_t"] == kv[1]["mean_abs_t"] else -1))[:10]
+        lines.append("  factors with the largest mean |t|:")
+        lines += [f"    {name:<36} {s['mean_abs_t']:.2f} (|t|>2 on {s['share_abs_t_over_2']:.0%} of days)" for name, s in strongest]
+    if quality.get("skipped_factors"):
+        lines.append("  skipped: " + ", ".join(f"{k} ({v})" for k, v in quality["skipped_factors"].items()))
+    return "\n".join(lines) + "\n"
+
+
+def _run_demo_data(args: argparse.Namespace) -> int:
+    from xlfactor.demo import write_demo_inputs
+    from xlfactor.demo.simulate_constants import SEED
+
+    folder = write_demo_inputs(args.folder, SEED if args.seed is None else args.seed)
+    print(f"wrote the simulated market (inputs and truth/) to {folder}", file=sys.stderr)
     return 0
 
 

@@ -145,7 +145,31 @@ def portfolio_report(
         "snapshot": _snapshot_table(data.snapshot, benchmark_label),
     }
     report.update(_attribution_tables(data, w, b, None if date in (None, "", "latest") else str(date)))
+    report.update(_quality_tables(data.snapshot))
     return report
+
+
+def _quality_tables(snapshot: Snapshot) -> dict[str, pd.DataFrame]:
+    """``model_quality`` (fit and bias statistics) and ``factor_quality`` when the snapshot has quality.json."""
+    quality = snapshot.quality
+    if not quality:
+        return {}
+    rows = {k: v for k, v in quality.items() if isinstance(v, (int, float)) and not isinstance(v, bool)}
+    bias = quality.get("bias", {})
+    rows.update({f"bias_{k}": v for k, v in bias.items() if isinstance(v, (int, float)) and not isinstance(v, bool)})
+    if "band" in bias:
+        rows["bias_band_low"], rows["bias_band_high"] = bias["band"]
+    model = pd.DataFrame({"value": pd.Series(rows, dtype=float)})
+    model.index.name = "metric"
+    stats = quality.get("factor_t_stats", {})
+    factor = pd.DataFrame(
+        {
+            "factor": list(stats),
+            "mean_abs_t": [v["mean_abs_t"] for v in stats.values()],
+            "share_abs_t_over_2": [v["share_abs_t_over_2"] for v in stats.values()],
+        }
+    )
+    return {"model_quality": model, "factor_quality": factor}
 
 
 def _factor_table(data: FactorModelData, x: np.ndarray, risk: float, variance: float) -> pd.DataFrame:

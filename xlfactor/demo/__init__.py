@@ -1,8 +1,10 @@
 """The embedded default snapshot ``xlfactor-demo``: a simulated market, labelled as such.
 
 ``load_packaged_demo()`` decodes the compact file shipped in the package;
-``generate_demo_snapshot()`` recomputes it from the simulator (a test proves the two are
-equal). Regenerate the shipped file with ``python -m xlfactor.demo``.
+``generate_demo_snapshot()`` recomputes it (simulator, then the model builder; a test
+proves the two are equal); ``write_demo_inputs()`` writes the simulated market in the
+builder's input format with its truth. Regenerate the shipped file with
+``python -m xlfactor.demo``.
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ from xlfactor.demo.package import (
     DEMO_FILE,
     generate_demo_snapshot,
     load_packaged_demo,
-    publish_snapshot,
+    write_demo_inputs,
     write_packaged_demo,
 )
 
@@ -21,6 +23,6 @@ __all__ = [
     "DEMO_FILE",
     "generate_demo_snapshot",
     "load_packaged_demo",
-    "publish_snapshot",
+    "write_demo_inputs",
     "write_packaged_demo",
 ]

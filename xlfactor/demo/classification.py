@@ -52,11 +52,13 @@ REFERENCE_STYLES: dict[str, float] = {
     "earnings_variability": 0.020,
     "short_interest": 0.020,
 }
-STYLE_VOLATILITY_SCALE = 0.6
-"""Multiplies the style volatilities above (keeps total stock volatility near 30%)."""
 MARKET_VOLATILITY = 0.16
-SECTOR_VOLATILITY = (0.07, 0.14)
-INDUSTRY_VOLATILITY = (0.05, 0.10)
+SECTOR_VOLATILITY = (0.14, 0.20)
+INDUSTRY_VOLATILITY = (0.06, 0.10)
+STYLE_VOLATILITY = (0.04, 0.06)
+"""Ranges the simulation draws annual factor volatilities from (uniform). Sector and
+style volatilities are higher than a real market's so that 1000 names identify every
+factor's daily return well (the recovery tests need a known, measurable signal)."""
 
 SECTOR_ETFS: dict[str, str] = {
     "Communication Services": "XLC",

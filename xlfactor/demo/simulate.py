@@ -1,21 +1,27 @@
-"""A deterministic simulated equity market with known true factors.
+"""A deterministic simulated equity market whose true factor model is known.
 
-Data-generating process (one draw per seed):
+Data-generating process (one draw per seed; ``n_assets`` names over ``n_days`` days):
 
-* ``n_assets`` stocks, each in one industry (and so one sector); log market caps are
-  normal; caps then move with the simulated returns.
-* Style exposures follow persistent processes (daily AR(1) for price styles, quarterly
-  updates for fundamental ones), are standardized each day with a cap-weighted mean and
-  an equal-weighted standard deviation and clipped at +-5; ``size`` is the standardized
-  log cap and ``mid_cap`` its squared term orthogonalized to it.
-* Daily factor returns are correlated Student-t(5) draws (fat tails) scaled by a
-  volatility regime that rises to 1.8x for a few weeks; sector returns are projected
-  to a cap-weighted sum of zero and industry returns to a cap-weighted sum of zero
-  within each sector, the identification the model builder uses.
-* Specific returns are Student-t(5) with annual volatility falling with size, under a
-  milder version of the same regime. A few names list late (no returns before).
-* Stock return on day t = exposures known at the close of t-1 times factor returns
-  of t, plus the specific return.
+* Classification: each name in one of ~40 industries (11 GICS-named sectors), at least
+  eight names per industry. Caps are log-normal at the start and move with returns.
+* Fundamentals: quarterly reports on a staggered calendar, from persistent (AR(1)
+  across quarters) company characteristics: assets, leverage, profitability, growth,
+  margins, accruals, capex, payout, forward earnings, short interest, analyst score.
+* Exposures: **exactly the model builder's exposures of this market** --
+  descriptors of the simulated prices, caps and reports, standardized day by day
+  (``xlfactor.model.builder.style_exposures``), plus market, sector and industry
+  membership. Because exposures depend on past simulated prices, the market is solved
+  as a fixed point: returns -> exposures -> returns, until no daily return moves by 1e-6 (far below the
+  specific noise of any estimate; typically 12-15 iterations).
+* Factor returns: correlated Student-t(5) draws (fat tails) under a volatility regime
+  that rises to 1.8x for a few weeks; sector returns projected to a cap-weighted sum
+  of zero and industry returns to zero within each sector (previous-close caps), the
+  builder's identification.
+* Specific returns: Student-t(5), annual volatility falling with size, under a milder
+  version of the regime.
+* Stock return on day t = exposures known at the close of t-1 times the factor
+  returns of t, plus the specific return. SPY and the sector funds are the cap-weighted
+  universe and sectors with a little tracking noise.
 """
 
 from __future__ import annotations
@@ -24,196 +30,272 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
-from scipy.signal import lfilter
 
 from xlfactor.conventions import INDUSTRY_PREFIX, SECTOR_PREFIX, SQRT_TRADING_DAYS, TRADING_DAYS_PER_YEAR
 from xlfactor.demo import classification as cls
 from xlfactor.demo.simulate_constants import LAST_DATE, SEED
+from xlfactor.model.inputs import MarketData, _fundamentals_asof
 
 N_ASSETS = 1000
-N_DAYS = 380
-LATE_LISTINGS = 15
-LATE_LISTING_DAYS = 100
-EXPOSURE_CLIP = 5.0
+N_DAYS = 760
+MIN_PER_INDUSTRY = 8
 STUDENT_DOF = 5
+QUARTER = 63
+MAX_ITERATIONS = 40
+TOLERANCE = 1e-6
 
 
 @dataclass(frozen=True, eq=False)
 class SimulatedMarket:
-    """Everything the simulation drew, including the truth a model should recover."""
+    """The simulated inputs (builder format) and the truth a model should recover."""
 
-    dates: np.ndarray  # (n_days,) ISO dates
-    tickers: np.ndarray  # (n_assets,)
-    factor_names: np.ndarray  # (n_factors,) market, sector:*, industry:*, styles
-    factor_groups: np.ndarray  # (n_factors,)
-    exposures: np.ndarray  # (n_days, n_assets, n_factors) known at the close of each date
-    factor_returns: np.ndarray  # (n_days, n_factors) daily; row 0 is NaN (no prior exposures)
-    specific_returns: np.ndarray  # (n_days, n_assets) daily; NaN before a late listing
-    stock_returns: np.ndarray  # (n_days, n_assets) daily total returns
-    market_cap: np.ndarray  # (n_days, n_assets) dollars at each close
-    specific_risk: np.ndarray  # (n_assets,) true annualized specific volatility (calm regime)
-    factor_covariance: np.ndarray  # (n_factors, n_factors) true annualized, calm regime
+    data: MarketData  # aligned inputs, as the builder reads them
+    prices: pd.DataFrame  # date, ticker, close, volume, market_cap
+    classification: pd.DataFrame  # ticker, sector, industry
+    fundamentals: pd.DataFrame  # ticker, available_date, ...
+    benchmark: pd.DataFrame  # date, ticker, close (SPY and sector funds)
+    factor_names: np.ndarray  # (n_factors,) builder names: market, sector:*, industry:*, styles
+    factor_groups: np.ndarray
+    factor_returns: np.ndarray  # (n_days, n_factors) true daily factor returns (row 0 NaN)
+    exposures: np.ndarray  # (n_tickers, n_factors) true exposures at the last close (NaN = absent)
+    specific_returns: np.ndarray  # (n_days, n_tickers)
+    specific_risk: np.ndarray  # (n_tickers,) true annualized specific volatility, calm regime
     regime: np.ndarray  # (n_days,) volatility multiplier
-    sector_of: np.ndarray  # (n_assets,) sector name
-    industry_of: np.ndarray  # (n_assets,) industry name
-    price_styles: tuple[str, ...]
-    reference_styles: tuple[str, ...]
+    iterations: int  # fixed-point iterations used
 
 
 def simulate_market(seed: int = SEED, n_assets: int = N_ASSETS, n_days: int = N_DAYS) -> SimulatedMarket:
-    """Simulate the demo market (see the module docstring for the process)."""
+    """Simulate the market (see the module docstring)."""
+    from xlfactor.model.builder import factor_names, style_exposures
+
     rng = np.random.default_rng(seed)
-    sectors = list(cls.INDUSTRIES)
-    industries = [(s, i) for s in sectors for i in cls.INDUSTRIES[s]]
-    n_ind = len(industries)
-    industry_code = np.arange(n_assets) % n_ind
-    industry_code[n_ind * 8 :] = rng.integers(0, n_ind, n_assets - n_ind * 8)
-    industry_code = rng.permutation(industry_code)
-    sector_code = np.array([sectors.index(industries[j][0]) for j in industry_code])
-    industry_parent = np.array([sectors.index(s) for s, _ in industries])
+    calendar = pd.bdate_range(end=LAST_DATE, periods=n_days + 2 * QUARTER * 3)
+    dates = calendar[-n_days:].strftime("%Y-%m-%d").to_numpy()
+    tickers = np.array([f"SIM{i:04d}" for i in range(1, n_assets + 1)])
 
-    price_styles = tuple(cls.PRICE_STYLES)
-    reference_styles = tuple(cls.REFERENCE_STYLES)
-    styles = price_styles + reference_styles
-    factor_names = np.array(
-        ["market"]
-        + [SECTOR_PREFIX + s for s in sectors]
-        + [INDUSTRY_PREFIX + i for _, i in industries]
-        + list(styles)
-    )
-    groups = np.array(["market"] + ["sector"] * len(sectors) + ["industry"] * n_ind + ["style"] * len(styles))
-    n_sec, n_sty, k = len(sectors), len(styles), len(factor_names)
-    sec0, ind0, sty0 = 1, 1 + n_sec, 1 + n_sec + n_ind
+    sectors = sorted(cls.INDUSTRIES)
+    industries = sorted((i, s) for s in sectors for i in cls.INDUSTRIES[s])
+    industry_names = np.array([i for i, _ in industries])
+    industry_sector = np.array([sectors.index(s) for _, s in industries])
+    n_ind, n_sec = len(industries), len(sectors)
+    codes = np.arange(n_assets) % n_ind
+    codes[n_ind * MIN_PER_INDUSTRY :] = rng.integers(0, n_ind, n_assets - n_ind * MIN_PER_INDUSTRY)
+    industry_code = rng.permutation(codes)
+    sector_code = industry_sector[industry_code]
 
-    # True factor covariance (calm regime): volatilities times a random correlation.
+    log_cap0 = rng.normal(np.log(2e10), 1.1, n_assets)
+    price0 = rng.uniform(20, 200, n_assets)
+    shares = np.exp(log_cap0) / price0
+    turnover = np.exp(rng.normal(np.log(0.008), 0.5, n_assets))
+    volume = shares * turnover * np.exp(rng.normal(0, 0.3, (n_days, n_assets)))
+    size_rank = (np.argsort(np.argsort(-log_cap0)) + 0.5) / n_assets
+    specific_risk = np.clip(0.08 + 0.14 * size_rank + rng.normal(0, 0.02, n_assets), 0.06, 0.30)
+
+    reports = _reports(rng, calendar, dates, tickers, shares, np.exp(log_cap0))
+    panels, report_rows = _fundamentals_asof(reports, dates, tickers)
+
+    t = np.arange(n_days)
+    regime = 1.0 + 0.8 * np.exp(-(((t - (n_days - 120)) / 15.0) ** 2))
+    scale_t = np.sqrt((STUDENT_DOF - 2) / STUDENT_DOF)
+    specific = rng.standard_t(STUDENT_DOF, (n_days, n_assets)) * scale_t
+    specific *= specific_risk / SQRT_TRADING_DAYS * np.sqrt(regime)[:, None]
+    specific[0] = np.nan
+
+    sector_grid = np.broadcast_to(sector_code, (n_days, n_assets))
+    industry_grid = np.broadcast_to(industry_code, (n_days, n_assets))
+    style_count = len(cls.PRICE_STYLES) + len(cls.REFERENCE_STYLES)
+    k_draw = 1 + n_sec + n_ind + style_count
     vols = np.concatenate(
         [
             [cls.MARKET_VOLATILITY],
             rng.uniform(*cls.SECTOR_VOLATILITY, n_sec),
             rng.uniform(*cls.INDUSTRY_VOLATILITY, n_ind),
-            [cls.STYLE_VOLATILITY_SCALE * {**cls.PRICE_STYLES, **cls.REFERENCE_STYLES}[s] for s in styles],
+            rng.uniform(*cls.STYLE_VOLATILITY, style_count),
         ]
     )
-    loadings = rng.normal(0, 0.45, (k, 3))
-    correlation = loadings @ loadings.T + np.eye(k)
+    loadings = rng.normal(0, 0.35, (k_draw, 3))
+    correlation = loadings @ loadings.T + np.eye(k_draw)
     d = np.sqrt(np.diag(correlation))
-    correlation /= np.outer(d, d)
-    covariance = correlation * np.outer(vols, vols)
+    covariance = correlation / np.outer(d, d) * np.outer(vols, vols)
+    shocks = rng.standard_t(STUDENT_DOF, (n_days, k_draw)) * scale_t
+    draws = shocks @ np.linalg.cholesky(covariance / TRADING_DAYS_PER_YEAR).T * regime[:, None]
+    draws[0] = np.nan
 
-    t = np.arange(n_days)
-    regime = 1.0 + 0.8 * np.exp(-(((t - (n_days - 120)) / 15.0) ** 2))
+    returns = np.full((n_days, n_assets), np.nan)
+    returns[1:] = (
+        draws[1:, :1]
+        + np.take_along_axis(draws[1:, 1 : 1 + n_sec], sector_grid[:-1], axis=1)
+        + np.take_along_axis(draws[1:, 1 + n_sec : 1 + n_sec + n_ind], industry_grid[:-1], axis=1)
+        + specific[1:]
+    )
+    from xlfactor.model.descriptors import report_descriptors
 
-    # Fat-tailed correlated factor shocks and specific shocks (unit variance).
-    scale_t = np.sqrt((STUDENT_DOF - 2) / STUDENT_DOF)
-    factor_shocks = rng.standard_t(STUDENT_DOF, (n_days, k)) * scale_t
-    factor_draws = (factor_shocks @ np.linalg.cholesky(covariance / TRADING_DAYS_PER_YEAR).T) * regime[:, None]
-    log_cap0 = rng.normal(np.log(2e10), 1.1, n_assets)
-    size_rank = (np.argsort(np.argsort(-log_cap0)) + 0.5) / n_assets  # 0 = largest
-    specific_risk = np.clip(0.13 + 0.22 * size_rank + rng.normal(0, 0.04, n_assets), 0.09, 0.60)
-    specific = rng.standard_t(STUDENT_DOF, (n_days, n_assets)) * scale_t
-    specific *= specific_risk / SQRT_TRADING_DAYS * np.sqrt(regime)[:, None]
-    late = rng.choice(n_assets, LATE_LISTINGS, replace=False)
-    specific[: n_days - LATE_LISTING_DAYS, late] = np.nan
-
-    latent = _latent_styles(rng, n_days, n_assets, len(price_styles), len(reference_styles))
-    size_col = styles.index("size")
-    mid_col = styles.index("mid_cap")
-
-    member = np.zeros((n_assets, k))
-    member[:, 0] = 1.0
-    member[np.arange(n_assets), sec0 + sector_code] = 1.0
-    member[np.arange(n_assets), ind0 + industry_code] = 1.0
-
-    exposures = np.empty((n_days, n_assets, k))
-    factor_returns = np.full((n_days, k), np.nan)
-    stock_returns = np.full((n_days, n_assets), np.nan)
-    caps = np.empty((n_days, n_assets))
-    caps[0] = np.exp(log_cap0)
-    for day in range(n_days):  # caps feed the next day's exposures: a true recursion
-        if day > 0:
-            f = factor_draws[day].copy()
-            _constrain(f, caps[day - 1], sector_code, industry_code, industry_parent, sec0, ind0, n_sec, n_ind)
-            factor_returns[day] = f
-            returns = exposures[day - 1] @ f + np.nan_to_num(specific[day])
-            stock_returns[day] = returns
-            caps[day] = caps[day - 1] * (1.0 + returns)
-        style_values = latent[day].copy()
-        style_values[:, size_col] = np.log(caps[day])
-        exposures[day, :, :sty0] = member[:, :sty0]
-        exposures[day, :, sty0:] = _standardize_styles(style_values, caps[day], size_col, mid_col)
-    stock_returns[:, late] = np.where(np.isnan(specific[:, late]), np.nan, stock_returns[:, late])
-
-    dates = pd.bdate_range(end=LAST_DATE, periods=n_days).strftime("%Y-%m-%d").to_numpy()
+    from_reports = None
+    iterations = 0
+    for iterations in range(1, MAX_ITERATIONS + 1):  # fixed point: exposures depend on past prices
+        data = _market_data(dates, tickers, price0, shares, volume, returns, sector_grid, industry_grid,
+                            np.array(sectors), industry_names, industry_sector, panels, report_rows)  # fmt: skip
+        if from_reports is None:
+            from_reports = report_descriptors(data)
+        exposures = style_exposures(data, keep_raw=False, from_reports=from_reports)
+        f = _identified(draws, data.market_cap, sector_code, industry_code, industry_sector, n_sec, n_ind)
+        truth = _truth_columns(f, exposures.names, n_sec, n_ind)
+        common = (
+            f[1:, :1]
+            + np.take_along_axis(f[1:, 1 : 1 + n_sec], sector_grid[:-1], axis=1)
+            + np.take_along_axis(f[1:, 1 + n_sec : 1 + n_sec + n_ind], industry_grid[:-1], axis=1)
+        )
+        base = 1 + n_sec + n_ind
+        for j in range(len(exposures.names)):  # 27 styles, each a whole (days x names) array
+            common += np.nan_to_num(exposures.styles[:-1, :, j]) * truth[1:, base + j, None]
+        updated = returns.copy()
+        updated[1:] = common + specific[1:]
+        change = np.nanmax(np.abs(updated - returns))
+        returns = updated
+        if change < TOLERANCE:
+            break
+    data = _market_data(dates, tickers, price0, shares, volume, returns, sector_grid, industry_grid,
+                        np.array(sectors), industry_names, industry_sector, panels, report_rows)  # fmt: skip
+    exposures = style_exposures(data, keep_raw=False, from_reports=from_reports)
+    names, groups = factor_names(data, exposures.names)
+    truth = _truth_columns(f, exposures.names, n_sec, n_ind)
+    final = np.zeros((n_assets, len(names)))
+    final[:, 0] = 1.0
+    final[np.arange(n_assets), 1 + sector_code] = 1.0
+    final[np.arange(n_assets), 1 + n_sec + industry_code] = 1.0
+    final[:, 1 + n_sec + n_ind :] = exposures.styles[-1]
+    prices = _price_frame(data)
+    classification = pd.DataFrame({"ticker": tickers, "sector": np.array(sectors)[sector_code], "industry": industry_names[industry_code]})
+    benchmark = _benchmark(rng, data, sector_code, sectors)
     return SimulatedMarket(
-        dates=dates,
-        tickers=np.array([f"SIM{i:04d}" for i in range(1, n_assets + 1)]),
-        factor_names=factor_names,
+        data=data,
+        prices=prices,
+        classification=classification,
+        fundamentals=reports,
+        benchmark=benchmark,
+        factor_names=names,
         factor_groups=groups,
-        exposures=exposures,
-        factor_returns=factor_returns,
+        factor_returns=truth,
+        exposures=final,
         specific_returns=specific,
-        stock_returns=stock_returns,
-        market_cap=caps,
         specific_risk=specific_risk,
-        factor_covariance=covariance,
         regime=regime,
-        sector_of=np.array(sectors)[sector_code],
-        industry_of=np.array([i for _, i in industries])[industry_code],
-        price_styles=price_styles,
-        reference_styles=reference_styles,
+        iterations=iterations,
     )
 
 
-def _latent_styles(rng: np.random.Generator, n_days: int, n_assets: int, n_price: int, n_reference: int) -> np.ndarray:
-    """Unstandardized style scores, (n_days, n_assets, n_styles): persistent, as real ones are."""
-    rho = 0.99
-    start = rng.normal(0, 1, (1, n_assets, n_price))
-    shocks = rng.normal(0, np.sqrt(1 - rho**2), (n_days, n_assets, n_price))
-    shocks[0] = start[0] * 1.0
-    price = lfilter([1.0], [1.0, -rho], shocks, axis=0)
-    # Fundamentals change at quarterly reports (a random day in each 63-day quarter).
-    quarters = -(-n_days // 63)
-    ref_levels = lfilter([1.0], [1.0, -0.9], rng.normal(0, 1, (quarters + 1, n_assets, n_reference)), axis=0)
-    report_day = rng.integers(0, 63, (n_assets, n_reference))
-    day = np.arange(n_days)[:, None, None]
-    quarter_index = (day - report_day[None]) // 63 + 1
-    reference = np.take_along_axis(ref_levels, np.clip(quarter_index, 0, quarters), axis=0)
-    return np.concatenate([price, reference], axis=2)
+def _identified(draws, caps, sector_code, industry_code, industry_sector, n_sec, n_ind) -> np.ndarray:
+    """Project each day's sector (industry) returns to a cap-weighted sum of 0 (within sectors)."""
+    f = draws.copy()
+    previous = caps[:-1]
+    sector_caps = np.stack([previous[:, sector_code == s].sum(axis=1) for s in range(n_sec)], axis=1)
+    industry_caps = np.stack([previous[:, industry_code == i].sum(axis=1) for i in range(n_ind)], axis=1)
+    sec = f[1:, 1 : 1 + n_sec]
+    sec -= sector_caps * ((sector_caps * sec).sum(axis=1) / (sector_caps**2).sum(axis=1))[:, None]
+    ind = f[1:, 1 + n_sec : 1 + n_sec + n_ind]
+    for s in range(n_sec):  # eleven sectors
+        members = industry_sector == s
+        c = industry_caps[:, members]
+        ind[:, members] -= c * ((c * ind[:, members]).sum(axis=1) / (c**2).sum(axis=1))[:, None]
+    return f
 
 
-def _standardize_styles(values: np.ndarray, caps: np.ndarray, size_col: int, mid_col: int) -> np.ndarray:
-    """Cap-weighted mean 0, equal-weighted std 1, clipped; mid_cap = size^2 orthogonalized."""
-    weights = caps / caps.sum()
-    z = _zscore(values, weights)
-    size = z[:, size_col]
-    square = -(size**2)
-    slope = np.cov(size, square, bias=True)[0, 1] / size.var()
-    z[:, mid_col] = _zscore((square - slope * size)[:, None], weights)[:, 0]
-    return np.round(np.clip(z, -EXPOSURE_CLIP, EXPOSURE_CLIP), 3)
+def _truth_columns(f: np.ndarray, style_names: list[str], n_sec: int, n_ind: int) -> np.ndarray:
+    """True factor returns in the builder's order (styles the builder computed, in its order)."""
+    drawn_styles = list(cls.PRICE_STYLES) + list(cls.REFERENCE_STYLES)
+    base = 1 + n_sec + n_ind
+    style_columns = [base + drawn_styles.index(n) for n in style_names]
+    return np.concatenate([f[:, :base], f[:, style_columns]], axis=1)
 
 
-def _zscore(values: np.ndarray, weights: np.ndarray) -> np.ndarray:
-    centred = values - weights @ values
-    return centred / values.std(axis=0)
+def _market_data(dates, tickers, price0, shares, volume, returns, sector, industry, sector_names, industry_names,
+                 industry_sector, panels, reports) -> MarketData:  # fmt: skip
+    growth = np.vstack([np.ones((1, len(tickers))), 1.0 + returns[1:]])
+    close = price0 * np.cumprod(growth, axis=0)
+    return MarketData(
+        dates=dates,
+        tickers=tickers,
+        close=close,
+        adjusted=close,
+        volume=volume,
+        market_cap=close * shares,
+        returns=returns,
+        sector=np.ascontiguousarray(sector),
+        industry=np.ascontiguousarray(industry),
+        sector_names=sector_names,
+        industry_names=industry_names,
+        industry_sector=industry_sector,
+        fundamentals=panels,
+        reports=reports,
+        benchmark=None,
+    )
 
 
-def _constrain(
-    f: np.ndarray,
-    caps: np.ndarray,
-    sector_code: np.ndarray,
-    industry_code: np.ndarray,
-    industry_parent: np.ndarray,
-    sec0: int,
-    ind0: int,
-    n_sec: int,
-    n_ind: int,
-) -> None:
-    """Project sector returns to cap-weighted sum 0, industry returns to 0 within each sector."""
-    sector_caps = np.bincount(sector_code, caps, n_sec)
-    sec = f[sec0 : sec0 + n_sec]
-    sec -= sector_caps * (sector_caps @ sec) / (sector_caps @ sector_caps)
-    industry_caps = np.bincount(industry_code, caps, n_ind)
-    ind = f[ind0 : ind0 + n_ind]
-    dot = np.bincount(industry_parent, industry_caps * ind, n_sec)
-    norm = np.bincount(industry_parent, industry_caps**2, n_sec)
-    ind -= industry_caps * (dot / norm)[industry_parent]
+def _reports(rng, calendar, dates, tickers, shares, cap0) -> pd.DataFrame:
+    """Quarterly fundamentals from persistent company characteristics."""
+    n = len(tickers)
+    quarters = len(calendar) // QUARTER + 1
+    offset = rng.integers(0, QUARTER, n)
+
+    def ar(rho: float, sigma: float) -> np.ndarray:
+        out = np.empty((quarters, n))
+        out[0] = rng.normal(0, 1, n)
+        for q in range(1, quarters):  # a few dozen quarters
+            out[q] = rho * out[q - 1] + np.sqrt(1 - rho**2) * rng.normal(0, 1, n)
+        return out * sigma
+
+    assets = cap0 * np.exp(rng.normal(0, 0.8, n)) * np.exp(np.cumsum(0.015 + ar(0.8, 0.03), axis=0))
+    leverage = 1 / (1 + np.exp(-(ar(0.9, 1.0) + 0.2)))
+    roa = 0.012 + ar(0.8, 0.012)
+    sales = np.exp(ar(0.9, 0.4)) * 0.25
+    margin = np.clip(0.35 + ar(0.8, 0.12), 0.05, 0.9)
+    net_income = assets * roa
+    frame = {
+        "book_equity": assets * (1 - leverage),
+        "net_income": net_income * 4,
+        "revenue": assets * sales * 4,
+        "gross_profit": assets * sales * margin * 4,
+        "total_assets": assets,
+        "total_liabilities": assets * leverage,
+        "operating_cash_flow": (net_income + assets * ar(0.6, 0.01)) * 4,
+        "capex": assets * np.exp(ar(0.8, 0.5)) * 0.01 * 4,
+        "dividends_per_share": cap0 * np.maximum(0.02 + ar(0.9, 0.015), 0) / shares,
+        "shares_outstanding": np.broadcast_to(shares, (quarters, n)),
+        "eps_forward": cap0 * (0.06 + ar(0.8, 0.03)) / shares,
+        "short_interest": shares * np.clip(0.03 + ar(0.8, 0.02), 0.001, 0.3),
+        "analyst_score": ar(0.7, 1.0),
+    }
+    day = np.arange(quarters)[:, None] * QUARTER + offset[None, :]
+    available = np.asarray(calendar.strftime("%Y-%m-%d"))[np.minimum(day, len(calendar) - 1)]
+    usable = (day < len(calendar)) & (available <= dates[-1])
+    rows = {"ticker": np.broadcast_to(tickers, (quarters, n))[usable], "available_date": available[usable]}
+    rows.update({k: np.asarray(v)[usable] for k, v in frame.items()})
+    return pd.DataFrame(rows).sort_values(["available_date", "ticker"], kind="stable").reset_index(drop=True)
+
+
+def _price_frame(data: MarketData) -> pd.DataFrame:
+    n_days, n = data.close.shape
+    return pd.DataFrame(
+        {
+            "date": np.repeat(data.dates, n),
+            "ticker": np.tile(data.tickers, n_days),
+            "close": data.close.ravel(),
+            "volume": np.round(data.volume.ravel()),
+            "market_cap": data.market_cap.ravel(),
+        }
+    ).sort_values(["ticker", "date"], kind="stable").reset_index(drop=True)
+
+
+def _benchmark(rng, data: MarketData, sector_code: np.ndarray, sectors: list[str]) -> pd.DataFrame:
+    caps = data.market_cap[:-1]
+    r = data.returns[1:]
+    series = {"SPY": (caps * r).sum(axis=1) / caps.sum(axis=1)}
+    for s, sector in enumerate(sectors):
+        members = sector_code == s
+        series[cls.SECTOR_ETFS[sector]] = (caps[:, members] * r[:, members]).sum(axis=1) / caps[:, members].sum(axis=1)
+    frames = []
+    for ticker, returns in series.items():
+        noisy = returns + rng.normal(0, 0.0002, len(returns))
+        closes = 100 * np.concatenate([[1.0], np.cumprod(1 + noisy)])
+        frames.append(pd.DataFrame({"date": data.dates, "ticker": ticker, "close": closes}))
+    return pd.concat(frames, ignore_index=True)

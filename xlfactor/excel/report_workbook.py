@@ -102,6 +102,12 @@ def write_report_workbook(
         ws.freeze_panes = "A2"
         autosize(ws)
     _write_exposures(wb.create_sheet("Exposures", len(wb.sheetnames) - 4), report)
+    if "model_quality" in report:
+        ws = wb.create_sheet("Quality", len(wb.sheetnames) - 4)
+        last, _ = write_table(ws, report["model_quality"], index=True, formats={"value": "0.0000"})
+        write_table(ws, report["factor_quality"], start_row=1, start_col=4, formats={"mean_abs_t": "0.00", "share_abs_t_over_2": PERCENT})
+        ws.freeze_panes = "A2"
+        autosize(ws)
     wb.calculation.fullCalcOnLoad = True
     return atomic_write(path, wb.save)
 

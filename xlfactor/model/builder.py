@@ -25,7 +25,7 @@ from xlfactor.model.inputs import MarketData, read_inputs
 from xlfactor.model.quality import bias_statistics, fit_statistics
 from xlfactor.model.regression import RegressionResult, industry_members, live_industries, regress
 from xlfactor.model.specific_risk import SpecificRiskOptions, specific_risk
-from xlfactor.model.standardize import mid_cap, standardize
+from xlfactor.model.standardize import mid_cap, orthogonalize, standardize
 from xlfactor.snapshot.model import ExposurePanel, Snapshot
 
 MODEL_VERSION = "xlfactor-builder-1"
@@ -69,12 +69,25 @@ class ModelHistory:
     min_industry_members: int = 5
 
 
-def build_model(data: MarketData, options: BuildOptions = BuildOptions(), progress: Progress | None = None) -> ModelHistory:
-    """Descriptors, standardized exposures and daily regressions for every date of ``data``."""
-    step = _stepper(progress, 4)
+@dataclass(frozen=True, eq=False)
+class StyleExposures:
+    """Standardized style exposures known at each close, and the descriptors behind them."""
+
+    names: list[str]
+    styles: np.ndarray  # (n_dates, n_tickers, n_styles) standardized, NaN outside the universe or absent
+    raw: np.ndarray | None  # (n_dates, n_tickers, n_styles), None when not kept
+    universe: np.ndarray  # (n_dates, n_tickers) bool: price, positive cap and a sector at the close
+    skipped: dict[str, str]
+
+
+def style_exposures(data: MarketData, keep_raw: bool = True, from_reports: dict | None = None) -> StyleExposures:
+    """Descriptors of every date, standardized day by day (also what the demo simulator uses).
+
+    ``from_reports`` may pass :func:`~xlfactor.model.descriptors.report_descriptors` of the
+    same reports (the simulator recomputes exposures many times on the same reports).
+    """
     universe = np.isfinite(data.close) & (data.market_cap > 0) & (data.sector >= 0)
-    raw = desc.raw_descriptors(data)
-    step("descriptors")
+    raw = desc.raw_descriptors(data, from_reports)
     skipped = {}
     standardized: dict[str, np.ndarray] = {}
     for name, values in raw.items():
@@ -86,34 +99,61 @@ def build_model(data: MarketData, options: BuildOptions = BuildOptions(), progre
     if "size" in standardized:
         standardized["mid_cap"] = mid_cap(standardized["size"], data.market_cap, universe)
         raw["mid_cap"] = standardized["mid_cap"]
+    if {"residual_volatility", "beta", "size"} <= set(standardized):
+        standardized["residual_volatility"] = orthogonalize(
+            standardized["residual_volatility"], [standardized["beta"], standardized["size"]], data.market_cap, universe
+        )
     for name in STYLE_ORDER:
         if name not in raw and name not in skipped:
             skipped[name] = "inputs absent"
-    style_names = [n for n in STYLE_ORDER if n in standardized]
-    styles = np.stack([standardized[n] for n in style_names], axis=2)
-    raw_styles = np.stack([raw[n] for n in style_names], axis=2)
-    step("exposures")
+    names = [n for n in STYLE_ORDER if n in standardized]
+    return StyleExposures(
+        names, _style_major(standardized, names), _style_major(raw, names) if keep_raw else None, universe, skipped
+    )
 
+
+def _style_major(arrays: dict[str, np.ndarray], names: list[str]) -> np.ndarray:
+    """(n_dates, n_tickers, n_styles) view of one contiguous (n_styles, n_dates, n_tickers) block."""
+    first = arrays[names[0]]
+    block = np.empty((len(names),) + first.shape)
+    for j, name in enumerate(names):  # one contiguous copy per style
+        block[j] = arrays[name]
+    return np.moveaxis(block, 0, -1)
+
+
+def build_model(data: MarketData, options: BuildOptions = BuildOptions(), progress: Progress | None = None) -> ModelHistory:
+    """Descriptors, standardized exposures and daily regressions for every date of ``data``."""
+    step = _stepper(progress, 3)
+    exposures = style_exposures(data)
+    step("exposures")
     market, pinned = _market_series(data, options)
     regression = regress(
-        data.returns[1:], data.market_cap[:-1], styles[:-1], data.sector[:-1], data.industry[:-1],
+        data.returns[1:], data.market_cap[:-1], exposures.styles[:-1], data.sector[:-1], data.industry[:-1],
         data.industry_sector, len(data.sector_names), None if market is None else market[1:],
         options.min_industry_members,
     )  # fmt: skip
     regression = _prepend_empty_day(regression)
     step("regressions")
+    names, groups = factor_names(data, exposures.names)
+    step("done")
+    return ModelHistory(
+        data, exposures.names, exposures.styles, exposures.raw, exposures.universe, regression, names, groups,
+        pinned, exposures.skipped, options.min_industry_members,
+    )  # fmt: skip
+
+
+def factor_names(data: MarketData, style_names: list[str]) -> tuple[np.ndarray, np.ndarray]:
+    """Factor ids and groups in regression order: market, sectors, industries, styles."""
     names = np.array(
         [MARKET_FACTOR]
         + [SECTOR_PREFIX + s for s in data.sector_names]
         + [INDUSTRY_PREFIX + i for i in data.industry_names]
-        + style_names
+        + list(style_names)
     )
-    groups = np.array(["market"] + ["sector"] * len(data.sector_names) + ["industry"] * len(data.industry_names) + ["style"] * len(style_names))
-    step("done")
-    return ModelHistory(
-        data, style_names, styles, raw_styles, universe, regression, names, groups, pinned, skipped,
-        options.min_industry_members,
-    )  # fmt: skip
+    groups = np.array(
+        ["market"] + ["sector"] * len(data.sector_names) + ["industry"] * len(data.industry_names) + ["style"] * len(style_names)
+    )
+    return names, groups
 
 
 def _stepper(progress: Progress | None, total: int):

@@ -26,6 +26,7 @@ class CovarianceOptions:
     correlation_lags: int = 2
     eigen_simulations: int = 300
     eigen_scale: float = 1.0  # 1 = USE4's unscaled adjustment; 1.4 = the scaled variant
+    eigen_min_days_per_factor: float = 5.0  # skip the adjustment on shorter histories (it overshoots)
     regime_half_life: float = 42
     regime_min_days: int = 21
     seed: int = 7
@@ -125,13 +126,17 @@ def regime_multiplier(standardized: np.ndarray, half_life: float, min_days: int,
 def factor_covariance(returns: np.ndarray, options: CovarianceOptions = CovarianceOptions()) -> tuple[np.ndarray, dict]:
     """Annualized factor covariance from daily factor returns, with diagnostics.
 
-    Steps: USE4 EWMA/Newey-West estimate -> eigenfactor adjustment -> volatility regime
-    adjustment (multiplier from the factors' standardized returns). Positive definite,
-    full precision.
+    Steps: USE4 EWMA/Newey-West estimate -> eigenfactor adjustment (only with at least
+    ``eigen_min_days_per_factor`` days per factor: on shorter histories the simulated bias
+    is extreme and over-inflates every portfolio's risk) -> volatility regime adjustment
+    (multiplier from the factors' standardized returns). Positive definite, full precision.
     """
     clean = np.nan_to_num(returns)
     base = _use4_estimate(clean, options)
-    adjusted, bias = eigen_adjustment(base, len(clean), options)
+    if len(clean) >= options.eigen_min_days_per_factor * clean.shape[1]:
+        adjusted, bias = eigen_adjustment(base, len(clean), options)
+    else:
+        adjusted, bias = base, np.ones(clean.shape[1])
     forecasts = ewma_variance_forecasts(returns, options.volatility_half_life)
     with np.errstate(invalid="ignore", divide="ignore"):
         standardized = returns / np.sqrt(forecasts)
@@ -139,6 +144,7 @@ def factor_covariance(returns: np.ndarray, options: CovarianceOptions = Covarian
     final = adjusted * multiplier**2 * TRADING_DAYS_PER_YEAR
     diagnostics = {
         "missing_factor_return_days": int(np.isnan(returns).sum()),
+        "eigen_adjusted": bool(len(clean) >= options.eigen_min_days_per_factor * clean.shape[1]),
         "eigen_bias_min": float(bias.min()),
         "eigen_bias_max": float(bias.max()),
         "volatility_regime_multiplier": multiplier,

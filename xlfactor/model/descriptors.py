@@ -221,9 +221,27 @@ def _earnings_variability(data: MarketData) -> np.ndarray | None:
     return _asof_panel(data, frame, "variability")
 
 
-def fundamental_descriptors(data: MarketData) -> dict[str, np.ndarray]:
-    """The fundamental styles whose inputs are present."""
+def report_descriptors(data: MarketData) -> dict[str, np.ndarray]:
+    """Descriptors that depend on the reports only (not on prices): growth, investment, variability."""
+    out = {}
+    growth_parts = [g for g in (_year_over_year(data, "revenue"), _year_over_year(data, "net_income")) if g is not None]
+    if growth_parts:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)
+            out["growth"] = np.nanmean(np.stack(growth_parts), axis=0) if len(growth_parts) > 1 else growth_parts[0]
+    investment = _year_over_year(data, "total_assets")
+    if investment is not None:
+        out["investment"] = investment
+    variability = _earnings_variability(data)
+    if variability is not None:
+        out["earnings_variability"] = variability
+    return out
+
+
+def fundamental_descriptors(data: MarketData, from_reports: dict[str, np.ndarray] | None = None) -> dict[str, np.ndarray]:
+    """The fundamental styles whose inputs are present (``from_reports`` reuses :func:`report_descriptors`)."""
     f = data.fundamentals
+    reported = report_descriptors(data) if from_reports is None else from_reports
     cap, price = data.market_cap, data.close
     out: dict[str, np.ndarray] = {}
 
@@ -238,11 +256,8 @@ def fundamental_descriptors(data: MarketData) -> dict[str, np.ndarray]:
         out["forward_earnings_yield"] = _ratio(f["eps_forward"], price)
     if have("dividends_per_share"):
         out["dividend_yield"] = _ratio(f["dividends_per_share"], price)
-    growth_parts = [g for g in (_year_over_year(data, "revenue"), _year_over_year(data, "net_income")) if g is not None]
-    if growth_parts:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", RuntimeWarning)
-            out["growth"] = np.nanmean(np.stack(growth_parts), axis=0) if len(growth_parts) > 1 else growth_parts[0]
+    if "growth" in reported:
+        out["growth"] = reported["growth"]
     if have("eps_forward", "net_income", "shares_outstanding"):
         trailing = _ratio(f["net_income"], f["shares_outstanding"])
         with np.errstate(invalid="ignore", divide="ignore"):
@@ -253,16 +268,14 @@ def fundamental_descriptors(data: MarketData) -> dict[str, np.ndarray]:
         out["gross_profitability"] = _ratio(f["gross_profit"], f["total_assets"])
     if have("total_liabilities", "total_assets"):
         out["leverage"] = _ratio(f["total_liabilities"], f["total_assets"])
-    investment = _year_over_year(data, "total_assets")
-    if investment is not None:
-        out["investment"] = investment
+    if "investment" in reported:
+        out["investment"] = reported["investment"]
     if have("capex", "total_assets"):
         out["investment_quality"] = -_ratio(f["capex"], f["total_assets"])
     if have("operating_cash_flow", "net_income", "total_assets"):
         out["earnings_quality"] = _ratio(f["operating_cash_flow"] - f["net_income"], f["total_assets"])
-    variability = _earnings_variability(data)
-    if variability is not None:
-        out["earnings_variability"] = variability
+    if "earnings_variability" in reported:
+        out["earnings_variability"] = reported["earnings_variability"]
     if have("short_interest"):
         shares = f["shares_outstanding"] if "shares_outstanding" in f else _ratio(cap, price)
         out["short_interest"] = _ratio(f["short_interest"], shares)
@@ -285,13 +298,16 @@ PRICE_DESCRIPTORS: dict[str, Callable[[MarketData], np.ndarray]] = {
 """Price styles (OpenFactor group ``price``); ``size``, ``mid_cap`` and ``industry_momentum`` are added by the builder."""
 
 
-def raw_descriptors(data: MarketData) -> dict[str, np.ndarray]:
-    """Every descriptor computable from ``data`` (mid_cap comes after standardization)."""
+def raw_descriptors(data: MarketData, from_reports: dict[str, np.ndarray] | None = None) -> dict[str, np.ndarray]:
+    """Every descriptor computable from ``data`` (mid_cap comes after standardization).
+
+    ``from_reports`` may hold :func:`report_descriptors` of the same reports, to reuse them.
+    """
     out = {"size": size(data)}
     for name, function in PRICE_DESCRIPTORS.items():
         if name == "liquidity" and not np.isfinite(data.volume).any():
             continue
         out[name] = function(data)
     out["industry_momentum"] = industry_momentum(data, out["momentum"])
-    out.update(fundamental_descriptors(data))
+    out.update(fundamental_descriptors(data, from_reports))
     return out

@@ -114,14 +114,15 @@ def market_data(
     prices = prices.copy()
     prices["date"] = _iso_dates(prices["date"], "prices.csv")
     prices["ticker"] = prices["ticker"].astype(str).str.strip().str.upper()
-    order_ok = prices.groupby("ticker", sort=False)["date"].apply(lambda d: d.is_monotonic_increasing)
-    if not order_ok.all():
-        bad = order_ok.index[~order_ok].tolist()
-        raise InputError("prices.csv", f"dates out of order for {len(bad)} tickers ({', '.join(bad[:5])})")
     duplicated = prices.duplicated(["date", "ticker"])
     if duplicated.any():
         row = prices[duplicated].iloc[0]
         raise InputError("prices.csv", f"{int(duplicated.sum())} duplicate (date, ticker) rows, e.g. {row['ticker']} {row['date']}")
+    previous = prices.groupby("ticker", sort=False)["date"].shift()
+    backwards = previous.notna() & (previous > prices["date"])
+    if backwards.any():
+        bad = prices.loc[backwards, "ticker"].unique().tolist()
+        raise InputError("prices.csv", f"dates out of order for {len(bad)} tickers ({', '.join(bad[:5])})")
     for column in ("close", "adj_close"):
         if column in prices:
             values = pd.to_numeric(prices[column], errors="coerce")

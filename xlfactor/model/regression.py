@@ -23,7 +23,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from xlfactor.model.standardize import MAD_SCALE
+from xlfactor.model.standardize import MAD_SCALE, row_median
 
 RETURN_WINSOR_LIMIT = 5.0
 CHUNK_DAYS = 42
@@ -43,12 +43,8 @@ class RegressionResult:
 def winsorize_returns(returns: np.ndarray, usable: np.ndarray) -> np.ndarray:
     """Clip each day's returns at median +- 5 robust standard deviations (usable names only)."""
     x = np.where(usable, returns, np.nan)
-    import warnings
-
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", RuntimeWarning)
-        median = np.nanmedian(x, axis=1, keepdims=True)
-        spread = MAD_SCALE * np.nanmedian(np.abs(x - median), axis=1, keepdims=True)
+    median = row_median(x)
+    spread = MAD_SCALE * row_median(np.abs(x - median))
     spread = np.where(np.isfinite(spread) & (spread > 0), spread, np.inf)
     return np.clip(x, median - RETURN_WINSOR_LIMIT * spread, median + RETURN_WINSOR_LIMIT * spread)
 

@@ -15,12 +15,22 @@ MAD_SCALE = 1.4826
 WINSOR_LIMIT = 3.0
 
 
+def row_median(values: np.ndarray) -> np.ndarray:
+    """Median of each row ignoring NaN, shape (n_rows, 1); NaN for an empty row (one sort, no row loop)."""
+    ordered = np.sort(values, axis=1)  # NaN sort last
+    count = np.isfinite(values).sum(axis=1)
+    rows = np.arange(values.shape[0])
+    low = ordered[rows, np.maximum((count - 1) // 2, 0)]
+    high = ordered[rows, np.maximum(count // 2, 0)]
+    return np.where(count > 0, (low + high) / 2, np.nan)[:, None]
+
+
 def winsorize(values: np.ndarray, limit: float = WINSOR_LIMIT) -> np.ndarray:
     """Clip each row at its median +- limit robust standard deviations (NaN kept)."""
+    median = row_median(values)
+    spread = MAD_SCALE * row_median(np.abs(values - median))
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)
-        median = np.nanmedian(values, axis=1, keepdims=True)
-        spread = MAD_SCALE * np.nanmedian(np.abs(values - median), axis=1, keepdims=True)
         spread = np.where(spread > 0, spread, np.nanstd(values, axis=1, keepdims=True))
     spread = np.where(np.isfinite(spread), spread, 0.0)
     low, high = median - limit * spread, median + limit * spread
@@ -62,4 +72,23 @@ def mid_cap(size_scores: np.ndarray, caps: np.ndarray, universe: np.ndarray) -> 
             size_scores, axis=1, keepdims=True
         )
     residual = np.where(finite, square - mean_q - slope * (size_scores - mean_z), np.nan)
+    return standardize(residual, caps, universe)
+
+
+def orthogonalize(values: np.ndarray, against: list[np.ndarray], caps: np.ndarray, universe: np.ndarray) -> np.ndarray:
+    """Residual of each day's cap-weighted regression of ``values`` on ``against`` (and a constant), standardized.
+
+    USE4 orthogonalizes residual volatility to beta and size this way, so the styles do
+    not double count one effect.
+    """
+    usable = universe & np.isfinite(values) & np.all([np.isfinite(a) for a in against], axis=0) & (caps > 0)
+    w = np.where(usable, caps, 0.0)
+    design = np.stack([np.ones_like(values)] + [np.nan_to_num(a) for a in against], axis=2)
+    y = np.nan_to_num(values)
+    normal = np.einsum("dn,dnk,dnl->dkl", w, design, design)
+    rhs = np.einsum("dn,dnk,dn->dk", w, design, y)
+    ok = np.linalg.matrix_rank(normal) == design.shape[2]
+    coefficients = np.zeros(rhs.shape)
+    coefficients[ok] = np.linalg.solve(normal[ok], rhs[ok][..., None])[..., 0]
+    residual = np.where(usable, y - np.einsum("dnk,dk->dn", design, coefficients), np.nan)
     return standardize(residual, caps, universe)
