@@ -67,7 +67,7 @@ def naive_day(returns, caps, styles, sector, industry, industry_sector, n_sec):
     c = np.zeros((1 + n_sec, x.shape[1]))
     c[0, 1 : 1 + n_sec] = [caps[sector == s].sum() for s in range(n_sec)]
     for s in range(n_sec):
-        c[1 + s, 1 + n_sec :] = [caps[industry == i].sum() if industry_sector[i] == s else 0 for i in range(n_ind)]
+        c[1 + s, 1 + n_sec : 1 + n_sec + n_ind] = [caps[industry == i].sum() if industry_sector[i] == s else 0 for i in range(n_ind)]
     kkt = np.block([[x.T @ (x * w[:, None]), c.T], [c, np.zeros((len(c), len(c)))]])
     return np.linalg.lstsq(kkt, np.concatenate([x.T @ (w * returns), np.zeros(len(c))]), rcond=None)[0]
 

@@ -154,8 +154,9 @@ def _solve_chunk(y_fit, y_raw, usable, weights, caps, styles, sector, industry, 
         y = np.where(usable, y - market[:, None], 0.0)
         x[:, :, 0] = 0.0
     xw = x * w[:, :, None]
-    normal = np.einsum("dnk,dnl->dkl", xw, x, optimize=True)
-    rhs = np.einsum("dnk,dn->dk", xw, y, optimize=True)
+    xw_t = np.transpose(xw, (0, 2, 1))
+    normal = xw_t @ x  # batched GEMM over days
+    rhs = (xw_t @ y[:, :, None])[:, :, 0]
     # Constraints with raw cap weights: sectors, then industries within each sector.
     cap_used = np.where(usable, caps, 0.0)
     sector_caps = np.einsum("dn,dnk->dk", cap_used, x[:, :, 1 : 1 + n_sectors])
@@ -192,7 +193,7 @@ def _solve_chunk(y_fit, y_raw, usable, weights, caps, styles, sector, industry, 
         inverse = np.linalg.pinv(kkt)
     solution = np.einsum("dij,dj->di", inverse, vector)
     f = solution[:, :k]
-    fitted = np.einsum("dnk,dk->dn", x, f)
+    fitted = (x @ f[:, :, None])[:, :, 0]
     residual_fit = np.where(usable, y - fitted, 0.0)
     n = usable.sum(axis=1)
     dof = np.maximum(n - (k - absent.sum(axis=1) - (~empty_rows).sum(axis=1)), 1)
@@ -210,7 +211,7 @@ def _solve_chunk(y_fit, y_raw, usable, weights, caps, styles, sector, industry, 
         r2_u = 1 - sse / (w * base**2).sum(axis=1)
     if fixed_market:
         f[:, 0] = market
-    common = np.einsum("dnk,dk->dn", x, np.where(np.arange(k) == 0, 0.0, f)) + f[:, :1]
+    common = (x @ np.where(np.arange(k) == 0, 0.0, f)[:, :, None])[:, :, 0] + f[:, :1]
     residuals = np.where(usable, y_raw - common, np.nan)
     f = np.where(absent & (np.arange(k) > 0), np.nan, f)
     ind_slice = slice(1 + n_sectors, 1 + n_sectors + n_ind)
