@@ -19,6 +19,12 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _timing import median_seconds  # noqa: E402
+
 import xlfactor as xf
 from xlfactor.excel.report_workbook import write_report_workbook
 from xlfactor.functions import OF_TRACKINGERROR
@@ -30,16 +36,6 @@ from xlfactor.functions import OF_TRACKINGERROR
 value = OF_TRACKINGERROR([["SIM0001", 1.0], ["SIM0002", 2.0]])
 print(time.perf_counter() - start)
 """
-
-
-def median_seconds(call, repeat):
-    call()
-    times = []
-    for _ in range(repeat):
-        start = time.perf_counter()
-        call()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
 
 
 def main() -> None:

@@ -18,6 +18,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from xlfactor._json import to_plain
 from xlfactor.demo.simulate_constants import LAST_DATE, SEED
 from xlfactor.snapshot.model import ExposurePanel, Snapshot
 
@@ -91,7 +92,7 @@ def write_packaged_demo(path: Path = DEMO_FILE, seed: int = SEED) -> Path:
     np.savez_compressed(
         buffer,
         header=np.asarray(json.dumps({"metadata": snapshot.metadata, "quality": snapshot.quality,
-                                      "diagnostics": snapshot.diagnostics}, sort_keys=True, default=_plain)),
+                                      "diagnostics": snapshot.diagnostics}, sort_keys=True, default=to_plain)),
         exposures=np.rint(np.nan_to_num(exposures, nan=-32.768) * _EXPOSURE_SCALE).astype(np.int16),
         panel_deltas=codes,
         **{k: (v.astype(np.float32) if k in ("factor_returns", "residual_returns", "index_returns") else v) for k, v in arrays.items()},
@@ -147,14 +148,6 @@ def _snapshot_from_arrays(arrays: dict[str, np.ndarray], metadata: dict, quality
         diagnostics=notes,
         quality=quality,
     )
-
-
-def _plain(value: object) -> object:
-    if isinstance(value, np.generic):
-        return value.item()
-    if isinstance(value, np.ndarray):
-        return value.tolist()
-    return str(value)
 
 
 def _index_table(tickers) -> pd.DataFrame:

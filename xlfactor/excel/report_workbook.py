@@ -99,6 +99,8 @@ def write_report_workbook(
         write_table(ws, report[key], index=with_index)
         if key == "attribution":
             _note_attribution(ws, report[key])
+        if key == "var":
+            _write_beta(ws, report)
         ws.freeze_panes = "A2"
         autosize(ws)
     _write_exposures(wb.create_sheet("Exposures", len(wb.sheetnames) - 4), report)
@@ -308,6 +310,16 @@ def _write_exposures(ws, report: dict[str, pd.DataFrame]) -> None:
     ws.add_chart(chart, "G2")
     ws.freeze_panes = "A2"
     autosize(ws)
+
+
+def _write_beta(ws, report: dict[str, pd.DataFrame]) -> None:
+    summary = report["summary"]["value"]
+    row = len(report["var"]) + 3
+    ws.cell(row=row, column=1, value="Ex-ante beta").font = Font(bold=True)
+    ws.cell(row=row, column=2, value=float(summary["beta"])).number_format = DECIMAL
+    ws.cell(row=row + 1, column=1, value="against")
+    ws.cell(row=row + 1, column=2, value=report["snapshot"].loc["benchmark", "value"])
+    ws.cell(row=row + 2, column=1, value="VaR: normal, mean ignored, positive loss fraction of gross: z x sigma / sqrt(252) x sqrt(days).")
 
 
 def _note_attribution(ws, attribution: pd.DataFrame) -> None:

@@ -14,6 +14,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from xlfactor._json import to_plain
 from xlfactor._files import atomic_write
 from xlfactor.snapshot.model import ExposurePanel, Snapshot
 
@@ -62,7 +63,7 @@ def save_binary(snapshot: Snapshot, path: Path) -> None:
         atomic_write(path / "panel.npy", lambda f: np.save(f, np.asarray(snapshot.exposure_panel.values)))
     elif (path / "panel.npy").exists():
         (path / "panel.npy").unlink()
-    arrays["header"] = np.asarray(json.dumps(header, default=_plain))
+    arrays["header"] = np.asarray(json.dumps(header, default=to_plain))
     atomic_write(path / "snapshot.npz", lambda f: np.savez(f, **arrays))
 
 
@@ -88,11 +89,3 @@ def load_binary(path: Path) -> Snapshot:
     return Snapshot(
         metadata=header["metadata"], diagnostics=header["diagnostics"], quality=header.get("quality"), **fields
     )
-
-
-def _plain(value: object) -> object:
-    if isinstance(value, np.generic):
-        return value.item()
-    if isinstance(value, np.ndarray):
-        return value.tolist()
-    return str(value)

@@ -17,6 +17,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from xlfactor._json import to_plain
 from xlfactor.conventions import MARKET_FACTOR
 from xlfactor.snapshot import layout
 from xlfactor.snapshot.model import Snapshot
@@ -92,7 +93,7 @@ def write_files(snapshot: Snapshot, folder: Path) -> None:
         text = pd.concat(blocks, ignore_index=True).to_csv(index=False).encode()
         (folder / layout.EXPOSURES_PANEL).write_bytes(gzip.compress(text, compresslevel=6, mtime=0))
     if snapshot.quality is not None:
-        text = json.dumps(snapshot.quality, indent=2, sort_keys=True, default=_json_default)
+        text = json.dumps(snapshot.quality, indent=2, sort_keys=True, default=to_plain)
         (folder / layout.QUALITY).write_text(text + "\n", encoding="utf-8")
     if snapshot.indexes is not None:
         snapshot.indexes.to_csv(folder / layout.INDEXES, index=False)
@@ -100,16 +101,6 @@ def write_files(snapshot: Snapshot, folder: Path) -> None:
         snapshot.index_prices.to_csv(folder / layout.INDEX_PRICES, index=False)
     if snapshot.index_returns is not None:
         _long_returns(snapshot.index_returns, "return").to_csv(folder / layout.INDEX_RETURNS, index=False)
-
-
-def _json_default(value: object) -> object:
-    if isinstance(value, (np.floating, np.integer)):
-        return value.item()
-    if isinstance(value, np.bool_):
-        return bool(value)
-    if isinstance(value, np.ndarray):
-        return value.tolist()
-    return str(value)
 
 
 def exposures_long_frame(
