@@ -211,6 +211,7 @@ def _solve_chunk(y_fit, y_raw, usable, weights, caps, styles, sector, industry, 
         r2_u = 1 - sse / (w * base**2).sum(axis=1)
     if fixed_market:
         f[:, 0] = market
+        t[:, 0] = np.nan  # pinned, not estimated
     common = (x @ np.where(np.arange(k) == 0, 0.0, f)[:, :, None])[:, :, 0] + f[:, :1]
     residuals = np.where(usable, y_raw - common, np.nan)
     f = np.where(absent & (np.arange(k) > 0), np.nan, f)
