@@ -8,7 +8,6 @@ Run: python benchmarks/bench_core.py
 
 from __future__ import annotations
 
-import statistics
 import time
 
 import numpy as np

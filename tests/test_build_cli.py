@@ -7,14 +7,12 @@ import json
 import numpy as np
 import openpyxl
 import pandas as pd
-import pytest
 
 import xlfactor as xf
 from xlfactor.cli import main
 
 
 def test_demo_data_then_build_reproduces_the_demo(tmp_path, simulated_market, fresh_demo, capsys, monkeypatch):
-    from xlfactor.demo import package
 
     monkeypatch.setattr("xlfactor.demo.simulate.simulate_market", lambda seed=None: simulated_market)
     assert main(["demo-data", str(tmp_path / "in")]) == 0

@@ -31,7 +31,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from xlfactor.conventions import INDUSTRY_PREFIX, SECTOR_PREFIX, SQRT_TRADING_DAYS, TRADING_DAYS_PER_YEAR
+from xlfactor.conventions import SQRT_TRADING_DAYS, TRADING_DAYS_PER_YEAR
 from xlfactor.demo import classification as cls
 from xlfactor.demo.simulate_constants import LAST_DATE, SEED
 from xlfactor.model.inputs import MarketData, _fundamentals_asof

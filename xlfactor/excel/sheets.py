@@ -38,7 +38,7 @@ def column_format(name: str) -> str | None:
     lowered = name.lower()
     if lowered in ("exposure", "portfolio_exposure", "benchmark_exposure", "active_exposure", "correlation", "beta"):
         return DECIMAL
-    if lowered in ("amount", "value") :
+    if lowered in ("amount", "value"):
         return MONEY
     if any(word in lowered for word in PERCENT_WORDS):
         return PERCENT
