@@ -154,6 +154,8 @@ def _quality_tables(snapshot: Snapshot) -> dict[str, pd.DataFrame]:
     quality = snapshot.quality
     if not quality:
         return {}
+    if "quality_tables" in snapshot._memo:  # per snapshot, not per portfolio
+        return {key: table.copy() for key, table in snapshot._memo["quality_tables"].items()}
     rows = {k: v for k, v in quality.items() if isinstance(v, (int, float)) and not isinstance(v, bool)}
     bias = quality.get("bias", {})
     rows.update({f"bias_{k}": v for k, v in bias.items() if isinstance(v, (int, float)) and not isinstance(v, bool)})
@@ -169,7 +171,8 @@ def _quality_tables(snapshot: Snapshot) -> dict[str, pd.DataFrame]:
             "share_abs_t_over_2": [v["share_abs_t_over_2"] for v in stats.values()],
         }
     )
-    return {"model_quality": model, "factor_quality": factor}
+    snapshot._memo["quality_tables"] = {"model_quality": model, "factor_quality": factor}
+    return {key: table.copy() for key, table in snapshot._memo["quality_tables"].items()}
 
 
 def _factor_table(data: FactorModelData, x: np.ndarray, risk: float, variance: float) -> pd.DataFrame:
