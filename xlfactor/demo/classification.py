@@ -2,7 +2,7 @@
 
 The sectors follow GICS names; industries are illustrative. Styles follow the factor
 coverage of the OpenFactor model (``price`` = from prices, ``reference`` = from
-fundamentals), with the annualized volatilities the simulation gives their returns.
+fundamentals), in the order the simulation draws their returns.
 """
 
 from __future__ import annotations
@@ -21,37 +21,37 @@ INDUSTRIES: dict[str, tuple[str, ...]] = {
     "Utilities": ("Electric Utilities", "Gas Utilities", "Multi-Utilities"),
 }
 
-PRICE_STYLES: dict[str, float] = {
-    "beta": 0.060,
-    "momentum": 0.070,
-    "prospect": 0.020,
-    "long_term_reversal": 0.025,
-    "short_term_reversal": 0.030,
-    "seasonality": 0.015,
-    "residual_volatility": 0.055,
-    "downside_risk": 0.020,
-    "liquidity": 0.030,
-}
-REFERENCE_STYLES: dict[str, float] = {
-    "size": 0.040,
-    "mid_cap": 0.025,
-    "value": 0.035,
-    "earnings_yield": 0.030,
-    "forward_earnings_yield": 0.020,
-    "dividend_yield": 0.030,
-    "growth": 0.025,
-    "forward_growth": 0.015,
-    "sentiment": 0.015,
-    "industry_momentum": 0.030,
-    "profitability": 0.020,
-    "gross_profitability": 0.015,
-    "leverage": 0.025,
-    "investment": 0.020,
-    "investment_quality": 0.015,
-    "earnings_quality": 0.015,
-    "earnings_variability": 0.020,
-    "short_interest": 0.020,
-}
+PRICE_STYLES: tuple[str, ...] = (
+    "beta",
+    "momentum",
+    "prospect",
+    "long_term_reversal",
+    "short_term_reversal",
+    "seasonality",
+    "residual_volatility",
+    "downside_risk",
+    "liquidity",
+)
+REFERENCE_STYLES: tuple[str, ...] = (
+    "size",
+    "mid_cap",
+    "value",
+    "earnings_yield",
+    "forward_earnings_yield",
+    "dividend_yield",
+    "growth",
+    "forward_growth",
+    "sentiment",
+    "industry_momentum",
+    "profitability",
+    "gross_profitability",
+    "leverage",
+    "investment",
+    "investment_quality",
+    "earnings_quality",
+    "earnings_variability",
+    "short_interest",
+)
 MARKET_VOLATILITY = 0.16
 SECTOR_VOLATILITY = (0.14, 0.20)
 INDUSTRY_VOLATILITY = (0.06, 0.10)

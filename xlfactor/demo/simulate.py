@@ -2,8 +2,8 @@
 
 Data-generating process (one draw per seed; ``n_assets`` names over ``n_days`` days):
 
-* Classification: each name in one of ~40 industries (11 GICS-named sectors), at least
-  eight names per industry. Caps are log-normal at the start and move with returns.
+* Classification: sectors of about equal size (11, GICS names), each name in one of its
+  sector's 3-4 industries (dealt round-robin). Caps are log-normal at the start and move with returns.
 * Fundamentals: quarterly reports on a staggered calendar, from persistent (AR(1)
   across quarters) company characteristics: assets, leverage, profitability, growth,
   margins, accruals, capex, payout, forward earnings, short interest, analyst score.
@@ -38,7 +38,6 @@ from xlfactor.model.inputs import MarketData, _fundamentals_asof
 
 N_ASSETS = 1000
 N_DAYS = 760
-MIN_PER_INDUSTRY = 8
 STUDENT_DOF = 5
 QUARTER = 63
 MAX_ITERATIONS = 40
@@ -78,10 +77,12 @@ def simulate_market(seed: int = SEED, n_assets: int = N_ASSETS, n_days: int = N_
     industry_names = np.array([i for i, _ in industries])
     industry_sector = np.array([sectors.index(s) for _, s in industries])
     n_ind, n_sec = len(industries), len(sectors)
-    codes = np.arange(n_assets) % n_ind
-    codes[n_ind * MIN_PER_INDUSTRY :] = rng.integers(0, n_ind, n_assets - n_ind * MIN_PER_INDUSTRY)
-    industry_code = rng.permutation(codes)
-    sector_code = industry_sector[industry_code]
+    sector_code = rng.permutation(np.arange(n_assets) % n_sec)  # sectors of about equal size
+    industry_code = np.empty(n_assets, dtype=np.int64)
+    for s in range(n_sec):  # eleven sectors: industries dealt round-robin within each
+        members = np.nonzero(sector_code == s)[0]
+        choices = np.nonzero(industry_sector == s)[0]
+        industry_code[members] = rng.permutation(choices[np.arange(len(members)) % len(choices)])
 
     log_cap0 = rng.normal(np.log(2e10), 1.1, n_assets)
     price0 = rng.uniform(20, 200, n_assets)

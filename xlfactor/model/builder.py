@@ -103,6 +103,13 @@ def style_exposures(data: MarketData, keep_raw: bool = True, from_reports: dict 
         standardized["residual_volatility"] = orthogonalize(
             standardized["residual_volatility"], [standardized["beta"], standardized["size"]], data.market_cap, universe
         )
+        if "downside_risk" in standardized:  # downside risk beyond what volatility and beta imply
+            standardized["downside_risk"] = orthogonalize(
+                standardized["downside_risk"],
+                [standardized["beta"], standardized["size"], standardized["residual_volatility"]],
+                data.market_cap,
+                universe,
+            )
     for name in STYLE_ORDER:
         if name not in raw and name not in skipped:
             skipped[name] = "inputs absent"
