@@ -32,8 +32,7 @@ def _parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(title="commands")
 
     report = commands.add_parser("report", help="risk report of a portfolio (workbook and/or JSON summary)")
-    report.add_argument("--portfolio", required=True, help="CSV with ticker and value (or allocation) columns")
-    report.add_argument("--benchmark", help="CSV of benchmark holdings (default: cap-weighted universe)")
+    _holdings_arguments(report)
     _snapshot_arguments(report)
     report.add_argument("--out", help="write the report workbook here (.xlsx)")
     report.add_argument("--json", action="store_true", help="print the summary as JSON")
@@ -49,11 +48,10 @@ def _parser() -> argparse.ArgumentParser:
     export.add_argument("--out", required=True, help="target folder")
     export.set_defaults(run=_run_snapshot_export)
     track = commands.add_parser("track", help="record one day of risk and return in the track history")
-    track.add_argument("--portfolio", required=True, help="CSV with ticker and value (or allocation) columns")
+    _holdings_arguments(track)
     track.add_argument("--workbook", required=True, help="track-history workbook (.xlsx), rewritten from the history")
     track.add_argument("--history", help="history folder (OpenFactor --track layout); default: <workbook>_history")
-    track.add_argument("--benchmark", help="CSV of benchmark holdings (default: cap-weighted universe)")
-    track.add_argument("--snapshot", help="folder or http(s)/file URL (default: embedded simulated demo)")
+    track.add_argument("--snapshot", help=SNAPSHOT_HELP)
     track.add_argument("--as-of", default=None, help="date to record, any date the exposure panel covers (default: latest)")
     track.set_defaults(run=_run_track)
 
@@ -183,8 +181,16 @@ def _run_serve(args: argparse.Namespace) -> int:
     return 0
 
 
+SNAPSHOT_HELP = "folder or http(s)/file URL (default: embedded simulated demo)"
+
+
+def _holdings_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--portfolio", required=True, help="CSV with ticker and value (or allocation) columns")
+    parser.add_argument("--benchmark", help="CSV of benchmark holdings (default: cap-weighted universe)")
+
+
 def _snapshot_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--snapshot", help="folder or http(s)/file URL (default: embedded simulated demo)")
+    parser.add_argument("--snapshot", help=SNAPSHOT_HELP)
     parser.add_argument("--as-of", default="latest", help="snapshot date YYYY-MM-DD (default: latest)")
 
 
