@@ -193,3 +193,14 @@ def test_bad_inputs_are_refused(tmp_path, change, message):
 
     with pytest.raises(InputError, match=message):
         read_inputs(folder)
+
+
+def test_factor_return_errors_match_their_standard_errors(demo_history, simulated_market):
+    """The t-statistics' standard errors describe the real estimation error (fat tails: sd up to 1.3)."""
+    f, t = demo_history.regression.factor_returns, demo_history.regression.t_stats
+    truth = simulated_market.factor_returns
+    standard_error = np.abs(f / t)
+    for k in np.nonzero(np.isin(demo_history.factor_groups, ("sector", "industry", "style")))[0]:
+        error = (f[2:, k] - truth[2:, k]) / standard_error[2:, k]
+        error = error[np.isfinite(error)]
+        assert 0.85 <= error.std() <= 1.35, (demo_history.factor_names[k], error.std())
