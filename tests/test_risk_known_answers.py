@@ -14,7 +14,7 @@ import pytest
 from scipy.stats import norm
 
 import xlfactor as xf
-from tests.handmodel import FACTORS, TICKERS
+from tests.handmodel import FACTORS, INDUSTRY, SECTOR, TICKERS
 
 EXACT = 1e-10  # identities and closed forms
 PORTFOLIO = pd.DataFrame({"ticker": ["AAA", "CCC", "DDD", "FFF"], "value": [400.0, -150.0, 250.0, 200.0]})
@@ -113,6 +113,13 @@ def test_contribution_tables_sum_to_their_totals(model, hand_snapshot):
     data = xf.factor_model_data(hand_snapshot)
     assets = data.asset_contributions(w)
     assert assets["risk_contribution"].sum() == pytest.approx(data.risk(w), rel=EXACT)
+    frame = data.portfolio_frame(w)
+    assert frame["risk_contribution"].sum() == pytest.approx(math.sqrt(w @ V @ w), rel=EXACT)
+    assert list(frame["sector"]) == [SECTOR[TICKERS.index(t)] for t in frame["ticker"]]
+    assert list(frame["industry"]) == [INDUSTRY[TICKERS.index(t)] for t in frame["ticker"]]
+    idio = data.idiosyncratic_contributions(w, b)
+    assert idio["variance_contribution"].sum() == pytest.approx(w @ D @ w, rel=EXACT)
+    assert idio["active_variance_contribution"].sum() == pytest.approx(((w - b) ** 2 * np.diag(D))[w != 0].sum(), rel=EXACT)
     factors = data.factor_contributions(w - b)
     idio_te = (w - b) @ D @ (w - b)
     assert factors["share"].sum() + idio_te / te**2 == pytest.approx(1.0, rel=EXACT)

@@ -288,20 +288,9 @@ def OF_RISKCONTRIB(holdings, active=None, benchmark=None, snapshot=None, as_of=N
 def OF_IDIOCONTRIB(holdings, snapshot=None, as_of=None, ignore_unknown=None):  # noqa: N802
     """Idiosyncratic risk by holding: weight, stock idiosyncratic risk, variance contribution and share."""
     ctx = _context(holdings, snapshot, as_of, ignore_unknown)
-    w = ctx.weights
-    held = np.nonzero(w)[0]
-    d = ctx.data.idiosyncratic_variance[held]
-    variance = w[held] ** 2 * d
-    share = variance / variance.sum() if variance.sum() > 0 else np.zeros_like(variance)
-    order = np.argsort(-variance, kind="stable")
-    rows = zip(
-        ctx.data.tickers[held][order].tolist(),
-        w[held][order].tolist(),
-        np.sqrt(d)[order].tolist(),
-        variance[order].tolist(),
-        share[order].tolist(),
-    )
-    return table(["ticker", "weight", "idiosyncratic_risk", "variance_contribution", "share"], rows)
+    frame = ctx.data.idiosyncratic_contributions(ctx.weights)
+    columns = ["ticker", "weight", "idiosyncratic_risk", "variance_contribution", "share"]
+    return table(columns, frame[columns].itertuples(index=False, name=None))
 
 
 @worksheet_function(returns="number or table")

@@ -88,7 +88,8 @@ def portfolio_report(
     te = math.sqrt(te_var)
     beta = dec.beta(w, b, X, F, d)
 
-    idio_by_name = _idiosyncratic_by_name(data, w, b)
+    idio_by_name = data.idiosyncratic_contributions(w, b)
+    idio_by_name.insert(3, "observations", data.snapshot.idiosyncratic_observations[data.ticker_index.get_indexer(idio_by_name["ticker"])])
     idio_shares = idio_by_name["share"].to_numpy()
     effective_names = 1.0 / float((idio_shares**2).sum()) if idio_var > 0 else math.nan
     top_name_share = float(idio_shares.max()) if len(idio_shares) else math.nan
@@ -119,8 +120,8 @@ def portfolio_report(
     summary = pd.DataFrame({"value": summary_values})
     summary.index.name = "metric"
 
-    factor_table = _factor_table(data, x_p, total, total_var)
-    active_table = _active_table(data, x_p, x_b, x_a, te, te_var, active_idio_var)
+    factor_table = _factor_table(data, w)
+    active_table = _active_table(data, a, x_p, x_b, te, te_var, active_idio_var)
     report = {
         "summary": summary,
         "missing_holdings": missing[["side", "ticker", "amount", "weight"]],
@@ -141,7 +142,7 @@ def portfolio_report(
         "tracking_error": _risk_rows(active_factor_var, active_idio_var),
         "risk_decomposition": _risk_decomposition(data, x_p, x_a, idio_var, active_idio_var),
         "var": _var_table(total, te),
-        "holdings": _holdings_table(data, w, b),
+        "holdings": data.portfolio_frame(w, b),
         "snapshot": _snapshot_table(data.snapshot, benchmark_label),
     }
     report.update(_attribution_tables(data, w, b, None if date in (None, "", "latest") else str(date)))
@@ -175,30 +176,18 @@ def _quality_tables(snapshot: Snapshot) -> dict[str, pd.DataFrame]:
     return {key: table.copy() for key, table in snapshot._memo["quality_tables"].items()}
 
 
-def _factor_table(data: FactorModelData, x: np.ndarray, risk: float, variance: float) -> pd.DataFrame:
-    F = data.factor_covariance
-    contribution = dec.factor_variance_contributions(x, F)
-    table = pd.DataFrame(
-        {
-            "factor": data.factor_names,
-            "group": data.factor_groups,
-            "exposure": x,
-            "factor_volatility": np.sqrt(np.diag(F)),
-            "correlation": dec.factor_correlations(x, F, risk),
-            "variance_contribution": contribution,
-            "risk_contribution": contribution / risk if risk > 0 else 0.0,
-            "share": contribution / variance if variance > 0 else 0.0,
-        }
-    )
-    table = table[table["exposure"] != 0]
+def _factor_table(data: FactorModelData, w: np.ndarray) -> pd.DataFrame:
+    """Factors the portfolio is exposed to, by |variance contribution| (shares of total variance)."""
+    table = data.factor_contributions(w).rename(columns={"volatility": "factor_volatility"})
+    table = table[table["exposure"] != 0].drop(columns="marginal_contribution")
     return table.reindex(table["variance_contribution"].abs().sort_values(ascending=False).index).reset_index(drop=True)
 
 
 def _active_table(
     data: FactorModelData,
+    a: np.ndarray,
     x_p: np.ndarray,
     x_b: np.ndarray,
-    x_a: np.ndarray,
     te: float,
     te_var: float,
     active_idio_var: float,
@@ -207,18 +196,17 @@ def _active_table(
 
     ``te_share`` (of TE^2) sums to exactly 1 and ``te_contribution`` to the TE.
     """
-    F = data.factor_covariance
-    contribution = dec.factor_variance_contributions(x_a, F)
+    contributions = data.factor_contributions(a)
     table = pd.DataFrame(
         {
-            "factor": data.factor_names,
-            "group": data.factor_groups,
+            "factor": contributions["factor"],
+            "group": contributions["group"],
             "portfolio_exposure": x_p,
             "benchmark_exposure": x_b,
-            "active_exposure": x_a,
-            "factor_volatility": np.sqrt(np.diag(F)),
-            "correlation": dec.factor_correlations(x_a, F, te),
-            "variance_contribution": contribution,
+            "active_exposure": contributions["exposure"],
+            "factor_volatility": contributions["volatility"],
+            "correlation": contributions["correlation"],
+            "variance_contribution": contributions["variance_contribution"],
         }
     )
     table = table[table["active_exposure"] != 0]
@@ -245,26 +233,6 @@ def _exposure_table(data: FactorModelData, group: str, x_p: np.ndarray, x_b: np.
     table = pd.DataFrame({group if group != "style" else "factor": names, "portfolio": x_p[mask], "benchmark": x_b[mask]})
     table["active"] = table["portfolio"] - table["benchmark"]
     return table
-
-
-def _idiosyncratic_by_name(data: FactorModelData, w: np.ndarray, b: np.ndarray) -> pd.DataFrame:
-    rows = np.nonzero(w)[0]
-    d = data.idiosyncratic_variance[rows]
-    variance = w[rows] ** 2 * d
-    total = variance.sum()
-    active = (w[rows] - b[rows]) ** 2 * d
-    table = pd.DataFrame(
-        {
-            "ticker": data.tickers[rows],
-            "weight": w[rows],
-            "idiosyncratic_risk": np.sqrt(d),
-            "observations": data.snapshot.idiosyncratic_observations[rows],
-            "variance_contribution": variance,
-            "share": variance / total if total > 0 else 0.0,
-            "active_variance_contribution": active,
-        }
-    )
-    return table.sort_values("variance_contribution", ascending=False, kind="stable").reset_index(drop=True)
 
 
 def _risk_rows(factor_var: float, idio_var: float) -> pd.DataFrame:
@@ -323,39 +291,6 @@ def _var_table(total: float, te: float) -> pd.DataFrame:
                 }
             )
     return pd.DataFrame(rows)
-
-
-def _holdings_table(data: FactorModelData, w: np.ndarray, b: np.ndarray) -> pd.DataFrame:
-    rows = np.nonzero(w)[0]
-    X, F, d = data.exposures, data.factor_covariance, data.idiosyncratic_variance
-    marginal = dec.asset_marginal_contributions(w, X, F, d)
-    sectors = _member_names(data, "sector")
-    industries = _member_names(data, "industry")
-    return pd.DataFrame(
-        {
-            "ticker": data.tickers[rows],
-            "weight": w[rows],
-            "benchmark_weight": b[rows],
-            "active_weight": w[rows] - b[rows],
-            "sector": sectors[rows],
-            "industry": industries[rows],
-            "idiosyncratic_risk": np.sqrt(d[rows]),
-            "marginal_contribution": marginal[rows],
-            "risk_contribution": w[rows] * marginal[rows],
-        }
-    )
-
-
-def _member_names(data: FactorModelData, group: str) -> np.ndarray:
-    memo = data.snapshot._memo
-    key = f"{group}_names"
-    if key not in memo:
-        mask = data.factor_groups == group
-        block = data.exposures[:, mask]
-        labels = np.array([n.split(":", 1)[1] for n in data.factor_names[mask]] + [""])
-        has = block.max(axis=1) > 0 if block.size else np.zeros(len(data.tickers), bool)
-        memo[key] = np.where(has, labels[np.argmax(block, axis=1) if block.size else 0], "")
-    return memo[key]
 
 
 def _snapshot_table(snapshot: Snapshot, benchmark_label: str) -> pd.DataFrame:

@@ -177,25 +177,67 @@ class FactorModelData:
             }
         )
 
+    def idiosyncratic_contributions(
+        self, weights: FloatArray | pd.Series, benchmark: FloatArray | pd.Series | None = None
+    ) -> pd.DataFrame:
+        """Idiosyncratic risk by held name, largest first.
+
+        Columns: ``ticker, weight, idiosyncratic_risk`` (the name's own, annualized),
+        ``variance_contribution`` (``w^2 d``; they sum to the portfolio's idiosyncratic
+        variance), ``share`` (of it, sums to 1) and ``active_variance_contribution``
+        (``(w - b)^2 d``).
+        """
+        w = self._vector(weights)
+        b = self._benchmark(benchmark)
+        held = np.nonzero(w)[0]
+        d = self.idiosyncratic_variance[held]
+        variance = w[held] ** 2 * d
+        total = variance.sum()
+        table = pd.DataFrame(
+            {
+                "ticker": self.tickers[held],
+                "weight": w[held],
+                "idiosyncratic_risk": np.sqrt(d),
+                "variance_contribution": variance,
+                "share": variance / total if total > 0 else 0.0,
+                "active_variance_contribution": (w[held] - b[held]) ** 2 * d,
+            }
+        )
+        return table.sort_values("variance_contribution", ascending=False, kind="stable").reset_index(drop=True)
+
     def portfolio_frame(
         self, weights: FloatArray | pd.Series, benchmark: FloatArray | pd.Series | None = None
     ) -> pd.DataFrame:
-        """One row per name held by portfolio or benchmark: weights, idiosyncratic risk, MCTR."""
+        """One row per held name: weights, sector, industry, idiosyncratic risk, MCTR and risk contribution.
+
+        ``risk_contribution`` (weight x marginal contribution) sums to the total risk.
+        """
         w = self._vector(weights)
         b = self._benchmark(benchmark)
-        rows = np.nonzero((w != 0) | (b != 0))[0] if benchmark is not None else np.nonzero(w)[0]
+        held = np.nonzero(w)[0]
         marginal = dec.asset_marginal_contributions(w, self.exposures, self.factor_covariance, self.idiosyncratic_variance)
         return pd.DataFrame(
             {
-                "ticker": self.tickers[rows],
-                "weight": w[rows],
-                "benchmark_weight": b[rows],
-                "active_weight": w[rows] - b[rows],
-                "idiosyncratic_risk": np.sqrt(self.idiosyncratic_variance[rows]),
-                "marginal_contribution": marginal[rows],
-                "risk_contribution": w[rows] * marginal[rows],
+                "ticker": self.tickers[held],
+                "weight": w[held],
+                "benchmark_weight": b[held],
+                "active_weight": w[held] - b[held],
+                "sector": self.member_names("sector")[held],
+                "industry": self.member_names("industry")[held],
+                "idiosyncratic_risk": np.sqrt(self.idiosyncratic_variance[held]),
+                "marginal_contribution": marginal[held],
+                "risk_contribution": w[held] * marginal[held],
             }
         )
+
+    def member_names(self, group: str) -> StrArray:
+        """(n_assets,) each name's sector or industry (``group``) name; empty text for none."""
+        mask = self.factor_groups == group
+        block = self.exposures[:, mask]
+        if block.shape[1] == 0:
+            return np.full(len(self.tickers), "", dtype=object)
+        labels = np.array([n.split(":", 1)[1] for n in self.factor_names[mask]], dtype=object)
+        return np.where(block.max(axis=1) > 0, labels[np.argmax(block, axis=1)], "")
 
 
 def factor_model_data(snapshot: Snapshot | None = None) -> FactorModelData:
