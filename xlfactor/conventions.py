@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import math
 
-import numpy as np
 
 TRADING_DAYS_PER_YEAR = 252
 """Trading days used to annualize daily figures."""
@@ -24,21 +23,6 @@ INDUSTRY_PREFIX = "industry:"
 
 FACTOR_GROUPS = ("market", "style", "sector", "industry")
 """The closed set of factor groups, in display order."""
-
-
-def annual_to_daily_risk(annual_risk: float | np.ndarray) -> float | np.ndarray:
-    """Daily volatility from an annualized one: ``annual / sqrt(252)``."""
-    return annual_risk / SQRT_TRADING_DAYS
-
-
-def daily_to_annual_variance(daily_variance: float | np.ndarray) -> float | np.ndarray:
-    """Annualized variance from a daily one: ``daily * 252``."""
-    return daily_variance * TRADING_DAYS_PER_YEAR
-
-
-def daily_to_annual_risk(daily_risk: float | np.ndarray) -> float | np.ndarray:
-    """Annualized volatility from a daily one: ``daily * sqrt(252)``."""
-    return daily_risk * SQRT_TRADING_DAYS
 
 
 def factor_group(factor: str) -> str:

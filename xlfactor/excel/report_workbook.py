@@ -86,16 +86,12 @@ def write_report_workbook(
     holdings = holdings_from_frame(portfolio)
     bench = data.benchmark_weights if benchmark is None else data.weights(benchmark, "benchmark").weights
 
-    wb = Workbook()
+    wb = Workbook()  # sheets in display order; the Summary's formulas are filled in last
     summary = wb.active
     summary.title = "Summary"
-    holdings_sheet = wb.create_sheet("Holdings")
-    last_holding_row = _write_holdings(holdings_sheet, holdings, report["missing_holdings"])
-    model = _write_model_sheets(wb, data, bench, last_holding_row)
-    _write_summary(wb, summary, report, model)
-    _write_active_risk(wb.create_sheet("ActiveRisk", 1), report["active_risk"])
+    _write_active_risk(wb.create_sheet("ActiveRisk"), report["active_risk"])
     for title, key, with_index in VALUE_SHEETS:
-        ws = wb.create_sheet(title, len(wb.sheetnames) - 4)
+        ws = wb.create_sheet(title)
         write_table(ws, report[key], index=with_index)
         if key == "attribution":
             _note_attribution(ws, report[key])
@@ -103,13 +99,16 @@ def write_report_workbook(
             _write_beta(ws, report)
         ws.freeze_panes = "A2"
         autosize(ws)
-    _write_exposures(wb.create_sheet("Exposures", len(wb.sheetnames) - 4), report)
+    _write_exposures(wb.create_sheet("Exposures"), report)
     if "model_quality" in report:
-        ws = wb.create_sheet("Quality", len(wb.sheetnames) - 4)
-        last, _ = write_table(ws, report["model_quality"], index=True, formats={"value": "0.0000"})
+        ws = wb.create_sheet("Quality")
+        write_table(ws, report["model_quality"], index=True, formats={"value": "0.0000"})
         write_table(ws, report["factor_quality"], start_row=1, start_col=4, formats={"mean_abs_t": "0.00", "share_abs_t_over_2": PERCENT})
         ws.freeze_panes = "A2"
         autosize(ws)
+    last_holding_row = _write_holdings(wb.create_sheet("Holdings"), holdings, report["missing_holdings"])
+    model = _write_model_sheets(wb, data, bench, last_holding_row)
+    _write_summary(wb, summary, report, model)
     wb.calculation.fullCalcOnLoad = True
     return atomic_write(path, wb.save)
 

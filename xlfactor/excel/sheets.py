@@ -11,7 +11,6 @@ from openpyxl.utils import get_column_letter
 from openpyxl.worksheet.worksheet import Worksheet
 
 PERCENT = "0.00%"
-PERCENT_SHORT = "0.0%"
 DECIMAL = "0.000"
 MONEY = "#,##0"
 HEADER_FONT = Font(bold=True, color="FFFFFF")

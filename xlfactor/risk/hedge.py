@@ -55,14 +55,19 @@ def hedge(data, weights: np.ndarray, instruments: list[str], objective: str = "r
     Y, S_diag, stock_rows = _instrument_model(data, names)
     base = weights - data.benchmark_weights if objective == "te" else weights
     x = data.exposures.T @ base
-    c = np.where(stock_rows >= 0, base[np.maximum(stock_rows, 0)] * D[np.maximum(stock_rows, 0)], 0.0)
+    def specific_overlap(weights: np.ndarray) -> np.ndarray:
+        """Specific covariance of ``weights`` with each instrument (non-zero only for a held stock)."""
+        rows = np.maximum(stock_rows, 0)
+        return np.where(stock_rows >= 0, weights[rows] * D[rows], 0.0)
+
+    c = specific_overlap(base)
     S = np.diag(S_diag)
     same = (stock_rows[:, None] == stock_rows[None, :]) & (stock_rows[:, None] >= 0)
     S = np.where(same, S_diag[:, None], S)
     b = data.benchmark_weights
     bench_cov = data.exposures @ (F @ (data.exposures.T @ b)) + D * b
     bench_var = float(b @ bench_cov)
-    betas = (Y @ (F @ (data.exposures.T @ b)) + np.where(stock_rows >= 0, b[np.maximum(stock_rows, 0)] * D[np.maximum(stock_rows, 0)], 0.0)) / bench_var
+    betas = (Y @ (F @ (data.exposures.T @ b)) + specific_overlap(b)) / bench_var
     if objective == "beta":
         if len(names) != 1:
             raise XlfactorError("the beta objective takes exactly one instrument")
