@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 
 from xlfactor._typing import FloatArray, StrArray
-from xlfactor.errors import PortfolioError
+from xlfactor.errors import PortfolioError, UnknownTickersError
 from xlfactor.risk import decomposition as dec
 from xlfactor.risk.holdings import PortfolioWeights, align, holdings_from_frame
 from xlfactor.snapshot.model import Snapshot
@@ -57,8 +57,6 @@ class FactorModelData:
         if isinstance(weights, pd.Series):
             positions = self.ticker_index.get_indexer(weights.index.astype(str).str.strip().str.upper())
             if (positions < 0).any():
-                from xlfactor.errors import UnknownTickersError
-
                 raise UnknownTickersError(list(weights.index[positions < 0].astype(str)))
             vector = np.zeros(len(self.tickers))
             np.add.at(vector, positions, weights.to_numpy(dtype=float))
