@@ -19,6 +19,19 @@ def test_demo_data_then_build_reproduces_the_demo(tmp_path, simulated_market, fr
     assert json.loads((tmp_path / "in" / "source.json").read_text())["simulated"] is True
     truth = pd.read_csv(tmp_path / "in" / "truth" / "factor_returns.csv", index_col=0)
     assert list(truth.columns) == list(simulated_market.factor_names)
+    themes = pd.read_csv(tmp_path / "in" / "truth" / "semantic_themes.csv")
+    assert list(themes.columns) == ["theme", "ticker"] and themes["theme"].nunique() == 2
+    from xlfactor.demo.simulate_constants import SEED
+    from xlfactor.demo.themes import hidden_theme_members
+
+    replayed = hidden_theme_members(SEED, simulated_market.data.tickers, len(simulated_market.data.dates))
+    pd.testing.assert_frame_equal(themes, replayed[["theme", "ticker"]])
+    position = pd.Index(simulated_market.data.tickers)
+    for _, group in themes.groupby("theme"):  # members' specific returns share a shock; others do not
+        members = simulated_market.specific_returns[1:, position.get_indexer(group["ticker"])]
+        others = simulated_market.specific_returns[1:, np.setdiff1d(np.arange(len(position)), position.get_indexer(themes["ticker"]))[:30]]
+        inside, outside = np.corrcoef(members.T), np.corrcoef(others.T)
+        assert inside[np.triu_indices_from(inside, 1)].mean() > 0.1 > abs(outside[np.triu_indices_from(outside, 1)].mean()) * 5
     assert main(["build", "--data", str(tmp_path / "in"), "--out", str(tmp_path / "snap"), "--universe", "xlfactor-demo", "--no-quality"]) == 0
     built = xf.load_snapshot(tmp_path / "snap")
     assert built.is_simulated and "SIMULATED" in built.metadata["description"]
@@ -26,6 +39,9 @@ def test_demo_data_then_build_reproduces_the_demo(tmp_path, simulated_market, fr
     np.testing.assert_allclose(np.nan_to_num(built.exposures), np.nan_to_num(fresh_demo.exposures), atol=5e-4 + 1e-9)
     np.testing.assert_allclose(built.factor_covariance, fresh_demo.factor_covariance, rtol=1e-6)
     np.testing.assert_allclose(built.idiosyncratic_risk, fresh_demo.idiosyncratic_risk, rtol=1e-6)
+    classification = pd.read_csv(tmp_path / "in" / "classification.csv")
+    assert list(built.names) == list(classification.set_index("ticker").loc[built.tickers, "name"])
+    assert list(built.names) == list(fresh_demo.names)
     assert "wrote 1 snapshot" in capsys.readouterr().err
 
 

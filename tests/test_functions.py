@@ -39,6 +39,7 @@ def test_catalog_matches_the_design_table():
         "OF_TOTALRISK", "OF_FACTORRISK", "OF_IDIORISK", "OF_TRACKINGERROR", "OF_BETA", "OF_VAR",
         "OF_EXPOSURE", "OF_ACTIVEEXPOSURE", "OF_RISKCONTRIB", "OF_IDIOCONTRIB", "OF_MCTR",
         "OF_ATTRIBUTION", "OF_HEDGE", "OF_FACTORS", "OF_FACTORVOL", "OF_FACTORCORR", "OF_SNAPSHOT",
+        "OF_THEMES",
     }  # fmt: skip
     if design.is_file():
         expected |= set(re.findall(r"`(OF_[A-Z]+)\(", design.read_text()))

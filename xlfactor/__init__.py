@@ -9,6 +9,7 @@ True
 from xlfactor.errors import PortfolioError, SnapshotError, UnknownTickersError, XlfactorError
 from xlfactor.report import portfolio_report
 from xlfactor.risk import FactorModelData, factor_model_data
+from xlfactor.semantic import discover_semantic_factors, semantic_factor_members
 from xlfactor.snapshot import Snapshot, load_snapshot, write_snapshot
 
 __version__ = "0.1.0"
@@ -21,8 +22,10 @@ __all__ = [
     "UnknownTickersError",
     "XlfactorError",
     "__version__",
+    "discover_semantic_factors",
     "factor_model_data",
     "load_snapshot",
     "portfolio_report",
+    "semantic_factor_members",
     "write_snapshot",
 ]

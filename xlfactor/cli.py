@@ -76,6 +76,15 @@ def _parser() -> argparse.ArgumentParser:
     demo_data.add_argument("--seed", type=int, default=None)
     demo_data.set_defaults(run=_run_demo_data)
 
+    discover = commands.add_parser("discover", help="semantic residual discovery: missing common risks proposed by an LLM, tested against placebos")
+    _holdings_arguments(discover)
+    _snapshot_arguments(discover)
+    discover.add_argument("--threshold", type=float, default=0.10, help="idiosyncratic share of variance from which discovery runs (default 0.10)")
+    discover.add_argument("--window", type=int, default=63, help="residual days used (default 63)")
+    discover.add_argument("--cache", help="semantic label cache CSV, path or URL (default: the local xlfactor cache)")
+    discover.add_argument("--out", help="also write the report workbook with a Themes sheet (.xlsx)")
+    discover.set_defaults(run=_run_discover)
+
     functions = commands.add_parser("functions", help="list the OF_ worksheet functions")
     functions.add_argument("--markdown", action="store_true", help="print the README reference table")
     functions.set_defaults(run=_run_functions)
@@ -235,6 +244,42 @@ def _run_report(args: argparse.Namespace) -> int:
     if args.json or not args.out:
         summary = {k: (None if isinstance(v, float) and math.isnan(v) else v) for k, v in report["summary"]["value"].items()}
         print(json.dumps({"snapshot": report["snapshot"]["value"].to_dict(), "summary": summary}, indent=2))
+    return 0
+
+
+def _run_discover(args: argparse.Namespace) -> int:
+    from xlfactor.semantic import SemanticError, discover_semantic_factors
+
+    snapshot = _load(args)
+    portfolio = _read_holdings(args.portfolio)
+    benchmark = _read_holdings(args.benchmark) if args.benchmark else None
+    if snapshot.is_simulated:
+        print("note: SIMULATED MARKET (embedded demo snapshot), not real data", file=sys.stderr)
+    try:
+        result = discover_semantic_factors(portfolio, snapshot, args.threshold, args.window, semantic_cache=args.cache)
+    except SemanticError as exc:
+        print(f"xlfactor: semantic discovery failed: {exc}", file=sys.stderr)
+        if args.out:
+            from xlfactor.excel.report_workbook import write_report_workbook
+
+            path = write_report_workbook(args.out, portfolio, snapshot, benchmark)
+            print(f"wrote the normal report (no Themes sheet) to {path}", file=sys.stderr)
+        return 2
+    for note in result.notes:
+        print(f"note: {note}", file=sys.stderr)
+    print(f"idiosyncratic share {result.residual_share:.1%} (threshold {result.threshold:.1%})")
+    columns = ["theme", "members", "in_sample_reduction", "out_of_sample_reduction", "placebo_p_value", "reason"]
+    if len(result.candidates):
+        print(result.candidates[columns].to_string(index=False))
+    else:
+        print("\n".join(result.skipped["reason"].astype(str)))
+    if len(result.accepted):
+        print(result.themes.to_string(index=False))
+    if args.out:
+        from xlfactor.excel.report_workbook import write_report_workbook
+
+        path = write_report_workbook(args.out, portfolio, snapshot, benchmark, discovery=result)
+        print(f"wrote {path}", file=sys.stderr)
     return 0
 
 

@@ -78,6 +78,7 @@ def _arrays(snapshot: Snapshot) -> dict[str, np.ndarray]:
         "panel": np.asarray(snapshot.exposure_panel.values),
         "index_tickers": snapshot.index_returns.columns.to_numpy(dtype=str),
         "index_returns": snapshot.index_returns.to_numpy(dtype=float),
+        **({} if snapshot.names is None else {"names": np.asarray(snapshot.names, dtype=str)}),
     }
 
 
@@ -147,6 +148,7 @@ def _snapshot_from_arrays(arrays: dict[str, np.ndarray], metadata: dict, quality
         index_prices=_index_prices(index_returns),
         diagnostics=notes,
         quality=quality,
+        names=arrays["names"].astype(str) if "names" in arrays else None,
     )
 
 
@@ -177,7 +179,8 @@ def write_demo_inputs(folder: str | Path, seed: int = SEED, market=None) -> Path
     """``xlfactor demo-data``: the simulated market as builder input files, plus ``truth/``.
 
     ``truth/factor_returns.csv`` is date x factor (the snapshot's factor names) and
-    ``truth/exposures.csv`` the true exposures at the last close (long: ticker, factor, value).
+    ``truth/exposures.csv`` the true exposures at the last close (long: ticker, factor, value);
+    ``truth/semantic_themes.csv`` the members of the hidden themes (``theme, ticker``).
     ``source.json`` marks the data as simulated, so snapshots built from it say so.
     """
     from xlfactor.demo.simulate import simulate_market
@@ -196,4 +199,6 @@ def write_demo_inputs(folder: str | Path, seed: int = SEED, market=None) -> Path
     pd.DataFrame(
         {"ticker": market.data.tickers[rows], "factor": market.factor_names[cols], "value": market.exposures[rows, cols]}
     ).to_csv(folder / "truth" / "exposures.csv.gz", index=False)
+    if market.themes is not None:
+        market.themes[["theme", "ticker"]].to_csv(folder / "truth" / "semantic_themes.csv", index=False)
     return folder

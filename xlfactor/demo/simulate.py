@@ -19,6 +19,10 @@ Data-generating process (one draw per seed; ``n_assets`` names over ``n_days`` d
   builder's identification.
 * Specific returns: Student-t(5), annual volatility falling with size, under a milder
   version of the regime.
+* Hidden themes (:mod:`xlfactor.demo.themes`, their own random stream): two groups of
+  20-40 names across sectors share a common shock that no factor carries; it is part of
+  their specific return, and ``themes`` lists the members. Every name has a fictional
+  company name (``classification.name``).
 * Stock return on day t = exposures known at the close of t-1 times the factor
   returns of t, plus the specific return. SPY and the sector funds are the cap-weighted
   universe and sectors with a little tracking noise.
@@ -33,6 +37,7 @@ import pandas as pd
 
 from xlfactor.conventions import SQRT_TRADING_DAYS, TRADING_DAYS_PER_YEAR
 from xlfactor.demo import classification as cls
+from xlfactor.demo import themes as demo_themes
 from xlfactor.demo.simulate_constants import LAST_DATE, SEED
 from xlfactor.model.inputs import MarketData, _fundamentals_asof
 
@@ -50,17 +55,18 @@ class SimulatedMarket:
 
     data: MarketData  # aligned inputs, as the builder reads them
     prices: pd.DataFrame  # date, ticker, close, volume, market_cap
-    classification: pd.DataFrame  # ticker, sector, industry
+    classification: pd.DataFrame  # ticker, sector, industry, name (fictional company name)
     fundamentals: pd.DataFrame  # ticker, available_date, ...
     benchmark: pd.DataFrame  # date, ticker, close (SPY and sector funds)
     factor_names: np.ndarray  # (n_factors,) builder names: market, sector:*, industry:*, styles
     factor_groups: np.ndarray
     factor_returns: np.ndarray  # (n_days, n_factors) true daily factor returns (row 0 NaN)
     exposures: np.ndarray  # (n_tickers, n_factors) true exposures at the last close (NaN = absent)
-    specific_returns: np.ndarray  # (n_days, n_tickers)
+    specific_returns: np.ndarray  # (n_days, n_tickers) idiosyncratic plus hidden-theme returns
     specific_risk: np.ndarray  # (n_tickers,) true annualized specific volatility, calm regime
     regime: np.ndarray  # (n_days,) volatility multiplier
     iterations: int  # fixed-point iterations used
+    themes: pd.DataFrame | None = None  # theme, ticker, loading: the hidden themes' members
 
 
 def simulate_market(seed: int = SEED, n_assets: int = N_ASSETS, n_days: int = N_DAYS) -> SimulatedMarket:
@@ -101,6 +107,10 @@ def simulate_market(seed: int = SEED, n_assets: int = N_ASSETS, n_days: int = N_
     specific = rng.standard_t(STUDENT_DOF, (n_days, n_assets)) * scale_t
     specific *= specific_risk / SQRT_TRADING_DAYS * np.sqrt(regime)[:, None]
     specific[0] = np.nan
+    theme_rng = np.random.default_rng([seed, demo_themes.STREAM])  # own stream: shifts no other draw
+    company_names = demo_themes.company_names(theme_rng, industry_names[industry_code])
+    themes, theme_shocks = demo_themes.draw_hidden_themes(theme_rng, tickers, n_days)
+    specific += theme_shocks
 
     sector_grid = np.broadcast_to(sector_code, (n_days, n_assets))
     industry_grid = np.broadcast_to(industry_code, (n_days, n_assets))
@@ -166,7 +176,8 @@ def simulate_market(seed: int = SEED, n_assets: int = N_ASSETS, n_days: int = N_
     final[np.arange(n_assets), 1 + n_sec + industry_code] = 1.0
     final[:, 1 + n_sec + n_ind :] = exposures.styles[-1]
     prices = _price_frame(data)
-    classification = pd.DataFrame({"ticker": tickers, "sector": np.array(sectors)[sector_code], "industry": industry_names[industry_code]})
+    classification = pd.DataFrame({"ticker": tickers, "sector": np.array(sectors)[sector_code], "industry": industry_names[industry_code],
+                                   "name": company_names})  # fmt: skip
     benchmark = _benchmark(rng, data, sector_code, sectors)
     return SimulatedMarket(
         data=data,
@@ -182,6 +193,7 @@ def simulate_market(seed: int = SEED, n_assets: int = N_ASSETS, n_days: int = N_
         specific_risk=specific_risk,
         regime=regime,
         iterations=iterations,
+        themes=themes,
     )
 
 

@@ -35,6 +35,7 @@ from xlfactor.excel.sheets import (
     autosize,
     write_table,
 )
+from xlfactor.excel.themes_sheet import write_themes_sheet
 from xlfactor.report import portfolio_report
 from xlfactor.risk.holdings import holdings_from_frame
 from xlfactor.risk.model_data import factor_model_data
@@ -76,10 +77,12 @@ def write_report_workbook(
     snapshot=None,
     benchmark: pd.DataFrame | None = None,
     report: dict[str, pd.DataFrame] | None = None,
+    discovery=None,
 ) -> Path:
     """Write the report workbook for ``portfolio`` to ``path`` (atomically).
 
-    ``report`` may be passed when already computed with the same arguments.
+    ``report`` may be passed when already computed with the same arguments;
+    ``discovery`` (a :class:`xlfactor.semantic.SemanticDiscovery`) adds a Themes sheet.
     """
     data = factor_model_data(snapshot)
     report = report if report is not None else portfolio_report(portfolio, data.snapshot, benchmark)
@@ -106,6 +109,8 @@ def write_report_workbook(
         write_table(ws, report["factor_quality"], start_row=1, start_col=4, formats={"mean_abs_t": "0.00", "share_abs_t_over_2": PERCENT})
         ws.freeze_panes = "A2"
         autosize(ws)
+    if discovery is not None:
+        write_themes_sheet(wb, discovery)
     last_holding_row = _write_holdings(wb.create_sheet("Holdings"), holdings, report["missing_holdings"])
     model = _write_model_sheets(wb, data, bench, last_holding_row)
     _write_summary(wb, summary, report, model)

@@ -19,7 +19,7 @@ True
 'True'
 """
 
-from xlfactor.functions import portfolio_risk
+from xlfactor.functions import portfolio_risk, themes
 from xlfactor.functions.catalog import (
     ARGUMENT_HELP,
     CATALOG,
@@ -45,5 +45,6 @@ __all__ = [
     "reference_markdown",
     "reference_text",
     "register_arguments",
+    "themes",
     *CATALOG,
 ]

@@ -293,6 +293,7 @@ def snapshot_at(
         index_prices=index_prices,
         diagnostics=diagnostics,
         quality=report,
+        names=None if data.names is None else data.names[names],
     )
 
 

@@ -4,7 +4,8 @@ Input files (CSV or CSV.gz; extra columns allowed):
 
 * ``prices.csv``: ``date, ticker, close, volume``; optional ``adj_close`` (returns come
   from it when present) and ``market_cap`` or ``shares_outstanding``.
-* ``classification.csv``: ``ticker, sector, industry``; optional ``date`` (point in time).
+* ``classification.csv``: ``ticker, sector, industry``; optional ``date`` (point in time)
+  and ``name`` (company name; the latest row's name is kept).
 * ``fundamentals.csv`` (optional): ``ticker, available_date`` and any of
   :data:`FUNDAMENTAL_COLUMNS`; a value is usable from its ``available_date`` on.
 * ``benchmark.csv`` (optional): ``date, ticker, close`` of index/ETF series.
@@ -66,6 +67,7 @@ class MarketData:
     fundamentals: dict[str, np.ndarray] = field(default_factory=dict)  # name -> (n_dates, n_tickers) as-of values
     reports: pd.DataFrame | None = None  # raw fundamentals rows (ticker, available_date, ...)
     benchmark: pd.DataFrame | None = None  # (n_dates, n_series) closes aligned to dates
+    names: np.ndarray | None = None  # (n_tickers,) company names ('' if unknown), None if not given
 
     def until(self, end: str) -> "MarketData":
         """The same data truncated to dates <= ``end`` (what was known then)."""
@@ -89,6 +91,7 @@ class MarketData:
             fundamentals={k: v[:stop] for k, v in self.fundamentals.items()},
             reports=reports,
             benchmark=None if self.benchmark is None else self.benchmark.iloc[:stop],
+            names=self.names,
         )
 
 
@@ -192,7 +195,22 @@ def market_data(
         fundamentals=asof[0],
         reports=asof[1],
         benchmark=bench,
+        names=_company_names(classification, tickers),
     )
+
+
+def _company_names(frame: pd.DataFrame, tickers: np.ndarray) -> np.ndarray | None:
+    """Company name of each ticker from an optional ``name`` column (latest dated row wins)."""
+    columns = {str(c).strip().lower(): c for c in frame.columns}
+    if "name" not in columns:
+        return None
+    rows = pd.DataFrame({"ticker": frame[columns["ticker"]].astype(str).str.strip().str.upper(),
+                         "name": frame[columns["name"]].fillna("").astype(str).str.strip()})  # fmt: skip
+    if "date" in columns:
+        rows["date"] = frame[columns["date"]].astype(str).to_numpy()
+        rows = rows.sort_values("date", kind="stable")
+    latest = rows.drop_duplicates("ticker", keep="last").set_index("ticker")["name"]
+    return latest.reindex(tickers).fillna("").to_numpy(dtype=str)
 
 
 def _read(folder: Path, stem: str, columns: tuple[str, ...], required: bool = True) -> pd.DataFrame | None:

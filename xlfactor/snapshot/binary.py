@@ -63,6 +63,8 @@ def save_binary(snapshot: Snapshot, path: Path) -> None:
         atomic_write(path / "panel.npy", lambda f: np.save(f, np.asarray(snapshot.exposure_panel.values)))
     elif (path / "panel.npy").exists():
         (path / "panel.npy").unlink()
+    if snapshot.names is not None:
+        arrays["names"] = np.asarray(snapshot.names, dtype=str)
     arrays["header"] = np.asarray(json.dumps(header, default=to_plain))
     atomic_write(path / "snapshot.npz", lambda f: np.savez(f, **arrays))
 
@@ -81,6 +83,8 @@ def load_binary(path: Path) -> Snapshot:
                 columns=data[f"{name}.columns"].astype(object),
             )
         panel_dates = data["panel.dates"] if "panel.dates" in data.files else None
+        if "names" in data.files:
+            fields["names"] = data["names"].astype(str)
     for name, text in header["tables"].items():
         fields[name] = pd.read_json(io.StringIO(text), orient="split")
     if panel_dates is not None:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 METADATA = "metadata.json"
 UNIVERSE = "universe.csv"
+"""``as_of_date, ticker``; xlfactor adds ``market_cap`` and, when known, the company ``name``."""
 EXPOSURES_WIDE = "exposures.csv"
 EXPOSURES_LONG = "details/exposures_long.csv"
 EXPOSURES_PANEL = "details/exposures_panel.csv.gz"

@@ -54,6 +54,7 @@ class Snapshot:
     index_prices: pd.DataFrame | None = None  # long: date, ticker, close, ...
     diagnostics: dict[str, Any] = field(default_factory=dict)
     quality: dict[str, Any] | None = None  # the builder's quality report (quality.json), if any
+    names: StrArray | None = None  # (n_assets,) company names (universe.csv ``name``), None if the file has none
     _memo: dict[str, Any] = field(default_factory=dict, repr=False)
 
     def __post_init__(self) -> None:
@@ -72,6 +73,8 @@ class Snapshot:
             if array.shape != shape:
                 raise ValueError(f"`{name}` must have shape {shape}, got {array.shape}")
             array.flags.writeable = False
+        if self.names is not None and len(self.names) != n:
+            raise ValueError(f"`names` must have shape ({n},), got ({len(self.names)},)")
         if self.exposure_panel is not None and self.exposure_panel.values.shape[1:] != (n, k):
             raise ValueError("exposure panel must be in the snapshot's universe and factor order")
 

@@ -132,7 +132,16 @@ def read_snapshot_folder(folder: str | Path, source: str | None = None) -> Snaps
         index_prices=index_prices,
         diagnostics=diagnostics,
         quality=quality,
+        names=_company_names(universe),
     )
+
+
+def _company_names(universe: pd.DataFrame) -> np.ndarray | None:
+    """Company names from universe.csv's optional ``name`` column (blank cells become '')."""
+    for column in ("name", "company_name"):
+        if column in universe.columns:
+            return universe[column].fillna("").astype(str).str.strip().to_numpy(dtype=str)
+    return None
 
 
 def _read_metadata(path: Path) -> dict[str, Any]:

@@ -63,9 +63,10 @@ def write_files(snapshot: Snapshot, folder: Path) -> None:
     metadata = {k: v for k, v in snapshot.metadata.items() if k != "source"}
     (folder / layout.METADATA).write_text(json.dumps(metadata, indent=2, sort_keys=True) + "\n", encoding="utf-8")
     tickers = snapshot.tickers
-    pd.DataFrame({"as_of_date": as_of, "ticker": tickers, "market_cap": snapshot.market_cap}).to_csv(
-        folder / layout.UNIVERSE, index=False
-    )
+    universe = pd.DataFrame({"as_of_date": as_of, "ticker": tickers, "market_cap": snapshot.market_cap})
+    if snapshot.names is not None:
+        universe["name"] = snapshot.names
+    universe.to_csv(folder / layout.UNIVERSE, index=False)
     long = exposures_long_frame(snapshot, snapshot.exposures, snapshot.raw_exposures, as_of)
     long.to_csv(folder / layout.EXPOSURES_LONG, index=False)
     wide = pd.DataFrame(np.nan_to_num(snapshot.exposures), columns=snapshot.factor_names)

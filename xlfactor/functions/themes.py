@@ -1,0 +1,18 @@
+"""Worksheet functions on semantic themes: cached labels only (a worksheet function never calls an LLM)."""
+
+from __future__ import annotations
+
+from xlfactor.functions.catalog import _context, register_arguments, worksheet_function
+from xlfactor.ranges import optional_text, table
+
+register_arguments({"semantic_cache": "Semantic theme cache CSV (path or URL); default: the local cache that xlfactor discover writes."})
+
+
+@worksheet_function(returns="table")
+def OF_THEMES(holdings, semantic_cache=None, snapshot=None, as_of=None, ignore_unknown=None):  # noqa: N802
+    """Cached semantic themes of the holdings: members held and net/gross weight in each theme (no LLM call)."""
+    from xlfactor.semantic.holdings import cached_theme_exposures
+
+    ctx = _context(holdings, snapshot, as_of, ignore_unknown)
+    frame = cached_theme_exposures(ctx.weights, ctx.data.tickers, optional_text(semantic_cache))
+    return table(list(frame.columns), frame.itertuples(index=False, name=None))
