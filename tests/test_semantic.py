@@ -487,3 +487,26 @@ def test_the_openai_request_shape(demo, truth, book, llm_env, tmp_path):
     assert all(b["model"] == "local-test-model" and b["response_format"] == {"type": "json_object"} for b in bodies)
     assert [json.loads(b["messages"][1]["content"])["task"] for b in bodies] == ["propose", "classify", "classify", "classify"]
     assert read_cache(tmp_path / "c.csv").labels.shape == (len(demo.tickers), 1)
+
+
+@pytest.mark.parametrize(
+    "members, expected",
+    [({"SIM0001": 2}, "SIM0001 has 2 (0 or 1)"), ({}, "has no label"), ("all", "no `members` object")],
+)
+def test_bad_classification_answers_are_refused(members, expected, demo, book, tmp_path):
+    class Client:  # an institution's own client, in process
+        def complete_json(self, instructions, payload):
+            if payload["task"] == "propose":
+                return {"themes": [{"name": "Some theme", "description": "d"}]}
+            if members == "all":
+                return {"labels": []}
+            answer = {t["ticker"]: True for t in payload["tickers"]}  # booleans and "1" strings are fine
+            answer.update({t["ticker"]: "0" for t in payload["tickers"][1::2]})
+            answer.update(members)
+            if not members:
+                answer.pop(payload["tickers"][0]["ticker"])
+            return {"members": answer}
+
+    with pytest.raises(SemanticError, match=re.escape(expected)) as caught:
+        discover_semantic_factors(book, demo, client=Client(), semantic_cache=tmp_path / "c.csv")
+    assert "\n" not in str(caught.value)

@@ -323,14 +323,22 @@ def _classify(client, calls, cache: ThemeCache, proposal: dict, universe: pd.Dat
         given = {str(k).strip().upper(): v for k, v in members.items()}
         labels = {}
         for ticker in batch.index:
-            value = given.get(ticker)
-            if isinstance(value, bool):
-                value = int(value)
-            if value not in (0, 1) or isinstance(value, float) and not value.is_integer():
-                shown = "no label" if value is None else repr(value)
+            label = _label(given.get(ticker))
+            if label is None:
+                shown = "no label" if ticker not in given else repr(given[ticker])[:20]
                 raise SemanticError(f"semantic client's classify answer for {proposal['id']}: {ticker} has {shown} (0 or 1)")
-            labels[ticker] = int(value)
+            labels[ticker] = label
         cache.update(proposal["id"], labels)
+
+
+def _label(value: object) -> int | None:
+    """0 or 1 from an answer cell (also true/false and "0"/"1"); None for anything else."""
+    if isinstance(value, str):
+        value = value.strip()
+        return int(value) if value in ("0", "1") else None
+    if isinstance(value, (bool, int, float)) and value in (0, 1):
+        return int(value)
+    return None
 
 
 def _membership(cache: ThemeCache, key: str, tickers: np.ndarray) -> np.ndarray:
