@@ -6,9 +6,10 @@
 True
 """
 
-from xlfactor.errors import PortfolioError, SnapshotError, UnknownTickersError, XlfactorError
+from xlfactor.errors import PortfolioError, ScenarioError, SnapshotError, UnknownTickersError, XlfactorError
 from xlfactor.report import portfolio_report
 from xlfactor.risk import FactorModelData, factor_model_data
+from xlfactor.risk.scenarios import historical_var, replay, scenario, scenario_table, stress, worst_days, worst_window
 from xlfactor.semantic import discover_semantic_factors, semantic_factor_members
 from xlfactor.snapshot import Snapshot, load_snapshot, write_snapshot
 
@@ -17,6 +18,7 @@ __version__ = "0.1.0"
 __all__ = [
     "FactorModelData",
     "PortfolioError",
+    "ScenarioError",
     "Snapshot",
     "SnapshotError",
     "UnknownTickersError",
@@ -24,8 +26,15 @@ __all__ = [
     "__version__",
     "discover_semantic_factors",
     "factor_model_data",
+    "historical_var",
     "load_snapshot",
     "portfolio_report",
+    "replay",
+    "scenario",
+    "scenario_table",
     "semantic_factor_members",
+    "stress",
+    "worst_days",
+    "worst_window",
     "write_snapshot",
 ]

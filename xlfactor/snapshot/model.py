@@ -55,6 +55,7 @@ class Snapshot:
     diagnostics: dict[str, Any] = field(default_factory=dict)
     quality: dict[str, Any] | None = None  # the builder's quality report (quality.json), if any
     names: StrArray | None = None  # (n_assets,) company names (universe.csv ``name``), None if the file has none
+    scenarios: pd.DataFrame | None = None  # scenario library (scenarios.csv): name, start, end, description
     _memo: dict[str, Any] = field(default_factory=dict, repr=False)
 
     def __post_init__(self) -> None:
