@@ -13,7 +13,7 @@ from xlfactor.semantic.cache import read_cache
 def cached_theme_exposures(
     weights: np.ndarray, tickers: np.ndarray, semantic_cache: str | os.PathLike[str] | None = None
 ) -> pd.DataFrame:
-    """Portfolio weight in the members of every theme of the cache.
+    r"""Portfolio weight in the members of every theme of the cache.
 
     Parameters
     ----------
@@ -35,7 +35,7 @@ def cached_theme_exposures(
     --------
     >>> import tempfile, pathlib
     >>> path = pathlib.Path(tempfile.mkdtemp()) / "themes.csv"
-    >>> _ = path.write_text("ticker,ai\\nA,1\\nB,0\\nC,1\\n")
+    >>> _ = path.write_text("ticker,ai\nA,1\nB,0\nC,1\n")
     >>> cached_theme_exposures(np.array([0.5, 0.3, -0.2]), np.array(["A", "B", "C"]), path)[["theme_id", "net_weight", "gross_weight"]]
       theme_id  net_weight  gross_weight
     0       ai         0.3           0.7
