@@ -85,7 +85,7 @@ def test_constraints_hold_every_day_on_the_simulated_market(demo_history):
 
 
 def test_recovers_the_true_factor_returns(demo_history, simulated_market, capsys):
-    """Statistical: 1000 names, 760 days, Student-t specific returns, market pinned to a noisy SPY.
+    """Statistical: 1000 names, 760 days, Student-t idiosyncratic returns, market pinned to a noisy SPY.
 
     Target 0.95 for the market, the median sector and every style but one; the worst
     sector sits near 0.95 (about 90 cap-concentrated names each, so its estimate carries

@@ -10,6 +10,9 @@ Weights are decimals of gross exposure; shorts are negative.
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable
+
+import pandas as pd
 
 
 TRADING_DAYS_PER_YEAR = 252
@@ -47,3 +50,13 @@ def normalize_ticker(ticker: object) -> str:
     'BRK.B'
     """
     return str(ticker).strip().upper()
+
+
+def normalize_tickers(tickers: Iterable[object] | pd.Series | pd.Index) -> pd.Series:
+    """:func:`normalize_ticker` of every element, vectorized (a Series in the input's order).
+
+    >>> normalize_tickers([" aapl", "Msft "]).tolist()
+    ['AAPL', 'MSFT']
+    """
+    series = tickers if isinstance(tickers, pd.Series) else pd.Series(list(tickers), dtype=object)
+    return series.astype(str).str.strip().str.upper()

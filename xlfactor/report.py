@@ -151,12 +151,17 @@ def portfolio_report(
 
 
 def _quality_tables(snapshot: Snapshot) -> dict[str, pd.DataFrame]:
-    """``model_quality`` (fit and bias statistics) and ``factor_quality`` when the snapshot has quality.json."""
-    quality = snapshot.quality
-    if not quality:
+    """``model_quality`` (fit and bias statistics) and ``factor_quality`` when the snapshot has quality.json.
+
+    Built once per snapshot (not per portfolio); each report gets copies.
+    """
+    if not snapshot.quality:
         return {}
-    if "quality_tables" in snapshot._memo:  # per snapshot, not per portfolio
-        return {key: table.copy() for key, table in snapshot._memo["quality_tables"].items()}
+    tables = snapshot.cached("quality_tables", lambda: _build_quality_tables(snapshot.quality))
+    return {key: table.copy() for key, table in tables.items()}
+
+
+def _build_quality_tables(quality: dict) -> dict[str, pd.DataFrame]:
     rows = {k: v for k, v in quality.items() if isinstance(v, (int, float)) and not isinstance(v, bool)}
     bias = quality.get("bias", {})
     rows.update({f"bias_{k}": v for k, v in bias.items() if isinstance(v, (int, float)) and not isinstance(v, bool)})
@@ -172,8 +177,7 @@ def _quality_tables(snapshot: Snapshot) -> dict[str, pd.DataFrame]:
             "share_abs_t_over_2": [v["share_abs_t_over_2"] for v in stats.values()],
         }
     )
-    snapshot._memo["quality_tables"] = {"model_quality": model, "factor_quality": factor}
-    return {key: table.copy() for key, table in snapshot._memo["quality_tables"].items()}
+    return {"model_quality": model, "factor_quality": factor}
 
 
 def _factor_table(data: FactorModelData, w: np.ndarray) -> pd.DataFrame:

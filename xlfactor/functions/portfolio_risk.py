@@ -37,7 +37,7 @@ def OF_FACTORRISK(holdings, group=None, snapshot=None, as_of=None, ignore_unknow
 
 @worksheet_function(returns="number")
 def OF_IDIORISK(holdings, snapshot=None, as_of=None, ignore_unknown=None):  # noqa: N802
-    """Annualized idiosyncratic (stock-specific) risk of the holdings."""
+    """Annualized idiosyncratic risk of the holdings."""
     ctx = _context(holdings, snapshot, as_of, ignore_unknown)
     return ctx.data.idiosyncratic_risk(ctx.weights)
 

@@ -15,10 +15,10 @@ from collections.abc import Callable
 import numpy as np
 import pandas as pd
 
-from xlfactor.conventions import SQRT_TRADING_DAYS
+from xlfactor.conventions import SQRT_TRADING_DAYS, TRADING_DAYS_PER_YEAR
 from xlfactor.model.inputs import MarketData
 
-YEAR = 252
+YEAR = TRADING_DAYS_PER_YEAR
 MONTH = 21
 
 

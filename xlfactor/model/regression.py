@@ -14,7 +14,7 @@ For each return day ``t`` with exposures ``X`` known at the previous close:
 
 The KKT system ``[[X'WX, C'], [C, 0]]`` is inverted for a whole chunk of days at once;
 its top-left block gives the factor-return covariance for t-statistics. Residuals
-(specific returns) are raw returns minus the fitted common return.
+(idiosyncratic returns) are raw returns minus the fitted common return.
 """
 
 from __future__ import annotations

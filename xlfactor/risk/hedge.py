@@ -4,8 +4,8 @@ An instrument is a universe stock (its model exposures and idiosyncratic varianc
 an index/ETF of the snapshot's ``index_returns`` (exposures to market and sectors from
 a time-series regression of its daily returns on those factor returns; its residual
 variance is treated as uncorrelated with the stocks'). With instrument exposures ``Y``
-(n_instruments, n_factors), instrument specific covariance ``S`` and the portfolio's
-specific covariance with each instrument ``c``, holding ``h`` gives the variance
+(n_instruments, n_factors), instrument idiosyncratic covariance ``S`` and the portfolio's
+idiosyncratic covariance with each instrument ``c``, holding ``h`` gives the variance
 
     (x + Y'h)' F (x + Y'h) + w'Dw + 2 c'h + h'Sh.
 
@@ -55,19 +55,19 @@ def hedge(data, weights: np.ndarray, instruments: list[str], objective: str = "r
     Y, S_diag, stock_rows = _instrument_model(data, names)
     base = weights - data.benchmark_weights if objective == "te" else weights
     x = data.exposures.T @ base
-    def specific_overlap(weights: np.ndarray) -> np.ndarray:
-        """Specific covariance of ``weights`` with each instrument (non-zero only for a held stock)."""
+    def idiosyncratic_overlap(weights: np.ndarray) -> np.ndarray:
+        """Idiosyncratic covariance of ``weights`` with each instrument (non-zero only for a held stock)."""
         rows = np.maximum(stock_rows, 0)
         return np.where(stock_rows >= 0, weights[rows] * D[rows], 0.0)
 
-    c = specific_overlap(base)
+    c = idiosyncratic_overlap(base)
     S = np.diag(S_diag)
     same = (stock_rows[:, None] == stock_rows[None, :]) & (stock_rows[:, None] >= 0)
     S = np.where(same, S_diag[:, None], S)
     b = data.benchmark_weights
     bench_cov = data.exposures @ (F @ (data.exposures.T @ b)) + D * b
     bench_var = float(b @ bench_cov)
-    betas = (Y @ (F @ (data.exposures.T @ b)) + specific_overlap(b)) / bench_var
+    betas = (Y @ (F @ (data.exposures.T @ b)) + idiosyncratic_overlap(b)) / bench_var
     if objective == "beta":
         if len(names) != 1:
             raise XlfactorError("the beta objective takes exactly one instrument")
@@ -93,7 +93,7 @@ def hedge(data, weights: np.ndarray, instruments: list[str], objective: str = "r
 
 
 def _instrument_model(data, names: list[str]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Exposures (n_instruments, n_factors), specific variances and universe rows (-1 for indexes)."""
+    """Exposures (n_instruments, n_factors), idiosyncratic variances and universe rows (-1 for indexes)."""
     snapshot = data.snapshot
     rows = data.ticker_index.get_indexer(names)
     index_returns = snapshot.index_returns

@@ -14,6 +14,7 @@ import numpy as np
 import pandas as pd
 
 from xlfactor._typing import FloatArray, StrArray
+from xlfactor.conventions import normalize_tickers
 from xlfactor.errors import PortfolioError, UnknownTickersError
 from xlfactor.risk import decomposition as dec
 from xlfactor.risk.holdings import PortfolioWeights, align, holdings_from_frame
@@ -55,7 +56,7 @@ class FactorModelData:
 
     def _vector(self, weights: FloatArray | pd.Series) -> FloatArray:
         if isinstance(weights, pd.Series):
-            positions = self.ticker_index.get_indexer(weights.index.astype(str).str.strip().str.upper())
+            positions = self.ticker_index.get_indexer(normalize_tickers(weights.index))
             if (positions < 0).any():
                 raise UnknownTickersError(list(weights.index[positions < 0].astype(str)))
             vector = np.zeros(len(self.tickers))
@@ -248,13 +249,14 @@ def factor_model_data(snapshot: Snapshot | None = None) -> FactorModelData:
         from xlfactor.snapshot import load_snapshot
 
         snapshot = load_snapshot()
-    cached = snapshot._memo.get("factor_model_data")
-    if cached is not None:
-        return cached
+    return snapshot.cached("factor_model_data", lambda: _model_data(snapshot))
+
+
+def _model_data(snapshot: Snapshot) -> FactorModelData:
     caps = np.where(np.isfinite(snapshot.market_cap) & (snapshot.market_cap > 0), snapshot.market_cap, 0.0)
     if caps.sum() <= 0:
         raise PortfolioError("the snapshot has no usable market caps for the benchmark")
-    data = FactorModelData(
+    return FactorModelData(
         tickers=snapshot.tickers,
         factor_names=snapshot.factor_names,
         factor_groups=snapshot.factor_groups,
@@ -264,8 +266,6 @@ def factor_model_data(snapshot: Snapshot | None = None) -> FactorModelData:
         benchmark_weights=caps / caps.sum(),
         snapshot=snapshot,
     )
-    snapshot._memo["factor_model_data"] = data
-    return data
 
 
 def factor_model_data_at(snapshot: Snapshot, exposure_date: str) -> FactorModelData:
@@ -279,14 +279,16 @@ def factor_model_data_at(snapshot: Snapshot, exposure_date: str) -> FactorModelD
     current = factor_model_data(snapshot)
     if exposure_date == snapshot.as_of:
         return current
-    key = f"factor_model_data@{exposure_date}"
-    if key in snapshot._memo:
-        return snapshot._memo[key]
+    return snapshot.cached(f"factor_model_data@{exposure_date}", lambda: _model_data_at(current, exposure_date))
+
+
+def _model_data_at(current: FactorModelData, exposure_date: str) -> FactorModelData:
+    snapshot = current.snapshot
     panel = snapshot.exposure_panel
     if panel is None or exposure_date not in set(panel.dates.tolist()):
         raise PortfolioError(f"no exposures known at {exposure_date} in the snapshot's exposure panel")
     block = np.asarray(panel.values[int(np.searchsorted(panel.dates, exposure_date))])
-    data = FactorModelData(
+    return FactorModelData(
         tickers=current.tickers,
         factor_names=current.factor_names,
         factor_groups=current.factor_groups,
@@ -296,8 +298,6 @@ def factor_model_data_at(snapshot: Snapshot, exposure_date: str) -> FactorModelD
         benchmark_weights=current.benchmark_weights,
         snapshot=snapshot,
     )
-    snapshot._memo[key] = data
-    return data
 
 
 def check_confidence(confidence: object) -> float:
