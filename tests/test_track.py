@@ -161,7 +161,7 @@ def test_openfactor_track_layout(tmp_path, dates):
 
 
 def test_bad_dates_are_refused(tmp_path):
-    with pytest.raises(xf.XlfactorError, match="exposure panel covers"):
+    with pytest.raises(xf.XlfactorError, match="no attribution for 2020-01-01: attributable dates run"):
         record_day(book(1), tmp_path / "h", date="2020-01-01")
 
 

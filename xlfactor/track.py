@@ -32,7 +32,7 @@ from xlfactor._files import atomic_write, replace_folder
 from xlfactor.conventions import SQRT_TRADING_DAYS, TRADING_DAYS_PER_YEAR
 from xlfactor.errors import XlfactorError
 from xlfactor.report import portfolio_report
-from xlfactor.risk.attribution import attributable_dates
+from xlfactor.risk.attribution import attribution_date
 from xlfactor.risk.model_data import factor_model_data
 from xlfactor.snapshot.model import Snapshot
 
@@ -100,16 +100,15 @@ def record_day(
     return day
 
 
-def day_record(portfolio: pd.DataFrame, snapshot=None, date: str | None = None, benchmark=None) -> DayRecord:
-    """The track rows of one day (no file is touched)."""
-    data = factor_model_data(snapshot)
-    snapshot = data.snapshot
-    dates = attributable_dates(snapshot)
-    if not dates:
-        raise XlfactorError("the snapshot has no exposure panel: nothing to track")
-    date = dates[-1] if date in (None, "", "latest") else str(date)
-    if date not in dates:
-        raise XlfactorError(f"cannot record {date}: the snapshot's exposure panel covers {dates[0]} to {dates[-1]}")
+def day_record(
+    portfolio: pd.DataFrame,
+    snapshot: Snapshot | None = None,
+    date: str | None = None,
+    benchmark: pd.DataFrame | None = None,
+) -> DayRecord:
+    """The track rows of one day (no file is touched); arguments as in :func:`record_day`."""
+    snapshot = factor_model_data(snapshot).snapshot
+    date = attribution_date(snapshot, date)
     report = portfolio_report(portfolio, snapshot, benchmark, date=date)
     summary = report["summary"]["value"]
     attribution = report["attribution"]

@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from xlfactor.conventions import INDUSTRY_PREFIX, MARKET_FACTOR, SECTOR_PREFIX, TRADING_DAYS_PER_YEAR
+from xlfactor.conventions import INDUSTRY_PREFIX, MARKET_FACTOR, SECTOR_PREFIX, TRADING_DAYS_PER_YEAR, Choice
 from xlfactor.errors import XlfactorError
 from xlfactor.model import descriptors as desc
 from xlfactor.model.covariance import CovarianceOptions, factor_covariance
@@ -346,19 +346,26 @@ def _index_files(data: MarketData, window: slice, options: BuildOptions):
 # ---------------------------------------------------------------- from a folder
 
 
-def output_rows(dates: np.ndarray, every: str | None, first: int) -> list[int]:
-    """Rows to write: the last one, every day, or the last trading day of each month."""
+class BuildFrequency(Choice):
+    """How often ``build_snapshot`` writes a snapshot (``--every``): each trading day or each month end."""
+
+    DAY = "day"
+    MONTH = "month"
+
+
+def output_rows(dates: np.ndarray, every: BuildFrequency | str | None, first: int) -> list[int]:
+    """Rows to write: the last one, every day, or the last trading day of each month.
+
+    >>> output_rows(np.array(["2024-01-30", "2024-01-31", "2024-02-01", "2024-02-02"]), "MONTH", 0)
+    [1, 3]
+    """
     last = len(dates) - 1
     if every is None:
         return [last]
-    every = every.upper()
-    if every == "DAY":
+    if BuildFrequency.parse(every, "every") is BuildFrequency.DAY:
         return list(range(first, last + 1))
-    if every == "MONTH":
-        months = np.array([d[:7] for d in dates])
-        ends = [i for i in range(first, last + 1) if i == last or months[i + 1] != months[i]]
-        return ends
-    raise XlfactorError(f"--every must be DAY or MONTH, got {every!r}")
+    months = np.array([d[:7] for d in dates])
+    return [i for i in range(first, last + 1) if i == last or months[i + 1] != months[i]]
 
 
 def build_snapshot(
@@ -367,7 +374,7 @@ def build_snapshot(
     start: str | None = None,
     end: str | None = None,
     as_of: str | None = None,
-    every: str | None = None,
+    every: BuildFrequency | str | None = None,
     options: BuildOptions = BuildOptions(),
     progress: Progress | None = None,
 ) -> list[Path]:
@@ -379,6 +386,7 @@ def build_snapshot(
     """
     from xlfactor.snapshot.writer import write_snapshot
 
+    every = None if every is None else BuildFrequency.parse(every, "every")  # refused before any work
     data_dir = Path(data_dir)
     data = read_inputs(data_dir, None, as_of or end)
     source = _source_info(data_dir)

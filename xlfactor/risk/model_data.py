@@ -14,8 +14,8 @@ import numpy as np
 import pandas as pd
 
 from xlfactor._typing import FloatArray, StrArray
-from xlfactor.conventions import normalize_tickers
-from xlfactor.errors import PortfolioError, UnknownTickersError
+from xlfactor.conventions import FactorGroup, normalize_ticker, normalize_tickers
+from xlfactor.errors import PortfolioError, UnknownTickersError, XlfactorError
 from xlfactor.risk import decomposition as dec
 from xlfactor.risk.holdings import PortfolioWeights, align, holdings_from_frame
 from xlfactor.snapshot.model import Snapshot
@@ -86,9 +86,17 @@ class FactorModelData:
         """Annualized total risk (volatility, decimal)."""
         return dec.total_risk(self._vector(weights), self.exposures, self.factor_covariance, self.idiosyncratic_variance)
 
-    def factor_risk(self, weights: FloatArray | pd.Series) -> float:
-        """Annualized common-factor risk ``sqrt(x' F x)``."""
-        return math.sqrt(dec.factor_variance(self.factor_exposure(weights), self.factor_covariance))
+    def factor_risk(self, weights: FloatArray | pd.Series, group: FactorGroup | str | None = None) -> float:
+        """Annualized common-factor risk ``sqrt(x' F x)``, of every factor or of one group's.
+
+        A group's risk is its stand-alone risk ``sqrt(x_g' F_gg x_g)`` (market, style,
+        sector or industry factors only); the groups' risks do not add up to the total.
+        """
+        x = self.factor_exposure(weights)
+        if group is None:
+            return math.sqrt(dec.factor_variance(x, self.factor_covariance))
+        mask = self.factor_groups == FactorGroup.parse(group, "group").value
+        return math.sqrt(dec.group_factor_variance(x, self.factor_covariance, mask))
 
     def idiosyncratic_risk(self, weights: FloatArray | pd.Series) -> float:
         """Annualized idiosyncratic risk ``sqrt(sum w^2 d)``."""
@@ -128,14 +136,107 @@ class FactorModelData:
         risk = self.tracking_error(weights, benchmark) if active else self.risk(weights)
         return dec.parametric_var(risk, confidence, horizon_days)
 
+    # ------------------------------------------------------------------ factors
+    def factor_index(self, factor: str) -> int:
+        """Column of ``factor`` (exact id, else case-insensitive); raises naming the factor."""
+        names = self.factor_names.tolist()
+        if factor in names:
+            return names.index(factor)
+        lowered = {n.lower(): i for i, n in enumerate(names)}
+        key = str(factor).strip().lower()
+        if key in lowered:
+            return lowered[key]
+        raise XlfactorError(f"unknown factor {factor!r} (OF_FACTORS() lists them)")
+
+    def factor_volatilities(self) -> FloatArray:
+        """(n_factors,) annualized volatility of each factor, ``sqrt(diag F)``."""
+        return np.sqrt(np.diag(self.factor_covariance))
+
+    def factor_volatility(self, factor: str) -> float:
+        """Annualized volatility of one factor."""
+        i = self.factor_index(factor)
+        return math.sqrt(self.factor_covariance[i, i])
+
+    def factor_correlation(self, factor1: str, factor2: str) -> float:
+        """Correlation of two factors' returns in the model covariance."""
+        i, j = self.factor_index(factor1), self.factor_index(factor2)
+        F = self.factor_covariance
+        return float(F[i, j] / math.sqrt(F[i, i] * F[j, j]))
+
+    def ticker_position(self, ticker: str) -> int:
+        """Row of ``ticker`` in the universe (normalized); raises :class:`UnknownTickersError`."""
+        name = normalize_ticker(ticker)
+        row = int(self.ticker_index.get_indexer([name])[0])
+        if row < 0:
+            raise UnknownTickersError([name])
+        return row
+
     # ------------------------------------------------------------------ contributions
+    def marginal_contributions(self, weights: FloatArray | pd.Series) -> FloatArray:
+        """(n_assets,) marginal contribution to risk ``(V w)_i / sigma`` of every name (d risk / d w_i)."""
+        return dec.asset_marginal_contributions(
+            self._vector(weights), self.exposures, self.factor_covariance, self.idiosyncratic_variance
+        )
+
+    def marginal_contribution(self, weights: FloatArray | pd.Series, ticker: str) -> float:
+        """Marginal contribution to risk of one name (held or not)."""
+        return float(self.marginal_contributions(weights)[self.ticker_position(ticker)])
+
+    def risk_contributions(self, weights: FloatArray | pd.Series) -> pd.DataFrame:
+        """:meth:`factor_contributions` plus a last ``idiosyncratic`` row: the rows add up.
+
+        ``variance_contribution`` sums to the variance, ``risk_contribution`` to the risk
+        and ``share`` to 1 over all rows. The idiosyncratic row has ``group``
+        ``idiosyncratic``, variance ``sum w^2 d`` and NaN exposure, volatility, correlation
+        and marginal contribution. Use active weights for the tracking error's rows.
+        """
+        w = self._vector(weights)
+        frame = self.factor_contributions(w)
+        variance = dec.idiosyncratic_variance(w, self.idiosyncratic_variance)
+        risk = self.risk(w)
+        scale = 1.0 / risk if risk > 0 else 0.0
+        idio = {column: np.nan for column in frame.columns}
+        idio.update(
+            factor="idiosyncratic",
+            group="idiosyncratic",
+            variance_contribution=variance,
+            risk_contribution=variance * scale,
+            share=variance * scale * scale,
+        )
+        return pd.concat([frame, pd.DataFrame([idio])], ignore_index=True)
+
+    def risk_decomposition(self, weights: FloatArray | pd.Series) -> pd.DataFrame:
+        """Risk by block: rows ``common_factor, market, style, sector, industry, idiosyncratic, total``.
+
+        Columns: ``risk`` (each block's stand-alone volatility), ``variance_contribution``
+        (Euler: the four groups and idiosyncratic add up to the total variance) and
+        ``share`` of the total variance. Use active weights for the tracking error's.
+        """
+        w = self._vector(weights)
+        x = dec.factor_exposures(w, self.exposures)
+        F = self.factor_covariance
+        contribution = dec.factor_variance_contributions(x, F)
+        common = float(contribution.sum())
+        idio = dec.idiosyncratic_variance(w, self.idiosyncratic_variance)
+        total = max(common, 0.0) + idio
+        rows = {"common_factor": (math.sqrt(max(common, 0.0)), common)}
+        for group in FactorGroup:
+            mask = self.factor_groups == group.value
+            rows[group.value] = (math.sqrt(dec.group_factor_variance(x, F, mask)), float(contribution[mask].sum()))
+        rows["idiosyncratic"] = (math.sqrt(idio), idio)
+        rows["total"] = (math.sqrt(total), total)
+        frame = pd.DataFrame.from_dict(rows, orient="index", columns=["risk", "variance_contribution"])
+        frame["share"] = frame["variance_contribution"] / total if total > 0 else math.nan
+        frame.index.name = "component"
+        return frame
+
     def factor_contributions(self, weights: FloatArray | pd.Series) -> pd.DataFrame:
         """Per-factor risk decomposition of ``weights`` (use active weights for TE).
 
         Columns: ``factor, group, exposure, volatility, correlation, marginal_contribution,
         variance_contribution, risk_contribution, share``. ``risk_contribution`` sums with
-        the idiosyncratic contribution (see ``idiosyncratic_contribution``) to the risk,
-        ``share`` (of variance) to 1 minus the idiosyncratic share.
+        the idiosyncratic row of :meth:`risk_contributions` to the risk, ``share`` (of
+        variance) to 1 minus the idiosyncratic share.
         """
         w = self._vector(weights)
         x = dec.factor_exposures(w, self.exposures)
@@ -147,7 +248,7 @@ class FactorModelData:
                 "factor": self.factor_names,
                 "group": self.factor_groups,
                 "exposure": x,
-                "volatility": np.sqrt(np.diag(self.factor_covariance)),
+                "volatility": self.factor_volatilities(),
                 "correlation": dec.factor_correlations(x, self.factor_covariance, risk),
                 "marginal_contribution": (self.factor_covariance @ x) * scale,
                 "variance_contribution": variance_contribution,
@@ -162,7 +263,7 @@ class FactorModelData:
         Only names with a non-zero weight. Risk contributions sum to the total risk.
         """
         w = self._vector(weights)
-        marginal = dec.asset_marginal_contributions(w, self.exposures, self.factor_covariance, self.idiosyncratic_variance)
+        marginal = self.marginal_contributions(w)
         held = np.nonzero(w)[0]
         contribution = w[held] * marginal[held]
         total = contribution.sum()
@@ -214,7 +315,7 @@ class FactorModelData:
         w = self._vector(weights)
         b = self._benchmark(benchmark)
         held = np.nonzero(w)[0]
-        marginal = dec.asset_marginal_contributions(w, self.exposures, self.factor_covariance, self.idiosyncratic_variance)
+        marginal = self.marginal_contributions(w)
         return pd.DataFrame(
             {
                 "ticker": self.tickers[held],
