@@ -145,20 +145,25 @@ def test_no_look_ahead(simulated_market):
     assert (m.fundamentals["available_date"] > cut).any(), "later reports exist and must not leak"
 
 
-def test_snapshot_round_trip_and_skipped_factors(tmp_path, demo_history):
-    snapshot = snapshot_at(demo_history, len(demo_history.data.dates) - 1, BuildOptions(quality=False))
+def test_snapshot_round_trip(tmp_path, demo_history):
+    """Written and read back at full precision; the day's attributed return is the input stock returns."""
+    data = demo_history.data
+    snapshot = snapshot_at(demo_history, len(data.dates) - 1, BuildOptions(quality=False))
     folder = xf.write_snapshot(snapshot, tmp_path / "snap")
     loaded = xf.load_snapshot(folder)
     np.testing.assert_allclose(loaded.factor_covariance, snapshot.factor_covariance, rtol=1e-15)
     np.testing.assert_allclose(loaded.idiosyncratic_risk, snapshot.idiosyncratic_risk, rtol=1e-15)
+    np.testing.assert_allclose(loaded.exposures, snapshot.exposures, rtol=1e-15)
     assert np.linalg.eigvalsh(loaded.factor_covariance).min() > 0
-    report = xf.portfolio_report(pd.DataFrame({"ticker": loaded.tickers[:30], "value": 1.0}), loaded)
-    assert report["attribution"].loc["total", "active"] == pytest.approx(
-        report["attribution"].loc["total", "portfolio"] - report["attribution"].loc["total", "benchmark"]
-    )
+    # Independent: lagged exposures x factor returns + residuals must rebuild the raw input returns.
+    last = data.returns[-1]
+    held = np.nonzero(np.isfinite(last))[0][:30]
+    tickers = data.tickers[held]
+    report = xf.portfolio_report(pd.DataFrame({"ticker": tickers, "value": 1.0}), loaded)
+    assert report["attribution"].loc["total", "portfolio"] == pytest.approx(last[held].mean(), rel=1e-9)
 
 
-def test_absent_inputs_are_skipped_and_reported(simulated_market):
+def test_absent_inputs_are_skipped_and_reported(simulated_market, tmp_path):
     m = simulated_market
     keep = m.prices["date"] >= np.sort(m.prices["date"].unique())[-330]
     fundamentals = m.fundamentals.drop(columns=["short_interest", "analyst_score"])
@@ -168,6 +173,14 @@ def test_absent_inputs_are_skipped_and_reported(simulated_market):
     assert "long_term_reversal" in history.skipped  # 330 days are too short for it
     assert "short_interest" not in history.style_names and "long_term_reversal" not in history.style_names
     assert not history.market_pinned
+    # The written snapshot says which factors were skipped and why, and has none of them.
+    snapshot = snapshot_at(history, len(history.data.dates) - 1, BuildOptions(quality=False))
+    loaded = xf.load_snapshot(xf.write_snapshot(snapshot, tmp_path / "snap"))
+    skipped = loaded.metadata["skipped_factors"]
+    assert {"short_interest", "sentiment", "long_term_reversal"} <= set(skipped)
+    assert skipped["short_interest"] == "inputs absent"
+    assert not set(skipped) & set(loaded.factor_names)
+    assert "short_interest (inputs absent)" in snapshot.diagnostics["skipped_factors"]
 
 
 @pytest.mark.parametrize(
