@@ -63,6 +63,7 @@ def _log_returns(data: MarketData) -> np.ndarray:
 
 
 def size(data: MarketData) -> np.ndarray:
+    """Log market cap (dollars); NaN where the cap is unknown or not positive."""
     return np.log(np.where(data.market_cap > 0, data.market_cap, np.nan))
 
 

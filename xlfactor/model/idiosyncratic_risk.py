@@ -26,6 +26,8 @@ from xlfactor.model.covariance import ewma_variance_forecasts, ewma_weights, reg
 
 @dataclass(frozen=True)
 class IdiosyncraticRiskOptions:
+    """Estimator settings (half-lives in trading days, shrinkage intensity, structural scale)."""
+
     half_life: float = 84
     lags: int = 5
     shrinkage: float = 0.1

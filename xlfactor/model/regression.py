@@ -31,6 +31,8 @@ CHUNK_DAYS = 42
 
 @dataclass(frozen=True, eq=False)
 class RegressionResult:
+    """Daily cross-sectional regressions: factor returns, residuals and fit statistics (daily decimals)."""
+
     factor_returns: np.ndarray  # (n_days, n_factors) daily; NaN where a factor was not estimable
     residuals: np.ndarray  # (n_days, n_tickers) raw return minus fitted; NaN outside the regression
     t_stats: np.ndarray  # (n_days, n_factors)
