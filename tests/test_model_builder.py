@@ -8,6 +8,7 @@ import pytest
 from scipy.linalg import null_space
 
 import xlfactor as xf
+from xlfactor.demo.package import build_options
 from xlfactor.model.builder import BuildOptions, build_model, snapshot_at
 from xlfactor.model.inputs import InputError, market_data
 from xlfactor.model.regression import regress
@@ -125,19 +126,16 @@ def test_random_portfolio_risk_is_calibrated(fresh_demo, capsys):
     assert bias["random_bias_share_in_band"] >= 0.8
 
 
-def test_no_look_ahead(simulated_market):
-    """Data up to T and up to T+60: identical exposures and factor returns for every day <= T."""
+def test_no_look_ahead(simulated_market, demo_history):
+    """Data up to T and up to T+100 (the run's full build): identical exposures and factor returns for every day <= T."""
     m = simulated_market
     dates = np.sort(m.prices["date"].unique())
-    cut, later = dates[-100], dates[-40]
-    options = BuildOptions(market_series="SPY")
-
-    def build(end):
-        prices = m.prices[m.prices["date"] <= end]
-        bench = m.benchmark[m.benchmark["date"] <= end]
-        return build_model(market_data(prices, m.classification, m.fundamentals, bench), options)
-
-    short, long = build(cut), build(later)
+    cut = dates[-100]
+    prices = m.prices[m.prices["date"] <= cut]
+    bench = m.benchmark[m.benchmark["date"] <= cut]
+    short = build_model(market_data(prices, m.classification, m.fundamentals, bench), build_options())
+    long = demo_history
+    assert long.data.dates[-1] > cut
     rows = len(short.data.dates)
     np.testing.assert_array_equal(short.styles, long.styles[:rows])
     np.testing.assert_array_equal(short.regression.factor_returns, long.regression.factor_returns[:rows])
