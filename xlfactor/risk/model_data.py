@@ -2,7 +2,19 @@
 
 Built once per snapshot (``factor_model_data(snapshot)`` memoizes it). Every method
 takes weights as an ndarray in universe order (``data.tickers``); use
-``data.weights(portfolio)`` to turn a holdings frame into one.
+``data.weights(portfolio)`` to turn a holdings frame into one. Risk figures are
+annualized decimal volatilities, variances annualized decimal squared.
+
+>>> import pandas as pd
+>>> import xlfactor as xf
+>>> data = xf.factor_model_data()                      # the embedded simulated demo
+>>> book = pd.DataFrame({"ticker": data.tickers[:3], "value": [100.0, 50.0, -50.0]})
+>>> w = data.weights(book).weights                     # (n_assets,), decimals of gross
+>>> w[:3].tolist()
+[0.5, 0.25, -0.25]
+>>> rows = data.risk_contributions(w)                  # factor rows + idiosyncratic row
+>>> bool(abs(rows["risk_contribution"].sum() - data.risk(w)) < 1e-12)
+True
 """
 
 from __future__ import annotations
