@@ -152,6 +152,21 @@ def test_the_layer_check_catches_broken_edges(module, source, broken):
     assert bool(violations(source, module)) is broken
 
 
+def memo_uses(source: str) -> list[int]:
+    """Lines that touch a ``_memo`` attribute (the Snapshot's memo has one owner: ``Snapshot.cached``)."""
+    return [node.lineno for node in ast.walk(ast.parse(source)) if isinstance(node, ast.Attribute) and node.attr == "_memo"]
+
+
+def test_the_snapshot_memo_has_one_owner():
+    found = {
+        module_name(path): lines
+        for path in package_modules()
+        if module_name(path) != "xlfactor.snapshot.model" and (lines := memo_uses(path.read_text(encoding="utf-8")))
+    }
+    assert not found, f"use Snapshot.cached(key, compute) instead of _memo at {found}"
+    assert memo_uses("x = snapshot._memo.get('k')\n") == [1]
+
+
 def literal_252(source: str) -> list[int]:
     """Lines where the number 252 is written as a literal (docstrings and comments do not count)."""
     lines = []
