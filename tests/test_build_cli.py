@@ -28,8 +28,8 @@ def test_demo_data_then_build_reproduces_the_demo(tmp_path, simulated_market, fr
     pd.testing.assert_frame_equal(themes, replayed[["theme", "ticker"]])
     position = pd.Index(simulated_market.data.tickers)
     for _, group in themes.groupby("theme"):  # members' specific returns share a shock; others do not
-        members = simulated_market.specific_returns[1:, position.get_indexer(group["ticker"])]
-        others = simulated_market.specific_returns[1:, np.setdiff1d(np.arange(len(position)), position.get_indexer(themes["ticker"]))[:30]]
+        members = simulated_market.idiosyncratic_returns[1:, position.get_indexer(group["ticker"])]
+        others = simulated_market.idiosyncratic_returns[1:, np.setdiff1d(np.arange(len(position)), position.get_indexer(themes["ticker"]))[:30]]
         inside, outside = np.corrcoef(members.T), np.corrcoef(others.T)
         assert inside[np.triu_indices_from(inside, 1)].mean() > 0.1 > abs(outside[np.triu_indices_from(outside, 1)].mean()) * 5
     assert main(["build", "--data", str(tmp_path / "in"), "--out", str(tmp_path / "snap"), "--universe", "xlfactor-demo", "--no-quality"]) == 0
