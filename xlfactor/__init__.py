@@ -10,6 +10,7 @@ from xlfactor.errors import PortfolioError, SnapshotError, UnknownTickersError, 
 from xlfactor.report import portfolio_report
 from xlfactor.risk import FactorModelData, factor_model_data
 from xlfactor.snapshot import Snapshot, load_snapshot, write_snapshot
+from xlfactor.track import track_attribution
 
 __version__ = "0.1.0"
 
@@ -24,5 +25,6 @@ __all__ = [
     "factor_model_data",
     "load_snapshot",
     "portfolio_report",
+    "track_attribution",
     "write_snapshot",
 ]
