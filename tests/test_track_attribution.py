@@ -50,11 +50,12 @@ def synthetic_track(folder: Path, days: int, seed: int = 0, openfactor: bool = F
                                              "active_return": [active], "tracking_error": [0.05], "idiosyncratic_contribution": [idio.sum()]}))  # fmt: skip
     folder.mkdir(parents=True)
     for key, frames in tables.items():
-        pd.concat(frames).to_csv(folder / f"{key}.csv", index=False)
         if not root_only:
             for date, frame in zip(dates, frames):
                 (folder / "days" / date).mkdir(parents=True, exist_ok=True)
                 frame.to_csv(folder / "days" / date / f"{key}.csv", index=False)
+    for key, frames in tables.items():  # the root aggregates last, as a track run writes them
+        pd.concat(frames).to_csv(folder / f"{key}.csv", index=False)
     return folder
 
 
@@ -114,6 +115,16 @@ def test_multi_day_attribution_equals_sums_of_the_stored_rows(tmp_path, openfact
             assert names.loc[ticker, "contribution"] == pytest.approx(grouped["contribution"].sum()[ticker], abs=TOL)
             assert names.loc[ticker, "avg_weight"] == pytest.approx(grouped["weight"].sum()[ticker] / size, abs=TOL)
         assert names["pct_idiosyncratic"].sum() == pytest.approx(1.0)
+
+
+def test_day_folders_are_read_when_the_root_files_are_stale(tmp_path):
+    folder = synthetic_track(tmp_path / "t", 25, seed=5)
+    fast = track_attribution(folder, "1M")["reconciliation"]
+    (folder / "factor_contrib.csv").write_text("date,factor,label,family,contribution,te_share\n")  # stale root file
+    (folder / "idiosyncratic_returns.csv").unlink()
+    slow = track_attribution(folder, "1M")["reconciliation"]
+    assert slow["return"].to_numpy() == pytest.approx(fast["return"].to_numpy(), abs=TOL)
+    assert slow.loc["style", "return"] != 0
 
 
 def test_openfactor_folder_with_only_the_root_files(tmp_path):

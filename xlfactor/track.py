@@ -310,8 +310,9 @@ def realized_statistics(track: pd.DataFrame) -> pd.DataFrame:
 def load_track(track_folder: str | Path) -> dict[str, pd.DataFrame]:
     """The tables of a track folder written by ``xlfactor track`` or OpenFactor's ``--track``.
 
-    Reads the day folders ``days/<date>/*.csv`` (or, when there are none, the aggregate
-    CSVs at the root). Families are lower-cased (OpenFactor writes ``Style``).
+    Reads the aggregate CSVs at the root when they hold exactly the stored days and no day
+    was rewritten after them (7 files instead of 7 per day), otherwise the day folders
+    ``days/<date>/*.csv``. Families are lower-cased (OpenFactor writes ``Style``).
 
     Raises
     ------
@@ -321,7 +322,8 @@ def load_track(track_folder: str | Path) -> dict[str, pd.DataFrame]:
     folder = Path(track_folder)
     if not folder.is_dir():
         raise XlfactorError(f"track folder {folder} does not exist ({WINDOW_RULE})")
-    if any(p.is_dir() and not p.name.startswith(".") for p in (folder / "days").glob("*")):
+    day_names = {p.name for p in (folder / "days").glob("*") if p.is_dir() and not p.name.startswith(".")}
+    if day_names and not _aggregates_current(folder, day_names):
         tables = _rebuild_aggregates(folder, write=False)
     else:
         tables = {}
@@ -335,6 +337,20 @@ def load_track(track_folder: str | Path) -> dict[str, pd.DataFrame]:
         if "family" in tables[key]:
             tables[key]["family"] = tables[key]["family"].astype(str).str.strip().str.lower()
     return tables
+
+
+def _aggregates_current(folder: Path, day_names: set[str]) -> bool:
+    """True when the root CSVs hold exactly the stored days (read 7 files instead of 7 per day)."""
+    if not all((folder / name).is_file() for name in TABLES.values()):
+        return False
+    try:
+        dates = pd.read_csv(folder / TABLES["track"], usecols=["date"], dtype={"date": str})["date"]
+    except (ValueError, pd.errors.ParserError, pd.errors.EmptyDataError):
+        return False
+    if set(dates) != day_names or not dates.is_unique:
+        return False
+    written = min((folder / name).stat().st_mtime for name in TABLES.values())
+    return all((folder / "days" / name).stat().st_mtime <= written for name in day_names)  # no day rewritten since
 
 
 def track_attribution(track_folder: str | Path | dict[str, pd.DataFrame], window: str = "1M") -> dict[str, pd.DataFrame]:
