@@ -255,8 +255,10 @@ def _headline_formulas(c: dict[str, str]) -> dict[str, str]:
 def _write_summary(
     wb: Workbook, ws, report: dict[str, pd.DataFrame], model: _ModelCells, realized: pd.DataFrame | None = None
 ) -> None:
-    """Title, banner, live headlines, the risk summary and realized statistics (columns A:F),
-    snapshot facts and diagnostics, one row per item (columns H:I): one printed page.
+    """Write the Summary sheet: one printed page.
+
+    Title, banner, live headlines, the risk summary and realized statistics (columns A:F);
+    snapshot facts and diagnostics, one row per item (columns H:I).
     """
     facts = report["snapshot"]["value"]
     ws["A1"] = "xlfactor portfolio risk report"
