@@ -33,7 +33,7 @@ import numpy as np
 import pandas as pd
 
 from xlfactor._files import atomic_write
-from xlfactor.conventions import SQRT_TRADING_DAYS
+from xlfactor.conventions import SQRT_TRADING_DAYS, TRADING_DAYS_PER_YEAR
 from xlfactor.errors import XlfactorError
 from xlfactor.report import portfolio_report
 from xlfactor.risk.attribution import attributable_dates
@@ -59,9 +59,9 @@ SHEETS = {
     "active_risk": "ActiveRisk",
     "risk_rows": "RiskRows",
 }
-WINDOWS = (("1W", 7), ("1M", 22), ("1Q", 63), ("1Y", 252), ("All", None))
+WINDOWS = (("1W", 7), ("1M", 22), ("1Q", 63), ("1Y", TRADING_DAYS_PER_YEAR), ("All", None))
 """(label, stored days) of each window; ``All`` is every stored day, shown when more than 252."""
-ALL_MINIMUM = 253
+ALL_MINIMUM = TRADING_DAYS_PER_YEAR + 1
 WINDOW_RULE = "1W needs 7+ stored days, 1M 22+, 1Q 63+, 1Y 252+, All more than 252"
 ATTRIBUTION_FAMILIES = ("market", "style", "sector", "industry")
 LOCK_TIMEOUT_SECONDS = 60.0
