@@ -15,8 +15,8 @@ from openpyxl.chart import LineChart, Reference
 from openpyxl.styles import Font
 
 from xlfactor._files import atomic_write
-from xlfactor.track import WINDOW_RULE, window_attributions
 from xlfactor.excel.sheets import PERCENT, WARNING_FILL, apply_print_settings, autosize, write_table
+from xlfactor.track import WINDOW_RULE, realized_statistics, window_attributions
 
 TOP_ROWS = 10
 SHEET_ORDER = (
@@ -107,3 +107,8 @@ def _write_attribution(ws, tables: dict[str, pd.DataFrame], days: int) -> None:
         last, _ = write_table(ws, names, start_row=last + 3, formats={"pct_idiosyncratic": PERCENT})
         row = last + 3
     autosize(ws, maximum=40)
+
+
+def write_track_workbook(path: str | Path, tables: dict[str, pd.DataFrame]) -> Path:
+    """Render the history tables (:func:`xlfactor.track.read_history`) with their realized statistics."""
+    return render_track_workbook(path, tables, realized_statistics(tables["track"]))
