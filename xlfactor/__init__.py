@@ -12,6 +12,7 @@ from xlfactor.risk import FactorModelData, factor_model_data
 from xlfactor.risk.scenarios import historical_var, replay, scenario, scenario_table, stress, worst_days, worst_window
 from xlfactor.semantic import discover_semantic_factors, semantic_factor_members
 from xlfactor.snapshot import Snapshot, load_snapshot, write_snapshot
+from xlfactor.track import track_attribution
 
 __version__ = "0.1.0"
 
@@ -34,6 +35,7 @@ __all__ = [
     "scenario_table",
     "semantic_factor_members",
     "stress",
+    "track_attribution",
     "worst_days",
     "worst_window",
     "write_snapshot",
