@@ -9,6 +9,10 @@ True
 from xlfactor.errors import PortfolioError, SnapshotError, UnknownTickersError, XlfactorError
 from xlfactor.report import portfolio_report
 from xlfactor.risk import FactorModelData, factor_model_data
+from xlfactor.risk.budgets import hedge_to_factor_share, implied_covariance, position_size
+from xlfactor.risk.etf_cascade import cascade_hedge_ratios, etf_cascade
+from xlfactor.risk.portfolios import factor_portfolio, hedged_book, tracking_portfolio
+from xlfactor.risk.timeseries import regress_returns, rolling_exposures
 from xlfactor.snapshot import Snapshot, load_snapshot, write_snapshot
 
 __version__ = "0.1.0"
@@ -21,7 +25,17 @@ __all__ = [
     "UnknownTickersError",
     "XlfactorError",
     "__version__",
+    "cascade_hedge_ratios",
+    "etf_cascade",
     "factor_model_data",
+    "factor_portfolio",
+    "hedge_to_factor_share",
+    "hedged_book",
+    "implied_covariance",
+    "position_size",
+    "regress_returns",
+    "rolling_exposures",
+    "tracking_portfolio",
     "load_snapshot",
     "portfolio_report",
     "write_snapshot",

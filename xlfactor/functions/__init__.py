@@ -19,7 +19,8 @@ True
 'True'
 """
 
-from xlfactor.functions import portfolio_risk
+from xlfactor.functions import portfolio_risk  # isort: skip (import order is the reference order)
+from xlfactor.functions import hedging  # isort: skip
 from xlfactor.functions.catalog import (
     ARGUMENT_HELP,
     CATALOG,
@@ -41,6 +42,7 @@ __all__ = [
     "MAX_MESSAGE",
     "Argument",
     "WorksheetFunction",
+    "hedging",
     "portfolio_risk",
     "reference_markdown",
     "reference_text",
