@@ -6,12 +6,13 @@
 True
 """
 
-from xlfactor.errors import PortfolioError, SnapshotError, UnknownTickersError, XlfactorError
+from xlfactor.errors import PortfolioError, ScenarioError, SnapshotError, UnknownTickersError, XlfactorError
 from xlfactor.report import portfolio_report
 from xlfactor.risk import FactorModelData, factor_model_data
 from xlfactor.risk.budgets import hedge_to_factor_share, implied_covariance, position_size
 from xlfactor.risk.etf_cascade import cascade_hedge_ratios, etf_cascade
 from xlfactor.risk.portfolios import factor_portfolio, hedged_book, tracking_portfolio
+from xlfactor.risk.scenarios import historical_var, replay, scenario, scenario_table, stress, worst_days, worst_window
 from xlfactor.risk.timeseries import regress_returns, rolling_exposures
 from xlfactor.snapshot import Snapshot, load_snapshot, write_snapshot
 
@@ -20,6 +21,7 @@ __version__ = "0.1.0"
 __all__ = [
     "FactorModelData",
     "PortfolioError",
+    "ScenarioError",
     "Snapshot",
     "SnapshotError",
     "UnknownTickersError",
@@ -31,12 +33,19 @@ __all__ = [
     "factor_portfolio",
     "hedge_to_factor_share",
     "hedged_book",
+    "historical_var",
     "implied_covariance",
-    "position_size",
-    "regress_returns",
-    "rolling_exposures",
-    "tracking_portfolio",
     "load_snapshot",
     "portfolio_report",
+    "position_size",
+    "regress_returns",
+    "replay",
+    "rolling_exposures",
+    "scenario",
+    "scenario_table",
+    "stress",
+    "tracking_portfolio",
+    "worst_days",
+    "worst_window",
     "write_snapshot",
 ]
