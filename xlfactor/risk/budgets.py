@@ -251,7 +251,7 @@ def hedge_book_to_share(data, weights: np.ndarray, limit: float, instrument: str
         A factor id: the same with that factor's pure factor portfolio.
     """
     from xlfactor.risk.hedge import (
-        _specific_overlap,
+        _idiosyncratic_overlap,
         instrument_model,
         variance_with_hedge,
     )
@@ -283,7 +283,7 @@ def hedge_book_to_share(data, weights: np.ndarray, limit: float, instrument: str
     else:
         Y, S, rows, label = instrument_model(data, [instrument])
         y = Y[0]
-        c = float(_specific_overlap(data, rows, w)[0])  # non-zero when the instrument is a held stock
+        c = float(_idiosyncratic_overlap(data, rows, w)[0])  # non-zero when the instrument is a held stock
         s = float(S[0])
 
         def variance(h: float) -> float:

@@ -27,9 +27,11 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from xlfactor.conventions import TRADING_DAYS_PER_YEAR
 from xlfactor.errors import PortfolioError, XlfactorError
 
 LEVELS = ("market", "sector", "subsector")
+CASCADE_WINDOW = TRADING_DAYS_PER_YEAR  # a year of daily returns
 MIN_CASCADE_DAYS = 60
 
 
@@ -172,7 +174,7 @@ def etf_cascade(
     market: pd.Series,
     sector: pd.Series | None = None,
     subsector: pd.Series | None = None,
-    window: int | None = 252,
+    window: int | None = CASCADE_WINDOW,
 ) -> CascadeResult:
     """Estimate the SPY -> sector -> subsector ETF cascade from daily return series.
 
@@ -288,7 +290,7 @@ def market_etf(snapshot) -> str:
     return str(returns.columns[0])
 
 
-def universe_cascade(data, window: int = 252) -> UniverseCascade:
+def universe_cascade(data, window: int = CASCADE_WINDOW) -> UniverseCascade:
     """Cascade every universe name on SPY, its sector SPDR and its subsector ETF (memoized per snapshot).
 
     Sector and sub-industry (the model's industry) come from the exposures; the ETFs
@@ -296,13 +298,14 @@ def universe_cascade(data, window: int = 252) -> UniverseCascade:
     sector (sub-industry) has no ETF stop the cascade at the market (sector) level.
     Stock returns are :func:`xlfactor.risk.timeseries.stock_returns` (model plus residual).
     """
+    return data.snapshot.cached(f"universe_cascade:{window}", lambda: _universe_cascade(data, window))
+
+
+def _universe_cascade(data, window: int) -> UniverseCascade:
     from xlfactor.etf_map import etf_for_sector, etf_for_sub_industry
     from xlfactor.risk.timeseries import stock_returns
 
     snapshot = data.snapshot
-    key = f"universe_cascade:{window}"
-    if key in snapshot._memo:
-        return snapshot._memo[key]
     index_returns = snapshot.index_returns
     spy = market_etf(snapshot)
     available = set(index_returns.columns)
@@ -341,7 +344,7 @@ def universe_cascade(data, window: int = 252) -> UniverseCascade:
         explained[rows] = block["explained"]
         residual_share[rows] = block["residual_share"]
         worst = max(worst, float(block["replication_error"].max()))
-    result = UniverseCascade(
+    return UniverseCascade(
         tickers=np.asarray(data.tickers),
         etfs=etfs,
         etf_codes=codes,
@@ -355,8 +358,6 @@ def universe_cascade(data, window: int = 252) -> UniverseCascade:
         complete=complete,
         replication_error=worst,
     )
-    snapshot._memo[key] = result
-    return result
 
 
 @dataclass(frozen=True, eq=False)

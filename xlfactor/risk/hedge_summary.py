@@ -18,6 +18,7 @@ import numpy as np
 import pandas as pd
 
 from xlfactor.risk.etf_cascade import (
+    CASCADE_WINDOW,
     PortfolioCascade,
     portfolio_cascade,
     universe_cascade,
@@ -36,7 +37,7 @@ class HedgeComparison:
     levels: pd.DataFrame  # index level_1..; columns explained_risk, residual_share, hedged_volatility
 
 
-def hedge_comparison(data, weights: np.ndarray, levels: int = 3, window: int = 252) -> HedgeComparison:
+def hedge_comparison(data, weights: np.ndarray, levels: int = 3, window: int = CASCADE_WINDOW) -> HedgeComparison:
     """Compare the ETF cascade hedge of ``weights`` with the minimum-TE hedge in the same ETFs.
 
     Parameters

@@ -148,10 +148,13 @@ def factor_portfolio(data, factor: str) -> FactorPortfolio:
     if factor.lower() not in lowered:
         raise XlfactorError(f"unknown factor {factor!r} (OF_FACTORS() lists them)")
     k = lowered[factor.lower()]
-    memo = getattr(getattr(data, "snapshot", None), "_memo", {})
-    key = f"factor_portfolio:{names[k]}"
-    if key in memo:
-        return memo[key]
+    snapshot = getattr(data, "snapshot", None)
+    if snapshot is None:  # bare model arrays (no snapshot to keep the result with)
+        return _factor_portfolio(data, names, k)
+    return snapshot.cached(f"factor_portfolio:{names[k]}", lambda: _factor_portfolio(data, names, k))
+
+
+def _factor_portfolio(data, names: list[str], k: int) -> FactorPortfolio:
     X = np.asarray(data.exposures, dtype=float)
     d = np.asarray(data.idiosyncratic_variance, dtype=float)
     if not (d > 0).all():
@@ -164,15 +167,13 @@ def factor_portfolio(data, factor: str) -> FactorPortfolio:
     tracked = tracking_portfolio(target, constraints, budget=None, idiosyncratic_variance=d)
     w = tracked.weights
     w.flags.writeable = False
-    result = FactorPortfolio(
+    return FactorPortfolio(
         factor=names[k],
         weights=w,
         exposures=X.T @ w,
         free_factors=tuple(names[i] for i in sorted(free)),
         idiosyncratic_risk=float(np.sqrt(w * w @ d)),
     )
-    memo[key] = result  # one per factor and snapshot
-    return result
 
 
 def _implied_free(data, k: int) -> set[int]:

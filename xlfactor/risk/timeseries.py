@@ -273,8 +273,7 @@ def stock_returns(snapshot, tickers: list[str] | None = None) -> pd.DataFrame:
     Daily decimals, (n_days, n_names), NaN where the residual is absent. Memoized on the
     snapshot for the whole universe.
     """
-    full = snapshot._memo.get("stock_returns")
-    if full is None:
+    def compute() -> pd.DataFrame:
         F = snapshot.factor_returns.to_numpy(dtype=float)
         E = snapshot.residual_returns.to_numpy(dtype=float)
         X = np.nan_to_num(np.asarray(snapshot.exposures), nan=0.0)
@@ -289,8 +288,9 @@ def stock_returns(snapshot, tickers: list[str] | None = None) -> pd.DataFrame:
             if len(rows):
                 block = np.nan_to_num(np.asarray(panel.values)[previous[rows]], nan=0.0)  # (m, n, k)
                 model[rows] = np.einsum("mnk,mk->mn", block, F[rows])
-        full = pd.DataFrame(model + E, index=snapshot.factor_returns.index, columns=snapshot.tickers)
-        snapshot._memo["stock_returns"] = full
+        return pd.DataFrame(model + E, index=snapshot.factor_returns.index, columns=snapshot.tickers)
+
+    full = snapshot.cached("stock_returns", compute)
     if tickers is None:
         return full
     missing = [t for t in tickers if t not in full.columns]
