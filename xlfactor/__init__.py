@@ -15,6 +15,7 @@ from xlfactor.risk.portfolios import factor_portfolio, hedged_book, tracking_por
 from xlfactor.risk.scenarios import historical_var, replay, scenario, scenario_table, stress, worst_days, worst_window
 from xlfactor.risk.timeseries import regress_returns, rolling_exposures
 from xlfactor.snapshot import Snapshot, load_snapshot, write_snapshot
+from xlfactor.track import track_attribution
 
 __version__ = "0.1.0"
 
@@ -44,6 +45,7 @@ __all__ = [
     "scenario",
     "scenario_table",
     "stress",
+    "track_attribution",
     "tracking_portfolio",
     "worst_days",
     "worst_window",

@@ -20,6 +20,7 @@ True
 """
 
 from xlfactor.functions import portfolio_risk  # isort: skip (import order is the reference order)
+from xlfactor.functions import track as track_functions  # isort: skip
 from xlfactor.functions import hedging  # isort: skip
 from xlfactor.functions.catalog import (
     ARGUMENT_HELP,
@@ -44,6 +45,7 @@ __all__ = [
     "WorksheetFunction",
     "hedging",
     "portfolio_risk",
+    "track_functions",
     "reference_markdown",
     "reference_text",
     "register_arguments",

@@ -29,7 +29,7 @@ register_arguments(
         "returns": "Daily returns: a column range of numbers, a ticker (model + residual return), or 'portfolio' with holdings.",
         "factors": "Factor ids / ETF tickers (e.g. market, momentum, SPY), or a block of daily factor returns with a header row.",
         "newey_west_lags": "Lags of the Newey-West standard errors; default floor(4 (n/100)^(2/9)).",
-        "window": "Days per rolling regression (default 63).",
+        "window_days": "Days per rolling regression (default 63).",
         "target": "Two-column range: factor id, target exposure.",
         "budget": "OF_POSITIONSIZE: dollars of one standard deviation over the horizon; OF_TRACKINGPORTFOLIO: sum of the weights (default 1, 'none' for no constraint).",
         "holdings_or_ticker": "A holdings range (ticker, value) or one ticker.",
@@ -157,12 +157,12 @@ def OF_FMCAR(returns, factors, holdings=None, snapshot=None, as_of=None, ignore_
 
 
 @worksheet_function(returns="table")
-def OF_ROLLINGBETA(returns, factors, window=None, holdings=None, snapshot=None, as_of=None, ignore_unknown=None):
+def OF_ROLLINGBETA(returns, factors, window_days=None, holdings=None, snapshot=None, as_of=None, ignore_unknown=None):
     """Rolling betas (one row per window end); the last row is each factor's Jarque-Bera p-value of its rolling estimates."""
     from xlfactor.risk.timeseries import rolling_exposures
 
     y, f = _streams(returns, factors, holdings, snapshot, as_of, ignore_unknown)
-    roll = rolling_exposures(y, f, int(optional_number(window, "window", 63)))
+    roll = rolling_exposures(y, f, int(optional_number(window_days, "window_days", 63)))
     names = list(roll.betas.columns)
     rows = [[str(d), *vals] for d, vals in zip(roll.betas.index, roll.betas.to_numpy().tolist())]
     rows.append(["jarque_bera_p", *roll.jarque_bera_pvalue.tolist()])
