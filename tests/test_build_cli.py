@@ -1,4 +1,4 @@
-"""xlfactor demo-data / build / quality: the demo market through files reproduces the demo snapshot."""
+"""xlfactor demo-data / build / quality: a simulated market through files reproduces the in-memory build."""
 
 from __future__ import annotations
 
@@ -7,52 +7,68 @@ import json
 import numpy as np
 import openpyxl
 import pandas as pd
+import pytest
 
 import xlfactor as xf
 from xlfactor.cli import main
+from xlfactor.demo.package import demo_market_data
+from xlfactor.model.builder import BuildOptions, build_model, snapshot_at
 
 
-def test_demo_data_then_build_reproduces_the_demo(tmp_path, simulated_market, fresh_demo, capsys, monkeypatch):
+@pytest.fixture(scope="module")
+def small_build(tmp_path_factory, small_market):
+    """A small simulated market through ``xlfactor demo-data`` and one ``xlfactor build --every MONTH``."""
+    small = small_market
+    root = tmp_path_factory.mktemp("small")
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr("xlfactor.demo.simulate.simulate_market", lambda seed=None: small)
+        assert main(["demo-data", str(root / "in"), "--seed", "5"]) == 0
+    out = root / "history"
+    command = ["build", "--data", str(root / "in"), "--out", str(out), "--every", "MONTH", "--start", small.data.dates[-70]]
+    assert main([*command, "--universe", "xlfactor-demo"]) == 0
+    return small, root / "in", out
 
-    monkeypatch.setattr("xlfactor.demo.simulate.simulate_market", lambda seed=None: simulated_market)
-    assert main(["demo-data", str(tmp_path / "in")]) == 0
-    assert json.loads((tmp_path / "in" / "source.json").read_text())["simulated"] is True
-    truth = pd.read_csv(tmp_path / "in" / "truth" / "factor_returns.csv", index_col=0)
-    assert list(truth.columns) == list(simulated_market.factor_names)
-    themes = pd.read_csv(tmp_path / "in" / "truth" / "semantic_themes.csv")
-    assert list(themes.columns) == ["theme", "ticker"] and themes["theme"].nunique() == 2
-    from xlfactor.demo.simulate_constants import SEED
+
+def test_demo_data_then_build_reproduces_the_in_memory_build(small_build):
+    """Files written by demo-data and read by build give what the builder gives on the simulated market in memory."""
+    small, inputs, out = small_build
+    assert json.loads((inputs / "source.json").read_text())["simulated"] is True
+    truth = pd.read_csv(inputs / "truth" / "factor_returns.csv", index_col=0)
+    assert list(truth.columns) == list(small.factor_names)
+    built = xf.load_snapshot(out)
+    assert built.is_simulated and "SIMULATED" in built.metadata["description"]
+    options = BuildOptions(universe="xlfactor-demo", market_series="SPY", quality=False)
+    history = build_model(demo_market_data(small), options)
+    expected = snapshot_at(history, len(history.data.dates) - 1, options)
+    np.testing.assert_array_equal(built.factor_names, expected.factor_names)
+    np.testing.assert_array_equal(built.tickers, expected.tickers)
+    np.testing.assert_allclose(np.nan_to_num(built.exposures), np.nan_to_num(expected.exposures), rtol=1e-9, atol=1e-12)
+    np.testing.assert_allclose(built.factor_covariance, expected.factor_covariance, rtol=1e-8)
+    np.testing.assert_allclose(built.idiosyncratic_risk, expected.idiosyncratic_risk, rtol=1e-8)
+
+
+def test_demo_data_writes_the_hidden_themes_and_company_names(small_build):
+    """truth/semantic_themes.csv is the simulator's theme stream; company names reach the built snapshot."""
     from xlfactor.demo.themes import hidden_theme_members
 
-    replayed = hidden_theme_members(SEED, simulated_market.data.tickers, len(simulated_market.data.dates))
+    small, inputs, out = small_build
+    themes = pd.read_csv(inputs / "truth" / "semantic_themes.csv")
+    assert list(themes.columns) == ["theme", "ticker"] and themes["theme"].nunique() == 2
+    replayed = hidden_theme_members(5, small.data.tickers, len(small.data.dates))
     pd.testing.assert_frame_equal(themes, replayed[["theme", "ticker"]])
-    position = pd.Index(simulated_market.data.tickers)
-    for _, group in themes.groupby("theme"):  # members' specific returns share a shock; others do not
-        members = simulated_market.idiosyncratic_returns[1:, position.get_indexer(group["ticker"])]
-        others = simulated_market.idiosyncratic_returns[1:, np.setdiff1d(np.arange(len(position)), position.get_indexer(themes["ticker"]))[:30]]
-        inside, outside = np.corrcoef(members.T), np.corrcoef(others.T)
-        assert inside[np.triu_indices_from(inside, 1)].mean() > 0.1 > abs(outside[np.triu_indices_from(outside, 1)].mean()) * 5
-    assert main(["build", "--data", str(tmp_path / "in"), "--out", str(tmp_path / "snap"), "--universe", "xlfactor-demo", "--no-quality"]) == 0
-    built = xf.load_snapshot(tmp_path / "snap")
-    assert built.is_simulated and "SIMULATED" in built.metadata["description"]
-    np.testing.assert_array_equal(built.factor_names, fresh_demo.factor_names)
-    np.testing.assert_allclose(np.nan_to_num(built.exposures), np.nan_to_num(fresh_demo.exposures), atol=5e-4 + 1e-9)
-    np.testing.assert_allclose(built.factor_covariance, fresh_demo.factor_covariance, rtol=1e-6)
-    np.testing.assert_allclose(built.idiosyncratic_risk, fresh_demo.idiosyncratic_risk, rtol=1e-6)
-    classification = pd.read_csv(tmp_path / "in" / "classification.csv")
-    assert list(built.names) == list(classification.set_index("ticker").loc[built.tickers, "name"])
-    assert list(built.names) == list(fresh_demo.names)
-    assert "wrote 1 snapshot" in capsys.readouterr().err
+    position = pd.Index(small.data.tickers)
+    outsiders = np.setdiff1d(np.arange(len(position)), position.get_indexer(themes["ticker"]))[:30]
+    for _, group in themes.groupby("theme"):  # members' idiosyncratic returns share a shock; others do not
+        inside = np.corrcoef(small.idiosyncratic_returns[1:, position.get_indexer(group["ticker"])].T)
+        outside = np.corrcoef(small.idiosyncratic_returns[1:, outsiders].T)
+        assert inside[np.triu_indices_from(inside, 1)].mean() > 0.1 > 5 * abs(outside[np.triu_indices_from(outside, 1)].mean())
+    built = xf.load_snapshot(out)
+    classification = pd.read_csv(inputs / "classification.csv").set_index("ticker")
+    assert built.names is not None and list(built.names) == list(classification.loc[built.tickers, "name"])
 
 
-def test_build_every_month_and_quality(tmp_path, simulated_market, capsys):
-    from xlfactor.demo import write_demo_inputs
-    from xlfactor.demo.simulate import simulate_market
-
-    small = simulate_market(seed=5, n_assets=400, n_days=330)
-    write_demo_inputs(tmp_path / "in", market=small)
-    out = tmp_path / "history"
-    assert main(["build", "--data", str(tmp_path / "in"), "--out", str(out), "--every", "MONTH", "--start", small.data.dates[-70]]) == 0
+def test_build_every_month_and_quality(tmp_path, small_build, capsys):
+    small, _, out = small_build
     dated = sorted(p.name for p in out.glob("date=*"))
     assert len(dated) >= 3 and dated[-1] == f"date={small.data.dates[-1]}"
     latest = json.loads((out / "latest.json").read_text())["latest"]
