@@ -20,6 +20,7 @@ True
 """
 
 from xlfactor.functions import portfolio_risk
+from xlfactor.functions import scenarios
 from xlfactor.functions.catalog import (
     ARGUMENT_HELP,
     CATALOG,
@@ -45,5 +46,6 @@ __all__ = [
     "reference_markdown",
     "reference_text",
     "register_arguments",
+    "scenarios",
     *CATALOG,
 ]
