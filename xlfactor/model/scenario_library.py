@@ -47,7 +47,7 @@ KNOWN_EPISODES: tuple[Episode, ...] = (
 )  # fmt: skip
 
 
-def scenarios_within(dates: Sequence[str], episodes: Sequence[Episode] = KNOWN_EPISODES) -> pd.DataFrame:
+def scenarios_within(dates: Sequence[str], episodes: Sequence[Episode] = KNOWN_EPISODES) -> pd.DataFrame | None:
     """The episodes lying wholly inside ``dates`` (stored return dates, ascending) as a scenarios table.
 
     Parameters
@@ -59,11 +59,12 @@ def scenarios_within(dates: Sequence[str], episodes: Sequence[Episode] = KNOWN_E
 
     Returns
     -------
-    DataFrame
-        Columns ``name, start, end, description``; no rows when nothing falls inside.
+    DataFrame or None
+        Columns ``name, start, end, description``; None when nothing falls inside (the
+        snapshot then has no ``scenarios.csv``).
     """
     rows = []
     if len(dates):
         first, last = str(dates[0]), str(dates[-1])
         rows = [(e.name, e.start, e.end, e.description) for e in episodes if first <= e.start and e.end <= last]
-    return pd.DataFrame(rows, columns=list(SCENARIO_COLUMNS))
+    return pd.DataFrame(rows, columns=list(SCENARIO_COLUMNS)) if rows else None
