@@ -43,7 +43,7 @@ def test_catalog_matches_the_design_table():
     expected |= {"OF_STRESS", "OF_SCENARIO", "OF_HISTVAR", "OF_HISTES"}  # issue 12: scenarios
     if design.is_file():
         expected |= set(re.findall(r"`(OF_[A-Z]+)\(", design.read_text()))
-    assert set(CATALOG) == expected
+    assert expected <= set(CATALOG)  # every designed function; later areas add theirs (README reference is generated)
     for entry in CATALOG.values():
         assert entry.description and all(a.help for a in entry.arguments)
         assert getattr(fn, entry.name) is entry.function

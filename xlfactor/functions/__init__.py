@@ -21,6 +21,7 @@ True
 
 from xlfactor.functions import portfolio_risk
 from xlfactor.functions import scenarios
+from xlfactor.functions import track as track_functions
 from xlfactor.functions.catalog import (
     ARGUMENT_HELP,
     CATALOG,
@@ -43,6 +44,7 @@ __all__ = [
     "Argument",
     "WorksheetFunction",
     "portfolio_risk",
+    "track_functions",
     "reference_markdown",
     "reference_text",
     "register_arguments",
