@@ -209,6 +209,8 @@ def _crisis_episodes(rng, draws, dates, vols, names) -> pd.DataFrame:
     """Add the crisis episodes to the factor draws (in place); return their table."""
     for _, before, length, shocks, _ in CRISIS_EPISODES:  # two episodes
         first = len(dates) - before
+        if first < 1:
+            continue  # a market too short for this episode
         for factor, size in shocks.items():
             j = names.index(factor)
             daily = vols[j] / SQRT_TRADING_DAYS
@@ -221,6 +223,8 @@ def crisis_table(dates) -> pd.DataFrame:
     rows = []
     for name, before, length, _, description in CRISIS_EPISODES:  # two episodes
         first = len(dates) - before
+        if first < 1:
+            continue
         rows.append((name, str(dates[first]), str(dates[first + length - 1]), description))
     return pd.DataFrame(rows, columns=["name", "start", "end", "description"])
 
