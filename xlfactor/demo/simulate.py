@@ -20,10 +20,11 @@ Data-generating process (one draw per seed; ``n_assets`` names over ``n_days`` d
 * Idiosyncratic returns: Student-t(5), annual volatility falling with size, under a milder
   version of the regime.
 * Two simulated crisis episodes (drawn from their own random stream, so the draws
-  above do not move): a six-day crash of the market (about -3 daily standard
-  deviations a day) and, later, a five-day momentum unwind (momentum about -3,
-  value +2 daily standard deviations a day, the market a little down). Both lie inside
-  the demo snapshot's factor-return history and are its scenario library.
+  above do not move): a five-day momentum unwind (momentum about -3, value +2 daily
+  standard deviations a day, the market a little down) and, later, a six-day crash of
+  the market (about -3 daily standard deviations a day) as the volatility regime
+  rises. Both lie inside the demo snapshot's factor-return history and are its
+  scenario library.
 * Stock return on day t = exposures known at the close of t-1 times the factor
   returns of t, plus the idiosyncratic return. SPY and the sector funds are the cap-weighted
   universe and sectors with a little tracking noise.
@@ -46,7 +47,7 @@ CRISIS_STREAM = 12
 
 CRISIS_EPISODES = (
     # name, first day (days before the last), length, shocks in daily standard deviations per day
-    ("Simulated crash (demo)", 300, 6, {"market": -3.0, "beta": -1.0, "residual_volatility": -1.0},
+    ("Simulated crash (demo)", 135, 6, {"market": -3.0, "beta": -1.0, "residual_volatility": -1.0},
      "SIMULATED: a six-day market crash in the demo market, high-beta and volatile names hit hardest"),
     ("Simulated momentum unwind (demo)", 200, 5, {"market": -0.5, "momentum": -3.0, "value": 2.0},
      "SIMULATED: a five-day momentum unwind in the demo market, past winners sold and value bought"),
