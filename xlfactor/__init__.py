@@ -9,6 +9,7 @@ True
 from xlfactor.errors import PortfolioError, SnapshotError, UnknownTickersError, XlfactorError
 from xlfactor.report import portfolio_report
 from xlfactor.risk import FactorModelData, factor_model_data
+from xlfactor.risk.batch import batch_risk
 from xlfactor.snapshot import Snapshot, load_snapshot, write_snapshot
 
 __version__ = "0.1.0"
@@ -21,6 +22,7 @@ __all__ = [
     "UnknownTickersError",
     "XlfactorError",
     "__version__",
+    "batch_risk",
     "factor_model_data",
     "load_snapshot",
     "portfolio_report",
