@@ -106,14 +106,24 @@ def batch_risk(
     W = sp.csr_matrix(weights_matrix, dtype=float) if sparse else np.asarray(weights_matrix, dtype=float)
     if W.ndim != 2 or W.shape[1] != n:
         raise PortfolioError(f"`weights_matrix` must have shape (n_portfolios, {n}), got {W.shape}")
-    squared = W.multiply(W).tocsr() if sparse else W * W
-
     E = np.asarray(W @ X)  # (P, K) factor exposures
     x_b = X.T @ b
     F_xb = F @ x_b
     bd = b * d
+    if sparse:
+        name_var = W.multiply(W).multiply(d).tocsr()  # w_i^2 d_i, only the held names
+        idio_var = np.asarray(name_var.sum(axis=1)).ravel()
+        top = np.asarray(name_var.max(axis=1).todense()).ravel()
+        fourth = np.asarray(name_var.multiply(name_var).sum(axis=1)).ravel()
+        gross = np.asarray(abs(W).sum(axis=1)).ravel()
+    else:
+        name_var = W * np.sqrt(d)  # one (P, N) temporary, squared in place: w_i^2 d_i
+        np.multiply(name_var, name_var, out=name_var)
+        idio_var = name_var.sum(axis=1)
+        top = name_var.max(axis=1, initial=0.0)
+        fourth = np.einsum("pn,pn->p", name_var, name_var)
+        gross = np.abs(W).sum(axis=1)
     factor_var = np.maximum(np.einsum("pk,pk->p", E @ F, E), 0.0)
-    idio_var = np.asarray(squared @ d).ravel()
     cross = np.asarray(W @ bd).ravel()  # sum_i w_i b_i d_i
     A = E - x_b  # active exposures
     active_factor_var = np.maximum(np.einsum("pk,pk->p", A @ F, A), 0.0)
@@ -123,9 +133,6 @@ def batch_risk(
     benchmark_var = float(x_b @ F_xb) + float(b @ bd)
     beta = (E @ F_xb + cross) / benchmark_var if benchmark_var > 0 else np.full(len(E), np.nan)
 
-    name_var = squared.multiply(d).tocsr() if sparse else squared * d  # w_i^2 d_i
-    top = np.asarray(name_var.max(axis=1).todense()).ravel() if sparse else name_var.max(axis=1, initial=0.0)
-    fourth = np.asarray(name_var.multiply(name_var).sum(axis=1)).ravel() if sparse else (name_var * name_var).sum(axis=1)
     with np.errstate(invalid="ignore", divide="ignore"):
         columns = {
             "total_risk": total,
@@ -144,7 +151,7 @@ def batch_risk(
             "effective_names": np.where(idio_var > 0, idio_var * idio_var / fourth, np.nan),
             "top_name_share": np.where(idio_var > 0, top / idio_var, np.nan),
             "net_exposure": np.asarray(W.sum(axis=1)).ravel(),
-            "gross_exposure": np.asarray(abs(W).sum(axis=1)).ravel(),
+            "gross_exposure": gross,
         }
     return pd.DataFrame(columns, index=pd.RangeIndex(len(E)) if index is None else pd.Index(index, name="portfolio"))
 
@@ -205,20 +212,26 @@ def book_weights(frame: pd.DataFrame, universe: pd.Index, name: str = "holdings"
     labels = frame[columns["portfolio"]]
     if labels.isna().any():
         raise PortfolioError(f"{name} has {int(labels.isna().sum())} row(s) without a portfolio name")
-    book, book_names = pd.factorize(labels.astype(str).str.strip().to_numpy(dtype=object))
-    canonical = canonical_tickers(frame[columns["ticker"]].to_numpy(dtype=object))
+    raw_book, raw_names = pd.factorize(labels.to_numpy(dtype=object))  # text work on the distinct values only
+    name_code, book_names = pd.factorize(np.array([str(v).strip() for v in raw_names], dtype=object))
+    book = name_code[raw_book]
+    raw_ticker, raw_tickers = pd.factorize(frame[columns["ticker"]].to_numpy(dtype=object), use_na_sentinel=False)
+    canonical_unique = canonical_tickers(raw_tickers)
+    unique_code, tickers = pd.factorize(canonical_unique)
+    ticker_code = unique_code[raw_ticker]
     values = numeric_amounts(frame[columns[kind]].to_numpy())
     n_books = len(book_names)
 
     reasons: dict[int, str] = {}
-    blank = (canonical == "") | (canonical == "NAN")
+    blank = ((canonical_unique == "") | (canonical_unique == "NAN"))[raw_ticker]
     bad_value = ~np.isfinite(values)
-    for p in np.unique(book[blank]):
-        reasons[int(p)] = f"{int((blank & (book == p)).sum())} blank ticker(s)"
-    for p in np.unique(book[bad_value & ~blank]):
-        reasons.setdefault(int(p), f"{int((bad_value & (book == p)).sum())} non-numeric or missing {kind}(s)")
+    blank_count = np.bincount(book, weights=blank, minlength=n_books)
+    bad_count = np.bincount(book, weights=bad_value & ~blank, minlength=n_books)
+    for p in np.nonzero(blank_count)[0]:  # a loop over the failed books only
+        reasons[int(p)] = f"{int(blank_count[p])} blank ticker(s)"
+    for p in np.nonzero(bad_count)[0]:
+        reasons.setdefault(int(p), f"{int(bad_count[p])} non-numeric or missing {kind}(s)")
 
-    ticker_code, tickers = pd.factorize(canonical)
     pair_code, pairs = pd.factorize(book.astype(np.int64) * len(tickers) + ticker_code)  # first-appearance order
     pair_book, pair_ticker = pairs // len(tickers), pairs % len(tickers)
     amounts = np.bincount(pair_code, weights=np.where(bad_value, 0.0, values), minlength=len(pairs))
