@@ -1,6 +1,8 @@
 """Scale: history-build time and peak memory for N names x Y years, serial and on a LocalCluster.
 
-For each size it writes the simulated market (``xlfactor demo-data --names N --years Y``),
+For each size it writes the simulated market (``xlfactor demo-data --names N --years Y``;
+with ``--iterations K`` the simulator's fixed point is cut at K iterations, which keeps the
+shapes and the build's work but makes the inputs quicker to produce on a busy machine),
 then builds the latest snapshot with quality statistics twice, as a user would: in-process
 and with ``--scheduler local --workers W``. Peak memory is the largest sum of the resident
 memory of the build process and all its children (the Dask workers), sampled every 0.2 s.
@@ -44,12 +46,18 @@ def main() -> None:
     parser.add_argument("--names", type=int, nargs="+", default=[1000, 3000])
     parser.add_argument("--years", type=float, default=5)
     parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--iterations", type=int, default=None, help="cut the simulator's fixed point (timing runs)")
     args = parser.parse_args()
     cli = [sys.executable, "-m", "xlfactor.cli"]
     with tempfile.TemporaryDirectory() as work:
         for names in args.names:
             folder = Path(work) / f"market{names}"
-            wall, peak = run(cli + ["demo-data", str(folder), "--names", str(names), "--years", str(args.years)])
+            demo = ["demo-data", str(folder), "--names", str(names), "--years", str(args.years)]
+            if args.iterations is not None:
+                patch = f"import sys, xlfactor.demo.simulate as s; s.MAX_ITERATIONS = {args.iterations}; from xlfactor.cli import main; sys.exit(main(sys.argv[1:]))"
+                wall, peak = run([sys.executable, "-c", patch] + demo)
+            else:
+                wall, peak = run(cli + demo)
             print(f"{names} names x {args.years:g} years: simulated market written in {wall:.0f} s (peak {peak:.0f} MB)", flush=True)
             for label, extra in (("serial", []), (f"LocalCluster {args.workers} workers", ["--scheduler", "local", "--workers", str(args.workers)])):
                 out = Path(work) / f"snap{names}-{len(extra)}"
