@@ -36,6 +36,7 @@ def _parser() -> argparse.ArgumentParser:
     _snapshot_arguments(report)
     report.add_argument("--out", help="write the report workbook here (.xlsx)")
     report.add_argument("--json", action="store_true", help="print the summary as JSON")
+    report.add_argument("--track", help="track folder (xlfactor track --history or OpenFactor --track): realized statistics on the Summary")
     report.set_defaults(run=_run_report)
 
     snapshot = commands.add_parser("snapshot", help="snapshot commands")
@@ -106,14 +107,16 @@ def _parser() -> argparse.ArgumentParser:
 def _run_track(args: argparse.Namespace) -> int:
     from pathlib import Path
 
+    from xlfactor.excel.track_workbook import write_track_workbook
     from xlfactor.snapshot import load_snapshot
-    from xlfactor.track import record_day
+    from xlfactor.track import read_history, record_day
 
     snapshot = load_snapshot(args.snapshot, progress=_progress)
     workbook = Path(args.workbook)
     history = Path(args.history) if args.history else workbook.with_name(f"{workbook.stem}_history")
     benchmark = _read_holdings(args.benchmark) if args.benchmark else None
-    day = record_day(_read_holdings(args.portfolio), history, workbook, snapshot, args.as_of, benchmark)
+    day = record_day(_read_holdings(args.portfolio), history, snapshot, args.as_of, benchmark)
+    write_track_workbook(workbook, read_history(history))
     track = day.tables["track"].iloc[0]
     if snapshot.is_simulated:
         print("note: SIMULATED MARKET (embedded demo snapshot), not real data", file=sys.stderr)
@@ -287,11 +290,17 @@ def _run_report(args: argparse.Namespace) -> int:
     if args.out:
         from xlfactor.excel.report_workbook import write_report_workbook
 
-        path = write_report_workbook(args.out, portfolio, snapshot, benchmark, report)
+        path = write_report_workbook(args.out, portfolio, snapshot, benchmark, report, track=args.track)
         print(f"wrote {path}", file=sys.stderr)
     if args.json or not args.out:
         summary = {k: (None if isinstance(v, float) and math.isnan(v) else v) for k, v in report["summary"]["value"].items()}
-        print(json.dumps({"snapshot": report["snapshot"]["value"].to_dict(), "summary": summary}, indent=2))
+        out = {"snapshot": report["snapshot"]["value"].to_dict(), "summary": summary}
+        if args.track:
+            from xlfactor.track import load_track, realized_statistics
+
+            realized = realized_statistics(load_track(args.track)["track"])
+            out["realized"] = json.loads(realized.to_json(orient="index"))
+        print(json.dumps(out, indent=2))
     return 0
 
 

@@ -19,6 +19,15 @@ from xlfactor.risk.holdings import Holdings, canonical_tickers, cell_types, hold
 
 EXCEL_EPOCH = dt.date(1899, 12, 30)
 
+Cell = float | int | str | bool | dt.date | dt.datetime | None
+"""One worksheet cell as xlwings passes it (``None`` when empty)."""
+
+RangeValue = Cell | Sequence[Cell] | Sequence[Sequence[Cell]]
+"""A cell, a row or column, or a block (list of rows) as xlwings passes a range."""
+
+TableResult = list[list[object]]
+"""A spilled table: a header row, then one row per record."""
+
 
 def as_rows(value: object) -> list[list[object]]:
     """Normalize a cell, a row, a column or a block to a list of rows."""
@@ -104,12 +113,12 @@ def _parse_holdings(rows: list[list[object]], name: str) -> Holdings:
     canonical = canonical_tickers(raw_tickers)  # one pass: text, stripped, upper case
     types = cell_types(raw_amounts)
     values = numeric_amounts(raw_amounts, types)  # numbers as they are, text numbers parsed, else NaN
-    text = types == str
+    text = np.equal(types, str)  # elementwise over the cell types
     no_ticker = pd.isna(raw_tickers) | (canonical == "")
     no_amount = pd.isna(raw_amounts)
     if text.any():
         no_amount[text] = [not c.strip() for c in raw_amounts[text]]  # the text cells only
-    zero = (values == 0) & ((types == float) | (types == int))
+    zero = (values == 0) & (np.equal(types, float) | np.equal(types, int))
     keep = ~(no_ticker & (no_amount | zero))  # blank rows (xlwings Server sends empty cells as 0)
     position = np.cumsum(keep)  # 1-based row among the non-blank rows
     orphan = keep & no_ticker

@@ -3,7 +3,8 @@
 Keys (each a pandas DataFrame): OpenFactor's ``missing_holdings, style, sector,
 idiosyncratic_risk, factor_risk, active_risk, risk_share, total_risk, tracking_error``
 plus ``summary, risk_decomposition, idiosyncratic_by_name, industry, var, attribution,
-attribution_factors, holdings, snapshot``. Units: risk annualized decimals, VaR a
+attribution_factors, attribution_contributors, idiosyncratic_returns, holdings, snapshot,
+diagnostics``. Units: risk annualized decimals, VaR a
 positive daily loss fraction of gross, attribution daily decimal returns; the two
 ``risk_share`` columns are percent, as in OpenFactor.
 
@@ -20,7 +21,6 @@ import math
 import numpy as np
 import pandas as pd
 
-from xlfactor.conventions import FACTOR_GROUPS
 from xlfactor.errors import XlfactorError
 from xlfactor.risk import decomposition as dec
 from xlfactor.risk.attribution import daily_attribution
@@ -77,16 +77,16 @@ def portfolio_report(
         missing = pd.concat([missing, bench.missing.assign(side="benchmark")], ignore_index=True)
         benchmark_label = f"user benchmark ({len(bench.holdings.tickers)} names)"
     a = w - b
-    X, F, d = data.exposures, data.factor_covariance, data.idiosyncratic_variance
-
-    x_p, x_b, x_a = X.T @ w, X.T @ b, X.T @ a
-    factor_var, idio_var = dec.factor_variance(x_p, F), dec.idiosyncratic_variance(w, d)
-    total_var = factor_var + idio_var
+    x_p, x_b = data.factor_exposure(w), data.factor_exposure(b)
+    blocks = data.risk_decomposition(w)
+    active_blocks = data.risk_decomposition(a)
+    factor_var, idio_var, total_var = blocks["variance_contribution"][["common_factor", "idiosyncratic", "total"]]
     total = math.sqrt(total_var)
-    active_factor_var, active_idio_var = dec.factor_variance(x_a, F), dec.idiosyncratic_variance(a, d)
-    te_var = active_factor_var + active_idio_var
+    active_factor_var, active_idio_var, te_var = active_blocks["variance_contribution"][
+        ["common_factor", "idiosyncratic", "total"]
+    ]
     te = math.sqrt(te_var)
-    beta = dec.beta(w, b, X, F, d)
+    beta = data.beta(w, b)
 
     idio_by_name = data.idiosyncratic_contributions(w, b)
     idio_by_name.insert(3, "observations", data.snapshot.idiosyncratic_observations[data.ticker_index.get_indexer(idio_by_name["ticker"])])
@@ -121,7 +121,7 @@ def portfolio_report(
     summary.index.name = "metric"
 
     factor_table = _factor_table(data, w)
-    active_table = _active_table(data, a, x_p, x_b, te, te_var, active_idio_var)
+    active_table = _active_table(data, a, x_p, x_b)
     report = {
         "summary": summary,
         "missing_holdings": missing[["side", "ticker", "amount", "weight"]],
@@ -140,23 +140,29 @@ def portfolio_report(
         ),
         "total_risk": _risk_rows(factor_var, idio_var),
         "tracking_error": _risk_rows(active_factor_var, active_idio_var),
-        "risk_decomposition": _risk_decomposition(data, x_p, x_a, idio_var, active_idio_var),
+        "risk_decomposition": pd.concat([blocks, active_blocks.add_prefix("active_")], axis=1),
         "var": _var_table(total, te),
         "holdings": data.portfolio_frame(w, b),
         "snapshot": _snapshot_table(data.snapshot, benchmark_label),
+        "diagnostics": _diagnostics_table(data.snapshot),
     }
-    report.update(_attribution_tables(data, w, b, None if date in (None, "", "latest") else str(date)))
+    report.update(_attribution_tables(data, w, b, None if date in (None, "", "latest") else str(date), active_table))
     report.update(_quality_tables(data.snapshot))
     return report
 
 
 def _quality_tables(snapshot: Snapshot) -> dict[str, pd.DataFrame]:
-    """``model_quality`` (fit and bias statistics) and ``factor_quality`` when the snapshot has quality.json."""
-    quality = snapshot.quality
-    if not quality:
+    """``model_quality`` (fit and bias statistics) and ``factor_quality`` when the snapshot has quality.json.
+
+    Built once per snapshot (not per portfolio); each report gets copies.
+    """
+    if not snapshot.quality:
         return {}
-    if "quality_tables" in snapshot._memo:  # per snapshot, not per portfolio
-        return {key: table.copy() for key, table in snapshot._memo["quality_tables"].items()}
+    tables = snapshot.cached("quality_tables", lambda: _build_quality_tables(snapshot.quality))
+    return {key: table.copy() for key, table in tables.items()}
+
+
+def _build_quality_tables(quality: dict) -> dict[str, pd.DataFrame]:
     rows = {k: v for k, v in quality.items() if isinstance(v, (int, float)) and not isinstance(v, bool)}
     bias = quality.get("bias", {})
     rows.update({f"bias_{k}": v for k, v in bias.items() if isinstance(v, (int, float)) and not isinstance(v, bool)})
@@ -172,8 +178,7 @@ def _quality_tables(snapshot: Snapshot) -> dict[str, pd.DataFrame]:
             "share_abs_t_over_2": [v["share_abs_t_over_2"] for v in stats.values()],
         }
     )
-    snapshot._memo["quality_tables"] = {"model_quality": model, "factor_quality": factor}
-    return {key: table.copy() for key, table in snapshot._memo["quality_tables"].items()}
+    return {"model_quality": model, "factor_quality": factor}
 
 
 def _factor_table(data: FactorModelData, w: np.ndarray) -> pd.DataFrame:
@@ -183,44 +188,32 @@ def _factor_table(data: FactorModelData, w: np.ndarray) -> pd.DataFrame:
     return table.reindex(table["variance_contribution"].abs().sort_values(ascending=False).index).reset_index(drop=True)
 
 
-def _active_table(
-    data: FactorModelData,
-    a: np.ndarray,
-    x_p: np.ndarray,
-    x_b: np.ndarray,
-    te: float,
-    te_var: float,
-    active_idio_var: float,
-) -> pd.DataFrame:
+def _active_table(data: FactorModelData, a: np.ndarray, x_p: np.ndarray, x_b: np.ndarray) -> pd.DataFrame:
     """Every factor with an active exposure, market included, plus the idiosyncratic row.
 
     ``te_share`` (of TE^2) sums to exactly 1 and ``te_contribution`` to the TE.
     """
-    contributions = data.factor_contributions(a)
+    rows = data.risk_contributions(a)
+    rows["portfolio_exposure"] = np.append(x_p, np.nan)
+    rows["benchmark_exposure"] = np.append(x_b, np.nan)
+    idiosyncratic = rows["group"] == "idiosyncratic"
+    factors = rows[~idiosyncratic & (rows["exposure"] != 0)]
+    factors = factors.loc[factors["variance_contribution"].abs().sort_values(ascending=False).index]
+    rows = pd.concat([factors, rows[idiosyncratic]])
     table = pd.DataFrame(
         {
-            "factor": contributions["factor"],
-            "group": contributions["group"],
-            "portfolio_exposure": x_p,
-            "benchmark_exposure": x_b,
-            "active_exposure": contributions["exposure"],
-            "factor_volatility": contributions["volatility"],
-            "correlation": contributions["correlation"],
-            "variance_contribution": contributions["variance_contribution"],
+            "factor": rows["factor"],
+            "group": rows["group"],
+            "portfolio_exposure": rows["portfolio_exposure"],
+            "benchmark_exposure": rows["benchmark_exposure"],
+            "active_exposure": rows["exposure"],
+            "factor_volatility": rows["volatility"],
+            "correlation": rows["correlation"],
+            "variance_contribution": rows["variance_contribution"],
+            "te_contribution": rows["risk_contribution"],
+            "te_share": rows["share"],
         }
-    )
-    table = table[table["active_exposure"] != 0]
-    table = table.reindex(table["variance_contribution"].abs().sort_values(ascending=False).index)
-    idio = pd.DataFrame(
-        {
-            "factor": ["idiosyncratic"],
-            "group": ["idiosyncratic"],
-            "variance_contribution": [active_idio_var],
-        }
-    )
-    table = pd.concat([table, idio], ignore_index=True)
-    table["te_contribution"] = table["variance_contribution"] / te if te > 0 else 0.0
-    table["te_share"] = table["variance_contribution"] / te_var if te_var > 0 else 0.0
+    ).reset_index(drop=True)
     table["diversifier"] = table["variance_contribution"] < 0
     return table
 
@@ -240,38 +233,6 @@ def _risk_rows(factor_var: float, idio_var: float) -> pd.DataFrame:
         {"risk": [math.sqrt(factor_var), math.sqrt(idio_var), math.sqrt(factor_var + idio_var)]},
         index=["factor", "idiosyncratic", "total"],
     )
-    frame.index.name = "component"
-    return frame
-
-
-def _risk_decomposition(
-    data: FactorModelData, x_p: np.ndarray, x_a: np.ndarray, idio_var: float, active_idio_var: float
-) -> pd.DataFrame:
-    """Rows common_factor, market, style, sector, industry, idiosyncratic, total.
-
-    ``risk`` is each block's stand-alone volatility; ``variance_contribution`` its Euler
-    contribution (blocks + idiosyncratic sum to the total variance); ``share`` of the
-    total variance. The ``active_`` columns are the same for the active weights (TE).
-    """
-    F = data.factor_covariance
-    groups = data.factor_groups
-    rows = {}
-    for side, x, idio in (("", x_p, idio_var), ("active_", x_a, active_idio_var)):
-        contribution = dec.factor_variance_contributions(x, F)
-        common = float(contribution.sum())
-        total = max(common, 0.0) + idio
-        values = {"common_factor": (math.sqrt(max(common, 0.0)), common)}
-        for group in FACTOR_GROUPS:
-            mask = groups == group
-            values[group] = (math.sqrt(dec.factor_variance(x[mask], F[np.ix_(mask, mask)])), float(contribution[mask].sum()))
-        values["idiosyncratic"] = (math.sqrt(idio), idio)
-        values["total"] = (math.sqrt(total), total)
-        for name, (risk, var) in values.items():
-            row = rows.setdefault(name, {})
-            row[f"{side}risk"] = risk
-            row[f"{side}variance_contribution"] = var
-            row[f"{side}share"] = var / total if total > 0 else math.nan
-    frame = pd.DataFrame.from_dict(rows, orient="index")
     frame.index.name = "component"
     return frame
 
@@ -303,18 +264,43 @@ def _snapshot_table(snapshot: Snapshot, benchmark_label: str) -> pd.DataFrame:
     return frame
 
 
+def _diagnostics_table(snapshot: Snapshot) -> pd.DataFrame:
+    """The snapshot's diagnostics, one row per item (``item``, ``value`` as text)."""
+    items = snapshot.diagnostics or {}
+    return pd.DataFrame({"item": list(items), "value": [str(v) for v in items.values()]}, columns=["item", "value"])
+
+
 def _attribution_tables(
-    data: FactorModelData, w: np.ndarray, b: np.ndarray, date: str | None
+    data: FactorModelData, w: np.ndarray, b: np.ndarray, date: str | None, active_table: pd.DataFrame
 ) -> dict[str, pd.DataFrame]:
+    """``attribution`` (reconciliation), ``attribution_factors``, ``attribution_contributors`` and names.
+
+    ``attribution_contributors`` ranks the factors by |active contribution| with
+    ``pct_active`` (contribution / active return, may exceed 100% when drivers offset)
+    next to ``te_share`` (the factor's ex-ante share of TE²).
+    """
     try:
         result = daily_attribution(data, w, b, date)
     except XlfactorError as exc:
         note = pd.DataFrame({"note": [str(exc)]})
-        return {"attribution": note, "attribution_factors": note, "idiosyncratic_returns": note}
+        return {"attribution": note, "attribution_factors": note, "attribution_contributors": note, "idiosyncratic_returns": note}
     summary = result.summary.copy()
     summary.attrs.update(date=result.date, exposure_date=result.exposure_date, notes=result.notes)
+    te_share = active_table.set_index("factor")["te_share"]
+    factors = result.factors
+    contributors = pd.DataFrame(
+        {
+            "group": factors["group"],
+            "factor": factors["factor"],
+            "contribution": factors["active_contribution"],
+            "pct_active": factors["pct_active"],
+            "te_share": factors["factor"].map(te_share).fillna(0.0).to_numpy(),
+        }
+    )
+    order = contributors["contribution"].abs().sort_values(ascending=False, kind="stable").index
     return {
         "attribution": summary,
-        "attribution_factors": result.factors,
+        "attribution_factors": factors,
+        "attribution_contributors": contributors.loc[order].reset_index(drop=True),
         "idiosyncratic_returns": result.names,
     }

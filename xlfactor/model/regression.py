@@ -17,7 +17,7 @@ sector and industry blocks are group sums and only the style block is a matrix p
 so the cost per name is O(n_styles^2) rather than O(n_factors^2).
 The KKT system ``[[X'WX, C'], [C, 0]]`` is inverted for a whole chunk of days at once;
 its top-left block gives the factor-return covariance for t-statistics. Residuals
-(specific returns) are raw returns minus the fitted common return.
+(idiosyncratic returns) are raw returns minus the fitted common return.
 """
 
 from __future__ import annotations
@@ -35,6 +35,8 @@ CHUNK_DAYS = 42
 
 @dataclass(frozen=True, eq=False)
 class RegressionResult:
+    """Daily cross-sectional regressions: factor returns, residuals and fit statistics (daily decimals)."""
+
     factor_returns: np.ndarray  # (n_days, n_factors) daily; NaN where a factor was not estimable
     residuals: np.ndarray  # (n_days, n_tickers) raw return minus fitted; NaN outside the regression
     t_stats: np.ndarray  # (n_days, n_factors)

@@ -19,6 +19,7 @@ import numpy as np
 import pandas as pd
 
 from xlfactor._typing import FloatArray, StrArray
+from xlfactor.conventions import normalize_ticker
 from xlfactor.errors import PortfolioError
 
 HoldingsKind = Literal["value", "allocation"]
@@ -84,7 +85,7 @@ def holdings_from_pairs(
 
 def canonical_tickers(tickers: Sequence[object]) -> np.ndarray:
     """(n,) object array of tickers in canonical form: text, stripped, upper case (None -> "")."""
-    return np.array([("" if t is None else str(t)).strip().upper() for t in tickers], dtype=object)
+    return np.array(["" if t is None else normalize_ticker(t) for t in tickers], dtype=object)
 
 
 def numeric_amounts(amounts: Sequence[object], types: np.ndarray | None = None) -> FloatArray:
