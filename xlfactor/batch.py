@@ -26,7 +26,7 @@ import pandas as pd
 
 from xlfactor._files import atomic_write
 from xlfactor.errors import XlfactorError
-from xlfactor.model.fanout import call_single_threaded
+from xlfactor._threads import call_single_threaded
 from xlfactor.risk.batch import book_weights
 from xlfactor.risk.batch import batch_risk as _batch_risk
 from xlfactor.risk.model_data import FactorModelData, factor_model_data
@@ -381,7 +381,7 @@ def loaded_models() -> list[tuple[str | None, str]]:
 
 
 def dask_mapper(client) -> Callable:
-    """A :data:`xlfactor.model.fanout.Mapper` that runs each task on the Dask cluster of ``client``.
+    """A mapper (see ``xlfactor.model.fanout.Mapper``) that runs each task on the Dask cluster of ``client``.
 
     Shared arguments (e.g. the model history of a build) are scattered once to every
     worker, not pickled per task; results come back in task order. The first failed task
