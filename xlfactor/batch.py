@@ -188,7 +188,7 @@ def _book_files(job: _Job, data: FactorModelData, chunk: pd.DataFrame, usable: s
         try:
             job.report_writer(Path(job.reports) / f"{stem}.xlsx", holdings, data.snapshot, job.benchmark)
             track = Path(job.track) if job.track else Path(job.reports).parent / "track"
-            record_day(holdings, track / stem, track / f"{stem}.xlsx", data.snapshot, None, job.benchmark)
+            record_day(holdings, track / stem, data.snapshot, None, job.benchmark)
         except Exception as exc:  # noqa: BLE001 - one book's files never stop the others
             failed[name] = f"report: {type(exc).__name__}: {' '.join(str(exc).split())}"
     return failed
@@ -252,7 +252,7 @@ def run_batch(
         workbook (the CLI passes ``xlfactor.excel.report_workbook.write_report_workbook``,
         a front end this module must not import). When given, every usable book gets
         ``<out>/reports/<book>.xlsx`` and a track day recorded in ``track`` (default
-        ``<out>/track``: one history folder and workbook per book).
+        ``<out>/track``: one history folder per book, as ``xlfactor track --history``).
     scheduler : str, optional
         None: in-process. ``"local"``: a Dask LocalCluster of ``workers`` processes.
         Otherwise the address of a running Dask scheduler (``tcp://host:8786``).
