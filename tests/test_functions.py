@@ -115,7 +115,7 @@ def test_model_facts():
     F = data.factor_covariance
     assert fn.OF_FACTORVOL("momentum") == pytest.approx(math.sqrt(F[j, j]), rel=REL)
     assert fn.OF_FACTORCORR([["market"]], "momentum") == pytest.approx(F[i, j] / math.sqrt(F[i, i] * F[j, j]), rel=REL)
-    assert fn.OF_SNAPSHOT("simulated") == "True"
+    assert fn.OF_SNAPSHOT("simulated") is True
     assert fn.OF_SNAPSHOT("tickers") == 1000
     assert dict(fn.OF_SNAPSHOT()[1:])["as_of_date"] == data.snapshot.as_of
 

@@ -10,6 +10,7 @@ from collections.abc import Sequence
 
 import pandas as pd
 
+from xlfactor._json import to_plain
 from xlfactor.errors import XlfactorError
 
 
@@ -101,6 +102,7 @@ def _run_track(args: argparse.Namespace) -> int:
     track = day.tables["track"].iloc[0]
     if snapshot.is_simulated:
         print("note: SIMULATED MARKET (embedded demo snapshot), not real data", file=sys.stderr)
+    _note_missing(day.missing)
     print(
         f"recorded {day.date}: portfolio {track['portfolio_return']:+.4%}, benchmark {track['benchmark_return']:+.4%}, "
         f"TE {track['tracking_error']:.2%} -> {workbook} ({history})"
@@ -206,10 +208,20 @@ def _progress(name: str, done: int, total: int | None) -> None:
 
 
 def _read_holdings(path: str) -> pd.DataFrame:
-    try:
-        return pd.read_csv(path)
-    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
-        raise XlfactorError(f"cannot read {path}: {exc}") from None
+    from xlfactor.risk.holdings_file import read_holdings_csv
+
+    read = read_holdings_csv(path)
+    for note in read.notes:
+        print(f"note: {note}", file=sys.stderr)
+    return read.frame
+
+
+def _note_missing(missing: pd.DataFrame) -> None:
+    if len(missing):
+        print(
+            f"note: {len(missing)} holdings outside the universe treated as cash: {', '.join(missing['ticker'][:5])}",
+            file=sys.stderr,
+        )
 
 
 def _run_report(args: argparse.Namespace) -> int:
@@ -221,21 +233,30 @@ def _run_report(args: argparse.Namespace) -> int:
     report = portfolio_report(portfolio, snapshot, benchmark)
     if snapshot.is_simulated:
         print("note: SIMULATED MARKET (embedded demo snapshot), not real data", file=sys.stderr)
-    missing = report["missing_holdings"]
-    if len(missing):
-        print(
-            f"note: {len(missing)} holdings outside the universe treated as cash: {', '.join(missing['ticker'][:5])}",
-            file=sys.stderr,
-        )
+    _note_missing(report["missing_holdings"])
     if args.out:
         from xlfactor.excel.report_workbook import write_report_workbook
 
         path = write_report_workbook(args.out, portfolio, snapshot, benchmark, report)
         print(f"wrote {path}", file=sys.stderr)
     if args.json or not args.out:
-        summary = {k: (None if isinstance(v, float) and math.isnan(v) else v) for k, v in report["summary"]["value"].items()}
-        print(json.dumps({"snapshot": report["snapshot"]["value"].to_dict(), "summary": summary}, indent=2))
+        summary = {k: _json_number(k, v) for k, v in report["summary"]["value"].items()}
+        facts = report["snapshot"]["value"].to_dict()
+        facts["diagnostics"] = snapshot.diagnostics  # structured: counts are numbers, flags booleans
+        print(json.dumps({"snapshot": facts, "summary": summary}, indent=2, default=to_plain))
     return 0
+
+
+COUNT_METRICS = frozenset({"holdings", "missing_holdings"})
+"""Summary metrics that are counts: printed as JSON integers."""
+
+
+def _json_number(key: str, value: float) -> float | int | None:
+    if isinstance(value, float) and math.isnan(value):
+        return None
+    if key in COUNT_METRICS and float(value).is_integer():
+        return int(value)
+    return value
 
 
 def _run_snapshot_info(args: argparse.Namespace) -> int:

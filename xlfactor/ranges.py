@@ -9,6 +9,7 @@ from __future__ import annotations
 import datetime as dt
 import math
 from collections.abc import Sequence
+from dataclasses import replace
 
 import pandas as pd
 
@@ -48,10 +49,11 @@ def parse_holdings_range(value: object, name: str = "holdings") -> Holdings:
     A first row naming the columns (``ticker``/``symbol`` or ``value``/``allocation``/
     ``weight``...) is a header; a header whose second cell reads ``allocation`` means weights used as given;
     otherwise values are signed dollars normalized by gross exposure. Blank rows are
-    skipped. A ticker without a value (or a value without a ticker) is an error.
+    skipped and counted (``Holdings.skipped_blank_rows``). A ticker without a value (or a value without a ticker) is an error.
     """
     tickers: list[object] = []
     amounts: list[object] = []
+    blank_rows = 0
     for row in as_rows(value):  # one pass over the range's rows; blank tests inlined for speed
         if len(row) < 2:
             raise PortfolioError(f"{name} must be a two-column range (ticker, value)")
@@ -59,6 +61,7 @@ def parse_holdings_range(value: object, name: str = "holdings") -> Holdings:
         no_ticker = ticker is None or (type(ticker) is str and not ticker.strip()) or ticker != ticker
         no_amount = amount is None or (type(amount) is str and not amount.strip()) or amount != amount
         if no_ticker and (no_amount or (type(amount) in (int, float) and amount == 0)):
+            blank_rows += 1
             continue  # a blank row (xlwings Server sends empty cells as 0)
         if no_ticker:
             raise PortfolioError(f"{name} row {len(tickers) + 1} has a value but no ticker")
@@ -74,7 +77,8 @@ def parse_holdings_range(value: object, name: str = "holdings") -> Holdings:
         tickers, amounts = tickers[1:], amounts[1:]
         if not tickers:
             raise PortfolioError(f"{name} range has a header but no holdings")
-    return holdings_from_pairs(tickers, amounts, kind, name)  # type: ignore[arg-type]
+    holdings = holdings_from_pairs(tickers, amounts, kind, name)  # type: ignore[arg-type]
+    return replace(holdings, skipped_blank_rows=blank_rows) if blank_rows else holdings
 
 
 HEADER_TICKER_WORDS = frozenset({"ticker", "tickers", "symbol", "symbols", "security", "name", "id"})

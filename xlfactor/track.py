@@ -18,17 +18,17 @@ import contextlib
 import json
 import os
 import shutil
-import tempfile
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-from xlfactor._files import atomic_write
-from xlfactor.conventions import SQRT_TRADING_DAYS
+from xlfactor._files import atomic_write, make_temp_folder
+from xlfactor.cells import safe_frame
+from xlfactor.conventions import SQRT_TRADING_DAYS, as_of_date
 from xlfactor.errors import XlfactorError
 from xlfactor.report import portfolio_report
 from xlfactor.risk.attribution import attributable_dates
@@ -54,6 +54,8 @@ SHEETS = {
     "active_risk": "ActiveRisk",
     "risk_rows": "RiskRows",
 }
+OUTSIDE_NOTE = "outside the universe, treated as cash"
+"""The ``note`` of a holdings.csv row whose ticker is not in the snapshot universe."""
 WINDOWS = (("1W", 5), ("1M", 21), ("1Q", 63), ("1Y", 252), ("All", None))
 LOCK_TIMEOUT_SECONDS = 60.0
 STALE_LOCK_SECONDS = 600.0
@@ -65,6 +67,7 @@ class DayRecord:
 
     date: str
     tables: dict[str, pd.DataFrame]
+    missing: pd.DataFrame = field(default_factory=pd.DataFrame)  # side, ticker, amount, weight outside the universe
 
 
 def record_day(
@@ -109,7 +112,10 @@ def day_record(portfolio: pd.DataFrame, snapshot=None, date: str | None = None, 
     dates = attributable_dates(snapshot)
     if not dates:
         raise XlfactorError("the snapshot has no exposure panel: nothing to track")
-    date = dates[-1] if date in (None, "", "latest") else str(date)
+    try:
+        date = as_of_date(date, "date") or dates[-1]
+    except ValueError as exc:
+        raise XlfactorError(str(exc)) from None
     if date not in dates:
         raise XlfactorError(f"cannot record {date}: the snapshot's exposure panel covers {dates[0]} to {dates[-1]}")
     report = portfolio_report(portfolio, snapshot, benchmark, date=date)
@@ -117,6 +123,8 @@ def day_record(portfolio: pd.DataFrame, snapshot=None, date: str | None = None, 
     attribution = report["attribution"]
     holdings = report["holdings"]
     bench_label = report["snapshot"].loc["benchmark", "value"]
+    missing = report["missing_holdings"]
+    outside = missing[missing["side"] == "portfolio"]
     track = pd.DataFrame(
         [
             {
@@ -127,6 +135,8 @@ def day_record(portfolio: pd.DataFrame, snapshot=None, date: str | None = None, 
                 "benchmark_kind": "model" if benchmark is None else "holdings",
                 "benchmark_ticker": "",
                 "holdings": ";".join(f"{t}:{w:.6f}" for t, w in zip(holdings["ticker"], holdings["weight"])),
+                "outside_universe": ";".join(f"{t}:{w:.6f}" for t, w in zip(outside["ticker"], outside["weight"])),
+                "missing_weight": float(outside["weight"].abs().sum()),
                 "portfolio_return": attribution.loc["total", "portfolio"],
                 "benchmark_return": attribution.loc["total", "benchmark"],
                 "active_return": attribution.loc["total", "active"],
@@ -162,7 +172,15 @@ def day_record(portfolio: pd.DataFrame, snapshot=None, date: str | None = None, 
     active_rows = report["active_risk"]
     tables = {
         "track": track,
-        "holdings": pd.DataFrame({"date": date, "ticker": holdings["ticker"], "weight": holdings["weight"]}),
+        "holdings": pd.concat(
+            [
+                pd.DataFrame({"date": date, "ticker": holdings["ticker"], "weight": holdings["weight"], "note": ""}),
+                pd.DataFrame(
+                    {"date": date, "ticker": outside["ticker"], "weight": outside["weight"], "note": OUTSIDE_NOTE}
+                ),
+            ],
+            ignore_index=True,
+        ),
         "factor_contrib": factor_contrib,
         "idiosyncratic_returns": pd.DataFrame(
             {
@@ -211,7 +229,7 @@ def day_record(portfolio: pd.DataFrame, snapshot=None, date: str | None = None, 
             }
         ),
     }
-    return DayRecord(date=date, tables=tables)
+    return DayRecord(date=date, tables=tables, missing=missing.reset_index(drop=True))
 
 
 def realized_statistics(track: pd.DataFrame) -> pd.DataFrame:
@@ -277,10 +295,10 @@ def _label(factor: str) -> str:
 def _write_day(history: Path, day: DayRecord) -> None:
     days = history / "days"
     days.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{day.date}.", dir=days))
+    staging = make_temp_folder(days, f".{day.date}.", days / day.date)
     try:
         for key, name in TABLES.items():
-            day.tables[key].to_csv(staging / name, index=False)
+            safe_frame(day.tables[key]).to_csv(staging / name, index=False)  # user text never a formula
         summary = day.tables["track"].iloc[0].to_dict()
         (staging / "summary.json").write_text(json.dumps(summary, default=str, indent=2) + "\n")
         replace_folder(staging, days / day.date)
@@ -293,12 +311,12 @@ def _rebuild_aggregates(history: Path, write: bool = True) -> dict[str, pd.DataF
     day_dirs = sorted(p for p in (history / "days").glob("*") if p.is_dir() and not p.name.startswith("."))
     tables = {}
     for key, name in TABLES.items():
-        frames = [pd.read_csv(d / name) for d in day_dirs if (d / name).is_file()]
+        frames = [pd.read_csv(d / name, keep_default_na=False, na_values=[""]) for d in day_dirs if (d / name).is_file()]
         frame = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=["date"])
         frame["date"] = frame["date"].astype(str)
         tables[key] = frame
         if write:
-            atomic_write(history / name, lambda handle, f=frame: handle.write(f.to_csv(index=False).encode()))
+            atomic_write(history / name, lambda handle, f=frame: handle.write(safe_frame(f).to_csv(index=False).encode()))
     return tables
 
 

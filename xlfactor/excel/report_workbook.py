@@ -24,6 +24,7 @@ from openpyxl.workbook.defined_name import DefinedName
 from openpyxl.worksheet.formula import ArrayFormula
 
 from xlfactor._files import atomic_write
+from xlfactor.cells import append_row, set_cell
 from xlfactor.conventions import TRADING_DAYS_PER_YEAR
 from xlfactor.excel.sheets import (
     DECIMAL,
@@ -119,7 +120,7 @@ def write_report_workbook(
 def _write_holdings(ws, holdings, missing: pd.DataFrame) -> int:
     ws.append(["ticker", "allocation" if holdings.kind == "allocation" else "value"])
     for ticker, amount in zip(holdings.tickers.tolist(), holdings.amounts.tolist()):
-        ws.append([ticker, amount])
+        append_row(ws, [ticker, amount])
     for cell in ws[1]:
         cell.font, cell.fill = HEADER_FONT, HEADER_FILL
     number_format = PERCENT if holdings.kind == "allocation" else "#,##0.00"
@@ -149,27 +150,29 @@ def _write_model_sheets(wb: Workbook, data, bench: np.ndarray, last_holding_row:
     last = n + 1
     universe = wb.create_sheet("ModelUniverse")
     universe.append(["ticker", "benchmark_weight", "idiosyncratic_variance", "weight", "active_weight"])
+    # Tickers and factor names come from the snapshot files: stored as text (append_row), never formulas.
     holdings_tickers = f"Holdings!$A$2:$A${last_holding_row}"
     holdings_values = f"Holdings!$B$2:$B${last_holding_row}"
     for i, (ticker, b, d) in enumerate(zip(data.tickers.tolist(), bench.tolist(), data.idiosyncratic_variance.tolist()), 2):
         universe.append(
-            [ticker, b, d, f"=SUMIF({holdings_tickers},$A{i},{holdings_values})*WeightScale", f"=D{i}-B{i}"]
+            [None, b, d, f"=SUMIF({holdings_tickers},$A{i},{holdings_values})*WeightScale", f"=D{i}-B{i}"]
         )
+        set_cell(universe.cell(row=i, column=1), ticker)
     exposures = wb.create_sheet("ModelExposures")
-    exposures.append(["ticker", *data.factor_names.tolist()])
+    append_row(exposures, ["ticker", *data.factor_names.tolist()])
     for ticker, row in zip(data.tickers.tolist(), data.exposures.tolist()):
-        exposures.append([ticker, *row])
+        append_row(exposures, [ticker, *row])
     covariance = wb.create_sheet("ModelCovariance")
-    covariance.append(["factor", *data.factor_names.tolist()])
+    append_row(covariance, ["factor", *data.factor_names.tolist()])
     for name, row in zip(data.factor_names.tolist(), data.factor_covariance.tolist()):
-        covariance.append([name, *row])
+        append_row(covariance, [name, *row])
     for ws in (universe, exposures, covariance):
         ws.freeze_panes = "B2"
         for cell in ws[1]:
             cell.font, cell.fill = HEADER_FONT, HEADER_FILL
 
     calc = wb.create_sheet("Calc")
-    calc.append(["factor", *data.factor_names.tolist()])
+    append_row(calc, ["factor", *data.factor_names.tolist()])
     end = get_column_letter(k + 1)
     weights = f"ModelUniverse!$D$2:$D${last}"
     bench_col = f"ModelUniverse!$B$2:$B${last}"
@@ -235,11 +238,25 @@ def _write_summary(wb: Workbook, ws, report: dict[str, pd.DataFrame], model: _Mo
     facts = report["snapshot"]["value"]
     ws["A1"] = "xlfactor portfolio risk report"
     ws["A1"].font = Font(bold=True, size=14)
-    simulated = facts.get("simulated") == "True"
-    ws["A2"] = facts.get("note") if simulated else f"Snapshot {facts.get('source')} as of {facts.get('as_of_date')}"
+    simulated = facts.get("simulated") is True
+    set_cell(ws["A2"], facts.get("note") if simulated else f"Snapshot {facts.get('source')} as of {facts.get('as_of_date')}")
     if simulated:
         ws["A2"].font = Font(bold=True, color="C00000")
         ws["A2"].fill = WARNING_FILL
+    missing = report["missing_holdings"]
+    outside = missing[missing["side"] == "portfolio"]
+    if len(outside):
+        share = float(outside["weight"].abs().sum())
+        shown = ", ".join(outside["ticker"].astype(str).head(5))
+        text = (
+            f"{len(outside)} holdings outside the universe ({shown}{', ...' if len(outside) > 5 else ''}), "
+            f"{share:.1%} of the gross exposure, are treated as cash (see the Holdings sheet)"
+        )
+        if share > 0.5:
+            text = "WARNING: most of the portfolio is not in the model: " + text
+        set_cell(ws["A3"], text)
+        ws["A3"].font = Font(bold=share > 0.5, color="C00000")
+        ws["A3"].fill = WARNING_FILL
     ws["A4"], ws["B4"], ws["C4"] = "headline (live formula)", "value", "Python"
     for cell in ws[4][:3]:
         cell.font, cell.fill = HEADER_FONT, HEADER_FILL
@@ -317,7 +334,7 @@ def _write_beta(ws, report: dict[str, pd.DataFrame]) -> None:
     ws.cell(row=row, column=1, value="Ex-ante beta").font = Font(bold=True)
     ws.cell(row=row, column=2, value=float(summary["beta"])).number_format = DECIMAL
     ws.cell(row=row + 1, column=1, value="against")
-    ws.cell(row=row + 1, column=2, value=report["snapshot"].loc["benchmark", "value"])
+    set_cell(ws.cell(row=row + 1, column=2), report["snapshot"].loc["benchmark", "value"])
     ws.cell(row=row + 2, column=1, value="VaR: normal, mean ignored, positive loss fraction of gross: z x sigma / sqrt(252) x sqrt(days).")
 
 
@@ -326,7 +343,7 @@ def _note_attribution(ws, attribution: pd.DataFrame) -> None:
     if not attrs:
         return
     row = len(attribution) + 3
-    ws.cell(row=row, column=1, value=f"Return date {attrs['date']}; exposures known at the close of {attrs['exposure_date']}.")
+    set_cell(ws.cell(row=row, column=1), f"Return date {attrs['date']}; exposures known at the close of {attrs['exposure_date']}.")
     ws.cell(row=row + 1, column=1, value="Daily decimal returns; benchmark + active = portfolio.")
     for offset, note in enumerate(attrs.get("notes", []), start=2):
-        ws.cell(row=row + offset, column=1, value=note)
+        set_cell(ws.cell(row=row + offset, column=1), note)

@@ -1,4 +1,7 @@
-"""Small openpyxl helpers shared by the workbook writers: tables, formats, widths."""
+"""Small openpyxl helpers shared by the workbook writers: tables, formats, widths.
+
+Every text cell goes through :func:`xlfactor.cells.set_cell` (user strings never become formulas).
+"""
 
 from __future__ import annotations
 
@@ -9,6 +12,8 @@ import pandas as pd
 from openpyxl.styles import Font, PatternFill
 from openpyxl.utils import get_column_letter
 from openpyxl.worksheet.worksheet import Worksheet
+
+from xlfactor.cells import set_cell
 
 PERCENT = "0.00%"
 DECIMAL = "0.000"
@@ -68,13 +73,13 @@ def write_table(
         frame = frame.reset_index()
     formats = formats or {}
     for j, name in enumerate(frame.columns):
-        cell = ws.cell(row=start_row, column=start_col + j, value=str(name))
+        cell = set_cell(ws.cell(row=start_row, column=start_col + j), str(name))
         cell.font = HEADER_FONT
         cell.fill = HEADER_FILL
     values = frame.to_numpy(dtype=object)
     for i, row in enumerate(values, start=start_row + 1):
         for j, value in enumerate(row):
-            ws.cell(row=i, column=start_col + j, value=cell_value(value))
+            set_cell(ws.cell(row=i, column=start_col + j), cell_value(value))  # text stays text, never a formula
     for j, name in enumerate(frame.columns):
         fmt = formats.get(str(name), column_format(str(name)))
         if fmt:

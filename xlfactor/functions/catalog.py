@@ -161,12 +161,13 @@ def _context(holdings, snapshot=None, as_of=None, ignore_unknown=None, benchmark
     snap = load_snapshot(optional_text(snapshot), optional_date(as_of) or "latest")
     data = factor_model_data(snap)
     ignore = optional_flag(ignore_unknown, "ignore_unknown")
-    held = align(parse_holdings_range(holdings), data.ticker_index)
+    universe = str(data.snapshot.metadata.get("universe", ""))
+    held = align(parse_holdings_range(holdings), data.ticker_index, "portfolio", universe)
     if len(held.missing) and not ignore:
         raise UnknownTickersError(list(held.missing["ticker"]))
     bench = data.benchmark_weights
     if benchmark is not None and not _blank_range(benchmark):
-        aligned = align(parse_holdings_range(benchmark, "benchmark"), data.ticker_index)
+        aligned = align(parse_holdings_range(benchmark, "benchmark"), data.ticker_index, "benchmark", universe)
         if len(aligned.missing) and not ignore:
             raise UnknownTickersError(list(aligned.missing["ticker"]))
         bench = aligned.weights

@@ -51,7 +51,8 @@ class FactorModelData:
     # ------------------------------------------------------------------ inputs
     def weights(self, portfolio: pd.DataFrame, name: str = "portfolio") -> PortfolioWeights:
         """Align a holdings frame (``ticker`` + ``value`` or ``allocation``) to the universe."""
-        return align(holdings_from_frame(portfolio, name), self.ticker_index)
+        universe = str(self.snapshot.metadata.get("universe", ""))
+        return align(holdings_from_frame(portfolio, name), self.ticker_index, name, universe)
 
     def _vector(self, weights: FloatArray | pd.Series) -> FloatArray:
         if isinstance(weights, pd.Series):

@@ -102,5 +102,32 @@ class Snapshot:
             "factors": len(self.factor_names),
             "factor_return_days": len(self.factor_returns),
             "panel_dates": 0 if self.exposure_panel is None else len(self.exposure_panel.dates),
-            "diagnostics": "; ".join(f"{k}: {v}" for k, v in self.diagnostics.items()) or "none",
+            "diagnostics": diagnostics_text(self.diagnostics),
         }
+
+
+_COUNT_WORDING = {
+    "blank_style_exposures": "blank style exposure cells read as neutral (0)",
+    "missing_style_exposures": "absent style exposure rows read as neutral (0)",
+    "blank_panel_exposures": "blank exposure panel cells read as neutral (0)",
+}
+
+
+def diagnostics_text(diagnostics: dict[str, Any]) -> str:
+    """One line of a snapshot's diagnostics; per-factor counts as ``N ...: factor n, ...``.
+
+    >>> diagnostics_text({"blank_style_exposures": {"momentum": 2, "value": 1}})
+    '3 blank style exposure cells read as neutral (0): momentum 2, value 1'
+    >>> diagnostics_text({})
+    'none'
+    """
+    parts = []
+    for key, value in diagnostics.items():
+        if isinstance(value, dict):
+            counts = ", ".join(f"{name} {count}" for name, count in value.items())
+            total = sum(v for v in value.values() if isinstance(v, (int, float)))
+            wording = _COUNT_WORDING.get(key, key.replace("_", " "))
+            parts.append(f"{total:g} {wording}: {counts}")
+        else:
+            parts.append(f"{key}: {value}")
+    return "; ".join(parts) or "none"

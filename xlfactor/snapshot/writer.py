@@ -11,14 +11,15 @@ import hashlib
 import json
 import os
 import shutil
-import tempfile
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
+from xlfactor._files import make_temp_folder, write_error
 from xlfactor._json import to_plain
 from xlfactor.conventions import MARKET_FACTOR
+from xlfactor.errors import FileWriteError
 from xlfactor.snapshot import layout
 from xlfactor.snapshot.model import Snapshot
 
@@ -30,15 +31,29 @@ def write_snapshot(snapshot: Snapshot, folder: str | Path) -> Path:
 
     The files are written into a temporary sibling folder that is renamed into place
     only once complete, so a crash never leaves a half-written snapshot at ``folder``.
-    An existing ``folder`` is replaced.
+    An existing snapshot ``folder`` is replaced; any other non-empty folder is refused.
+    Files and folders get normal permissions (the umask's).
+
+    Raises
+    ------
+    FileWriteError
+        If ``folder`` is a file, a non-empty folder that is not a snapshot, or cannot be written.
     """
     folder = Path(folder)
-    folder.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{folder.name}.", dir=folder.parent))
+    if folder.is_file():
+        raise FileWriteError(str(folder), "is a file, not a folder")
+    if folder.is_dir() and any(folder.iterdir()) and not (
+        (folder / layout.METADATA).is_file() or (folder / layout.MANIFEST).is_file()
+    ):
+        raise FileWriteError(str(folder), "is a folder that is not a snapshot (not replaced); choose an empty or new folder")
+    staging = make_temp_folder(folder.parent, f".{folder.name}.", folder)
     try:
         write_files(snapshot, staging)
         write_manifest(staging)
         replace_folder(staging, folder)
+    except OSError as exc:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise write_error(folder, exc) from None
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise
