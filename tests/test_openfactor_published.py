@@ -48,6 +48,7 @@ def test_blank_style_cells_load_as_neutral_and_are_counted(tmp_path, model):
     folder = published_folder(tmp_path, model)
     snapshot = xf.load_snapshot(folder)
     assert snapshot.diagnostics["blank_style_exposures"] == {"momentum": 2, "value": 1}
+    assert "no_market_cap" not in snapshot.diagnostics  # the blanks are not in size
     text = snapshot.describe()["diagnostics"]
     assert "3 blank style exposure cells read as neutral (0): momentum 2, value 1" in text
 
@@ -118,6 +119,16 @@ def test_text_in_the_exposure_panel_is_refused(hand_folder):
     path.write_bytes(gzip.compress(panel.to_csv(index=False).encode()))
     with pytest.raises(xf.SnapshotError, match=r"exposures_panel.csv.gz: 2 non-numeric exposure values \(CCC: value\)"):
         xf.load_snapshot(hand_folder)
+
+
+def test_blank_size_raw_value_is_a_name_without_a_market_cap_on_record(hand_folder):
+    path = hand_folder / "details/exposures_long.csv"
+    long = pd.read_csv(path)
+    long.loc[(long["ticker"] == "FFF") & (long["factor"] == "size"), ["value", "raw_value"]] = np.nan
+    long.to_csv(path, index=False)
+    snapshot = xf.load_snapshot(hand_folder)
+    assert "1 names without a market cap have no benchmark weight (FFF)" in snapshot.diagnostics["no_market_cap"]
+    assert xf.factor_model_data(snapshot).benchmark_weights[list(snapshot.tickers).index("FFF")] == 0
 
 
 def test_diagnostics_survive_the_binary_cache(tmp_path, model):

@@ -277,7 +277,10 @@ def _write_summary(wb: Workbook, ws, report: dict[str, pd.DataFrame], model: _Mo
         wb.defined_names[headline.name] = DefinedName(headline.name, attr_text=f"Summary!$B${row}")
     note_row = 5 + len(HEADLINES) + 1
     ws.cell(row=note_row, column=1, value="Column C holds Python's numbers when the report was written.").font = Font(italic=True)
-    write_table(ws, report["summary"], start_row=note_row + 2, index=True, formats={"value": "0.0000"})
+    last, _ = write_table(ws, report["summary"], start_row=note_row + 2, index=True, formats={"value": "0.0000"})
+    for row in range(note_row + 3, last + 1):  # counts read as counts, not 40.0000
+        if ws.cell(row=row, column=1).value in ("holdings", "missing_holdings"):
+            ws.cell(row=row, column=2).number_format = "0"
     write_table(ws, report["snapshot"], start_row=4, start_col=5, index=True)
     ws.column_dimensions["A"].width = 32
     ws.column_dimensions["B"].width = 14

@@ -88,6 +88,10 @@ def read_snapshot_folder(folder: str | Path, source: str | None = None) -> Snaps
         observations = np.full(len(tickers), np.nan)
 
     market_cap = _market_cap(universe, tickers, raw, factor_names)
+    no_cap = ~(np.isfinite(market_cap) & (market_cap > 0))
+    if no_cap.any():
+        shown = ", ".join(np.asarray(tickers)[no_cap][:5])
+        diagnostics["no_market_cap"] = f"{int(no_cap.sum())} names without a market cap have no benchmark weight ({shown})"
     factor_returns = _factor_returns(factor_returns, factor_names, diagnostics)
     residual_returns = _wide_returns(residual_long, layout.RESIDUAL_RETURNS, "residual_return", tickers)
 
