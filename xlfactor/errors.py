@@ -36,6 +36,10 @@ class NoHoldingsInUniverseError(PortfolioError):
         super().__init__(f"none of the {len(self.tickers)} {name} holdings is in {where}: {shown}")
 
 
+class ScenarioError(XlfactorError, ValueError):
+    """A stress or scenario input is unusable (unknown factor or scenario, date outside the history...)."""
+
+
 class SnapshotError(XlfactorError, ValueError):
     """A snapshot cannot be used: names the file and the reason."""
 

@@ -54,6 +54,7 @@ class Snapshot:
     index_prices: pd.DataFrame | None = None  # long: date, ticker, close, ...
     diagnostics: dict[str, Any] = field(default_factory=dict)
     quality: dict[str, Any] | None = None  # the builder's quality report (quality.json), if any
+    scenarios: pd.DataFrame | None = None  # scenario library (scenarios.csv): name, start, end, description
     _memo: dict[str, Any] = field(default_factory=dict, repr=False)
 
     def __post_init__(self) -> None:
