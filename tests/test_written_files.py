@@ -93,9 +93,11 @@ def test_report_workbook_stores_every_nasty_ticker_as_text(tmp_path):
 
 def test_track_workbook_and_csvs_store_nasty_tickers_as_text(tmp_path):
     history, workbook = tmp_path / "hist", tmp_path / "track.xlsx"
-    from xlfactor.track import record_day
+    from xlfactor.excel.track_workbook import write_track_workbook
+    from xlfactor.track import read_history, record_day
 
-    record_day(_universe_book(NASTY), history, workbook)
+    record_day(_universe_book(NASTY), history)
+    write_track_workbook(workbook, read_history(history))
     assert assert_text_cells(workbook, CANONICAL, allow_prefix=True) >= len(NASTY)
     for csv_path in [history / "holdings.csv", history / "track.csv", *sorted((history / "days").glob("*/holdings.csv"))]:
         text = csv_path.read_text()

@@ -1,4 +1,4 @@
-"""Atomic file writes: a temp file in the target's folder, flushed, then renamed over it.
+"""Atomic writes: files (a temp file in the target's folder, flushed, then renamed over it) and folders.
 
 Files and folders get the permissions a plain ``open()`` / ``mkdir()`` would give them
 (``0666`` / ``0777`` minus the umask, so 0644 / 0755 under the usual umask 022) -- not the
@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import errno
 import os
+import shutil
 import tempfile
 import threading
 from collections.abc import Callable
@@ -113,3 +114,26 @@ def atomic_write(target: str | os.PathLike[str], write: Callable[[IO[bytes]], No
             raise write_error(target, exc) from None
         raise
     return target
+
+
+def replace_folder(staging: str | os.PathLike[str], folder: str | os.PathLike[str]) -> Path:
+    """Move a complete ``staging`` folder to ``folder``, replacing any old one.
+
+    ``staging`` must be a sibling of ``folder`` (same file system). An old ``folder`` is
+    renamed aside first and deleted only after the new one is in place, so readers
+    see the old or the new folder, never a half-written one.
+
+    Returns
+    -------
+    Path
+        ``folder``.
+    """
+    staging, folder = Path(staging), Path(folder)
+    if folder.exists():
+        retired = folder.with_name(f".{folder.name}.old-{os.getpid()}")
+        os.replace(folder, retired)
+        os.replace(staging, folder)
+        shutil.rmtree(retired, ignore_errors=True)
+    else:
+        os.replace(staging, folder)
+    return folder

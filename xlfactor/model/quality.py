@@ -16,15 +16,15 @@ import warnings
 
 import numpy as np
 
-from xlfactor.conventions import SQRT_TRADING_DAYS
+from xlfactor.conventions import SQRT_TRADING_DAYS, TRADING_DAYS_PER_YEAR
 from xlfactor.model.covariance import CovarianceOptions, factor_covariance
-from xlfactor.model.specific_risk import SpecificRiskOptions, specific_risk
+from xlfactor.model.idiosyncratic_risk import IdiosyncraticRiskOptions, idiosyncratic_risk
 
 REFIT_DAYS = 21
 MIN_HISTORY_DAYS = 126
 RANDOM_PORTFOLIOS = 100
 RANDOM_NAMES = 50
-ROLLING_DAYS = 252
+ROLLING_DAYS = TRADING_DAYS_PER_YEAR
 
 
 def fit_statistics(regression, factor_names) -> dict:
@@ -63,7 +63,7 @@ def bias_statistics(
     caps: np.ndarray,
     universe: np.ndarray,
     covariance_options: CovarianceOptions = CovarianceOptions(eigen_simulations=100),
-    specific_options: SpecificRiskOptions = SpecificRiskOptions(),
+    idiosyncratic_options: IdiosyncraticRiskOptions = IdiosyncraticRiskOptions(),
     seed: int = 11,
 ) -> dict:
     """Out-of-sample bias statistics with monthly refits (see the module docstring).
@@ -71,7 +71,7 @@ def bias_statistics(
     Parameters
     ----------
     factor_returns : (n_days, n_factors) daily, row t explained by exposures of row t-1.
-    residuals, stock_returns : (n_days, n_tickers) daily specific and total returns.
+    residuals, stock_returns : (n_days, n_tickers) daily idiosyncratic (residual) and total returns.
     exposures : callable row -> (n_tickers, n_factors) exposures known at that close.
     caps, universe : (n_days, n_tickers) caps and membership at each close.
     """
@@ -90,7 +90,7 @@ def bias_statistics(
         F, _ = factor_covariance(history[:, usable], covariance_options)
         F_full[np.ix_(usable, usable)] = F
         X = np.nan_to_num(exposures(refit))
-        spec, _, _ = specific_risk(residuals[1 : refit + 1], X, caps[refit], specific_options)
+        spec, _, _ = idiosyncratic_risk(residuals[1 : refit + 1], X, caps[refit], idiosyncratic_options)
         days = slice(refit + 1, min(refit + 1 + REFIT_DAYS, n_days))
         f_days = factor_returns[days]
         vol = np.sqrt(np.diag(F_full)) / SQRT_TRADING_DAYS

@@ -22,6 +22,7 @@ import numpy as np
 import pandas as pd
 
 from xlfactor._typing import FloatArray, StrArray
+from xlfactor.conventions import normalize_ticker
 from xlfactor.errors import NoHoldingsInUniverseError, PortfolioError
 
 HoldingsKind = Literal["value", "allocation"]
@@ -89,7 +90,7 @@ def holdings_from_pairs(
         raise PortfolioError(f"holdings kind must be 'value' or 'allocation', got {kind!r}")
     if len(tickers) == 0:
         raise PortfolioError(f"{name} is empty")
-    canonical = [("" if t is None else str(t)).strip().upper() for t in tickers]
+    canonical = ["" if t is None else normalize_ticker(t) for t in tickers]
     if all(type(a) is float or type(a) is int for a in amounts):
         values = np.array(amounts, dtype=float)
     else:
