@@ -37,7 +37,7 @@ class HoldingsFile:
 
 
 def read_holdings_csv(path: str | os.PathLike[str], name: str | None = None) -> HoldingsFile:
-    """Read a holdings CSV; see the module docstring for the rules.
+    r"""Read a holdings CSV; see the module docstring for the rules.
 
     Parameters
     ----------
@@ -61,7 +61,7 @@ def read_holdings_csv(path: str | os.PathLike[str], name: str | None = None) -> 
     --------
     >>> import tempfile, pathlib
     >>> p = pathlib.Path(tempfile.mkdtemp()) / "book.csv"
-    >>> _ = p.write_text("ticker;value\\nAAA;1.250,5\\n\\nBBB;-20\\n")
+    >>> _ = p.write_text("ticker;value\nAAA;1.250,5\n\nBBB;-20\n")
     >>> read = read_holdings_csv(p)
     >>> read.frame["value"].tolist(), read.blank_rows
     (['1250.5', '-20'], 1)
