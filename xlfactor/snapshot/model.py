@@ -145,11 +145,18 @@ def diagnostics_text(diagnostics: dict[str, Any]) -> str:
     """
     parts = []
     for key, value in diagnostics.items():
-        if isinstance(value, dict):
-            counts = ", ".join(f"{name} {count}" for name, count in value.items())
-            total = sum(v for v in value.values() if isinstance(v, (int, float)))
-            wording = _COUNT_WORDING.get(key, key.replace("_", " "))
-            parts.append(f"{total:g} {wording}: {counts}")
-        else:
-            parts.append(f"{key}: {value}")
+        parts.append(diagnostic_value(key, value) if isinstance(value, dict) else f"{key}: {value}")
     return "; ".join(parts) or "none"
+
+
+def diagnostic_value(key: str, value: Any) -> Any:
+    """One diagnostics entry for display: per-factor counts as one text, anything else unchanged.
+
+    >>> diagnostic_value("blank_panel_exposures", {"size": 1}), diagnostic_value("no_history", 0)
+    ('1 blank exposure panel cells read as neutral (0): size 1', 0)
+    """
+    if not isinstance(value, dict):
+        return value
+    counts = ", ".join(f"{name} {count}" for name, count in value.items())
+    total = sum(v for v in value.values() if isinstance(v, (int, float)))
+    return f"{total:g} {_COUNT_WORDING.get(key, key.replace('_', ' '))}: {counts}"
