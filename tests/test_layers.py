@@ -32,6 +32,7 @@ LAYERS = {
     "xlfactor.cells": "base",
     "xlfactor.conventions": "base",
     "xlfactor.errors": "base",
+    "xlfactor.etf_map": "base",
     "xlfactor.snapshot": "snapshot",
     "xlfactor.model": "model",
     "xlfactor.demo": "demo",
@@ -66,6 +67,7 @@ THIRD_PARTY = {
     "xlwings": ("xlfactor.excel",),
     "xlsxwriter": ("xlfactor.excel",),
     "openai": ("xlfactor.semantic",),
+    "statsmodels": ("xlfactor.risk.timeseries",),
 }
 
 
