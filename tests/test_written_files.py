@@ -258,5 +258,9 @@ def test_summary_sheet_keeps_booleans_and_counts(tmp_path):
     out = tmp_path / "r.xlsx"
     write_report_workbook(out, _universe_book([]))
     ws = openpyxl.load_workbook(out)["Summary"]
-    facts = {ws.cell(row=r, column=5).value: ws.cell(row=r, column=6).value for r in range(5, 20)}
+    facts = {}
+    for row in ws.iter_rows():
+        for cell in row[:-1]:
+            if isinstance(cell.value, str) and cell.value in ("simulated", "tickers") and cell.value not in facts:
+                facts[cell.value] = ws.cell(row=cell.row, column=cell.column + 1).value
     assert facts["simulated"] is True and facts["tickers"] == 1000 and isinstance(facts["tickers"], int)
