@@ -88,3 +88,18 @@ def fresh_demo(demo_snapshot):
     from xlfactor.demo.package import rounded_for_shipping
 
     return rounded_for_shipping(demo_snapshot)
+
+
+@pytest.fixture(scope="session")
+def crisis_snapshot(tmp_path_factory):
+    """A real-data snapshot as of 2009-12-31 over 2007-2009 (250 largest S&P 500 names, full factor history)."""
+    from tests.real_inputs import write_crisis_inputs
+    from xlfactor.model.builder import BuildOptions, build_snapshot
+
+    import xlfactor as xf
+
+    shared = require_shared_data()
+    inputs = write_crisis_inputs(shared, tmp_path_factory.mktemp("crisis-inputs"))
+    options = BuildOptions(market_series="SPX", universe="sp500-2007-2009", quality=False, history_days=800)
+    folder = build_snapshot(inputs, tmp_path_factory.mktemp("crisis") / "snapshot", options=options)[0]
+    return xf.load_snapshot(folder)

@@ -20,6 +20,8 @@ INDEX_PRICES = "index_prices.csv"
 INDEX_RETURNS = "index_returns.csv"
 QUALITY = "quality.json"
 """xlfactor's own addition: the model builder's quality report."""
+SCENARIOS = "scenarios.csv"
+"""Optional scenario library: name, start, end, description (return dates, inclusive)."""
 MANIFEST = "manifest.json"
 """xlfactor's own addition: sha256 and size of every other file, written last."""
 
@@ -32,7 +34,7 @@ REQUIRED_FILES = (
     FACTOR_RETURNS,
     RESIDUAL_RETURNS,
 )
-OPTIONAL_FILES = (EXPOSURES_WIDE, EXPOSURES_PANEL, INDEXES, INDEX_PRICES, INDEX_RETURNS, QUALITY)
+OPTIONAL_FILES = (EXPOSURES_WIDE, EXPOSURES_PANEL, INDEXES, INDEX_PRICES, INDEX_RETURNS, QUALITY, SCENARIOS)
 ALL_FILES = REQUIRED_FILES + OPTIONAL_FILES
 
 REQUIRED_COLUMNS = {
@@ -43,4 +45,5 @@ REQUIRED_COLUMNS = {
     RESIDUAL_RETURNS: ("date", "ticker", "residual_return"),
     INDEX_RETURNS: ("date", "ticker", "return"),
     INDEXES: ("ticker",),
+    SCENARIOS: ("name", "start"),
 }
