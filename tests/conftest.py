@@ -75,3 +75,27 @@ def fresh_demo(simulated_market):
     from xlfactor.demo import generate_demo_snapshot
 
     return generate_demo_snapshot(market=simulated_market)
+
+
+@pytest.fixture(scope="session")
+def real_reference(tmp_path_factory):
+    """The reference real-data build (adjusted prices, point-in-time S&P 500, 2010-2017).
+
+    Returns ``(shared folder, ModelHistory, BuildOptions)``; shared by every real-data test.
+    """
+    from tests.real_inputs import REFERENCE_OPTIONS, write_adjusted_inputs
+    from xlfactor.model.builder import build_model
+    from xlfactor.model.inputs import read_inputs
+
+    shared = require_shared_data()
+    folder = write_adjusted_inputs(shared, tmp_path_factory.mktemp("real_adjusted"))
+    return shared, build_model(read_inputs(folder), REFERENCE_OPTIONS), REFERENCE_OPTIONS
+
+
+@pytest.fixture(scope="session")
+def real_reference_snapshot(real_reference):
+    """The reference build's last snapshot with its quality report (the slowest real-data step)."""
+    from xlfactor.model.builder import snapshot_at
+
+    _, history, options = real_reference
+    return snapshot_at(history, len(history.data.dates) - 1, options)

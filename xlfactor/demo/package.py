@@ -78,6 +78,8 @@ def _arrays(snapshot: Snapshot) -> dict[str, np.ndarray]:
         "panel": np.asarray(snapshot.exposure_panel.values),
         "index_tickers": snapshot.index_returns.columns.to_numpy(dtype=str),
         "index_returns": snapshot.index_returns.to_numpy(dtype=float),
+        **{name: np.asarray(getattr(snapshot, name)) for name in ("factor_covariance_daily", "idiosyncratic_risk_daily")
+           if getattr(snapshot, name) is not None},
     }
 
 
@@ -147,6 +149,8 @@ def _snapshot_from_arrays(arrays: dict[str, np.ndarray], metadata: dict, quality
         index_prices=_index_prices(index_returns),
         diagnostics=notes,
         quality=quality,
+        factor_covariance_daily=arrays.get("factor_covariance_daily"),
+        idiosyncratic_risk_daily=arrays.get("idiosyncratic_risk_daily"),
     )
 
 

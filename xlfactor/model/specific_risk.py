@@ -16,7 +16,7 @@ Input residuals are daily (n_days, n_tickers); the result is annualized volatili
 from __future__ import annotations
 
 import warnings
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -33,6 +33,10 @@ class SpecificRiskOptions:
     regime_half_life: float = 42
     regime_min_days: int = 21
     deciles: int = 10
+
+    def daily(self) -> "SpecificRiskOptions":
+        """The same estimator for a one-day horizon: no Newey-West terms."""
+        return replace(self, lags=0)
 
 
 def time_series_variance(residuals: np.ndarray, half_life: float, lags: int) -> np.ndarray:
