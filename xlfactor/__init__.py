@@ -6,9 +6,10 @@
 True
 """
 
-from xlfactor.errors import PortfolioError, SnapshotError, UnknownTickersError, XlfactorError
+from xlfactor.errors import PortfolioError, ScenarioError, SnapshotError, UnknownTickersError, XlfactorError
 from xlfactor.report import portfolio_report
 from xlfactor.risk import FactorModelData, factor_model_data
+from xlfactor.risk.scenarios import historical_var, replay, scenario, scenario_table, stress, worst_days, worst_window
 from xlfactor.snapshot import Snapshot, load_snapshot, write_snapshot
 
 __version__ = "0.1.0"
@@ -16,13 +17,21 @@ __version__ = "0.1.0"
 __all__ = [
     "FactorModelData",
     "PortfolioError",
+    "ScenarioError",
     "Snapshot",
     "SnapshotError",
     "UnknownTickersError",
     "XlfactorError",
     "__version__",
     "factor_model_data",
+    "historical_var",
     "load_snapshot",
     "portfolio_report",
+    "replay",
+    "scenario",
+    "scenario_table",
+    "stress",
+    "worst_days",
+    "worst_window",
     "write_snapshot",
 ]

@@ -26,6 +26,10 @@ class UnknownTickersError(PortfolioError):
         super().__init__(f"{len(self.tickers)} unknown tickers: {shown}")
 
 
+class ScenarioError(XlfactorError, ValueError):
+    """A stress or scenario input is unusable (unknown factor or scenario, date outside the history...)."""
+
+
 class SnapshotError(XlfactorError, ValueError):
     """A snapshot cannot be used: names the file and the reason."""
 

@@ -57,6 +57,7 @@ class Snapshot:
     quality: dict[str, Any] | None = None  # the builder's quality report (quality.json), if any
     factor_covariance_daily: FloatArray | None = None  # (n_factors, n_factors) one-day forecast x 252, if stated
     idiosyncratic_risk_daily: FloatArray | None = None  # (n_assets,) one-day forecast x sqrt(252), if stated
+    scenarios: pd.DataFrame | None = None  # scenario library (scenarios.csv): name, start, end, description
     _memo: dict[str, Any] = field(default_factory=dict, repr=False)
 
     def __post_init__(self) -> None:
