@@ -159,10 +159,11 @@ def _quality_tables(snapshot: Snapshot) -> dict[str, pd.DataFrame]:
     if "quality_tables" in snapshot._memo:  # per snapshot, not per portfolio
         return {key: table.copy() for key, table in snapshot._memo["quality_tables"].items()}
     rows = {k: v for k, v in quality.items() if isinstance(v, (int, float)) and not isinstance(v, bool)}
-    bias = quality.get("bias", {})
-    rows.update({f"bias_{k}": v for k, v in bias.items() if isinstance(v, (int, float)) and not isinstance(v, bool)})
-    if "band" in bias:
-        rows["bias_band_low"], rows["bias_band_high"] = bias["band"]
+    for section in ("bias", "bias_21d"):  # one-day and 21-day horizons
+        bias = quality.get(section, {})
+        rows.update({f"{section}_{k}": v for k, v in bias.items() if isinstance(v, (int, float)) and not isinstance(v, bool)})
+        if "band" in bias:
+            rows[f"{section}_band_low"], rows[f"{section}_band_high"] = bias["band"]
     model = pd.DataFrame({"value": pd.Series(rows, dtype=float)})
     model.index.name = "metric"
     stats = quality.get("factor_t_stats", {})
