@@ -80,8 +80,9 @@ def write_reference_files(shared: Path, folder: Path, start: str, end: str, indu
     later = pd.read_csv(shared / "classification" / "sp500_constituents_snapshots_2012_2018.csv")
     later = later.sort_values("snapshot_date").drop_duplicates("ticker", keep="last")  # each name's last known sector
     extra = later[~later["ticker"].isin(classification["ticker"])]
+    sectors = extra["gics_sector"].replace({"Telecommunication Services": "Telecommunications Services"})  # one spelling
     classification = pd.concat(
-        [classification, pd.DataFrame({"ticker": extra["ticker"], "sector": extra["gics_sector"], "industry": np.nan})]
+        [classification, pd.DataFrame({"ticker": extra["ticker"], "sector": sectors, "industry": np.nan})]
     ).drop_duplicates("ticker")
     classification.to_csv(folder / "classification.csv", index=False)
 

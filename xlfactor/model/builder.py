@@ -34,6 +34,7 @@ STYLE_ORDER = (*desc.PRICE_DESCRIPTORS, "size", "mid_cap", "industry_momentum", 
                "gross_profitability", "leverage", "investment", "investment_quality", "earnings_quality",
                "earnings_variability", "short_interest")  # fmt: skip
 MIN_REGRESSION_DAYS = 63
+MIN_STYLE_COVERAGE = 0.5  # share of the universe with a score for a style to be estimated that day
 
 Progress = Callable[[str, int, int], None]
 
@@ -91,8 +92,13 @@ def style_exposures(data: MarketData, keep_raw: bool = True, from_reports: dict 
     raw = desc.raw_descriptors(data, from_reports)
     skipped = {}
     standardized: dict[str, np.ndarray] = {}
+    members = universe.sum(axis=1)
     for name, values in raw.items():
         scores = standardize(values, data.market_cap, universe)
+        # a style is a factor only on days most of the universe has a score: with a handful of
+        # names (a report season just starting) its factor return would be their idiosyncratic noise
+        covered = (np.isfinite(scores) & universe).sum(axis=1) >= MIN_STYLE_COVERAGE * np.maximum(members, 1)
+        scores = np.where(covered[:, None], scores, np.nan)
         if not np.isfinite(scores).any():
             skipped[name] = "no usable values (too little history or inputs)"
             continue
