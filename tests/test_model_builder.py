@@ -225,3 +225,14 @@ def test_quality_evaluates_the_builds_own_covariance_options(tmp_path, demo_hist
     assert first["bias"]["random_bias_mean"] != second["bias"]["random_bias_mean"]
     assert first["bias_21d"]["random_bias_mean"] != second["bias_21d"]["random_bias_mean"]
     assert first["r2_weighted_mean"] == second["r2_weighted_mean"]  # the fit does not depend on the covariance
+
+
+def test_a_style_with_thin_coverage_is_not_a_factor(simulated_market):
+    """Book values for 3 of 1000 names: value would be those names' noise, so it is not estimated."""
+    m = simulated_market
+    keep = m.prices["date"] >= np.sort(m.prices["date"].unique())[-330]
+    few = m.fundamentals["ticker"].isin(m.fundamentals["ticker"].unique()[:3])
+    fundamentals = m.fundamentals.assign(book_equity=m.fundamentals["book_equity"].where(few))
+    history = build_model(market_data(m.prices[keep], m.classification, fundamentals, None))
+    assert "value" not in history.style_names and "value" in history.skipped
+    assert "earnings_yield" in history.style_names  # the other fundamentals are untouched

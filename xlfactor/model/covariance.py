@@ -30,10 +30,13 @@ class CovarianceOptions:
     regime_half_life: float = 42
     regime_min_days: int = 21
     seed: int = 7
+    daily_volatility_half_life: float | None = 21  # one-day forecast's volatility half-life (None: the same)
 
     def daily(self) -> "CovarianceOptions":
-        """The same estimator for a one-day horizon: no serial-correlation (Newey-West) terms."""
-        return replace(self, volatility_lags=0, correlation_lags=0)
+        """The estimator for a one-day horizon: no serial-correlation (Newey-West) terms,
+        and ``daily_volatility_half_life`` when set."""
+        half_life = self.daily_volatility_half_life or self.volatility_half_life
+        return replace(self, volatility_lags=0, correlation_lags=0, volatility_half_life=half_life)
 
 
 EIGEN_CHUNK = 25  # simulated histories per block in the eigenfactor adjustment

@@ -124,12 +124,12 @@ def bias_statistics(
     rng = np.random.default_rng(seed)
     daily_cov, daily_spec = covariance_options.daily(), specific_options.daily()
     # incremental EWMA state of every factor and name, known at each close (one pass)
-    factor_var = ewma_variance_path(factor_returns, covariance_options.volatility_half_life)
-    name_var = ewma_variance_path(residuals, specific_options.half_life)
-    factor_regime = _regime_path(factor_returns, covariance_options.volatility_half_life,
-                                 covariance_options.regime_half_life, covariance_options.regime_min_days)
-    name_regime = _regime_path(residuals, specific_options.half_life, specific_options.regime_half_life,
-                               specific_options.regime_min_days, caps)  # fmt: skip
+    factor_var = ewma_variance_path(factor_returns, daily_cov.volatility_half_life)
+    name_var = ewma_variance_path(residuals, daily_spec.half_life)
+    factor_regime = _regime_path(factor_returns, daily_cov.volatility_half_life,
+                                 daily_cov.regime_half_life, daily_cov.regime_min_days)
+    name_regime = _regime_path(residuals, daily_spec.half_life, daily_spec.regime_half_life,
+                               daily_spec.regime_min_days, caps)  # fmt: skip
     daily = _Scores(n_factors)
     monthly = _Scores(n_factors)
     eigen: dict[str, np.ndarray | None] = {"daily": None, "horizon": None}
