@@ -13,9 +13,10 @@ from tests.real_inputs import ken_french_momentum
 from xlfactor.model.quality import fit_statistics
 
 
-def momentum_correlation(shared, history) -> tuple[float, int]:
+def momentum_correlation(shared, history, start: str = "") -> tuple[float, int]:
     momentum = pd.Series(history.regression.factor_returns[:, list(history.factor_names).index("momentum")], index=history.data.dates)
     joined = pd.concat([momentum, ken_french_momentum(shared)], axis=1, join="inner").dropna()
+    joined = joined[joined.index >= start]
     return float(joined.corr().iloc[0, 1]), len(joined)
 
 
@@ -47,7 +48,11 @@ def test_point_in_time_universe(real_reference):
     ever = history.universe[late].any(axis=0)
     always = history.universe[late].all(axis=0)
     assert (ever & ~always).sum() > 50  # joiners and leavers over 2013-2017
-    assert np.isfinite(data.returns[late][:, ~history.universe[-1] & ever]).any()  # leavers keep their returns
+    rows = np.arange(len(data.dates))[:, None]
+    last = np.where(history.universe, rows, -1).max(axis=0)  # last day in the index
+    leavers = (last >= 0) & (last < len(data.dates) - 22)
+    after = np.isfinite(data.returns) & (rows > last + 1)
+    assert leavers.sum() > 30 and after[:, leavers].any(axis=0).sum() > 10  # removed names keep their later returns
 
 
 def test_real_snapshot_is_usable(real_reference_snapshot, tmp_path):
@@ -67,17 +72,28 @@ def test_calibration_targets_2012_2017(real_reference, real_reference_snapshot, 
     shared, history, _ = real_reference
     quality = real_reference_snapshot.quality
     daily, monthly = quality["bias"], quality["bias_21d"]
-    correlation, _ = momentum_correlation(shared, history)
+    correlation, _ = momentum_correlation(shared, history, "2012-01-01")
+    r2 = float(np.nanmean(history.regression.r2_weighted[history.data.dates >= "2012-01-01"]))
     with capsys.disabled():
         keys = ("band", "random_bias_mean", "random_bias_share_in_band", "cap_weighted_bias", "random_robust_bias_mean",
                 "random_q_statistic_mean", "random_rolling_12m_mrad")  # fmt: skip
         print("\nreference build, daily:", {k: daily[k] for k in keys})
         print("reference build, 21-day:", {k: monthly[k] for k in keys})
         print("reference build, monthly-held daily:", quality.get("bias_monthly_held"))
-        print(f"R2 weighted mean {quality['r2_weighted_mean']:.3f}, momentum vs Ken French {correlation:.3f}")
+        print(f"2012-2017: R2 weighted mean {r2:.3f}, momentum vs Ken French {correlation:.3f}")
     low, high = daily["band"]
     assert daily["out_of_sample_days"] > 1400
     assert low <= daily["random_bias_mean"] <= high
     assert low <= daily["cap_weighted_bias"] <= high
     assert daily["random_bias_share_in_band"] >= 0.8
     assert monthly["band"][0] <= monthly["random_bias_mean"] <= monthly["band"][1]
+
+
+@pytest.mark.xfail(strict=True, reason="issue 14 fit target not met yet: mean centred R2 on 2012-2017 is about 0.36 < 0.42 (see README)")
+def test_fit_targets_2012_2017(real_reference):
+    """Issue 14: mean centred R2 >= 0.42 with momentum vs Ken French Mom >= 0.78, on 2012-2017."""
+    shared, history, _ = real_reference
+    late = history.data.dates >= "2012-01-01"
+    r2 = float(np.nanmean(history.regression.r2_weighted[late]))
+    correlation, _ = momentum_correlation(shared, history, "2012-01-01")
+    assert r2 >= 0.42 and correlation >= 0.78, (r2, correlation)
