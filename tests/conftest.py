@@ -59,22 +59,19 @@ def simulated_market():
 
 @pytest.fixture(scope="session")
 def demo_history(simulated_market):
-    """The builder's day-by-day model of the simulated market (demo options)."""
-    from xlfactor.demo.package import build_options
+    """The builder's day-by-day model of the simulated market (demo options): built once per run."""
+    from xlfactor.demo.package import build_options, demo_market_data
     from xlfactor.model.builder import build_model
-    from xlfactor.model.inputs import market_data
 
-    m = simulated_market
-    data = market_data(m.prices, m.classification, m.fundamentals, m.benchmark)
-    return build_model(data, build_options())
+    return build_model(demo_market_data(simulated_market), build_options())
 
 
 @pytest.fixture(scope="session")
-def fresh_demo(simulated_market):
-    """A fresh generation of the shipped demo snapshot."""
+def fresh_demo(demo_history):
+    """A fresh generation of the shipped demo snapshot, from the run's one build of the simulated market."""
     from xlfactor.demo import generate_demo_snapshot
 
-    return generate_demo_snapshot(market=simulated_market)
+    return generate_demo_snapshot(history=demo_history)
 
 
 @pytest.fixture(scope="session")

@@ -90,7 +90,7 @@ def test_demo_shape(demo):
 
 def test_simulated_market_has_fat_tails_and_a_regime(simulated_market):
     m = simulated_market
-    standardized = m.specific_returns[1:] / m.specific_risk * np.sqrt(252) / np.sqrt(m.regime[1:, None])
+    standardized = m.idiosyncratic_returns[1:] / m.idiosyncratic_risk * np.sqrt(252) / np.sqrt(m.regime[1:, None])
     assert kurtosis(standardized.ravel()) > 1.0  # Student-t(5): excess kurtosis 6
     market = m.factor_returns[1:, 0]
     peak = int(np.argmax(m.regime))
@@ -110,7 +110,7 @@ def test_truth_satisfies_the_identification_constraints(simulated_market):
 
 
 def test_stock_returns_are_the_builder_exposures_times_factor_returns(simulated_market):
-    """The fixed point: returns = (builder exposures at t-1) x (true factor returns) + specific."""
+    """The fixed point: returns = (builder exposures at t-1) x (true factor returns) + idiosyncratic."""
     m = simulated_market
     exposures = style_exposures(m.data, keep_raw=False)
     n_sec = len(m.data.sector_names)
@@ -121,7 +121,7 @@ def test_stock_returns_are_the_builder_exposures_times_factor_returns(simulated_
     common = f[:, :1] + f[:, 1 : 1 + n_sec][rows, m.data.sector[t - 1]]
     common = common + f[:, 1 + n_sec : k_member][rows, m.data.industry[t - 1]]
     common = common + np.einsum("dns,ds->dn", np.nan_to_num(exposures.styles[t - 1]), f[:, k_member:])
-    np.testing.assert_allclose(common + m.specific_returns[t], m.data.returns[t], atol=2e-6)
+    np.testing.assert_allclose(common + m.idiosyncratic_returns[t], m.data.returns[t], atol=2e-6)
 
 
 def test_demo_attribution_matches_simulated_stock_returns(demo, simulated_market):

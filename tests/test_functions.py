@@ -107,14 +107,25 @@ def test_tables_equal_the_api(book):
     assert earlier[1:] != attribution[1:]
 
 
-def test_model_facts():
+def test_model_facts(model, hand_folder):
+    """Against the hand model's own covariance (the input written to the folder, not what xlfactor read)."""
+    from tests.handmodel import FACTORS
+
+    F = model.factor_covariance
+    folder = str(hand_folder)
+    factors = fn.OF_FACTORS(folder)
+    assert sorted(r[0] for r in factors[1:]) == sorted(FACTORS)
+    vols = {r[0]: r[2] for r in factors[1:]}
+    for k, name in enumerate(FACTORS):
+        assert vols[name] == pytest.approx(math.sqrt(F[k, k]), rel=REL)
+    i, j = FACTORS.index("market"), FACTORS.index("momentum")
+    assert fn.OF_FACTORVOL("Momentum", folder) == pytest.approx(math.sqrt(F[j, j]), rel=REL)
+    expected = np.corrcoef(np.random.default_rng(0).multivariate_normal(np.zeros(len(F)), F, 200_000).T)[i, j]
+    assert fn.OF_FACTORCORR([["market"]], "momentum", folder) == pytest.approx(F[i, j] / math.sqrt(F[i, i] * F[j, j]), rel=REL)
+    assert fn.OF_FACTORCORR("market", "momentum", folder) == pytest.approx(expected, abs=0.01)  # a sampled correlation agrees
+    assert fn.OF_FACTORCORR("momentum", "momentum", folder) == pytest.approx(1.0, rel=REL)
     data = xf.factor_model_data()
-    factors = fn.OF_FACTORS()
-    assert len(factors) == len(data.factor_names) + 1
-    i, j = list(data.factor_names).index("market"), list(data.factor_names).index("momentum")
-    F = data.factor_covariance
-    assert fn.OF_FACTORVOL("momentum") == pytest.approx(math.sqrt(F[j, j]), rel=REL)
-    assert fn.OF_FACTORCORR([["market"]], "momentum") == pytest.approx(F[i, j] / math.sqrt(F[i, i] * F[j, j]), rel=REL)
+    assert len(fn.OF_FACTORS()) == len(data.factor_names) + 1
     assert fn.OF_SNAPSHOT("simulated") == "True"
     assert fn.OF_SNAPSHOT("tickers") == 1000
     assert dict(fn.OF_SNAPSHOT()[1:])["as_of_date"] == data.snapshot.as_of
@@ -128,14 +139,28 @@ def test_hedge_minimizes_risk(book):
     assert [r[0] for r in result[1:3]] == ["SPY", "XLK"]
     hedged_risk = result[-1][1]
     assert hedged_risk < data.risk(w)
-    beta = fn.OF_HEDGE(rows, [["SPY"]], "beta")
-    assert beta[-1][2] == pytest.approx(0.0, abs=1e-12)
-    # Hedging with a universe stock: the hedge weight minimizes risk over a grid.
+    # Independent: the full asset covariance V = X F X' + diag(d) built here, then quadratic forms.
+    V = data.exposures @ data.factor_covariance @ data.exposures.T + np.diag(data.idiosyncratic_variance)
+    b = data.benchmark_weights
     stock = data.tickers[0]
+    e = np.zeros(len(w))
+    e[0] = 1.0
+    beta_hedge = fn.OF_HEDGE(rows, [[stock]], "beta")
+    hedged = w + beta_hedge[1][1] * e
+    assert hedged @ V @ b / (b @ V @ b) == pytest.approx(0.0, abs=1e-10), "the beta hedge leaves no beta"
+    assert beta_hedge[1][2] == pytest.approx(e @ V @ b / (b @ V @ b), rel=1e-9)
+    assert beta_hedge[-1][1] == pytest.approx(math.sqrt(hedged @ V @ hedged), rel=1e-9)
+    # Minimum risk with one stock: the closed form h = -(e' V w) / (e' V e).
     h = fn.OF_HEDGE(rows, [[stock]])[1][1]
-    row = 0
-    risks = [data.risk(w + np.eye(len(w))[row] * (h + dh)) for dh in (-0.01, 0.0, 0.01)]
-    assert risks[1] < risks[0] and risks[1] < risks[2]
+    assert h == pytest.approx(-(e @ V @ w) / (e @ V @ e), rel=1e-9)
+    # Minimum tracking error with two stocks: solve the 2x2 normal equations on the active weights.
+    pair = np.zeros((len(w), 2))
+    pair[0, 0] = pair[1, 1] = 1.0
+    te = fn.OF_HEDGE(rows, [[data.tickers[0]], [data.tickers[1]]], "te")
+    expected = np.linalg.solve(pair.T @ V @ pair, -(pair.T @ V @ (w - b)))
+    np.testing.assert_allclose([te[1][1], te[2][1]], expected, rtol=1e-9)
+    active = w - b + pair @ expected
+    assert te[-1][1] == pytest.approx(math.sqrt(active @ V @ active), rel=1e-9)
 
 
 @pytest.mark.parametrize(

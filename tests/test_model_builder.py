@@ -8,6 +8,7 @@ import pytest
 from scipy.linalg import null_space
 
 import xlfactor as xf
+from xlfactor.demo.package import build_options
 from xlfactor.model.builder import BuildOptions, build_model, snapshot_at
 from xlfactor.model.inputs import InputError, market_data
 from xlfactor.model.regression import regress
@@ -85,7 +86,7 @@ def test_constraints_hold_every_day_on_the_simulated_market(demo_history):
 
 
 def test_recovers_the_true_factor_returns(demo_history, simulated_market, capsys):
-    """Statistical: 1000 names, 760 days, Student-t specific returns, market pinned to a noisy SPY.
+    """Statistical: 1000 names, 760 days, Student-t idiosyncratic returns, market pinned to a noisy SPY.
 
     Target 0.95 for the market, the median sector and every style but one; the worst
     sector sits near 0.95 (about 90 cap-concentrated names each, so its estimate carries
@@ -125,19 +126,16 @@ def test_random_portfolio_risk_is_calibrated(fresh_demo, capsys):
     assert bias["random_bias_share_in_band"] >= 0.8
 
 
-def test_no_look_ahead(simulated_market):
-    """Data up to T and up to T+60: identical exposures and factor returns for every day <= T."""
+def test_no_look_ahead(simulated_market, demo_history):
+    """Data up to T and up to T+100 (the run's full build): identical exposures and factor returns for every day <= T."""
     m = simulated_market
     dates = np.sort(m.prices["date"].unique())
-    cut, later = dates[-100], dates[-40]
-    options = BuildOptions(market_series="SPY")
-
-    def build(end):
-        prices = m.prices[m.prices["date"] <= end]
-        bench = m.benchmark[m.benchmark["date"] <= end]
-        return build_model(market_data(prices, m.classification, m.fundamentals, bench), options)
-
-    short, long = build(cut), build(later)
+    cut = dates[-100]
+    prices = m.prices[m.prices["date"] <= cut]
+    bench = m.benchmark[m.benchmark["date"] <= cut]
+    short = build_model(market_data(prices, m.classification, m.fundamentals, bench), build_options())
+    long = demo_history
+    assert long.data.dates[-1] > cut
     rows = len(short.data.dates)
     np.testing.assert_array_equal(short.styles, long.styles[:rows])
     np.testing.assert_array_equal(short.regression.factor_returns, long.regression.factor_returns[:rows])
@@ -145,20 +143,25 @@ def test_no_look_ahead(simulated_market):
     assert (m.fundamentals["available_date"] > cut).any(), "later reports exist and must not leak"
 
 
-def test_snapshot_round_trip_and_skipped_factors(tmp_path, demo_history):
-    snapshot = snapshot_at(demo_history, len(demo_history.data.dates) - 1, BuildOptions(quality=False))
+def test_snapshot_round_trip(tmp_path, demo_history):
+    """Written and read back at full precision; the day's attributed return is the input stock returns."""
+    data = demo_history.data
+    snapshot = snapshot_at(demo_history, len(data.dates) - 1, BuildOptions(quality=False))
     folder = xf.write_snapshot(snapshot, tmp_path / "snap")
     loaded = xf.load_snapshot(folder)
     np.testing.assert_allclose(loaded.factor_covariance, snapshot.factor_covariance, rtol=1e-15)
     np.testing.assert_allclose(loaded.idiosyncratic_risk, snapshot.idiosyncratic_risk, rtol=1e-15)
+    np.testing.assert_allclose(loaded.exposures, snapshot.exposures, rtol=1e-15)
     assert np.linalg.eigvalsh(loaded.factor_covariance).min() > 0
-    report = xf.portfolio_report(pd.DataFrame({"ticker": loaded.tickers[:30], "value": 1.0}), loaded)
-    assert report["attribution"].loc["total", "active"] == pytest.approx(
-        report["attribution"].loc["total", "portfolio"] - report["attribution"].loc["total", "benchmark"]
-    )
+    # Independent: lagged exposures x factor returns + residuals must rebuild the raw input returns.
+    last = data.returns[-1]
+    held = np.nonzero(np.isfinite(last))[0][:30]
+    tickers = data.tickers[held]
+    report = xf.portfolio_report(pd.DataFrame({"ticker": tickers, "value": 1.0}), loaded)
+    assert report["attribution"].loc["total", "portfolio"] == pytest.approx(last[held].mean(), rel=1e-9)
 
 
-def test_absent_inputs_are_skipped_and_reported(simulated_market):
+def test_absent_inputs_are_skipped_and_reported(simulated_market, tmp_path):
     m = simulated_market
     keep = m.prices["date"] >= np.sort(m.prices["date"].unique())[-330]
     fundamentals = m.fundamentals.drop(columns=["short_interest", "analyst_score"])
@@ -168,6 +171,14 @@ def test_absent_inputs_are_skipped_and_reported(simulated_market):
     assert "long_term_reversal" in history.skipped  # 330 days are too short for it
     assert "short_interest" not in history.style_names and "long_term_reversal" not in history.style_names
     assert not history.market_pinned
+    # The written snapshot says which factors were skipped and why, and has none of them.
+    snapshot = snapshot_at(history, len(history.data.dates) - 1, BuildOptions(quality=False))
+    loaded = xf.load_snapshot(xf.write_snapshot(snapshot, tmp_path / "snap"))
+    skipped = loaded.metadata["skipped_factors"]
+    assert {"short_interest", "sentiment", "long_term_reversal"} <= set(skipped)
+    assert skipped["short_interest"] == "inputs absent"
+    assert not set(skipped) & set(loaded.factor_names)
+    assert "short_interest (inputs absent)" in snapshot.diagnostics["skipped_factors"]
 
 
 @pytest.mark.parametrize(

@@ -15,6 +15,7 @@ from scipy.stats import norm
 
 import xlfactor as xf
 from tests.handmodel import FACTORS, INDUSTRY, SECTOR, TICKERS
+from xlfactor.conventions import factor_group
 
 EXACT = 1e-10  # identities and closed forms
 PORTFOLIO = pd.DataFrame({"ticker": ["AAA", "CCC", "DDD", "FFF"], "value": [400.0, -150.0, 250.0, 200.0]})
@@ -94,12 +95,21 @@ def test_contribution_tables_sum_to_their_totals(model, hand_snapshot):
     assert "market" in set(active["factor"]), "the market row must be shown in active risk"
     assert active["te_share"].sum() == pytest.approx(1.0, rel=EXACT)
     assert active["te_contribution"].sum() == pytest.approx(te, rel=EXACT)
+    # Each block from the hand model's raw inputs: Euler contribution x_g' (F x)_g, stand-alone sqrt(x_g' F_gg x_g)
     decomposition = report["risk_decomposition"]
-    parts = decomposition.loc[["market", "style", "sector", "industry", "idiosyncratic"]]
-    assert parts["variance_contribution"].sum() == pytest.approx(total**2, rel=EXACT)
-    assert parts["share"].sum() == pytest.approx(1.0, rel=EXACT)
-    assert parts["active_share"].sum() == pytest.approx(1.0, rel=EXACT)
-    assert decomposition.loc["total", "active_risk"] == pytest.approx(te, rel=EXACT)
+    groups = np.array([factor_group(f) for f in FACTORS])
+    for side, weights in (("", w), ("active_", w - b)):
+        x = X.T @ weights
+        variance = weights @ V @ weights
+        for group in ("market", "style", "sector", "industry"):
+            g = groups == group
+            row = decomposition.loc[group]
+            assert row[f"{side}variance_contribution"] == pytest.approx(x[g] @ (F @ x)[g], rel=EXACT, abs=1e-15)
+            assert row[f"{side}risk"] == pytest.approx(math.sqrt(x[g] @ F[np.ix_(g, g)] @ x[g]), rel=EXACT)
+            assert row[f"{side}share"] == pytest.approx(x[g] @ (F @ x)[g] / variance, rel=EXACT, abs=1e-15)
+        assert decomposition.loc["idiosyncratic", f"{side}variance_contribution"] == pytest.approx(weights @ D @ weights, rel=EXACT)
+        assert decomposition.loc["total", f"{side}risk"] == pytest.approx(math.sqrt(variance), rel=EXACT)
+        assert decomposition.loc["common_factor", f"{side}risk"] == pytest.approx(math.sqrt(x @ F @ x), rel=EXACT)
     idio = report["idiosyncratic_by_name"]
     assert idio["share"].sum() == pytest.approx(1.0, rel=EXACT)
     assert idio["variance_contribution"].sum() == pytest.approx(summary["idiosyncratic_risk"] ** 2, rel=EXACT)
@@ -162,8 +172,13 @@ def test_attribution_reconciles_with_lagged_exposures(model, hand_snapshot):
     stock_returns = model.lagged_exposures @ f + e
     assert attribution.loc["total", "portfolio"] == pytest.approx(w @ stock_returns, rel=EXACT)
     assert attribution.loc["total", "benchmark"] == pytest.approx(b @ stock_returns, rel=EXACT)
-    parts = attribution.loc[["market", "style", "sector", "industry", "idiosyncratic"]]
-    np.testing.assert_allclose(parts.sum(), attribution.loc["total"], rtol=EXACT)
-    np.testing.assert_allclose(attribution["benchmark"] + attribution["active"], attribution["portfolio"], rtol=EXACT)
+    assert attribution.loc["total", "active"] == pytest.approx((w - b) @ stock_returns, rel=EXACT)
+    # Each row from the raw inputs: sum over the group's factors of (lagged X' weights)_k f_k
+    groups = np.array([factor_group(name) for name in FACTORS])
+    for column, weights in (("portfolio", w), ("benchmark", b), ("active", w - b)):
+        contributions = (model.lagged_exposures.T @ weights) * f
+        for group in ("market", "style", "sector", "industry"):
+            assert attribution.loc[group, column] == pytest.approx(contributions[groups == group].sum(), rel=EXACT, abs=1e-16)
+        assert attribution.loc["idiosyncratic", column] == pytest.approx(weights @ e, rel=EXACT)
     assert attribution.loc["market", "active"] == pytest.approx((w.sum() - 1) * f[0], rel=EXACT)
     assert attribution.attrs["exposure_date"] < attribution.attrs["date"]

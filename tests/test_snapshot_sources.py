@@ -14,7 +14,7 @@ import pytest
 import xlfactor as xf
 from tests.handmodel import FACTORS, TICKERS, write_openfactor_folder
 from xlfactor.snapshot import sources
-from xlfactor.snapshot.writer import verify_manifest
+from xlfactor.snapshot.manifest import verify_manifest
 
 
 @pytest.fixture

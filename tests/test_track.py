@@ -12,6 +12,7 @@ import pytest
 import xlfactor as xf
 from xlfactor import track as track_module
 from xlfactor.cli import main
+from xlfactor.excel.track_workbook import write_track_workbook
 from xlfactor.track import TABLES, read_history, realized_statistics, record_day
 
 OPENFACTOR_COLUMNS = {
@@ -38,6 +39,13 @@ def book(seed: int) -> pd.DataFrame:
     return pd.DataFrame({"ticker": rng.choice(snapshot.tickers, 30, replace=False), "value": rng.uniform(-1, 4, 30)})
 
 
+def record(portfolio, history, workbook, date):
+    """What ``xlfactor track`` does: record the day, then render the workbook from the history."""
+    day = record_day(portfolio, history, date=date)
+    write_track_workbook(workbook, read_history(history))
+    return day
+
+
 def workbook_rows(path, sheet):
     ws = openpyxl.load_workbook(path)[sheet]
     rows = list(ws.iter_rows(values_only=True))
@@ -48,12 +56,12 @@ def test_three_dates_rerun_and_crash(tmp_path, dates, monkeypatch):
     history, workbook = tmp_path / "hist", tmp_path / "track.xlsx"
     first, middle, last = dates[-30], dates[-20], dates[-10]
     for date, seed in ((first, 1), (middle, 2), (last, 3)):
-        record_day(book(seed), history, workbook, date=date)
+        record(book(seed), history, workbook, date=date)
     header, rows = workbook_rows(workbook, "Track")
     assert [r[0] for r in rows] == [first, middle, last]
     before = {r[0]: r for r in rows}
 
-    record_day(book(4), history, workbook, date=middle)  # re-run the middle day with other holdings
+    record(book(4), history, workbook, date=middle)  # re-run the middle day with other holdings
     _, rows = workbook_rows(workbook, "Track")
     assert [r[0] for r in rows] == [first, middle, last]
     after = {r[0]: r for r in rows}
@@ -70,7 +78,7 @@ def test_three_dates_rerun_and_crash(tmp_path, dates, monkeypatch):
 
     monkeypatch.setattr(openpyxl.Workbook, "save", crash)
     with pytest.raises(KeyboardInterrupt):
-        record_day(book(5), history, workbook, date=dates[-5])
+        record(book(5), history, workbook, date=dates[-5])
     monkeypatch.undo()
     _, rows = workbook_rows(workbook, "Track")
     assert [r[0] for r in rows] == [first, middle, last]
@@ -79,10 +87,10 @@ def test_three_dates_rerun_and_crash(tmp_path, dates, monkeypatch):
     # A crash while a day folder is written: no half day appears.
     monkeypatch.setattr(track_module, "replace_folder", crash)
     with pytest.raises(KeyboardInterrupt):
-        record_day(book(6), history, workbook, date=dates[-3])
+        record(book(6), history, workbook, date=dates[-3])
     monkeypatch.undo()
     assert sorted(p.name for p in (history / "days").iterdir()) == sorted([first, middle, last, dates[-5]])
-    record_day(book(7), history, workbook, date=dates[-3])  # the next run works and catches up
+    record(book(7), history, workbook, date=dates[-3])  # the next run works and catches up
     _, rows = workbook_rows(workbook, "Track")
     assert [r[0] for r in rows] == sorted([first, middle, last, dates[-5], dates[-3]])
 
@@ -91,7 +99,7 @@ def test_summary_statistics_equal_an_independent_computation(tmp_path, dates):
     history, workbook = tmp_path / "hist", tmp_path / "track.xlsx"
     recorded = dates[-25:]
     for i, date in enumerate(recorded):
-        record_day(book(10 + i % 3), history, workbook, date=date)
+        record(book(10 + i % 3), history, workbook, date=date)
     # Independent: each day's return from its own holdings, lagged exposures and the snapshot returns.
     snapshot = xf.load_snapshot()
     data = xf.factor_model_data(snapshot)
@@ -126,7 +134,7 @@ def test_concurrent_runs_keep_every_day(tmp_path, dates):
 
     def run(date, seed):
         try:
-            record_day(book(seed), history, tmp_path / "track.xlsx", date=date)
+            record_day(book(seed), history, date=date)
         except Exception as exc:  # noqa: BLE001 - collected and asserted below
             errors.append(exc)
 
@@ -153,7 +161,7 @@ def test_openfactor_track_layout(tmp_path, dates):
 
 
 def test_bad_dates_are_refused(tmp_path):
-    with pytest.raises(xf.XlfactorError, match="exposure panel covers"):
+    with pytest.raises(xf.XlfactorError, match="no attribution for 2020-01-01: attributable dates run"):
         record_day(book(1), tmp_path / "h", date="2020-01-01")
 
 

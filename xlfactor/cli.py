@@ -90,14 +90,16 @@ def _parser() -> argparse.ArgumentParser:
 def _run_track(args: argparse.Namespace) -> int:
     from pathlib import Path
 
+    from xlfactor.excel.track_workbook import write_track_workbook
     from xlfactor.snapshot import load_snapshot
-    from xlfactor.track import record_day
+    from xlfactor.track import read_history, record_day
 
     snapshot = load_snapshot(args.snapshot, progress=_progress)
     workbook = Path(args.workbook)
     history = Path(args.history) if args.history else workbook.with_name(f"{workbook.stem}_history")
     benchmark = _read_holdings(args.benchmark) if args.benchmark else None
-    day = record_day(_read_holdings(args.portfolio), history, workbook, snapshot, args.as_of, benchmark)
+    day = record_day(_read_holdings(args.portfolio), history, snapshot, args.as_of, benchmark)
+    write_track_workbook(workbook, read_history(history))
     track = day.tables["track"].iloc[0]
     if snapshot.is_simulated:
         print("note: SIMULATED MARKET (embedded demo snapshot), not real data", file=sys.stderr)

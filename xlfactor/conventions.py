@@ -10,6 +10,13 @@ Weights are decimals of gross exposure; shorts are negative.
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable
+from enum import Enum
+from typing import TypeVar
+
+import pandas as pd
+
+from xlfactor.errors import XlfactorError
 
 
 TRADING_DAYS_PER_YEAR = 252
@@ -26,8 +33,54 @@ MARKET_FACTOR = "market"
 SECTOR_PREFIX = "sector:"
 INDUSTRY_PREFIX = "industry:"
 
-FACTOR_GROUPS = ("market", "style", "sector", "industry")
-"""The closed set of factor groups, in display order."""
+
+
+class Choice(str, Enum):
+    """A closed set of option values; members compare equal to their text (``"risk"``)."""
+
+    def __str__(self) -> str:
+        return self.value
+
+    @classmethod
+    def parse(cls: type[_C], value: object, argument: str) -> _C:
+        """The member named by ``value`` (case and surrounding spaces ignored).
+
+        Raises
+        ------
+        XlfactorError
+            Naming ``argument`` and listing the choices, if ``value`` is none of them.
+
+        >>> FactorGroup.parse(" Sector", "group")
+        <FactorGroup.SECTOR: 'sector'>
+        >>> FactorGroup.parse("sectors", "group")
+        Traceback (most recent call last):
+        ...
+        xlfactor.errors.XlfactorError: group must be one of market, style, sector, industry; got 'sectors'
+        """
+        if isinstance(value, cls):
+            return value
+        text = str(value).strip().lower() if isinstance(value, str) else value
+        for member in cls:
+            if member.value == text:
+                return member
+        choices = ", ".join(m.value for m in cls)
+        raise XlfactorError(f"{argument} must be one of {choices}; got {value!r}")
+
+
+_C = TypeVar("_C", bound=Choice)
+
+
+class FactorGroup(Choice):
+    """The factor groups, in display order."""
+
+    MARKET = "market"
+    STYLE = "style"
+    SECTOR = "sector"
+    INDUSTRY = "industry"
+
+
+FACTOR_GROUPS = tuple(g.value for g in FactorGroup)
+"""The closed set of factor groups as text, in display order."""
 
 
 def factor_group(factor: str) -> str:
@@ -52,3 +105,13 @@ def normalize_ticker(ticker: object) -> str:
     'BRK.B'
     """
     return str(ticker).strip().upper()
+
+
+def normalize_tickers(tickers: Iterable[object] | pd.Series | pd.Index) -> pd.Series:
+    """:func:`normalize_ticker` of every element, vectorized (a Series in the input's order).
+
+    >>> normalize_tickers([" aapl", "Msft "]).tolist()
+    ['AAPL', 'MSFT']
+    """
+    series = tickers if isinstance(tickers, pd.Series) else pd.Series(list(tickers), dtype=object)
+    return series.astype(str).str.strip().str.upper()

@@ -17,6 +17,15 @@ from xlfactor.risk.holdings import Holdings, holdings_from_pairs
 
 EXCEL_EPOCH = dt.date(1899, 12, 30)
 
+Cell = float | int | str | bool | dt.date | dt.datetime | None
+"""One worksheet cell as xlwings passes it (``None`` when empty)."""
+
+RangeValue = Cell | Sequence[Cell] | Sequence[Sequence[Cell]]
+"""A cell, a row or column, or a block (list of rows) as xlwings passes a range."""
+
+TableResult = list[list[object]]
+"""A spilled table: a header row, then one row per record."""
+
 
 def as_rows(value: object) -> list[list[object]]:
     """Normalize a cell, a row, a column or a block to a list of rows."""

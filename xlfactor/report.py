@@ -20,7 +20,6 @@ import math
 import numpy as np
 import pandas as pd
 
-from xlfactor.conventions import FACTOR_GROUPS
 from xlfactor.errors import XlfactorError
 from xlfactor.risk import decomposition as dec
 from xlfactor.risk.attribution import daily_attribution
@@ -77,16 +76,16 @@ def portfolio_report(
         missing = pd.concat([missing, bench.missing.assign(side="benchmark")], ignore_index=True)
         benchmark_label = f"user benchmark ({len(bench.holdings.tickers)} names)"
     a = w - b
-    X, F, d = data.exposures, data.factor_covariance, data.idiosyncratic_variance
-
-    x_p, x_b, x_a = X.T @ w, X.T @ b, X.T @ a
-    factor_var, idio_var = dec.factor_variance(x_p, F), dec.idiosyncratic_variance(w, d)
-    total_var = factor_var + idio_var
+    x_p, x_b = data.factor_exposure(w), data.factor_exposure(b)
+    blocks = data.risk_decomposition(w)
+    active_blocks = data.risk_decomposition(a)
+    factor_var, idio_var, total_var = blocks["variance_contribution"][["common_factor", "idiosyncratic", "total"]]
     total = math.sqrt(total_var)
-    active_factor_var, active_idio_var = dec.factor_variance(x_a, F), dec.idiosyncratic_variance(a, d)
-    te_var = active_factor_var + active_idio_var
+    active_factor_var, active_idio_var, te_var = active_blocks["variance_contribution"][
+        ["common_factor", "idiosyncratic", "total"]
+    ]
     te = math.sqrt(te_var)
-    beta = dec.beta(w, b, X, F, d)
+    beta = data.beta(w, b)
 
     idio_by_name = data.idiosyncratic_contributions(w, b)
     idio_by_name.insert(3, "observations", data.snapshot.idiosyncratic_observations[data.ticker_index.get_indexer(idio_by_name["ticker"])])
@@ -122,7 +121,7 @@ def portfolio_report(
     summary.index.name = "metric"
 
     factor_table = _factor_table(data, w)
-    active_table = _active_table(data, a, x_p, x_b, te, te_var, active_idio_var)
+    active_table = _active_table(data, a, x_p, x_b)
     report = {
         "summary": summary,
         "missing_holdings": missing[["side", "ticker", "amount", "weight"]],
@@ -141,7 +140,7 @@ def portfolio_report(
         ),
         "total_risk": _risk_rows(factor_var, idio_var),
         "tracking_error": _risk_rows(active_factor_var, active_idio_var),
-        "risk_decomposition": _risk_decomposition(data, x_p, x_a, idio_var, active_idio_var),
+        "risk_decomposition": pd.concat([blocks, active_blocks.add_prefix("active_")], axis=1),
         "var": _var_table(lambda h: data.horizon_risk(w, h), lambda h: data.horizon_risk(w, h, active=True, benchmark=b)),
         "holdings": data.portfolio_frame(w, b),
         "snapshot": _snapshot_table(data.snapshot, benchmark_label),
@@ -152,12 +151,17 @@ def portfolio_report(
 
 
 def _quality_tables(snapshot: Snapshot) -> dict[str, pd.DataFrame]:
-    """``model_quality`` (fit and bias statistics) and ``factor_quality`` when the snapshot has quality.json."""
-    quality = snapshot.quality
-    if not quality:
+    """``model_quality`` (fit and bias statistics) and ``factor_quality`` when the snapshot has quality.json.
+
+    Built once per snapshot (not per portfolio); each report gets copies.
+    """
+    if not snapshot.quality:
         return {}
-    if "quality_tables" in snapshot._memo:  # per snapshot, not per portfolio
-        return {key: table.copy() for key, table in snapshot._memo["quality_tables"].items()}
+    tables = snapshot.cached("quality_tables", lambda: _build_quality_tables(snapshot.quality))
+    return {key: table.copy() for key, table in tables.items()}
+
+
+def _build_quality_tables(quality: dict) -> dict[str, pd.DataFrame]:
     rows = {k: v for k, v in quality.items() if isinstance(v, (int, float)) and not isinstance(v, bool)}
     for section in ("bias", "bias_21d"):  # one-day and 21-day horizons
         bias = quality.get(section, {})
@@ -174,8 +178,7 @@ def _quality_tables(snapshot: Snapshot) -> dict[str, pd.DataFrame]:
             "share_abs_t_over_2": [v["share_abs_t_over_2"] for v in stats.values()],
         }
     )
-    snapshot._memo["quality_tables"] = {"model_quality": model, "factor_quality": factor}
-    return {key: table.copy() for key, table in snapshot._memo["quality_tables"].items()}
+    return {"model_quality": model, "factor_quality": factor}
 
 
 def _factor_table(data: FactorModelData, w: np.ndarray) -> pd.DataFrame:
@@ -185,44 +188,32 @@ def _factor_table(data: FactorModelData, w: np.ndarray) -> pd.DataFrame:
     return table.reindex(table["variance_contribution"].abs().sort_values(ascending=False).index).reset_index(drop=True)
 
 
-def _active_table(
-    data: FactorModelData,
-    a: np.ndarray,
-    x_p: np.ndarray,
-    x_b: np.ndarray,
-    te: float,
-    te_var: float,
-    active_idio_var: float,
-) -> pd.DataFrame:
+def _active_table(data: FactorModelData, a: np.ndarray, x_p: np.ndarray, x_b: np.ndarray) -> pd.DataFrame:
     """Every factor with an active exposure, market included, plus the idiosyncratic row.
 
     ``te_share`` (of TE^2) sums to exactly 1 and ``te_contribution`` to the TE.
     """
-    contributions = data.factor_contributions(a)
+    rows = data.risk_contributions(a)
+    rows["portfolio_exposure"] = np.append(x_p, np.nan)
+    rows["benchmark_exposure"] = np.append(x_b, np.nan)
+    idiosyncratic = rows["group"] == "idiosyncratic"
+    factors = rows[~idiosyncratic & (rows["exposure"] != 0)]
+    factors = factors.loc[factors["variance_contribution"].abs().sort_values(ascending=False).index]
+    rows = pd.concat([factors, rows[idiosyncratic]])
     table = pd.DataFrame(
         {
-            "factor": contributions["factor"],
-            "group": contributions["group"],
-            "portfolio_exposure": x_p,
-            "benchmark_exposure": x_b,
-            "active_exposure": contributions["exposure"],
-            "factor_volatility": contributions["volatility"],
-            "correlation": contributions["correlation"],
-            "variance_contribution": contributions["variance_contribution"],
+            "factor": rows["factor"],
+            "group": rows["group"],
+            "portfolio_exposure": rows["portfolio_exposure"],
+            "benchmark_exposure": rows["benchmark_exposure"],
+            "active_exposure": rows["exposure"],
+            "factor_volatility": rows["volatility"],
+            "correlation": rows["correlation"],
+            "variance_contribution": rows["variance_contribution"],
+            "te_contribution": rows["risk_contribution"],
+            "te_share": rows["share"],
         }
-    )
-    table = table[table["active_exposure"] != 0]
-    table = table.reindex(table["variance_contribution"].abs().sort_values(ascending=False).index)
-    idio = pd.DataFrame(
-        {
-            "factor": ["idiosyncratic"],
-            "group": ["idiosyncratic"],
-            "variance_contribution": [active_idio_var],
-        }
-    )
-    table = pd.concat([table, idio], ignore_index=True)
-    table["te_contribution"] = table["variance_contribution"] / te if te > 0 else 0.0
-    table["te_share"] = table["variance_contribution"] / te_var if te_var > 0 else 0.0
+    ).reset_index(drop=True)
     table["diversifier"] = table["variance_contribution"] < 0
     return table
 
@@ -242,38 +233,6 @@ def _risk_rows(factor_var: float, idio_var: float) -> pd.DataFrame:
         {"risk": [math.sqrt(factor_var), math.sqrt(idio_var), math.sqrt(factor_var + idio_var)]},
         index=["factor", "idiosyncratic", "total"],
     )
-    frame.index.name = "component"
-    return frame
-
-
-def _risk_decomposition(
-    data: FactorModelData, x_p: np.ndarray, x_a: np.ndarray, idio_var: float, active_idio_var: float
-) -> pd.DataFrame:
-    """Rows common_factor, market, style, sector, industry, idiosyncratic, total.
-
-    ``risk`` is each block's stand-alone volatility; ``variance_contribution`` its Euler
-    contribution (blocks + idiosyncratic sum to the total variance); ``share`` of the
-    total variance. The ``active_`` columns are the same for the active weights (TE).
-    """
-    F = data.factor_covariance
-    groups = data.factor_groups
-    rows = {}
-    for side, x, idio in (("", x_p, idio_var), ("active_", x_a, active_idio_var)):
-        contribution = dec.factor_variance_contributions(x, F)
-        common = float(contribution.sum())
-        total = max(common, 0.0) + idio
-        values = {"common_factor": (math.sqrt(max(common, 0.0)), common)}
-        for group in FACTOR_GROUPS:
-            mask = groups == group
-            values[group] = (math.sqrt(dec.factor_variance(x[mask], F[np.ix_(mask, mask)])), float(contribution[mask].sum()))
-        values["idiosyncratic"] = (math.sqrt(idio), idio)
-        values["total"] = (math.sqrt(total), total)
-        for name, (risk, var) in values.items():
-            row = rows.setdefault(name, {})
-            row[f"{side}risk"] = risk
-            row[f"{side}variance_contribution"] = var
-            row[f"{side}share"] = var / total if total > 0 else math.nan
-    frame = pd.DataFrame.from_dict(rows, orient="index")
     frame.index.name = "component"
     return frame
 

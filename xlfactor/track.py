@@ -1,9 +1,10 @@
 """Daily track history: one run records one day's risk and return of a portfolio.
 
 The history lives in a folder in OpenFactor's ``--track`` layout (``days/<date>/`` with
-that day's CSVs, plus aggregate CSVs at the root) and is rendered into a workbook with
-the sheets ``Summary, Track, Holdings, FactorContrib, IdioReturns, IdioRisk,
-ActiveRisk, RiskRows``. Recording a date that is already there replaces that day and
+that day's CSVs, plus aggregate CSVs at the root). This module returns data: the front
+ends render it (``xlfactor track`` writes the workbook with
+:func:`xlfactor.excel.track_workbook.write_track_workbook`, the Refresh button writes
+the sheets of the open book). Recording a date that is already there replaces that day and
 leaves every other row unchanged. Each write takes a lock, writes temp files and renames
 them into place, so a crash or a concurrent run never corrupts or loses recorded days.
 
@@ -27,13 +28,13 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from xlfactor._files import atomic_write
-from xlfactor.conventions import SQRT_TRADING_DAYS
+from xlfactor._files import atomic_write, replace_folder
+from xlfactor.conventions import SQRT_TRADING_DAYS, TRADING_DAYS_PER_YEAR
 from xlfactor.errors import XlfactorError
 from xlfactor.report import portfolio_report
-from xlfactor.risk.attribution import attributable_dates
+from xlfactor.risk.attribution import attribution_date
 from xlfactor.risk.model_data import factor_model_data
-from xlfactor.snapshot.writer import replace_folder
+from xlfactor.snapshot.model import Snapshot
 
 TRACK_VERSION = 2
 TABLES = {
@@ -45,16 +46,7 @@ TABLES = {
     "active_risk": "active_risk.csv",
     "risk_rows": "risk_rows.csv",
 }
-SHEETS = {
-    "track": "Track",
-    "holdings": "Holdings",
-    "factor_contrib": "FactorContrib",
-    "idiosyncratic_returns": "IdioReturns",
-    "idiosyncratic_risk": "IdioRisk",
-    "active_risk": "ActiveRisk",
-    "risk_rows": "RiskRows",
-}
-WINDOWS = (("1W", 5), ("1M", 21), ("1Q", 63), ("1Y", 252), ("All", None))
+WINDOWS = (("1W", 5), ("1M", 21), ("1Q", 63), ("1Y", TRADING_DAYS_PER_YEAR), ("All", None))
 LOCK_TIMEOUT_SECONDS = 60.0
 STALE_LOCK_SECONDS = 600.0
 
@@ -70,14 +62,14 @@ class DayRecord:
 def record_day(
     portfolio: pd.DataFrame,
     history: str | Path,
-    workbook: str | Path | None = None,
-    snapshot=None,
+    snapshot: Snapshot | None = None,
     date: str | None = None,
     benchmark: pd.DataFrame | None = None,
 ) -> DayRecord:
-    """Record one day in the history folder (and re-render ``workbook`` if given).
+    """Record one day in the history folder and rebuild its aggregate tables.
 
-    The one refresh used by the CLI (``xlfactor track``) and by the workbook's button.
+    The one refresh used by the CLI (``xlfactor track``) and by the workbook's button;
+    they render the history (:func:`read_history`) themselves.
 
     Parameters
     ----------
@@ -85,33 +77,38 @@ def record_day(
         Holdings (``ticker`` + ``value`` or ``allocation``) held over that day.
     history : path
         The track folder (OpenFactor ``--track`` layout); created if absent.
-    workbook : path, optional
-        Track-history workbook to rewrite from the folder.
     snapshot : Snapshot, optional
         Risk model; the embedded demo by default.
     date : str, optional
         Return date to record: any date the snapshot's exposure panel covers; latest by default.
+
+    Returns
+    -------
+    DayRecord
+        The rows written for that day.
+
+    Raises
+    ------
+    XlfactorError
+        If the date cannot be recorded or the history folder stays locked.
     """
     day = day_record(portfolio, snapshot, date, benchmark)
     history = Path(history)
     with _locked(history):
         _write_day(history, day)
-        tables = _rebuild_aggregates(history)
-        if workbook is not None:
-            write_track_workbook(workbook, tables)
+        _rebuild_aggregates(history)
     return day
 
 
-def day_record(portfolio: pd.DataFrame, snapshot=None, date: str | None = None, benchmark=None) -> DayRecord:
-    """The track rows of one day (no file is touched)."""
-    data = factor_model_data(snapshot)
-    snapshot = data.snapshot
-    dates = attributable_dates(snapshot)
-    if not dates:
-        raise XlfactorError("the snapshot has no exposure panel: nothing to track")
-    date = dates[-1] if date in (None, "", "latest") else str(date)
-    if date not in dates:
-        raise XlfactorError(f"cannot record {date}: the snapshot's exposure panel covers {dates[0]} to {dates[-1]}")
+def day_record(
+    portfolio: pd.DataFrame,
+    snapshot: Snapshot | None = None,
+    date: str | None = None,
+    benchmark: pd.DataFrame | None = None,
+) -> DayRecord:
+    """The track rows of one day (no file is touched); arguments as in :func:`record_day`."""
+    snapshot = factor_model_data(snapshot).snapshot
+    date = attribution_date(snapshot, date)
     report = portfolio_report(portfolio, snapshot, benchmark, date=date)
     summary = report["summary"]["value"]
     attribution = report["attribution"]
@@ -255,13 +252,6 @@ def realized_statistics(track: pd.DataFrame) -> pd.DataFrame:
 def read_history(history: str | Path) -> dict[str, pd.DataFrame]:
     """The aggregate tables of a track folder (empty frames when nothing is recorded)."""
     return _rebuild_aggregates(Path(history), write=False)
-
-
-def write_track_workbook(path: str | Path, tables: dict[str, pd.DataFrame]) -> Path:
-    """Render the history tables into the track workbook (atomically)."""
-    from xlfactor.excel.track_workbook import render_track_workbook
-
-    return render_track_workbook(path, tables, realized_statistics(tables["track"]))
 
 
 # ---------------------------------------------------------------- storage

@@ -1,7 +1,8 @@
 """The embedded default snapshot ``xlfactor-demo``: a simulated market, labelled as such.
 
-``load_packaged_demo()`` decodes the compact file shipped in the package;
-``generate_demo_snapshot()`` recomputes it (simulator, then the model builder; a test
+The shipped file is a packed snapshot (:mod:`xlfactor.snapshot.packed`) that
+``load_snapshot()`` reads like any other source; this package only generates it.
+``load_packaged_demo()`` decodes that file; ``generate_demo_snapshot()`` recomputes it (simulator, then the model builder; a test
 proves the two are equal); ``write_demo_inputs()`` writes the simulated market in the
 builder's input format with its truth. Regenerate the shipped file with
 ``python -m xlfactor.demo``.

@@ -12,15 +12,15 @@ Data-generating process (one draw per seed; ``n_assets`` names over ``n_days`` d
   (``xlfactor.model.builder.style_exposures``), plus market, sector and industry
   membership. Because exposures depend on past simulated prices, the market is solved
   as a fixed point: returns -> exposures -> returns, until no daily return moves by 1e-6 (far below the
-  specific noise of any estimate; typically 12-15 iterations).
+  idiosyncratic noise of any estimate; typically 12-15 iterations).
 * Factor returns: correlated Student-t(5) draws (fat tails) under a volatility regime
   that rises to 1.8x for a few weeks; sector returns projected to a cap-weighted sum
   of zero and industry returns to zero within each sector (previous-close caps), the
   builder's identification.
-* Specific returns: Student-t(5), annual volatility falling with size, under a milder
+* Idiosyncratic returns: Student-t(5), annual volatility falling with size, under a milder
   version of the regime.
 * Stock return on day t = exposures known at the close of t-1 times the factor
-  returns of t, plus the specific return. SPY and the sector funds are the cap-weighted
+  returns of t, plus the idiosyncratic return. SPY and the sector funds are the cap-weighted
   universe and sectors with a little tracking noise.
 """
 
@@ -34,7 +34,7 @@ import pandas as pd
 from xlfactor.conventions import SQRT_TRADING_DAYS, TRADING_DAYS_PER_YEAR
 from xlfactor.demo import classification as cls
 from xlfactor.demo.simulate_constants import LAST_DATE, SEED
-from xlfactor.model.inputs import MarketData, _fundamentals_asof
+from xlfactor.model.inputs import MarketData, fundamentals_asof
 
 N_ASSETS = 1000
 N_DAYS = 760
@@ -57,8 +57,8 @@ class SimulatedMarket:
     factor_groups: np.ndarray
     factor_returns: np.ndarray  # (n_days, n_factors) true daily factor returns (row 0 NaN)
     exposures: np.ndarray  # (n_tickers, n_factors) true exposures at the last close (NaN = absent)
-    specific_returns: np.ndarray  # (n_days, n_tickers)
-    specific_risk: np.ndarray  # (n_tickers,) true annualized specific volatility, calm regime
+    idiosyncratic_returns: np.ndarray  # (n_days, n_tickers)
+    idiosyncratic_risk: np.ndarray  # (n_tickers,) true annualized idiosyncratic volatility, calm regime
     regime: np.ndarray  # (n_days,) volatility multiplier
     iterations: int  # fixed-point iterations used
 
@@ -93,7 +93,7 @@ def simulate_market(seed: int = SEED, n_assets: int = N_ASSETS, n_days: int = N_
     specific_risk = np.clip(0.08 + 0.14 * size_rank + rng.normal(0, 0.02, n_assets), 0.06, 0.30)
 
     reports = _reports(rng, calendar, dates, tickers, shares, np.exp(log_cap0))
-    panels, report_rows = _fundamentals_asof(reports, dates, tickers)
+    panels, report_rows = fundamentals_asof(reports, dates, tickers)
 
     t = np.arange(n_days)
     regime = 1.0 + 0.8 * np.exp(-(((t - (n_days - 120)) / 15.0) ** 2))
@@ -178,8 +178,8 @@ def simulate_market(seed: int = SEED, n_assets: int = N_ASSETS, n_days: int = N_
         factor_groups=groups,
         factor_returns=truth,
         exposures=final,
-        specific_returns=specific,
-        specific_risk=specific_risk,
+        idiosyncratic_returns=specific,
+        idiosyncratic_risk=specific_risk,
         regime=regime,
         iterations=iterations,
     )

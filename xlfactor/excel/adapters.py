@@ -13,6 +13,7 @@ numbers and the same ``#XLFACTOR`` messages.
 from __future__ import annotations
 
 import functools
+import inspect
 from collections.abc import Callable
 from typing import Any
 
@@ -23,10 +24,24 @@ SERVER_PREFIX = "OF_"
 
 
 def _adapter(entry: WorksheetFunction) -> Callable[..., Any]:
+    """A plain function with the catalog entry's name and parameters, without type annotations.
+
+    xlwings reads annotations as converters; the catalog's are type hints for Python
+    callers (``RangeValue``, ``Cell``), so the adapters drop them and let the ``xw.arg``
+    options (``ndim=2`` for ranges) decide.
+    """
+
     @functools.wraps(entry.function)
     def call(*args: Any, **kwargs: Any) -> Any:
         return entry.function(*args, **kwargs)
 
+    signature = inspect.signature(entry.function)
+    call.__signature__ = signature.replace(
+        parameters=[p.replace(annotation=inspect.Parameter.empty) for p in signature.parameters.values()],
+        return_annotation=inspect.Signature.empty,
+    )
+    call.__annotations__ = {}
+    del call.__wrapped__
     call.__doc__ = entry.description
     return call
 

@@ -45,6 +45,8 @@ HOLDINGS_SPARE_ROWS = 500
 
 @dataclass(frozen=True)
 class Headline:
+    """A headline number of the Summary sheet: its defined name, label and number format."""
+
     name: str  # workbook-level defined name
     label: str
     number_format: str

@@ -11,6 +11,7 @@ from openpyxl.styles import Font
 
 from xlfactor._files import atomic_write
 from xlfactor.excel.sheets import PERCENT, WARNING_FILL, autosize, write_table
+from xlfactor.track import realized_statistics
 
 SHEET_ORDER = (
     ("track", "Track"),
@@ -59,3 +60,8 @@ def render_track_workbook(path: str | Path, tables: dict[str, pd.DataFrame], sta
         chart.set_categories(Reference(ws, min_col=1, min_row=2, max_row=days + 1))
         ws.add_chart(chart, "B" + str(days + 4))
     return atomic_write(path, wb.save)
+
+
+def write_track_workbook(path: str | Path, tables: dict[str, pd.DataFrame]) -> Path:
+    """Render the history tables (:func:`xlfactor.track.read_history`) with their realized statistics."""
+    return render_track_workbook(path, tables, realized_statistics(tables["track"]))

@@ -28,6 +28,8 @@ from xlfactor.ranges import (
     text_list,
 )
 from xlfactor.risk.holdings import align
+from xlfactor.risk.model_data import FactorModelData, factor_model_data
+from xlfactor.snapshot.sources import load_snapshot
 
 ERROR_PREFIX = "#XLFACTOR"
 MAX_MESSAGE = 250  # Excel text results over 255 characters fail in older versions
@@ -149,15 +151,19 @@ def _error(message: str) -> str:
 
 @dataclass(frozen=True, eq=False)
 class _Context:
-    data: Any
+    data: FactorModelData
     weights: np.ndarray
     benchmark: np.ndarray
 
 
-def _context(holdings, snapshot=None, as_of=None, ignore_unknown=None, benchmark=None) -> _Context:
-    from xlfactor.risk.model_data import factor_model_data
-    from xlfactor.snapshot.sources import load_snapshot
-
+def _context(
+    holdings: object,
+    snapshot: object = None,
+    as_of: object = None,
+    ignore_unknown: object = None,
+    benchmark: object = None,
+) -> _Context:
+    """Parse the common arguments: the model data and the aligned portfolio and benchmark weights."""
     snap = load_snapshot(optional_text(snapshot), optional_date(as_of) or "latest")
     data = factor_model_data(snap)
     ignore = optional_flag(ignore_unknown, "ignore_unknown")
@@ -177,22 +183,13 @@ def _blank_range(value: object) -> bool:
     return not text_list(value)
 
 
-def _factor_index(data, factor: str) -> int:
-    names = list(data.factor_names)
-    if factor in names:
-        return names.index(factor)
-    lowered = {n.lower(): i for i, n in enumerate(names)}
-    if factor.lower() in lowered:
-        return lowered[factor.lower()]
-    raise XlfactorError(f"unknown factor {factor!r} (OF_FACTORS() lists them)")
+def _factor_index(data: FactorModelData, factor: str) -> int:
+    """Column of ``factor`` in the model (see :meth:`FactorModelData.factor_index`)."""
+    return data.factor_index(factor)
 
 
-
-def _model(snapshot, as_of):
+def _model(snapshot: object, as_of: object) -> FactorModelData:
     """The FactorModelData of a snapshot argument (loaded once per process)."""
-    from xlfactor.risk.model_data import factor_model_data
-    from xlfactor.snapshot.sources import load_snapshot
-
     return factor_model_data(load_snapshot(optional_text(snapshot), optional_date(as_of) or "latest"))
 
 

@@ -3,7 +3,7 @@
 Pipeline: :mod:`inputs` (validated panels) -> :mod:`descriptors` (raw style descriptors,
 known at each close) -> :mod:`standardize` (MAD winsorization, cap-weighted mean,
 equal-weighted std) -> :mod:`regression` (daily constrained WLS, batched) ->
-:mod:`covariance` and :mod:`specific_risk` (USE4-style estimation) -> :mod:`quality`
+:mod:`covariance` and :mod:`idiosyncratic_risk` (USE4-style estimation) -> :mod:`quality`
 (fit statistics and out-of-sample bias statistics) -> :mod:`builder` (the snapshot).
 """
 

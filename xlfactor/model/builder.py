@@ -2,7 +2,7 @@
 
 ``build_model`` computes everything that is known day by day (descriptors, standardized
 exposures, daily regressions); ``snapshot_at`` turns the history up to one date into a
-:class:`~xlfactor.snapshot.model.Snapshot` (covariance, specific risk, quality);
+:class:`~xlfactor.snapshot.model.Snapshot` (covariance, idiosyncratic risk, quality);
 ``build_snapshot`` does both from an input folder and writes the snapshot folder(s).
 Nothing at date ``d`` uses data after ``d``.
 """
@@ -17,14 +17,14 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from xlfactor.conventions import FORECAST_HORIZON_DAYS, INDUSTRY_PREFIX, MARKET_FACTOR, SECTOR_PREFIX
+from xlfactor.conventions import FORECAST_HORIZON_DAYS, INDUSTRY_PREFIX, MARKET_FACTOR, SECTOR_PREFIX, TRADING_DAYS_PER_YEAR, Choice
 from xlfactor.errors import XlfactorError
 from xlfactor.model import descriptors as desc
 from xlfactor.model.covariance import CovarianceOptions, factor_covariance
 from xlfactor.model.inputs import MarketData, read_inputs
 from xlfactor.model.quality import bias_statistics, fit_statistics
 from xlfactor.model.regression import RegressionResult, industry_members, live_industries, regress
-from xlfactor.model.specific_risk import SpecificRiskOptions, specific_risk
+from xlfactor.model.idiosyncratic_risk import IdiosyncraticRiskOptions, idiosyncratic_risk
 from xlfactor.model.standardize import mid_cap, orthogonalize, standardize
 from xlfactor.snapshot.model import ExposurePanel, Snapshot
 
@@ -43,7 +43,7 @@ Progress = Callable[[str, int, int], None]
 class BuildOptions:
     """Parameters of a build (USE4S-like defaults)."""
 
-    risk_window: int = 252  # days of factor and residual returns written to the snapshot
+    risk_window: int = TRADING_DAYS_PER_YEAR  # days of factor and residual returns written to the snapshot
     panel_dates: int = 64  # lagged exposure blocks kept for attribution and tracking
     min_industry_members: int = 5
     market_series: str | None = "SPY"  # benchmark.csv series that pins the market factor, if present
@@ -51,7 +51,7 @@ class BuildOptions:
     quality: bool = True
     quality_start: str | None = None  # first forecast date scored by the bias statistics (default: 126 days in)
     covariance: CovarianceOptions = field(default_factory=CovarianceOptions)
-    specific: SpecificRiskOptions = field(default_factory=SpecificRiskOptions)
+    idiosyncratic: IdiosyncraticRiskOptions = field(default_factory=IdiosyncraticRiskOptions)
 
 
 @dataclass(frozen=True, eq=False)
@@ -254,10 +254,10 @@ def snapshot_at(
     covariance, cov_notes = factor_covariance(past[:, factor_index], options.covariance)
     cov_notes.pop("eigen_bias", None)
     structural_x = np.nan_to_num(exposures)
-    idio, observations, spec_notes = specific_risk(reg.residuals[1 : row + 1][:, names], structural_x, data.market_cap[row, names], options.specific)
+    idio, observations, spec_notes = idiosyncratic_risk(reg.residuals[1 : row + 1][:, names], structural_x, data.market_cap[row, names], options.idiosyncratic)
     # the one-day forecast beside the 21-day one (no Newey-West terms), both annualized
     covariance_daily, _ = factor_covariance(past[:, factor_index], options.covariance.daily())
-    idio_daily, _, _ = specific_risk(reg.residuals[1 : row + 1][:, names], structural_x, data.market_cap[row, names], options.specific.daily())
+    idio_daily, _, _ = idiosyncratic_risk(reg.residuals[1 : row + 1][:, names], structural_x, data.market_cap[row, names], options.idiosyncratic.daily())
 
     window = slice(max(1, row - options.risk_window + 1), row + 1)
     dates = pd.Index(data.dates[window].astype(object), name="date")
@@ -337,7 +337,7 @@ def model_quality(history: ModelHistory, row: int, factor_index: np.ndarray, opt
             history.data.market_cap[: row + 1],
             history.universe[: row + 1],
             covariance_options=options.covariance,
-            specific_options=options.specific,
+            idiosyncratic_options=options.idiosyncratic,
             report_factors=factor_index,
             first_row=0 if options.quality_start is None else int(np.searchsorted(history.data.dates, options.quality_start)),
         )
@@ -373,19 +373,26 @@ def _index_files(data: MarketData, window: slice, options: BuildOptions):
 # ---------------------------------------------------------------- from a folder
 
 
-def output_rows(dates: np.ndarray, every: str | None, first: int) -> list[int]:
-    """Rows to write: the last one, every day, or the last trading day of each month."""
+class BuildFrequency(Choice):
+    """How often ``build_snapshot`` writes a snapshot (``--every``): each trading day or each month end."""
+
+    DAY = "day"
+    MONTH = "month"
+
+
+def output_rows(dates: np.ndarray, every: BuildFrequency | str | None, first: int) -> list[int]:
+    """Rows to write: the last one, every day, or the last trading day of each month.
+
+    >>> output_rows(np.array(["2024-01-30", "2024-01-31", "2024-02-01", "2024-02-02"]), "MONTH", 0)
+    [1, 3]
+    """
     last = len(dates) - 1
     if every is None:
         return [last]
-    every = every.upper()
-    if every == "DAY":
+    if BuildFrequency.parse(every, "every") is BuildFrequency.DAY:
         return list(range(first, last + 1))
-    if every == "MONTH":
-        months = np.array([d[:7] for d in dates])
-        ends = [i for i in range(first, last + 1) if i == last or months[i + 1] != months[i]]
-        return ends
-    raise XlfactorError(f"--every must be DAY or MONTH, got {every!r}")
+    months = np.array([d[:7] for d in dates])
+    return [i for i in range(first, last + 1) if i == last or months[i + 1] != months[i]]
 
 
 def build_snapshot(
@@ -394,7 +401,7 @@ def build_snapshot(
     start: str | None = None,
     end: str | None = None,
     as_of: str | None = None,
-    every: str | None = None,
+    every: BuildFrequency | str | None = None,
     options: BuildOptions = BuildOptions(),
     progress: Progress | None = None,
 ) -> list[Path]:
@@ -406,6 +413,7 @@ def build_snapshot(
     """
     from xlfactor.snapshot.writer import write_snapshot
 
+    every = None if every is None else BuildFrequency.parse(every, "every")  # refused before any work
     data_dir = Path(data_dir)
     data = read_inputs(data_dir, None, as_of or end)
     source = _source_info(data_dir)

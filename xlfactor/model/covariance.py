@@ -1,5 +1,7 @@
-"""Factor covariance, USE4 style: EWMA volatilities and correlations with Newey-West,
-eigenfactor risk adjustment and volatility regime adjustment.
+"""Factor covariance, USE4 style.
+
+EWMA volatilities and correlations with Newey-West, eigenfactor risk adjustment and
+volatility regime adjustment.
 
 Inputs are daily factor returns (n_days, n_factors), oldest first; the result is
 annualized (daily x 252). Parameters (half-lives in trading days) default to USE4S:
@@ -20,6 +22,8 @@ from xlfactor.conventions import TRADING_DAYS_PER_YEAR
 
 @dataclass(frozen=True)
 class CovarianceOptions:
+    """Estimator settings (half-lives and lags in trading days); the defaults are USE4S's."""
+
     volatility_half_life: float = 84
     volatility_lags: int = 5
     correlation_half_life: float = 504
@@ -33,8 +37,7 @@ class CovarianceOptions:
     daily_volatility_half_life: float | None = 21  # one-day forecast's volatility half-life (None: the same)
 
     def daily(self) -> "CovarianceOptions":
-        """The estimator for a one-day horizon: no serial-correlation (Newey-West) terms,
-        and ``daily_volatility_half_life`` when set."""
+        """The estimator for a one-day horizon (no Newey-West terms, the daily half-life)."""
         half_life = self.daily_volatility_half_life or self.volatility_half_life
         return replace(self, volatility_lags=0, correlation_lags=0, volatility_half_life=half_life)
 

@@ -15,10 +15,10 @@ from collections.abc import Callable
 import numpy as np
 import pandas as pd
 
-from xlfactor.conventions import SQRT_TRADING_DAYS
+from xlfactor.conventions import SQRT_TRADING_DAYS, TRADING_DAYS_PER_YEAR
 from xlfactor.model.inputs import MarketData
 
-YEAR = 252
+YEAR = TRADING_DAYS_PER_YEAR
 MONTH = 21
 
 
@@ -63,6 +63,7 @@ def _log_returns(data: MarketData) -> np.ndarray:
 
 
 def size(data: MarketData) -> np.ndarray:
+    """Log market cap (dollars); NaN where the cap is unknown or not positive."""
     return np.log(np.where(data.market_cap > 0, data.market_cap, np.nan))
 
 

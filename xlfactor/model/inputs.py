@@ -20,6 +20,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from xlfactor.conventions import normalize_tickers
 from xlfactor.errors import XlfactorError
 
 FUNDAMENTAL_COLUMNS = (
@@ -113,7 +114,7 @@ def market_data(
     """Validate input frames and align them into a :class:`MarketData`."""
     prices = prices.copy()
     prices["date"] = _iso_dates(prices["date"], "prices.csv")
-    prices["ticker"] = prices["ticker"].astype(str).str.strip().str.upper()
+    prices["ticker"] = normalize_tickers(prices["ticker"])
     duplicated = prices.duplicated(["date", "ticker"])
     if duplicated.any():
         row = prices[duplicated].iloc[0]
@@ -154,7 +155,7 @@ def market_data(
     returns = np.full_like(adjusted, np.nan)
     returns[1:] = adjusted[1:] / adjusted[:-1] - 1.0
 
-    asof = _fundamentals_asof(fundamentals, dates, tickers) if fundamentals is not None else ({}, None)
+    asof = fundamentals_asof(fundamentals, dates, tickers) if fundamentals is not None else ({}, None)
     if "market_cap" in prices:
         market_cap = panel(prices["market_cap"])
     elif "shares_outstanding" in prices:
@@ -169,7 +170,7 @@ def market_data(
     if benchmark is not None:
         benchmark = benchmark.copy()
         benchmark["date"] = _iso_dates(benchmark["date"], "benchmark.csv")
-        benchmark["ticker"] = benchmark["ticker"].astype(str).str.strip().str.upper()
+        benchmark["ticker"] = normalize_tickers(benchmark["ticker"])
         if benchmark.duplicated(["date", "ticker"]).any():
             raise InputError("benchmark.csv", "duplicate (date, ticker) rows")
         closes = pd.to_numeric(benchmark["close"], errors="coerce")
@@ -222,7 +223,7 @@ def _iso_dates(values: pd.Series, file: str) -> pd.Series:
 
 def _classification(frame: pd.DataFrame, dates: np.ndarray, tickers: np.ndarray):
     frame = frame.copy()
-    frame["ticker"] = frame["ticker"].astype(str).str.strip().str.upper()
+    frame["ticker"] = normalize_tickers(frame["ticker"])
     for column in ("sector", "industry"):
         frame[column] = frame[column].astype(str).str.strip()
         frame.loc[frame[column].isin(["", "nan", "None"]), column] = np.nan
@@ -262,10 +263,30 @@ def _classification(frame: pd.DataFrame, dates: np.ndarray, tickers: np.ndarray)
     return sector, industry, sector_names, industry_names, industry_sector
 
 
-def _fundamentals_asof(frame: pd.DataFrame, dates: np.ndarray, tickers: np.ndarray):
-    """As-of panels: each value usable from the first trading date >= its available_date."""
+def fundamentals_asof(
+    frame: pd.DataFrame, dates: np.ndarray, tickers: np.ndarray
+) -> tuple[dict[str, np.ndarray], pd.DataFrame]:
+    """Point-in-time panels of fundamentals: each value usable from its ``available_date``.
+
+    Parameters
+    ----------
+    frame : DataFrame
+        Long rows ``ticker, available_date`` plus any of ``FUNDAMENTAL_COLUMNS``.
+    dates : ndarray of str, shape (n_dates,)
+        Ascending ISO trading dates.
+    tickers : ndarray of str, shape (n_tickers,)
+        Sorted canonical tickers.
+
+    Returns
+    -------
+    panels : dict of str to ndarray of shape (n_dates, n_tickers)
+        Each fundamental as known at each close (from the first trading date on or after
+        its ``available_date``, carried forward; NaN before the first report).
+    reports : DataFrame
+        The usable report rows, sorted by ``available_date``.
+    """
     frame = frame.copy()
-    frame["ticker"] = frame["ticker"].astype(str).str.strip().str.upper()
+    frame["ticker"] = normalize_tickers(frame["ticker"])
     frame["available_date"] = _iso_dates(frame["available_date"], "fundamentals.csv")
     frame = frame[frame["ticker"].isin(set(tickers))].sort_values(["available_date", "ticker"], kind="stable")
     row = np.searchsorted(dates, frame["available_date"].to_numpy(), side="left")

@@ -36,14 +36,14 @@ import numpy as np
 
 from xlfactor.conventions import FORECAST_HORIZON_DAYS, SQRT_TRADING_DAYS, TRADING_DAYS_PER_YEAR
 from xlfactor.model.covariance import CovarianceOptions, ewma_variance_path, factor_covariance
-from xlfactor.model.specific_risk import SpecificRiskOptions, specific_risk
+from xlfactor.model.idiosyncratic_risk import IdiosyncraticRiskOptions, idiosyncratic_risk
 
 REFIT_DAYS = 21
 HORIZON_DAYS = FORECAST_HORIZON_DAYS
 MIN_HISTORY_DAYS = 126
 RANDOM_PORTFOLIOS = 100
 RANDOM_NAMES = 50
-ROLLING_DAYS = 252
+ROLLING_DAYS = TRADING_DAYS_PER_YEAR
 ROLLING_PERIODS_21D = 12
 EIGEN_REFRESH_REFITS = 12  # simulate the eigenfactor bias once a year of refits, reuse it in between
 MAX_MISSING_WEIGHT = 0.5  # a portfolio period with more of its weight missing is not scored
@@ -90,7 +90,7 @@ def bias_statistics(
     caps: np.ndarray,
     universe: np.ndarray,
     covariance_options: CovarianceOptions = CovarianceOptions(),
-    specific_options: SpecificRiskOptions = SpecificRiskOptions(),
+    idiosyncratic_options: IdiosyncraticRiskOptions = IdiosyncraticRiskOptions(),
     seed: int = 11,
     daily_refresh: bool = True,
     report_factors: np.ndarray | None = None,
@@ -107,7 +107,7 @@ def bias_statistics(
         (positions into the columns of ``factor_returns``) and the (n_tickers, len(factor_index))
         exposures of every ticker to it (NaN counts as 0).
     caps, universe : (n_days, n_tickers) caps and membership at each close.
-    covariance_options, specific_options : the build's estimators (the 21-day forecast uses
+    covariance_options, idiosyncratic_options : the build's estimators (the 21-day forecast uses
         them as given, the daily one without Newey-West terms).
     daily_refresh : False holds each refit's daily forecast for the whole month (the
         pre-USE4 shortcut; kept for comparison).
@@ -122,7 +122,7 @@ def bias_statistics(
     """
     n_days, n_factors = factor_returns.shape
     rng = np.random.default_rng(seed)
-    daily_cov, daily_spec = covariance_options.daily(), specific_options.daily()
+    daily_cov, daily_spec = covariance_options.daily(), idiosyncratic_options.daily()
     # incremental EWMA state of every factor and name, known at each close (one pass)
     factor_var = ewma_variance_path(factor_returns, daily_cov.volatility_half_life)
     name_var = ewma_variance_path(residuals, daily_spec.half_life)
@@ -142,8 +142,8 @@ def bias_statistics(
         F1, notes1 = factor_covariance(history, daily_cov, eigen["daily"])
         F21, notes21 = factor_covariance(history, covariance_options, eigen["horizon"])
         eigen = {"daily": notes1["eigen_bias"], "horizon": notes21["eigen_bias"]}
-        spec1, _, _ = specific_risk(residuals[1 : refit + 1], X, caps[refit], daily_spec)
-        spec21, _, _ = specific_risk(residuals[1 : refit + 1], X, caps[refit], specific_options)
+        spec1, _, _ = idiosyncratic_risk(residuals[1 : refit + 1], X, caps[refit], daily_spec)
+        spec21, _, _ = idiosyncratic_risk(residuals[1 : refit + 1], X, caps[refit], idiosyncratic_options)
         members = np.nonzero(universe[refit] & np.isfinite(spec1) & np.isfinite(spec21))[0]
         if len(members) < RANDOM_NAMES:
             continue

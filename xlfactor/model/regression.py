@@ -14,7 +14,7 @@ For each return day ``t`` with exposures ``X`` known at the previous close:
 
 The KKT system ``[[X'WX, C'], [C, 0]]`` is inverted for a whole chunk of days at once;
 its top-left block gives the factor-return covariance for t-statistics. Residuals
-(specific returns) are raw returns minus the fitted common return.
+(idiosyncratic returns) are raw returns minus the fitted common return.
 """
 
 from __future__ import annotations
@@ -31,6 +31,8 @@ CHUNK_DAYS = 42
 
 @dataclass(frozen=True, eq=False)
 class RegressionResult:
+    """Daily cross-sectional regressions: factor returns, residuals and fit statistics (daily decimals)."""
+
     factor_returns: np.ndarray  # (n_days, n_factors) daily; NaN where a factor was not estimable
     residuals: np.ndarray  # (n_days, n_tickers) raw return minus fitted; NaN outside the regression
     t_stats: np.ndarray  # (n_days, n_factors)

@@ -17,6 +17,7 @@ Returns are daily simple decimals.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
@@ -24,6 +25,10 @@ import pandas as pd
 from xlfactor._typing import FloatArray
 from xlfactor.conventions import FACTOR_GROUPS
 from xlfactor.errors import XlfactorError
+from xlfactor.snapshot.model import Snapshot
+
+if TYPE_CHECKING:
+    from xlfactor.risk.model_data import FactorModelData
 
 ATTRIBUTION_ROWS = (*FACTOR_GROUPS, "idiosyncratic", "total")
 
@@ -36,11 +41,11 @@ class DailyAttribution:
     exposure_date: str
     summary: pd.DataFrame  # index ATTRIBUTION_ROWS; columns portfolio, benchmark, active
     factors: pd.DataFrame  # one row per factor
-    names: pd.DataFrame  # one row per name held by portfolio or benchmark-active
+    names: pd.DataFrame  # one row per name the portfolio holds (weight != 0)
     notes: list[str] = field(default_factory=list)
 
 
-def attributable_dates(snapshot) -> list[str]:
+def attributable_dates(snapshot: Snapshot) -> list[str]:
     """Return dates whose previous trading date is in the exposure panel (ascending)."""
     panel = snapshot.exposure_panel
     if panel is None:
@@ -50,8 +55,28 @@ def attributable_dates(snapshot) -> list[str]:
     return [t for prev, t in zip(dates[:-1], dates[1:]) if prev in panel_dates]
 
 
+def attribution_date(snapshot: Snapshot, date: str | None = None) -> str:
+    """The return date to attribute: ``date`` checked against :func:`attributable_dates`, or the latest.
+
+    ``None``, ``""`` and ``"latest"`` mean the latest attributable date.
+
+    Raises
+    ------
+    XlfactorError
+        If the snapshot has no exposure panel or ``date`` cannot be attributed (the
+        message gives the attributable range).
+    """
+    dates = attributable_dates(snapshot)
+    if not dates:
+        raise XlfactorError("the snapshot has no lagged exposure panel: return attribution is unavailable")
+    chosen = dates[-1] if date in (None, "", "latest") else str(date)
+    if chosen not in dates:
+        raise XlfactorError(f"no attribution for {chosen}: attributable dates run {dates[0]} to {dates[-1]}")
+    return chosen
+
+
 def daily_attribution(
-    data, weights: FloatArray, benchmark_weights: FloatArray, date: str | None = None
+    data: FactorModelData, weights: FloatArray, benchmark_weights: FloatArray, date: str | None = None
 ) -> DailyAttribution:
     """Attribute one day's return of ``weights`` and ``benchmark_weights``.
 
@@ -64,18 +89,20 @@ def daily_attribution(
     date : str, optional
         ISO return date; the latest attributable date by default.
 
+    Returns
+    -------
+    DailyAttribution
+        ``summary`` rows market, style, sector, industry, idiosyncratic, total (daily
+        decimal returns; columns portfolio, benchmark, active = portfolio - benchmark),
+        ``factors`` one row per factor, ``names`` one row per name the portfolio holds.
+
     Raises
     ------
     XlfactorError
         If the snapshot has no exposure panel or ``date`` cannot be attributed.
     """
     snapshot = data.snapshot
-    dates = attributable_dates(snapshot)
-    if not dates:
-        raise XlfactorError("the snapshot has no lagged exposure panel: return attribution is unavailable")
-    date = dates[-1] if date in (None, "", "latest") else str(date)
-    if date not in dates:
-        raise XlfactorError(f"no attribution for {date}: attributable dates run {dates[0]} to {dates[-1]}")
+    date = attribution_date(snapshot, date)
     returns_index = snapshot.factor_returns.index
     exposure_date = returns_index[returns_index.get_loc(date) - 1]
     panel = snapshot.exposure_panel

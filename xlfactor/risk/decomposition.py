@@ -40,6 +40,16 @@ def factor_variance(factor_exposure: FloatArray, factor_covariance: FloatArray) 
     return max(float(factor_exposure @ factor_covariance @ factor_exposure), 0.0)
 
 
+def group_factor_variance(factor_exposure: FloatArray, factor_covariance: FloatArray, mask: np.ndarray) -> float:
+    """Annualized stand-alone variance ``x_g' F_gg x_g`` of the factors selected by ``mask``.
+
+    >>> F = np.array([[0.04, 0.01], [0.01, 0.09]])
+    >>> round(group_factor_variance(np.array([1.0, 2.0]), F, np.array([False, True])), 6)
+    0.36
+    """
+    return factor_variance(factor_exposure[mask], factor_covariance[np.ix_(mask, mask)])
+
+
 def idiosyncratic_variance(weights: FloatArray, asset_idiosyncratic_variance: FloatArray) -> float:
     """Annualized idiosyncratic variance ``sum_i w_i^2 d_i`` (names assumed uncorrelated)."""
     return float((weights * weights) @ asset_idiosyncratic_variance)

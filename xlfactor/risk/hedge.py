@@ -4,8 +4,8 @@ An instrument is a universe stock (its model exposures and idiosyncratic varianc
 an index/ETF of the snapshot's ``index_returns`` (exposures to market and sectors from
 a time-series regression of its daily returns on those factor returns; its residual
 variance is treated as uncorrelated with the stocks'). With instrument exposures ``Y``
-(n_instruments, n_factors), instrument specific covariance ``S`` and the portfolio's
-specific covariance with each instrument ``c``, holding ``h`` gives the variance
+(n_instruments, n_factors), instrument idiosyncratic covariance ``S`` and the portfolio's
+idiosyncratic covariance with each instrument ``c``, holding ``h`` gives the variance
 
     (x + Y'h)' F (x + Y'h) + w'Dw + 2 c'h + h'Sh.
 
@@ -20,80 +20,129 @@ Objectives (hedge weights are decimals of the portfolio's gross, negative = shor
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
 
-from xlfactor.conventions import TRADING_DAYS_PER_YEAR, normalize_ticker
+from xlfactor._typing import FloatArray
+from xlfactor.conventions import TRADING_DAYS_PER_YEAR, Choice, FactorGroup, normalize_ticker
 from xlfactor.errors import UnknownTickersError, XlfactorError
+from xlfactor.risk import decomposition as dec
 
-OBJECTIVES = ("risk", "te", "factor", "beta")
+if TYPE_CHECKING:
+    from xlfactor.risk.model_data import FactorModelData
+
 MIN_REGRESSION_DAYS = 60
+
+
+class HedgeObjective(Choice):
+    """What a hedge minimizes (see the module docstring)."""
+
+    RISK = "risk"
+    TE = "te"
+    FACTOR = "factor"
+    BETA = "beta"
+
+
+OBJECTIVES = tuple(o.value for o in HedgeObjective)
 
 
 @dataclass(frozen=True, eq=False)
 class HedgeResult:
+    """Hedge weights and the risk and beta of the hedged book."""
+
     instruments: list[str]
-    hedge_weights: np.ndarray  # (n_instruments,) decimals of gross
-    instrument_betas: np.ndarray  # (n_instruments,) ex-ante beta of each instrument to the benchmark
+    hedge_weights: FloatArray  # (n_instruments,) decimals of gross
+    instrument_betas: FloatArray  # (n_instruments,) ex-ante beta of each instrument to the benchmark
     risk_before: float  # annualized (tracking error for objective "te")
     risk_after: float
-    beta_after: float
+    beta_after: float  # ex-ante beta of the hedged book to the benchmark
 
 
-def hedge(data, weights: np.ndarray, instruments: list[str], objective: str = "risk") -> HedgeResult:
-    """Hedge ``weights`` with ``instruments`` under ``objective`` (see the module docstring)."""
-    objective = (objective or "risk").strip().lower()
-    if objective not in OBJECTIVES:
-        raise XlfactorError(f"objective must be one of {', '.join(OBJECTIVES)}, got {objective!r}")
+def hedge(
+    data: FactorModelData,
+    weights: FloatArray,
+    instruments: list[str],
+    objective: HedgeObjective | str = HedgeObjective.RISK,
+) -> HedgeResult:
+    """Hedge ``weights`` with ``instruments`` under ``objective`` (see the module docstring).
+
+    Parameters
+    ----------
+    data : FactorModelData
+        The aligned model (benchmark: its cap-weighted universe).
+    weights : ndarray of shape (n_assets,)
+        Portfolio weights in universe order, decimals of gross.
+    instruments : list of str
+        Universe tickers or index/ETF tickers of the snapshot's ``index_returns``.
+    objective : HedgeObjective or str
+        ``risk`` (default), ``te``, ``factor`` or ``beta``.
+
+    Returns
+    -------
+    HedgeResult
+        Hedge weights (negative = short) and risk/beta before and after.
+
+    Raises
+    ------
+    XlfactorError
+        For an unknown objective (the message lists the choices), no or repeated
+        instruments, or an index with too little return history.
+    UnknownTickersError
+        For instruments that are neither in the universe nor an index.
+    """
+    objective = HedgeObjective.parse(objective or HedgeObjective.RISK, "objective")
     if not instruments:
         raise XlfactorError("no hedge instruments given")
     names = [normalize_ticker(t) for t in instruments]
     if len(set(names)) != len(names):
         raise XlfactorError("hedge instruments must be distinct")
-    F, D = data.factor_covariance, data.idiosyncratic_variance
+    X, F, D = data.exposures, data.factor_covariance, data.idiosyncratic_variance
     Y, S_diag, stock_rows = _instrument_model(data, names)
-    base = weights - data.benchmark_weights if objective == "te" else weights
-    x = data.exposures.T @ base
-    def specific_overlap(weights: np.ndarray) -> np.ndarray:
-        """Specific covariance of ``weights`` with each instrument (non-zero only for a held stock)."""
-        rows = np.maximum(stock_rows, 0)
-        return np.where(stock_rows >= 0, weights[rows] * D[rows], 0.0)
+    base = weights - data.benchmark_weights if objective is HedgeObjective.TE else weights
+    x = dec.factor_exposures(base, X)
 
-    c = specific_overlap(base)
+    def idiosyncratic_overlap(w: FloatArray) -> FloatArray:
+        """Idiosyncratic covariance of ``w`` with each instrument (non-zero only for a held stock)."""
+        rows = np.maximum(stock_rows, 0)
+        return np.where(stock_rows >= 0, w[rows] * D[rows], 0.0)
+
+    c = idiosyncratic_overlap(base)
     S = np.diag(S_diag)
     same = (stock_rows[:, None] == stock_rows[None, :]) & (stock_rows[:, None] >= 0)
     S = np.where(same, S_diag[:, None], S)
     b = data.benchmark_weights
-    bench_cov = data.exposures @ (F @ (data.exposures.T @ b)) + D * b
+    bench_cov = dec.asset_covariance_with(b, X, F, D)  # V b
     bench_var = float(b @ bench_cov)
-    betas = (Y @ (F @ (data.exposures.T @ b)) + specific_overlap(b)) / bench_var
-    if objective == "beta":
+    # beta of each instrument: its covariance with the benchmark over the benchmark's variance
+    betas = (Y @ (F @ dec.factor_exposures(b, X)) + idiosyncratic_overlap(b)) / bench_var
+    portfolio_beta = dec.beta(weights, b, X, F, D)
+    if objective is HedgeObjective.BETA:
         if len(names) != 1:
             raise XlfactorError("the beta objective takes exactly one instrument")
-        h = np.array([-float(weights @ bench_cov) / bench_var / betas[0]])
-    elif objective == "factor":
+        h = np.array([-portfolio_beta / betas[0]])
+    elif objective is HedgeObjective.FACTOR:
         h = np.linalg.lstsq(Y @ F @ Y.T, -(Y @ F @ x), rcond=None)[0]
     else:
         h = np.linalg.lstsq(Y @ F @ Y.T + S, -(Y @ F @ x + c), rcond=None)[0]
 
-    def variance(hh: np.ndarray) -> float:
+    def variance(hh: FloatArray) -> float:
         xx = x + Y.T @ hh
-        return float(xx @ F @ xx + (base * base) @ D + 2 * c @ hh + hh @ S @ hh)
+        return dec.factor_variance(xx, F) + dec.idiosyncratic_variance(base, D) + float(2 * c @ hh + hh @ S @ hh)
 
-    beta_after = (float(weights @ bench_cov) + float(betas @ h) * bench_var) / bench_var
     return HedgeResult(
         instruments=names,
         hedge_weights=h,
         instrument_betas=betas,
         risk_before=float(np.sqrt(max(variance(np.zeros_like(h)), 0.0))),
         risk_after=float(np.sqrt(max(variance(h), 0.0))),
-        beta_after=beta_after,
+        beta_after=portfolio_beta + float(betas @ h),
     )
 
 
-def _instrument_model(data, names: list[str]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Exposures (n_instruments, n_factors), specific variances and universe rows (-1 for indexes)."""
+def _instrument_model(data: FactorModelData, names: list[str]) -> tuple[FloatArray, FloatArray, np.ndarray]:
+    """Exposures (n_instruments, n_factors), idiosyncratic variances and universe rows (-1 for indexes)."""
     snapshot = data.snapshot
     rows = data.ticker_index.get_indexer(names)
     index_returns = snapshot.index_returns
@@ -111,12 +160,35 @@ def _instrument_model(data, names: list[str]) -> tuple[np.ndarray, np.ndarray, n
     return Y, S, rows
 
 
-def index_exposures(returns: pd.Series, factor_returns: pd.DataFrame, factor_groups: np.ndarray) -> tuple[np.ndarray, float]:
+def index_exposures(
+    returns: pd.Series, factor_returns: pd.DataFrame, factor_groups: np.ndarray
+) -> tuple[FloatArray, float]:
     """Market and sector exposures of an index from OLS on those factors' daily returns.
 
-    Returns the exposure vector (other factors 0) and the annualized residual variance.
+    The regression has an intercept; only the dates both series have (no NaN) are used.
+
+    Parameters
+    ----------
+    returns : Series
+        The index's daily decimal returns, indexed by ISO date; its ``name`` is used in errors.
+    factor_returns : DataFrame
+        (n_days, n_factors) daily decimal factor returns, columns in model order.
+    factor_groups : ndarray of str, shape (n_factors,)
+        Group of each factor column.
+
+    Returns
+    -------
+    exposure : ndarray of shape (n_factors,)
+        OLS slopes on the market and sector factors; every other factor 0.
+    residual_variance : float
+        Annualized residual variance: ``sum(e^2) / (days - regressors - 1) x 252``.
+
+    Raises
+    ------
+    XlfactorError
+        With fewer than ``MIN_REGRESSION_DAYS`` common days.
     """
-    use = np.isin(factor_groups, ("market", "sector"))
+    use = np.isin(factor_groups, (FactorGroup.MARKET.value, FactorGroup.SECTOR.value))
     frame = pd.concat([returns.rename("_y"), factor_returns.loc[:, use]], axis=1, join="inner").dropna()
     if len(frame) < MIN_REGRESSION_DAYS:
         raise XlfactorError(f"{returns.name}: only {len(frame)} days of returns to estimate its exposures")

@@ -18,6 +18,7 @@ import numpy as np
 import pandas as pd
 
 from xlfactor._typing import FloatArray, StrArray
+from xlfactor.conventions import normalize_ticker
 from xlfactor.errors import PortfolioError
 
 HoldingsKind = Literal["value", "allocation"]
@@ -78,7 +79,7 @@ def holdings_from_pairs(
         raise PortfolioError(f"holdings kind must be 'value' or 'allocation', got {kind!r}")
     if len(tickers) == 0:
         raise PortfolioError(f"{name} is empty")
-    canonical = [("" if t is None else str(t)).strip().upper() for t in tickers]
+    canonical = ["" if t is None else normalize_ticker(t) for t in tickers]
     blank = [i for i, t in enumerate(canonical) if not t or t == "NAN"]
     if blank:
         raise PortfolioError(f"{name} has {len(blank)} blank ticker(s) (row {blank[0] + 1})")

@@ -2,7 +2,19 @@
 
 Built once per snapshot (``factor_model_data(snapshot)`` memoizes it). Every method
 takes weights as an ndarray in universe order (``data.tickers``); use
-``data.weights(portfolio)`` to turn a holdings frame into one.
+``data.weights(portfolio)`` to turn a holdings frame into one. Risk figures are
+annualized decimal volatilities, variances annualized decimal squared.
+
+>>> import pandas as pd
+>>> import xlfactor as xf
+>>> data = xf.factor_model_data()                      # the embedded simulated demo
+>>> book = pd.DataFrame({"ticker": data.tickers[:3], "value": [100.0, 50.0, -50.0]})
+>>> w = data.weights(book).weights                     # (n_assets,), decimals of gross
+>>> w[:3].tolist()
+[0.5, 0.25, -0.25]
+>>> rows = data.risk_contributions(w)                  # factor rows + idiosyncratic row
+>>> bool(abs(rows["risk_contribution"].sum() - data.risk(w)) < 1e-12)
+True
 """
 
 from __future__ import annotations
@@ -14,7 +26,8 @@ import numpy as np
 import pandas as pd
 
 from xlfactor._typing import FloatArray, StrArray
-from xlfactor.errors import PortfolioError, UnknownTickersError
+from xlfactor.conventions import FactorGroup, normalize_ticker, normalize_tickers
+from xlfactor.errors import PortfolioError, UnknownTickersError, XlfactorError
 from xlfactor.risk import decomposition as dec
 from xlfactor.risk.holdings import PortfolioWeights, align, holdings_from_frame
 from xlfactor.snapshot.model import Snapshot
@@ -55,7 +68,7 @@ class FactorModelData:
 
     def _vector(self, weights: FloatArray | pd.Series) -> FloatArray:
         if isinstance(weights, pd.Series):
-            positions = self.ticker_index.get_indexer(weights.index.astype(str).str.strip().str.upper())
+            positions = self.ticker_index.get_indexer(normalize_tickers(weights.index))
             if (positions < 0).any():
                 raise UnknownTickersError(list(weights.index[positions < 0].astype(str)))
             vector = np.zeros(len(self.tickers))
@@ -85,9 +98,17 @@ class FactorModelData:
         """Annualized total risk (volatility, decimal)."""
         return dec.total_risk(self._vector(weights), self.exposures, self.factor_covariance, self.idiosyncratic_variance)
 
-    def factor_risk(self, weights: FloatArray | pd.Series) -> float:
-        """Annualized common-factor risk ``sqrt(x' F x)``."""
-        return math.sqrt(dec.factor_variance(self.factor_exposure(weights), self.factor_covariance))
+    def factor_risk(self, weights: FloatArray | pd.Series, group: FactorGroup | str | None = None) -> float:
+        """Annualized common-factor risk ``sqrt(x' F x)``, of every factor or of one group's.
+
+        A group's risk is its stand-alone risk ``sqrt(x_g' F_gg x_g)`` (market, style,
+        sector or industry factors only); the groups' risks do not add up to the total.
+        """
+        x = self.factor_exposure(weights)
+        if group is None:
+            return math.sqrt(dec.factor_variance(x, self.factor_covariance))
+        mask = self.factor_groups == FactorGroup.parse(group, "group").value
+        return math.sqrt(dec.group_factor_variance(x, self.factor_covariance, mask))
 
     def idiosyncratic_risk(self, weights: FloatArray | pd.Series) -> float:
         """Annualized idiosyncratic risk ``sqrt(sum w^2 d)``."""
@@ -161,14 +182,107 @@ class FactorModelData:
             return None
         return np.asarray(snapshot.factor_covariance_daily), np.asarray(snapshot.idiosyncratic_risk_daily) ** 2
 
+    # ------------------------------------------------------------------ factors
+    def factor_index(self, factor: str) -> int:
+        """Column of ``factor`` (exact id, else case-insensitive); raises naming the factor."""
+        names = self.factor_names.tolist()
+        if factor in names:
+            return names.index(factor)
+        lowered = {n.lower(): i for i, n in enumerate(names)}
+        key = str(factor).strip().lower()
+        if key in lowered:
+            return lowered[key]
+        raise XlfactorError(f"unknown factor {factor!r} (OF_FACTORS() lists them)")
+
+    def factor_volatilities(self) -> FloatArray:
+        """(n_factors,) annualized volatility of each factor, ``sqrt(diag F)``."""
+        return np.sqrt(np.diag(self.factor_covariance))
+
+    def factor_volatility(self, factor: str) -> float:
+        """Annualized volatility of one factor."""
+        i = self.factor_index(factor)
+        return math.sqrt(self.factor_covariance[i, i])
+
+    def factor_correlation(self, factor1: str, factor2: str) -> float:
+        """Correlation of two factors' returns in the model covariance."""
+        i, j = self.factor_index(factor1), self.factor_index(factor2)
+        F = self.factor_covariance
+        return float(F[i, j] / math.sqrt(F[i, i] * F[j, j]))
+
+    def ticker_position(self, ticker: str) -> int:
+        """Row of ``ticker`` in the universe (normalized); raises :class:`UnknownTickersError`."""
+        name = normalize_ticker(ticker)
+        row = int(self.ticker_index.get_indexer([name])[0])
+        if row < 0:
+            raise UnknownTickersError([name])
+        return row
+
     # ------------------------------------------------------------------ contributions
+    def marginal_contributions(self, weights: FloatArray | pd.Series) -> FloatArray:
+        """(n_assets,) marginal contribution to risk ``(V w)_i / sigma`` of every name (d risk / d w_i)."""
+        return dec.asset_marginal_contributions(
+            self._vector(weights), self.exposures, self.factor_covariance, self.idiosyncratic_variance
+        )
+
+    def marginal_contribution(self, weights: FloatArray | pd.Series, ticker: str) -> float:
+        """Marginal contribution to risk of one name (held or not)."""
+        return float(self.marginal_contributions(weights)[self.ticker_position(ticker)])
+
+    def risk_contributions(self, weights: FloatArray | pd.Series) -> pd.DataFrame:
+        """:meth:`factor_contributions` plus a last ``idiosyncratic`` row: the rows add up.
+
+        ``variance_contribution`` sums to the variance, ``risk_contribution`` to the risk
+        and ``share`` to 1 over all rows. The idiosyncratic row has ``group``
+        ``idiosyncratic``, variance ``sum w^2 d`` and NaN exposure, volatility, correlation
+        and marginal contribution. Use active weights for the tracking error's rows.
+        """
+        w = self._vector(weights)
+        frame = self.factor_contributions(w)
+        variance = dec.idiosyncratic_variance(w, self.idiosyncratic_variance)
+        risk = self.risk(w)
+        scale = 1.0 / risk if risk > 0 else 0.0
+        idio = {column: np.nan for column in frame.columns}
+        idio.update(
+            factor="idiosyncratic",
+            group="idiosyncratic",
+            variance_contribution=variance,
+            risk_contribution=variance * scale,
+            share=variance * scale * scale,
+        )
+        return pd.concat([frame, pd.DataFrame([idio])], ignore_index=True)
+
+    def risk_decomposition(self, weights: FloatArray | pd.Series) -> pd.DataFrame:
+        """Risk by block: rows ``common_factor, market, style, sector, industry, idiosyncratic, total``.
+
+        Columns: ``risk`` (each block's stand-alone volatility), ``variance_contribution``
+        (Euler: the four groups and idiosyncratic add up to the total variance) and
+        ``share`` of the total variance. Use active weights for the tracking error's.
+        """
+        w = self._vector(weights)
+        x = dec.factor_exposures(w, self.exposures)
+        F = self.factor_covariance
+        contribution = dec.factor_variance_contributions(x, F)
+        common = float(contribution.sum())
+        idio = dec.idiosyncratic_variance(w, self.idiosyncratic_variance)
+        total = max(common, 0.0) + idio
+        rows = {"common_factor": (math.sqrt(max(common, 0.0)), common)}
+        for group in FactorGroup:
+            mask = self.factor_groups == group.value
+            rows[group.value] = (math.sqrt(dec.group_factor_variance(x, F, mask)), float(contribution[mask].sum()))
+        rows["idiosyncratic"] = (math.sqrt(idio), idio)
+        rows["total"] = (math.sqrt(total), total)
+        frame = pd.DataFrame.from_dict(rows, orient="index", columns=["risk", "variance_contribution"])
+        frame["share"] = frame["variance_contribution"] / total if total > 0 else math.nan
+        frame.index.name = "component"
+        return frame
+
     def factor_contributions(self, weights: FloatArray | pd.Series) -> pd.DataFrame:
         """Per-factor risk decomposition of ``weights`` (use active weights for TE).
 
         Columns: ``factor, group, exposure, volatility, correlation, marginal_contribution,
         variance_contribution, risk_contribution, share``. ``risk_contribution`` sums with
-        the idiosyncratic contribution (see ``idiosyncratic_contribution``) to the risk,
-        ``share`` (of variance) to 1 minus the idiosyncratic share.
+        the idiosyncratic row of :meth:`risk_contributions` to the risk, ``share`` (of
+        variance) to 1 minus the idiosyncratic share.
         """
         w = self._vector(weights)
         x = dec.factor_exposures(w, self.exposures)
@@ -180,7 +294,7 @@ class FactorModelData:
                 "factor": self.factor_names,
                 "group": self.factor_groups,
                 "exposure": x,
-                "volatility": np.sqrt(np.diag(self.factor_covariance)),
+                "volatility": self.factor_volatilities(),
                 "correlation": dec.factor_correlations(x, self.factor_covariance, risk),
                 "marginal_contribution": (self.factor_covariance @ x) * scale,
                 "variance_contribution": variance_contribution,
@@ -195,7 +309,7 @@ class FactorModelData:
         Only names with a non-zero weight. Risk contributions sum to the total risk.
         """
         w = self._vector(weights)
-        marginal = dec.asset_marginal_contributions(w, self.exposures, self.factor_covariance, self.idiosyncratic_variance)
+        marginal = self.marginal_contributions(w)
         held = np.nonzero(w)[0]
         contribution = w[held] * marginal[held]
         total = contribution.sum()
@@ -247,7 +361,7 @@ class FactorModelData:
         w = self._vector(weights)
         b = self._benchmark(benchmark)
         held = np.nonzero(w)[0]
-        marginal = dec.asset_marginal_contributions(w, self.exposures, self.factor_covariance, self.idiosyncratic_variance)
+        marginal = self.marginal_contributions(w)
         return pd.DataFrame(
             {
                 "ticker": self.tickers[held],
@@ -282,13 +396,14 @@ def factor_model_data(snapshot: Snapshot | None = None) -> FactorModelData:
         from xlfactor.snapshot import load_snapshot
 
         snapshot = load_snapshot()
-    cached = snapshot._memo.get("factor_model_data")
-    if cached is not None:
-        return cached
+    return snapshot.cached("factor_model_data", lambda: _model_data(snapshot))
+
+
+def _model_data(snapshot: Snapshot) -> FactorModelData:
     caps = np.where(np.isfinite(snapshot.market_cap) & (snapshot.market_cap > 0), snapshot.market_cap, 0.0)
     if caps.sum() <= 0:
         raise PortfolioError("the snapshot has no usable market caps for the benchmark")
-    data = FactorModelData(
+    return FactorModelData(
         tickers=snapshot.tickers,
         factor_names=snapshot.factor_names,
         factor_groups=snapshot.factor_groups,
@@ -298,8 +413,6 @@ def factor_model_data(snapshot: Snapshot | None = None) -> FactorModelData:
         benchmark_weights=caps / caps.sum(),
         snapshot=snapshot,
     )
-    snapshot._memo["factor_model_data"] = data
-    return data
 
 
 def factor_model_data_at(snapshot: Snapshot, exposure_date: str) -> FactorModelData:
@@ -313,14 +426,16 @@ def factor_model_data_at(snapshot: Snapshot, exposure_date: str) -> FactorModelD
     current = factor_model_data(snapshot)
     if exposure_date == snapshot.as_of:
         return current
-    key = f"factor_model_data@{exposure_date}"
-    if key in snapshot._memo:
-        return snapshot._memo[key]
+    return snapshot.cached(f"factor_model_data@{exposure_date}", lambda: _model_data_at(current, exposure_date))
+
+
+def _model_data_at(current: FactorModelData, exposure_date: str) -> FactorModelData:
+    snapshot = current.snapshot
     panel = snapshot.exposure_panel
     if panel is None or exposure_date not in set(panel.dates.tolist()):
         raise PortfolioError(f"no exposures known at {exposure_date} in the snapshot's exposure panel")
     block = np.asarray(panel.values[int(np.searchsorted(panel.dates, exposure_date))])
-    data = FactorModelData(
+    return FactorModelData(
         tickers=current.tickers,
         factor_names=current.factor_names,
         factor_groups=current.factor_groups,
@@ -330,8 +445,6 @@ def factor_model_data_at(snapshot: Snapshot, exposure_date: str) -> FactorModelD
         benchmark_weights=current.benchmark_weights,
         snapshot=snapshot,
     )
-    snapshot._memo[key] = data
-    return data
 
 
 def check_confidence(confidence: object) -> float:

@@ -297,14 +297,14 @@ def stress(
 def factor_return_history(data: FactorModelData) -> tuple[StrArray, FloatArray]:
     """(dates, returns) of the stored factor-return history in factor order; missing returns count as 0."""
     snapshot = data.snapshot
-    cached = snapshot._memo.get("scenario_history")
-    if cached is None:
+
+    def history() -> tuple[StrArray, FloatArray]:
         frame = snapshot.factor_returns.reindex(columns=list(data.factor_names))
         values = frame.to_numpy(dtype=float)
         keep = np.isfinite(values).any(axis=1)  # a day with no factor return at all (the first) is not history
-        cached = (frame.index.to_numpy(dtype=str)[keep], np.nan_to_num(values[keep]))
-        snapshot._memo["scenario_history"] = cached
-    return cached
+        return frame.index.to_numpy(dtype=str)[keep], np.nan_to_num(values[keep])
+
+    return snapshot.cached("scenario_history", history)
 
 
 def covered_range(data: FactorModelData) -> tuple[str, str]:
@@ -633,14 +633,14 @@ class HistoricalVaR:
 def residual_pnl_history(data: FactorModelData, weights: FloatArray) -> FloatArray:
     """Idiosyncratic P&L ``w' e_s`` of each stored residual day (names without a residual that day count 0)."""
     snapshot = data.snapshot
-    cached = snapshot._memo.get("scenario_residuals")
-    if cached is None:
+
+    def residuals() -> FloatArray:
         frame = snapshot.residual_returns.reindex(columns=list(data.tickers))
         values = frame.to_numpy(dtype=float)
         keep = np.isfinite(values).any(axis=1)
-        cached = np.nan_to_num(values[keep])
-        snapshot._memo["scenario_residuals"] = cached
-    return cached @ weights
+        return np.nan_to_num(values[keep])
+
+    return snapshot.cached("scenario_residuals", residuals) @ weights
 
 
 def historical_var(

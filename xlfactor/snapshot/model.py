@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 import pandas as pd
 
 from xlfactor._typing import FloatArray, StrArray
 from xlfactor.conventions import FORECAST_HORIZON_DAYS
+
+T = TypeVar("T")
 
 
 @dataclass(frozen=True, eq=False)
@@ -82,6 +85,24 @@ class Snapshot:
             array.flags.writeable = False
         if self.exposure_panel is not None and self.exposure_panel.values.shape[1:] != (n, k):
             raise ValueError("exposure panel must be in the snapshot's universe and factor order")
+
+    def cached(self, key: str, compute: Callable[[], T]) -> T:
+        """Value derived from this snapshot, computed once by ``compute()`` and kept with it.
+
+        The snapshot is immutable, so anything derived from it (aligned risk arrays,
+        report tables) can be kept for its lifetime; this is the one place that memo is
+        read and written. ``key`` names the derived value (e.g. ``"factor_model_data"``).
+
+        >>> import xlfactor as xf
+        >>> snap = xf.load_snapshot()
+        >>> snap.cached("answer", lambda: 42), snap.cached("answer", lambda: 0)
+        (42, 42)
+        """
+        try:
+            return self._memo[key]
+        except KeyError:
+            value = self._memo[key] = compute()
+            return value
 
     @property
     def as_of(self) -> str:

@@ -13,11 +13,11 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from xlfactor.conventions import MARKET_FACTOR, factor_group
+from xlfactor.conventions import MARKET_FACTOR, factor_group, normalize_tickers
 from xlfactor.errors import SnapshotError
 from xlfactor.snapshot import layout
+from xlfactor.snapshot.manifest import verify_manifest
 from xlfactor.snapshot.model import ExposurePanel, Snapshot
-from xlfactor.snapshot.writer import verify_manifest
 from xlfactor.snapshot.validation import check_factor_covariance, require_columns, require_finite
 
 
@@ -186,7 +186,7 @@ def _read_csv(folder: Path, name: str, index_col: int | None = None) -> pd.DataF
 
 
 def _normalized(column: pd.Series) -> list[str]:
-    return column.astype(str).str.strip().str.upper().tolist()
+    return normalize_tickers(column).tolist()
 
 
 def _covariance(frame: pd.DataFrame, file: str = layout.FACTOR_COVARIANCE) -> tuple[list[str], np.ndarray]:

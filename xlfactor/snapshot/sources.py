@@ -21,12 +21,14 @@ import urllib.request
 from collections.abc import Callable
 from pathlib import Path
 
+from xlfactor._files import replace_folder
 from xlfactor.errors import SnapshotError
 from xlfactor.snapshot import layout
 from xlfactor.snapshot.binary import load_binary, save_binary
+from xlfactor.snapshot.manifest import write_manifest
 from xlfactor.snapshot.model import Snapshot
+from xlfactor.snapshot.packed import DEMO_FILE, read_packed
 from xlfactor.snapshot.reader import read_snapshot_folder
-from xlfactor.snapshot.writer import replace_folder, write_manifest
 
 DEMO_NAME = "xlfactor-demo"
 CACHE_ENV = "XLFACTOR_CACHE_DIR"
@@ -83,12 +85,10 @@ def load_snapshot(
         If the source cannot be found, downloaded or validated (names the file and why).
     """
     if source is None or str(source) == DEMO_NAME:
-        if as_of not in ("latest", None):
-            from xlfactor.demo import DEMO_AS_OF
-
-            if as_of != DEMO_AS_OF:
-                raise SnapshotError(DEMO_NAME, f"the demo snapshot is as of {DEMO_AS_OF}, not {as_of}")
-        return _memoized((DEMO_NAME, "latest"), _demo_fingerprint, _load_demo)
+        demo = _memoized((DEMO_NAME, "latest"), _demo_fingerprint, _load_demo)
+        if as_of not in ("latest", None) and as_of != demo.as_of:
+            raise SnapshotError(DEMO_NAME, f"the demo snapshot is as of {demo.as_of}, not {as_of}")
+        return demo
     text = str(source)
     scheme = urllib.parse.urlparse(text).scheme.lower()
     if scheme in ("http", "https"):
@@ -119,13 +119,18 @@ def _memoized(key: tuple[str, str], fingerprint: Callable[[], object], load: Cal
 
 
 def _demo_fingerprint() -> object:
-    return DEMO_NAME
+    try:
+        info = DEMO_FILE.stat()
+    except OSError:
+        return None
+    return (info.st_size, info.st_mtime_ns)
 
 
 def _load_demo() -> Snapshot:
-    from xlfactor.demo import load_packaged_demo
-
-    return load_packaged_demo()
+    """The embedded simulated market: the packed file shipped in the package, read like any other."""
+    snapshot = read_packed(DEMO_FILE)
+    snapshot.metadata["source"] = DEMO_NAME
+    return snapshot
 
 
 def resolve_folder(path: Path, as_of: str) -> Path:

@@ -1,7 +1,11 @@
 """Checks applied once when a snapshot is read, and the covariance repair.
 
 Everything here raises :class:`~xlfactor.errors.SnapshotError` naming the file and the
-problem; nothing is filled or dropped without a line in the snapshot's diagnostics.
+problem, or repairs (the covariance's rounding-level indefiniteness) with a line in the
+snapshot's diagnostics. Not everything the reader accepts is complete, though: absent
+style scores of the current exposures are kept as NaN and count as neutral (0) in risk,
+with only their number in ``diagnostics["missing_style_exposures"]``; absent values of
+the exposure panel are read as 0 without a diagnostic. Neither is checked here.
 """
 
 from __future__ import annotations

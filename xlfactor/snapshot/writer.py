@@ -7,9 +7,7 @@ covariance; see the study).
 from __future__ import annotations
 
 import gzip
-import hashlib
 import json
-import os
 import shutil
 import tempfile
 from pathlib import Path
@@ -17,9 +15,11 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from xlfactor._files import replace_folder
 from xlfactor._json import to_plain
 from xlfactor.conventions import MARKET_FACTOR
 from xlfactor.snapshot import layout
+from xlfactor.snapshot.manifest import write_manifest
 from xlfactor.snapshot.model import Snapshot
 
 _OPENFACTOR_GROUP = {"style": "style", "sector": "sector", "industry": "industry"}
@@ -43,17 +43,6 @@ def write_snapshot(snapshot: Snapshot, folder: str | Path) -> Path:
         shutil.rmtree(staging, ignore_errors=True)
         raise
     return folder
-
-
-def replace_folder(staging: Path, folder: Path) -> None:
-    """Move a complete ``staging`` folder to ``folder``, replacing any old one."""
-    if folder.exists():
-        retired = folder.with_name(f".{folder.name}.old-{os.getpid()}")
-        os.replace(folder, retired)
-        os.replace(staging, folder)
-        shutil.rmtree(retired, ignore_errors=True)
-    else:
-        os.replace(staging, folder)
 
 
 def write_files(snapshot: Snapshot, folder: Path) -> None:
@@ -135,40 +124,3 @@ def _long_returns(wide: pd.DataFrame, column: str) -> pd.DataFrame:
     frame = stacked.rename(column).reset_index()
     frame.columns = ["date", "ticker", column]
     return frame
-
-
-def file_digest(path: Path) -> str:
-    """sha256 hex digest of a file."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
-def write_manifest(folder: Path) -> None:
-    """Record size and sha256 of every layout file present in ``folder`` (written last)."""
-    entries = {}
-    for name in layout.ALL_FILES:
-        path = folder / name
-        if path.is_file():
-            entries[name] = {"bytes": path.stat().st_size, "sha256": file_digest(path)}
-    (folder / layout.MANIFEST).write_text(json.dumps({"files": entries}, indent=2, sort_keys=True) + "\n")
-
-
-def verify_manifest(folder: Path) -> str | None:
-    """Return None if ``folder``'s manifest matches its files, else the first problem."""
-    manifest_path = folder / layout.MANIFEST
-    if not manifest_path.is_file():
-        return "no manifest"
-    try:
-        entries = json.loads(manifest_path.read_text())["files"]
-    except (ValueError, KeyError, TypeError):
-        return "unreadable manifest"
-    for name, entry in entries.items():
-        path = folder / name
-        if not path.is_file():
-            return f"{name} missing"
-        if path.stat().st_size != entry["bytes"] or file_digest(path) != entry["sha256"]:
-            return f"{name} does not match its checksum"
-    return None

@@ -1,4 +1,4 @@
-"""Specific (idiosyncratic) risk, USE4 style.
+"""Idiosyncratic risk (USE4's "specific risk"), USE4 style.
 
 1. Time series: EWMA variance of each name's residuals (half-life 84) with Newey-West
    (5 lags, Bartlett), over the days the name has residuals.
@@ -25,7 +25,9 @@ from xlfactor.model.covariance import ewma_variance_forecasts, ewma_weights, reg
 
 
 @dataclass(frozen=True)
-class SpecificRiskOptions:
+class IdiosyncraticRiskOptions:
+    """Estimator settings (half-lives in trading days, shrinkage intensity, structural scale)."""
+
     half_life: float = 84
     lags: int = 5
     shrinkage: float = 0.1
@@ -36,7 +38,7 @@ class SpecificRiskOptions:
 
     daily_half_life: float | None = 21  # one-day forecast's half-life (None: the same)
 
-    def daily(self) -> "SpecificRiskOptions":
+    def daily(self) -> "IdiosyncraticRiskOptions":
         """The estimator for a one-day horizon: no Newey-West terms, ``daily_half_life`` when set."""
         return replace(self, lags=0, half_life=self.daily_half_life or self.half_life)
 
@@ -105,17 +107,17 @@ def size_decile_shrinkage(risk: np.ndarray, caps: np.ndarray, q: float, deciles:
     return out
 
 
-def specific_risk(
+def idiosyncratic_risk(
     residuals: np.ndarray,
     exposures: np.ndarray,
     caps: np.ndarray,
-    options: SpecificRiskOptions = SpecificRiskOptions(),
+    options: IdiosyncraticRiskOptions = IdiosyncraticRiskOptions(),
 ) -> tuple[np.ndarray, np.ndarray, dict]:
-    """Annualized specific risk of each name, its residual-day count, and diagnostics.
+    """Annualized idiosyncratic risk of each name, its residual-day count, and diagnostics.
 
     Parameters
     ----------
-    residuals : (n_days, n_tickers) daily specific returns, NaN where absent.
+    residuals : (n_days, n_tickers) daily idiosyncratic (residual) returns, NaN where absent.
     exposures : (n_tickers, n_factors) exposures at the forecast date (structural model).
     caps : (n_tickers,) market caps at the forecast date.
     """
@@ -134,6 +136,6 @@ def specific_risk(
     diagnostics = {
         "structural_share": float(np.mean(gamma < 1)),
         "no_history": int((~np.isfinite(series)).sum()),
-        "specific_regime_multiplier": multiplier,
+        "idiosyncratic_regime_multiplier": multiplier,
     }
     return final, np.isfinite(residuals).sum(axis=0).astype(float), diagnostics
