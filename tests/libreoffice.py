@@ -34,6 +34,28 @@ def soffice() -> str:
 
 def recalculate(workbook: Path) -> Path:
     """Recalculate ``workbook`` with LibreOffice; return the path of the recalculated copy."""
+    return _convert(workbook, "xlsx")
+
+
+def print_to_pdf(workbook: Path) -> Path:
+    """Print ``workbook`` to PDF with LibreOffice (its print settings; formulas recalculated first)."""
+    return _convert(workbook, "pdf")
+
+
+def pdf_pages(pdf: Path) -> tuple[int, list[str]]:
+    """(page count, text of each page) of a PDF, with poppler's pdfinfo and pdftotext."""
+    for tool in ("pdfinfo", "pdftotext"):
+        if not shutil.which(tool):
+            if os.environ.get("CI"):
+                pytest.fail(f"CI must have {tool} (poppler-utils)")
+            pytest.skip(f"{tool} (poppler-utils) is not installed")
+    info = subprocess.run(["pdfinfo", str(pdf)], check=True, capture_output=True, text=True, timeout=60).stdout
+    pages = int(next(line.split()[1] for line in info.splitlines() if line.startswith("Pages:")))
+    text = subprocess.run(["pdftotext", "-layout", str(pdf), "-"], check=True, capture_output=True, text=True, timeout=60).stdout
+    return pages, text.split("\f")[:pages]
+
+
+def _convert(workbook: Path, kind: str) -> Path:
     binary = soffice()
     work = Path(tempfile.mkdtemp(prefix="lo-"))
     profile = work / "profile" / "user"
@@ -47,7 +69,7 @@ def recalculate(workbook: Path) -> Path:
             "--headless",
             "--norestore",
             "--convert-to",
-            "xlsx",
+            kind,
             "--outdir",
             str(out),
             str(workbook),
@@ -56,6 +78,6 @@ def recalculate(workbook: Path) -> Path:
         capture_output=True,
         timeout=180,
     )
-    result = out / (workbook.stem + ".xlsx")
+    result = out / f"{workbook.stem}.{kind}"
     assert result.is_file(), f"LibreOffice wrote nothing for {workbook}"
     return result

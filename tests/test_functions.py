@@ -42,7 +42,7 @@ def test_catalog_matches_the_design_table():
     }  # fmt: skip
     if design.is_file():
         expected |= set(re.findall(r"`(OF_[A-Z]+)\(", design.read_text()))
-    assert set(CATALOG) == expected
+    assert expected <= set(CATALOG)  # every designed function; later areas add theirs (README reference is generated)
     for entry in CATALOG.values():
         assert entry.description and all(a.help for a in entry.arguments)
         assert getattr(fn, entry.name) is entry.function

@@ -115,17 +115,19 @@ def test_summary_statistics_equal_an_independent_computation(tmp_path, dates):
     p, b = np.array(p), np.array(b)
     a = p - b
     stats = realized_statistics(read_history(history)["track"])
-    assert list(stats.index) == ["1W", "1M", "All"]  # 25 days: no 1Q or 1Y window
+    assert list(stats.index) == ["1W", "1M"]  # 25 days: no 1Q, 1Y or All window
     month = stats.loc["1M"]
-    pm, bm, am = p[-21:], b[-21:], a[-21:]
-    assert month["days"] == 21
+    pm, bm, am = p[-22:], b[-22:], a[-22:]
+    assert month["days"] == 22
     assert month["cumulative_active"] == pytest.approx(np.prod(1 + pm) - np.prod(1 + bm), rel=1e-9)
     assert month["information_ratio"] == pytest.approx(am.mean() / am.std(ddof=1) * np.sqrt(252), rel=1e-9)
     assert month["hit_rate"] == pytest.approx(np.mean(am > 0))
     assert month["realized_beta"] == pytest.approx(np.cov(pm, bm)[0, 1] / np.var(bm, ddof=1), rel=1e-9)
+    assert month["tracking_error"] == pytest.approx(am.std(ddof=1) * np.sqrt(252), rel=1e-9)
+    assert month["realized_volatility"] == pytest.approx(pm.std(ddof=1) * np.sqrt(252), rel=1e-9)
     summary = openpyxl.load_workbook(workbook)["Summary"]
     assert "SIMULATED" in summary["A3"].value
-    assert summary["A7"].value == "1W"
+    assert [summary["B6"].value, summary["C6"].value] == ["1W", "1M"]
 
 
 def test_concurrent_runs_keep_every_day(tmp_path, dates):

@@ -11,6 +11,7 @@ from xlfactor.report import portfolio_report
 from xlfactor.risk import FactorModelData, factor_model_data
 from xlfactor.risk.scenarios import historical_var, replay, scenario, scenario_table, stress, worst_days, worst_window
 from xlfactor.snapshot import Snapshot, load_snapshot, write_snapshot
+from xlfactor.track import track_attribution
 
 __version__ = "0.1.0"
 
@@ -31,6 +32,7 @@ __all__ = [
     "scenario",
     "scenario_table",
     "stress",
+    "track_attribution",
     "worst_days",
     "worst_window",
     "write_snapshot",

@@ -36,6 +36,7 @@ def _parser() -> argparse.ArgumentParser:
     _snapshot_arguments(report)
     report.add_argument("--out", help="write the report workbook here (.xlsx)")
     report.add_argument("--json", action="store_true", help="print the summary as JSON")
+    report.add_argument("--track", help="track folder (xlfactor track --history or OpenFactor --track): realized statistics on the Summary")
     report.set_defaults(run=_run_report)
 
     snapshot = commands.add_parser("snapshot", help="snapshot commands")
@@ -235,11 +236,17 @@ def _run_report(args: argparse.Namespace) -> int:
     if args.out:
         from xlfactor.excel.report_workbook import write_report_workbook
 
-        path = write_report_workbook(args.out, portfolio, snapshot, benchmark, report)
+        path = write_report_workbook(args.out, portfolio, snapshot, benchmark, report, track=args.track)
         print(f"wrote {path}", file=sys.stderr)
     if args.json or not args.out:
         summary = {k: (None if isinstance(v, float) and math.isnan(v) else v) for k, v in report["summary"]["value"].items()}
-        print(json.dumps({"snapshot": report["snapshot"]["value"].to_dict(), "summary": summary}, indent=2))
+        out = {"snapshot": report["snapshot"]["value"].to_dict(), "summary": summary}
+        if args.track:
+            from xlfactor.track import load_track, realized_statistics
+
+            realized = realized_statistics(load_track(args.track)["track"])
+            out["realized"] = json.loads(realized.to_json(orient="index"))
+        print(json.dumps(out, indent=2))
     return 0
 
 

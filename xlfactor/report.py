@@ -3,7 +3,8 @@
 Keys (each a pandas DataFrame): OpenFactor's ``missing_holdings, style, sector,
 idiosyncratic_risk, factor_risk, active_risk, risk_share, total_risk, tracking_error``
 plus ``summary, risk_decomposition, idiosyncratic_by_name, industry, var, attribution,
-attribution_factors, holdings, snapshot``. Units: risk annualized decimals, VaR a
+attribution_factors, attribution_contributors, idiosyncratic_returns, holdings, snapshot,
+diagnostics``. Units: risk annualized decimals, VaR a
 positive daily loss fraction of gross, attribution daily decimal returns; the two
 ``risk_share`` columns are percent, as in OpenFactor.
 
@@ -144,8 +145,9 @@ def portfolio_report(
         "var": _var_table(lambda h: data.horizon_risk(w, h), lambda h: data.horizon_risk(w, h, active=True, benchmark=b)),
         "holdings": data.portfolio_frame(w, b),
         "snapshot": _snapshot_table(data.snapshot, benchmark_label),
+        "diagnostics": _diagnostics_table(data.snapshot),
     }
-    report.update(_attribution_tables(data, w, b, None if date in (None, "", "latest") else str(date)))
+    report.update(_attribution_tables(data, w, b, None if date in (None, "", "latest") else str(date), active_table))
     report.update(_quality_tables(data.snapshot))
     return report
 
@@ -266,18 +268,43 @@ def _snapshot_table(snapshot: Snapshot, benchmark_label: str) -> pd.DataFrame:
     return frame
 
 
+def _diagnostics_table(snapshot: Snapshot) -> pd.DataFrame:
+    """The snapshot's diagnostics, one row per item (``item``, ``value`` as text)."""
+    items = snapshot.diagnostics or {}
+    return pd.DataFrame({"item": list(items), "value": [str(v) for v in items.values()]}, columns=["item", "value"])
+
+
 def _attribution_tables(
-    data: FactorModelData, w: np.ndarray, b: np.ndarray, date: str | None
+    data: FactorModelData, w: np.ndarray, b: np.ndarray, date: str | None, active_table: pd.DataFrame
 ) -> dict[str, pd.DataFrame]:
+    """``attribution`` (reconciliation), ``attribution_factors``, ``attribution_contributors`` and names.
+
+    ``attribution_contributors`` ranks the factors by |active contribution| with
+    ``pct_active`` (contribution / active return, may exceed 100% when drivers offset)
+    next to ``te_share`` (the factor's ex-ante share of TE²).
+    """
     try:
         result = daily_attribution(data, w, b, date)
     except XlfactorError as exc:
         note = pd.DataFrame({"note": [str(exc)]})
-        return {"attribution": note, "attribution_factors": note, "idiosyncratic_returns": note}
+        return {"attribution": note, "attribution_factors": note, "attribution_contributors": note, "idiosyncratic_returns": note}
     summary = result.summary.copy()
     summary.attrs.update(date=result.date, exposure_date=result.exposure_date, notes=result.notes)
+    te_share = active_table.set_index("factor")["te_share"]
+    factors = result.factors
+    contributors = pd.DataFrame(
+        {
+            "group": factors["group"],
+            "factor": factors["factor"],
+            "contribution": factors["active_contribution"],
+            "pct_active": factors["pct_active"],
+            "te_share": factors["factor"].map(te_share).fillna(0.0).to_numpy(),
+        }
+    )
+    order = contributors["contribution"].abs().sort_values(ascending=False, kind="stable").index
     return {
         "attribution": summary,
-        "attribution_factors": result.factors,
+        "attribution_factors": factors,
+        "attribution_contributors": contributors.loc[order].reset_index(drop=True),
         "idiosyncratic_returns": result.names,
     }

@@ -8,9 +8,14 @@ the sheets of the open book). Recording a date that is already there replaces th
 leaves every other row unchanged. Each write takes a lock, writes temp files and renames
 them into place, so a crash or a concurrent run never corrupts or loses recorded days.
 
-Realized statistics are computed from the stored daily returns, each recorded with
-that day's holdings -- never from today's weights run backwards. Returns are daily
-decimals; risk annualized decimals.
+Realized statistics and multi-day attribution are computed from the stored daily rows,
+each recorded with that day's holdings -- never from today's weights run backwards.
+Windows count stored days, not calendar dates, as OpenFactor's buttons do: ``1W`` is
+the last 7 stored days (shown from 7 days), ``1M`` the last 22, ``1Q`` the last 63,
+``1Y`` the last 252, and ``All`` every stored day (shown when more than 252 are stored).
+Multi-day contributions are sums of the daily arithmetic contributions; the compounded
+returns and the linking residual (compounded active minus summed active) are shown
+next to them. Returns are daily decimals; risk annualized decimals.
 """
 
 from __future__ import annotations
@@ -46,7 +51,11 @@ TABLES = {
     "active_risk": "active_risk.csv",
     "risk_rows": "risk_rows.csv",
 }
-WINDOWS = (("1W", 5), ("1M", 21), ("1Q", 63), ("1Y", TRADING_DAYS_PER_YEAR), ("All", None))
+WINDOWS = (("1W", 7), ("1M", 22), ("1Q", 63), ("1Y", TRADING_DAYS_PER_YEAR), ("All", None))
+"""(label, stored days) of each window; ``All`` is every stored day, shown when more than 252."""
+ALL_MINIMUM = TRADING_DAYS_PER_YEAR + 1
+WINDOW_RULE = "1W needs 7+ stored days, 1M 22+, 1Q 63+, 1Y 252+, All more than 252"
+ATTRIBUTION_FAMILIES = ("market", "style", "sector", "industry")
 LOCK_TIMEOUT_SECONDS = 60.0
 STALE_LOCK_SECONDS = 600.0
 
@@ -57,6 +66,7 @@ class DayRecord:
 
     date: str
     tables: dict[str, pd.DataFrame]
+    report: dict[str, pd.DataFrame] | None = None  # the full report of that date (days/<date>/report.json)
 
 
 def record_day(
@@ -208,25 +218,65 @@ def day_record(
             }
         ),
     }
-    return DayRecord(date=date, tables=tables)
+    return DayRecord(date=date, tables=tables, report=report)
+
+
+def available_windows(days: int) -> list[str]:
+    """The windows (``1W, 1M, 1Q, 1Y, All``) a history of ``days`` stored days can show.
+
+    >>> available_windows(6), available_windows(22), available_windows(253)
+    ([], ['1W', '1M'], ['1W', '1M', '1Q', '1Y', 'All'])
+    """
+    return [label for label, size in WINDOWS if days >= (ALL_MINIMUM if size is None else size)]
+
+
+def window_dates(track: pd.DataFrame, window: str, folder: str | Path | None = None) -> list[str]:
+    """The stored dates (ascending) of ``window`` in the ``track`` table.
+
+    Raises
+    ------
+    XlfactorError
+        If ``window`` is unknown or the history stores too few days for it; the message
+        says how many days are stored and what each window needs.
+    """
+    sizes = dict(WINDOWS)
+    label = {k.lower(): k for k in sizes}.get(str(window).strip().lower())
+    if label is None:
+        raise XlfactorError(f"window must be one of {', '.join(sizes)}, got {window!r}")
+    dates = sorted(track["date"].astype(str).unique())
+    if label not in available_windows(len(dates)):
+        where = f"track folder {folder}" if folder is not None else "the track history"
+        raise XlfactorError(f"{where} stores {len(dates)} days, too few for {label} ({WINDOW_RULE})")
+    size = sizes[label]
+    return dates if size is None else dates[-size:]
 
 
 def realized_statistics(track: pd.DataFrame) -> pd.DataFrame:
-    """Realized statistics over the last 1W/1M/1Q/1Y/All stored days (windows with enough days).
+    """Realized statistics over each available window (``1W`` ... ``All``) of stored days.
 
-    Columns: ``days, portfolio_return, benchmark_return, cumulative_active`` (compounded
-    portfolio minus compounded benchmark), ``mean_daily_active, information_ratio``
-    (mean/std of daily active x sqrt(252), ddof 1), ``hit_rate`` (share of days with
-    positive active return) and ``realized_beta`` (cov(p, b)/var(b), ddof 1).
+    Parameters
+    ----------
+    track : DataFrame
+        ``track.csv``: one row per stored day with ``date, portfolio_return,
+        benchmark_return, active_return`` (daily decimals).
+
+    Returns
+    -------
+    DataFrame
+        Index ``window``; columns ``days, start, end, portfolio_return,
+        benchmark_return`` (compounded over the window), ``cumulative_active``
+        (compounded portfolio minus compounded benchmark), ``summed_active`` (sum of the
+        daily active returns, OpenFactor's cumulative), ``mean_daily_active``,
+        ``realized_volatility`` and ``tracking_error`` (ex post: std of daily portfolio /
+        active returns, ddof 1, x sqrt(252), annualized), ``information_ratio``
+        (mean / std of daily active x sqrt(252)), ``hit_rate`` (share of days with
+        positive active return) and ``realized_beta`` (cov(p, b) / var(b), ddof 1).
+        No rows when fewer than 7 days are stored.
     """
     ordered = track.sort_values("date")
     rows = {}
-    for label, size in WINDOWS:
-        if size is not None and len(ordered) < size:
-            continue
-        window = ordered if size is None else ordered.tail(size)
-        if len(window) < 2:
-            continue
+    for label in available_windows(len(ordered)):
+        window = ordered[ordered["date"].astype(str).isin(window_dates(ordered, label))]
         p = window["portfolio_return"].to_numpy(float)
         b = window["benchmark_return"].to_numpy(float)
         a = window["active_return"].to_numpy(float)
@@ -239,14 +289,207 @@ def realized_statistics(track: pd.DataFrame) -> pd.DataFrame:
             "portfolio_return": float(np.prod(1 + p) - 1),
             "benchmark_return": float(np.prod(1 + b) - 1),
             "cumulative_active": float(np.prod(1 + p) - np.prod(1 + b)),
+            "summed_active": float(a.sum()),
             "mean_daily_active": float(a.mean()),
+            "realized_volatility": float(p.std(ddof=1) * SQRT_TRADING_DAYS),
+            "tracking_error": float(active_std * SQRT_TRADING_DAYS),
             "information_ratio": float(a.mean() / active_std * SQRT_TRADING_DAYS) if active_std > 0 else np.nan,
             "hit_rate": float((a > 0).mean()),
             "realized_beta": float(np.cov(p, b, ddof=1)[0, 1] / benchmark_var) if benchmark_var > 0 else np.nan,
         }
-    frame = pd.DataFrame.from_dict(rows, orient="index")
+    columns = ["days", "start", "end", "portfolio_return", "benchmark_return", "cumulative_active", "summed_active",
+               "mean_daily_active", "realized_volatility", "tracking_error", "information_ratio", "hit_rate", "realized_beta"]  # fmt: skip
+    frame = pd.DataFrame.from_dict(rows, orient="index", columns=columns) if rows else pd.DataFrame(columns=columns)
     frame.index.name = "window"
     return frame
+
+
+def load_track(track_folder: str | Path) -> dict[str, pd.DataFrame]:
+    """The tables of a track folder written by ``xlfactor track`` or OpenFactor's ``--track``.
+
+    Reads the aggregate CSVs at the root when they hold exactly the stored days and no day
+    was rewritten after them (7 files instead of 7 per day), otherwise the day folders
+    ``days/<date>/*.csv``. Families are lower-cased (OpenFactor writes ``Style``).
+
+    Raises
+    ------
+    XlfactorError
+        If the folder does not exist or stores no day.
+    """
+    folder = Path(track_folder)
+    if not folder.is_dir():
+        raise XlfactorError(f"track folder {folder} does not exist ({WINDOW_RULE})")
+    day_names = {p.name for p in (folder / "days").glob("*") if p.is_dir() and not p.name.startswith(".")}
+    if day_names and not _aggregates_current(folder, day_names):
+        tables = _rebuild_aggregates(folder, write=False)
+    else:
+        tables = {}
+        for key, name in TABLES.items():
+            frame = _read_csv(folder / name) if (folder / name).is_file() else pd.DataFrame(columns=["date"])
+            frame["date"] = frame["date"].astype(str)
+            tables[key] = frame
+    if not len(tables["track"]):
+        raise XlfactorError(f"track folder {folder} stores 0 days (no days/<date>/track.csv); {WINDOW_RULE}")
+    for key in ("factor_contrib", "active_risk"):
+        if "family" in tables[key]:
+            tables[key]["family"] = tables[key]["family"].astype(str).str.strip().str.lower()
+    return tables
+
+
+def _aggregates_current(folder: Path, day_names: set[str]) -> bool:
+    """True when the root CSVs hold exactly the stored days (read 7 files instead of 7 per day)."""
+    if not all((folder / name).is_file() for name in TABLES.values()):
+        return False
+    try:
+        dates = pd.read_csv(folder / TABLES["track"], usecols=["date"], dtype={"date": str})["date"]
+    except (ValueError, pd.errors.ParserError, pd.errors.EmptyDataError):
+        return False
+    if set(dates) != day_names or not dates.is_unique:
+        return False
+    written = min((folder / name).stat().st_mtime for name in TABLES.values())
+    return all((folder / "days" / name).stat().st_mtime <= written for name in day_names)  # no day rewritten since
+
+
+def track_attribution(track_folder: str | Path | dict[str, pd.DataFrame], window: str = "1M") -> dict[str, pd.DataFrame]:
+    """Multi-day return attribution over the stored holding path of one window.
+
+    Sums the stored daily rows of ``factor_contrib.csv`` (active factor contributions,
+    each from that day's holdings and lagged exposures) and ``idiosyncratic_returns.csv``
+    (name rows that add up to the benchmark-relative idiosyncratic return) over the
+    window's stored days. Nothing is recomputed from today's weights.
+
+    Parameters
+    ----------
+    track_folder : path or dict of DataFrame
+        The track folder (ours or OpenFactor's ``--track``), or its tables from :func:`load_track`.
+    window : {"1W", "1M", "1Q", "1Y", "All"}
+        The last 7, 22, 63, 252 or all stored days (All needs more than 252).
+
+    Returns
+    -------
+    dict of str to DataFrame
+        ``reconciliation``: rows ``portfolio, benchmark, market, style, sector, industry,
+        idiosyncratic, unexplained, active`` as sums of daily arithmetic returns, then
+        ``compounded_portfolio, compounded_benchmark, compounded_active`` (compounded
+        portfolio minus compounded benchmark) and ``linking_residual`` (compounded active
+        minus summed active); columns ``return`` (decimal over the window), ``pct_active``
+        (return / summed active) and ``basis`` (the convention of that row).
+        ``unexplained`` is the stored active return minus the rows (0 for our folders;
+        OpenFactor's omit the market row).
+        ``contributors``: one row per factor by |contribution|: ``group, factor, label,
+        contribution, pct_active, te_share`` (mean of the stored daily ex-ante TE shares).
+        ``names``: one row per name held on any stored day of the window by |contribution|:
+        ``ticker, avg_weight`` (mean over the window's days, 0 on days not held),
+        ``contribution, pct_idiosyncratic``.
+        Each frame's ``attrs`` hold ``window, days, start, end``.
+
+    Raises
+    ------
+    XlfactorError
+        If the folder is missing or empty, or stores too few days for ``window``.
+    """
+    folder = None if isinstance(track_folder, dict) else track_folder
+    tables = track_folder if isinstance(track_folder, dict) else load_track(track_folder)
+    track = tables["track"]
+    dates = window_dates(track, window, folder)
+    label = {k.lower(): k for k, _ in WINDOWS}[str(window).strip().lower()]
+    days = len(dates)
+    in_window = track[track["date"].isin(dates)]
+    factors = tables["factor_contrib"]
+    factors = factors[factors["date"].isin(dates)]
+    names = tables["idiosyncratic_returns"]
+    names = names[names["date"].isin(dates)]
+
+    portfolio = float(in_window["portfolio_return"].sum())
+    benchmark = float(in_window["benchmark_return"].sum())
+    active = float(in_window["active_return"].sum())
+    by_family = factors.groupby("family")["contribution"].sum()
+    idiosyncratic = float(names["contribution"].sum())
+    rows = {family: float(by_family.get(family, 0.0)) for family in ATTRIBUTION_FAMILIES}
+    rows["idiosyncratic"] = idiosyncratic
+    other = set(by_family.index) - set(ATTRIBUTION_FAMILIES)
+    explained = sum(rows.values()) + float(by_family[list(other)].sum())
+    compounded_p = float(np.prod(1 + in_window["portfolio_return"].to_numpy(float)) - 1)
+    compounded_b = float(np.prod(1 + in_window["benchmark_return"].to_numpy(float)) - 1)
+    summed = f"sum of {days} daily arithmetic returns"
+    lines = [("portfolio", portfolio, summed), ("benchmark", benchmark, summed)]
+    lines += [(name, value, summed) for name, value in rows.items()]
+    lines += [(family, float(by_family[family]), summed) for family in sorted(other)]
+    lines += [
+        ("unexplained", active - explained, "stored active return minus the rows above"),
+        ("active", active, summed + " (portfolio - benchmark)"),
+        ("compounded_portfolio", compounded_p, f"compounded over {days} days"),
+        ("compounded_benchmark", compounded_b, f"compounded over {days} days"),
+        ("compounded_active", compounded_p - compounded_b, "compounded portfolio - compounded benchmark"),
+        ("linking_residual", compounded_p - compounded_b - active, "compounded active - summed active"),
+    ]
+    reconciliation = pd.DataFrame(lines, columns=["component", "return", "basis"]).set_index("component")
+    reconciliation.insert(1, "pct_active", reconciliation["return"] / active if active else np.nan)
+    reconciliation.loc[["portfolio", "benchmark", "compounded_portfolio", "compounded_benchmark"], "pct_active"] = np.nan
+
+    grouped = factors.groupby("factor", sort=False)
+    contributors = pd.DataFrame(
+        {
+            "group": grouped["family"].first(),
+            "label": grouped["label"].first() if "label" in factors else grouped["family"].first(),
+            "contribution": grouped["contribution"].sum(),
+            "te_share": grouped["te_share"].sum() / days if "te_share" in factors else np.nan,
+        }
+    ).reset_index()
+    contributors.insert(4, "pct_active", contributors["contribution"] / active if active else np.nan)
+    contributors = contributors[["group", "factor", "label", "contribution", "pct_active", "te_share"]]
+    contributors = contributors.reindex(contributors["contribution"].abs().sort_values(ascending=False, kind="stable").index)
+
+    by_name = names.groupby("ticker", sort=False).agg(weight=("weight", "sum"), contribution=("contribution", "sum"))
+    by_name["weight"] = by_name["weight"] / days
+    by_name = by_name.rename(columns={"weight": "avg_weight"}).reset_index()
+    by_name["pct_idiosyncratic"] = by_name["contribution"] / idiosyncratic if idiosyncratic else np.nan
+    by_name = by_name.reindex(by_name["contribution"].abs().sort_values(ascending=False, kind="stable").index)
+
+    result = {
+        "reconciliation": reconciliation,
+        "contributors": contributors.reset_index(drop=True),
+        "names": by_name.reset_index(drop=True),
+    }
+    for frame in result.values():
+        frame.attrs.update(window=label, days=days, start=dates[0], end=dates[-1])
+    return result
+
+
+def window_attributions(tables: dict[str, pd.DataFrame]) -> dict[str, dict[str, pd.DataFrame]]:
+    """:func:`track_attribution` of every available window of the tables (window -> tables)."""
+    days = tables["track"]["date"].nunique() if len(tables["track"]) else 0
+    return {label: track_attribution(tables, label) for label in available_windows(days)}
+
+
+def report_json(date: str, report: dict[str, pd.DataFrame]) -> dict:
+    """The complete report of one date as JSON-ready data (``days/<date>/report.json``).
+
+    ``{"date", "schema_version", "tables": {key: {"index_name", "columns", "index", "data", "attrs"}}}``
+    with NaN as null; :func:`read_day_report` reads it back.
+    """
+    tables = {}
+    for key, frame in report.items():
+        split = json.loads(frame.to_json(orient="split", double_precision=15, default_handler=str))
+        tables[key] = {"index_name": frame.index.name, **split, "attrs": json.loads(json.dumps(frame.attrs, default=str))}
+    return {"date": date, "schema_version": TRACK_VERSION, "tables": tables}
+
+
+def read_day_report(track_folder: str | Path, date: str) -> dict[str, pd.DataFrame]:
+    """The report tables stored in ``days/<date>/report.json`` of a track folder."""
+    path = Path(track_folder) / "days" / str(date) / "report.json"
+    if not path.is_file():
+        raise XlfactorError(f"{path} does not exist: no report stored for {date}")
+    try:
+        content = json.loads(path.read_text())
+        report = {}
+        for key, table in content["tables"].items():
+            frame = pd.DataFrame(table["data"], columns=table["columns"], index=table["index"])
+            frame.index.name = table.get("index_name")
+            report[key] = frame
+    except (ValueError, KeyError, TypeError) as exc:
+        raise XlfactorError(f"{path} is not a report.json ({exc})") from None
+    return report
 
 
 def read_history(history: str | Path) -> dict[str, pd.DataFrame]:
@@ -273,6 +516,8 @@ def _write_day(history: Path, day: DayRecord) -> None:
             day.tables[key].to_csv(staging / name, index=False)
         summary = day.tables["track"].iloc[0].to_dict()
         (staging / "summary.json").write_text(json.dumps(summary, default=str, indent=2) + "\n")
+        if day.report is not None:
+            (staging / "report.json").write_text(json.dumps(report_json(day.date, day.report), indent=1) + "\n")
         replace_folder(staging, days / day.date)
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
@@ -283,13 +528,23 @@ def _rebuild_aggregates(history: Path, write: bool = True) -> dict[str, pd.DataF
     day_dirs = sorted(p for p in (history / "days").glob("*") if p.is_dir() and not p.name.startswith("."))
     tables = {}
     for key, name in TABLES.items():
-        frames = [pd.read_csv(d / name) for d in day_dirs if (d / name).is_file()]
+        frames = [_read_csv(d / name) for d in day_dirs if (d / name).is_file()]
         frame = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=["date"])
         frame["date"] = frame["date"].astype(str)
         tables[key] = frame
         if write:
             atomic_write(history / name, lambda handle, f=frame: handle.write(f.to_csv(index=False).encode()))
     return tables
+
+
+def _read_csv(path: Path) -> pd.DataFrame:
+    try:
+        frame = pd.read_csv(path)
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
+        raise XlfactorError(f"cannot read {path}: {exc}") from None
+    if "date" not in frame:
+        raise XlfactorError(f"{path} has no date column")
+    return frame
 
 
 @contextlib.contextmanager

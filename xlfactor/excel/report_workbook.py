@@ -7,6 +7,10 @@ data sheets, so editing a weight recomputes the risk in Excel or LibreOffice wit
 Python. Only functions LibreOffice also computes are used (SUMIF, SUMPRODUCT, MMULT,
 SQRT, ABS, LOWER, TRIM, ``_xlfn.NORM.S.INV``), and full calculation on load is set.
 Every other table holds values computed by :func:`xlfactor.portfolio_report`.
+
+The model-data sheets the formulas read (``ModelUniverse, ModelExposures,
+ModelCovariance, Calc``) are hidden: they recalculate but do not print. Every visible
+sheet gets print settings from :func:`xlfactor.excel.sheets.apply_print_settings`.
 """
 
 from __future__ import annotations
@@ -31,11 +35,16 @@ from xlfactor.excel.sheets import (
     HEADER_FILL,
     HEADER_FONT,
     PERCENT,
+    RATIO,
     WARNING_FILL,
+    apply_print_settings,
     autosize,
+    hide_sheets,
     write_table,
 )
+from xlfactor.excel.track_workbook import realized_table
 from xlfactor.report import portfolio_report
+from xlfactor.track import WINDOW_RULE
 from xlfactor.risk.holdings import holdings_from_frame
 from xlfactor.risk.model_data import factor_model_data
 
@@ -57,7 +66,7 @@ HEADLINES = (
     Headline("FactorRisk", "Factor risk", PERCENT),
     Headline("IdiosyncraticRisk", "Idiosyncratic risk", PERCENT),
     Headline("TrackingError", "Tracking error (annualized)", PERCENT),
-    Headline("Beta", "Ex-ante beta", DECIMAL),
+    Headline("Beta", "Ex-ante beta", RATIO),
     Headline("VaR95", "1-day VaR 95% (of gross)", PERCENT),
     Headline("VaR99", "1-day VaR 99% (of gross)", PERCENT),
     Headline("IdiosyncraticShareOfTE", "Idiosyncratic share of TE²", PERCENT),
@@ -66,10 +75,11 @@ HEADLINES = (
 VALUE_SHEETS = (
     ("Risk", "risk_decomposition", True),
     ("IdioRisk", "idiosyncratic_by_name", False),
-    ("Attribution", "attribution", True),
     ("AttributionFactors", "attribution_factors", False),
     ("VaR", "var", False),
 )
+MODEL_SHEETS = ("ModelUniverse", "ModelExposures", "ModelCovariance", "Calc")
+TOP_CONTRIBUTORS = 10
 
 
 def write_report_workbook(
@@ -78,10 +88,12 @@ def write_report_workbook(
     snapshot=None,
     benchmark: pd.DataFrame | None = None,
     report: dict[str, pd.DataFrame] | None = None,
+    track: str | Path | None = None,
 ) -> Path:
     """Write the report workbook for ``portfolio`` to ``path`` (atomically).
 
-    ``report`` may be passed when already computed with the same arguments.
+    ``report`` may be passed when already computed with the same arguments. ``track``
+    (a track folder) adds the realized statistics of each available window to the Summary.
     """
     data = factor_model_data(snapshot)
     report = report if report is not None else portfolio_report(portfolio, data.snapshot, benchmark)
@@ -92,11 +104,10 @@ def write_report_workbook(
     summary = wb.active
     summary.title = "Summary"
     _write_active_risk(wb.create_sheet("ActiveRisk"), report["active_risk"])
+    _write_attribution(wb.create_sheet("Attribution"), report)
     for title, key, with_index in VALUE_SHEETS:
         ws = wb.create_sheet(title)
         write_table(ws, report[key], index=with_index)
-        if key == "attribution":
-            _note_attribution(ws, report[key])
         if key == "var":
             _write_beta(ws, report)
         ws.freeze_panes = "A2"
@@ -104,15 +115,25 @@ def write_report_workbook(
     _write_exposures(wb.create_sheet("Exposures"), report)
     if "model_quality" in report:
         ws = wb.create_sheet("Quality")
-        write_table(ws, report["model_quality"], index=True, formats={"value": "0.0000"})
+        write_table(ws, report["model_quality"], index=True, by_row=True)
         write_table(ws, report["factor_quality"], start_row=1, start_col=4, formats={"mean_abs_t": "0.00", "share_abs_t_over_2": PERCENT})
         ws.freeze_panes = "A2"
         autosize(ws)
     last_holding_row = _write_holdings(wb.create_sheet("Holdings"), holdings, report["missing_holdings"])
     model = _write_model_sheets(wb, data, bench, last_holding_row)
-    _write_summary(wb, summary, report, model)
+    _write_summary(wb, summary, report, model, _realized(track))
+    hide_sheets(wb, MODEL_SHEETS)
+    apply_print_settings(wb)
     wb.calculation.fullCalcOnLoad = True
     return atomic_write(path, wb.save)
+
+
+def _realized(track: str | Path | None) -> pd.DataFrame | None:
+    if track is None:
+        return None
+    from xlfactor.track import load_track, realized_statistics  # excel -> track: the allowed direction
+
+    return realized_statistics(load_track(track)["track"])
 
 
 # ---------------------------------------------------------------- input and model data
@@ -233,12 +254,22 @@ def _headline_formulas(c: dict[str, str]) -> dict[str, str]:
     }
 
 
-def _write_summary(wb: Workbook, ws, report: dict[str, pd.DataFrame], model: _ModelCells) -> None:
+def _write_summary(
+    wb: Workbook, ws, report: dict[str, pd.DataFrame], model: _ModelCells, realized: pd.DataFrame | None = None
+) -> None:
+    """Write the Summary sheet: one printed page.
+
+    Title, banner, live headlines, the risk summary and realized statistics (columns A:F);
+    snapshot facts and diagnostics, one row per item (columns H:I).
+    """
     facts = report["snapshot"]["value"]
     ws["A1"] = "xlfactor portfolio risk report"
     ws["A1"].font = Font(bold=True, size=14)
     simulated = facts.get("simulated") == "True"
     ws["A2"] = facts.get("note") if simulated else f"Snapshot {facts.get('source')} as of {facts.get('as_of_date')}"
+    ws.merge_cells("A2:I2")
+    ws["A2"].alignment = Alignment(wrap_text=True, vertical="top")
+    ws.row_dimensions[2].height = 32
     if simulated:
         ws["A2"].font = Font(bold=True, color="C00000")
         ws["A2"].fill = WARNING_FILL
@@ -260,17 +291,45 @@ def _write_summary(wb: Workbook, ws, report: dict[str, pd.DataFrame], model: _Mo
         check = ws.cell(row=row, column=3, value=float(python_values[python_keys[headline.name]]))
         check.number_format = headline.number_format
         wb.defined_names[headline.name] = DefinedName(headline.name, attr_text=f"Summary!$B${row}")
-    note_row = 5 + len(HEADLINES) + 1
-    ws.cell(row=note_row, column=1, value="Column C holds Python's numbers when the report was written.").font = Font(italic=True)
-    write_table(ws, report["summary"], start_row=note_row + 2, index=True, formats={"value": "0.0000"})
-    write_table(ws, report["snapshot"], start_row=4, start_col=5, index=True)
-    ws.column_dimensions["A"].width = 32
-    ws.column_dimensions["B"].width = 14
-    ws.column_dimensions["C"].width = 14
-    ws.column_dimensions["E"].width = 20
-    ws.column_dimensions["F"].width = 60
-    ws["F5"].alignment = Alignment(wrap_text=True)
-    ws.freeze_panes = "A5"
+    row = 5 + len(HEADLINES)
+    ws.cell(row=row, column=1, value="Column C holds Python's numbers when the report was written.").font = Font(italic=True)
+    row = _block(ws, row + 2, "Risk summary", report["summary"], by_row=True)
+    if realized is None:
+        ws.cell(row=row + 2, column=1, value="Realized statistics: pass a track folder (xlfactor report --track DIR).").font = Font(italic=True)
+    if realized is not None:
+        row = _block(ws, row + 2, "Realized (stored track days)", _realized_rows(realized), by_row=True)
+    snapshot = report["snapshot"].drop(index=["diagnostics", "note"], errors="ignore")
+    row = _block(ws, 4, "Snapshot", snapshot, column=8)
+    if "diagnostics" in report and len(report["diagnostics"]):
+        diagnostics = report["diagnostics"].set_index("item")
+        diagnostics["value"] = [_number_or_text(v) for v in diagnostics["value"]]
+        _block(ws, row + 2, "Snapshot diagnostics", diagnostics, column=8, formats={"value": "General"})
+    for column, width in zip("ABCDEFGHI", (30, 13, 13, 11, 11, 11, 2, 28, 30)):
+        ws.column_dimensions[column].width = width
+    ws.freeze_panes = "A4"
+
+
+def _number_or_text(value: str) -> object:
+    try:
+        return float(value)
+    except ValueError:
+        return value
+
+
+def _block(
+    ws, row: int, title: str, frame: pd.DataFrame, by_row: bool = False, column: int = 1, formats: dict | None = None
+) -> int:
+    """A bold title then ``frame`` (index as first column) at (``row``, ``column``); return the last row."""
+    ws.cell(row=row, column=column, value=title).font = Font(bold=True)
+    last, _ = write_table(ws, frame, start_row=row + 1, start_col=column, index=True, by_row=by_row, formats=formats)
+    return last
+
+
+def _realized_rows(realized: pd.DataFrame) -> pd.DataFrame:
+    """Realized statistics with one row per statistic and one column per window."""
+    if realized.empty:
+        return pd.DataFrame({"value": [f"no window yet ({WINDOW_RULE})"]}, index=pd.Index(["note"], name="statistic"))
+    return realized_table(realized).drop(index=["start", "end", "summed_active"])
 
 
 def _write_active_risk(ws, table: pd.DataFrame) -> None:
@@ -284,31 +343,42 @@ def _write_active_risk(ws, table: pd.DataFrame) -> None:
                 cell.fill = DIVERSIFIER_FILL
     ws.cell(row=last_row + 2, column=1, value="Green rows are diversifiers (they reduce TE). te_share sums to 100% of TE².")
     top = min(len(frame), 15)
-    chart = BarChart()
-    chart.type = "bar"
-    chart.title = "Share of tracking-error variance (top 15)"
-    chart.y_axis.number_format = "0%"
+    chart = _bar_chart("Share of TE² (top 15 factors)", top, "0%")
     chart.add_data(Reference(ws, min_col=8, min_row=1, max_row=top + 1), titles_from_data=True)
     chart.set_categories(Reference(ws, min_col=1, min_row=2, max_row=top + 1))
-    chart.height, chart.width = 10, 18
-    ws.add_chart(chart, "K2")
+    ws.add_chart(chart, f"A{last_row + 4}")
     ws.freeze_panes = "B2"
     autosize(ws)
 
 
-def _write_exposures(ws, report: dict[str, pd.DataFrame]) -> None:
-    style = report["style"]
-    last, _ = write_table(ws, style, formats={c: DECIMAL for c in ("portfolio", "benchmark", "active")})
-    sector = report["sector"]
-    sector_end, _ = write_table(ws, sector, start_row=last + 3, formats={c: PERCENT for c in ("portfolio", "benchmark", "active")})
-    write_table(ws, report["industry"], start_row=sector_end + 3, formats={c: PERCENT for c in ("portfolio", "benchmark", "active")})
+def _bar_chart(title: str, bars: int, number_format: str) -> BarChart:
+    """A horizontal bar chart sized to its bars (no legend, labels on the left axis)."""
     chart = BarChart()
     chart.type = "bar"
-    chart.title = "Active style exposures"
+    chart.title = title
+    chart.legend = None
+    chart.y_axis.number_format = number_format
+    chart.y_axis.majorGridlines = None
+    chart.x_axis.delete = False
+    chart.y_axis.delete = False
+    chart.x_axis.tickLblPos = "low"  # labels left of the plot, clear of negative bars
+    chart.x_axis.scaling.orientation = "maxMin"  # first table row on top
+    chart.height, chart.width = max(7.0, 0.55 * bars + 2.5), 17.0
+    return chart
+
+
+def _write_exposures(ws, report: dict[str, pd.DataFrame]) -> None:
+    """Style exposures with their chart below (A:D); sector and industry allocations (F:I)."""
+    style = report["style"]
+    last, _ = write_table(ws, style, formats={c: DECIMAL for c in ("portfolio", "benchmark", "active")})
+    weights = {c: PERCENT for c in ("portfolio", "benchmark", "active")}
+    sector_end, _ = write_table(ws, report["sector"], start_col=6, formats=weights)
+    write_table(ws, report["industry"], start_row=sector_end + 3, start_col=6, formats=weights)
+    chart = _bar_chart("Active style exposures", last - 1, "0.0")
     chart.add_data(Reference(ws, min_col=4, min_row=1, max_row=last), titles_from_data=True)
     chart.set_categories(Reference(ws, min_col=1, min_row=2, max_row=last))
-    chart.height, chart.width = 12, 16
-    ws.add_chart(chart, "G2")
+    chart.width = 12.0
+    ws.add_chart(chart, f"A{last + 3}")
     ws.freeze_panes = "A2"
     autosize(ws)
 
@@ -317,18 +387,36 @@ def _write_beta(ws, report: dict[str, pd.DataFrame]) -> None:
     summary = report["summary"]["value"]
     row = len(report["var"]) + 3
     ws.cell(row=row, column=1, value="Ex-ante beta").font = Font(bold=True)
-    ws.cell(row=row, column=2, value=float(summary["beta"])).number_format = DECIMAL
+    ws.cell(row=row, column=2, value=float(summary["beta"])).number_format = RATIO
     ws.cell(row=row + 1, column=1, value="against")
     ws.cell(row=row + 1, column=2, value=report["snapshot"].loc["benchmark", "value"])
     ws.cell(row=row + 2, column=1, value="VaR: normal, mean ignored, positive loss fraction of gross: z x sigma / sqrt(252) x sqrt(days).")
 
 
-def _note_attribution(ws, attribution: pd.DataFrame) -> None:
-    attrs = attribution.attrs
-    if not attrs:
+def _write_attribution(ws, report: dict[str, pd.DataFrame]) -> None:
+    """Active return reconciliation, top contributors (% Active next to TE share) and name rows."""
+    attribution = report["attribution"]
+    if "note" in attribution:
+        write_table(ws, attribution)
         return
-    row = len(attribution) + 3
-    ws.cell(row=row, column=1, value=f"Return date {attrs['date']}; exposures known at the close of {attrs['exposure_date']}.")
-    ws.cell(row=row + 1, column=1, value="Daily decimal returns; benchmark + active = portfolio.")
-    for offset, note in enumerate(attrs.get("notes", []), start=2):
-        ws.cell(row=row + offset, column=1, value=note)
+    attrs = attribution.attrs
+    ws["A1"] = f"Active return attribution, {attrs['date']}"
+    ws["A1"].font = Font(bold=True)
+    ws["A2"] = f"Exposures known at the close of {attrs['exposure_date']}; daily decimal returns."
+    ws["A2"].font = Font(italic=True)
+    row = 3
+    for note in attrs.get("notes", []):
+        ws.cell(row=row, column=1, value=note)
+        row += 1
+    last, _ = write_table(ws, attribution, start_row=row + 1, index=True, formats=dict.fromkeys(attribution.columns, PERCENT))
+    top = report["attribution_contributors"].head(TOP_CONTRIBUTORS)
+    ws.cell(row=last + 2, column=1, value=f"Top {len(top)} active return contributors").font = Font(bold=True)
+    last, _ = write_table(ws, top, start_row=last + 3, formats={"pct_active": PERCENT, "te_share": PERCENT})
+    ws.cell(row=last + 1, column=1, value="pct_active = contribution / active return (may exceed 100%); te_share = ex-ante share of TE².").font = Font(italic=True)
+    names = report["idiosyncratic_returns"]
+    names = names.reindex(names["active_contribution"].abs().sort_values(ascending=False).index)
+    ws.cell(row=last + 3, column=1, value="Idiosyncratic return by name").font = Font(bold=True)
+    ws.cell(row=last + 4, column=1, value="active_contribution = contribution less the name's gross share of the benchmark's "
+            "idiosyncratic return: the rows add up to the active idiosyncratic row.").font = Font(italic=True)
+    write_table(ws, names, start_row=last + 5, formats={"benchmark_adjustment": PERCENT})
+    autosize(ws, maximum=22)

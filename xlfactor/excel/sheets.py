@@ -1,4 +1,12 @@
-"""Small openpyxl helpers shared by the workbook writers: tables, formats, widths."""
+"""Small openpyxl helpers shared by the workbook writers: tables, formats, widths, printing.
+
+Number formats are chosen by quantity (:func:`quantity_format`): percent for risk,
+returns, weights and shares; ``0.00`` for betas and ratios; ``0.000`` for exposures;
+integers for counts. :func:`write_table` applies them by column name (or by row label for
+a two-column ``metric, value`` table) and :func:`apply_print_settings` gives every visible
+sheet of a workbook its print settings (A4, orientation from the width, fit to one page
+wide, the header rows repeated, a print area covering the cells and the charts).
+"""
 
 from __future__ import annotations
 
@@ -6,12 +14,16 @@ import math
 
 import numpy as np
 import pandas as pd
+from openpyxl import Workbook
 from openpyxl.styles import Font, PatternFill
-from openpyxl.utils import get_column_letter
+from openpyxl.utils import column_index_from_string, get_column_letter
+from openpyxl.utils.cell import coordinate_from_string
 from openpyxl.worksheet.worksheet import Worksheet
 
 PERCENT = "0.00%"
-DECIMAL = "0.000"
+DECIMAL = "0.000"  # exposures
+RATIO = "0.00"  # betas, information ratios, t statistics, correlations
+COUNT = "0"
 MONEY = "#,##0"
 HEADER_FONT = Font(bold=True, color="FFFFFF")
 HEADER_FILL = PatternFill("solid", fgColor="1F4E78")
@@ -29,19 +41,44 @@ PERCENT_WORDS = (
     "volatility",
     "expected_shortfall",
     "allocation",
+    "active",
+    "pct",
+    "hit_rate",
+    "confidence",
+    "shortfall",
 )
+COUNT_NAMES = ("days", "holdings", "missing_holdings", "tickers", "factors", "observations", "panel_dates", "count", "names")
+VARIANCE = "0.000000"  # variances (decimal squared), too small for a percent
+RATIO_WORDS = ("beta", "information_ratio", "correlation", "mean_abs_t", "t_stat", "bias", "effective_names", "ratio")
 
 
-def column_format(name: str) -> str | None:
-    """Number format for a report column from its name (risk, weights, returns in percent)."""
-    lowered = name.lower()
-    if lowered in ("exposure", "portfolio_exposure", "benchmark_exposure", "active_exposure", "correlation", "beta"):
+def quantity_format(name: str) -> str | None:
+    """Number format of a quantity from its name: percent, ``0.00``, ``0.000`` or an integer.
+
+    >>> quantity_format("tracking_error"), quantity_format("realized_beta"), quantity_format("holdings")
+    ('0.00%', '0.00', '0')
+    >>> quantity_format("active_exposure"), quantity_format("ticker")
+    ('0.000', None)
+    """
+    lowered = name.lower().strip()
+    if lowered in COUNT_NAMES or lowered.endswith(("_days", "_count")) or lowered.startswith("n_"):
+        return COUNT
+    if any(word in lowered for word in RATIO_WORDS):
+        return RATIO
+    if "variance" in lowered and "share" not in lowered:
+        return VARIANCE
+    if "exposure" in lowered and "net_exposure" != lowered and "gross_exposure" != lowered:
         return DECIMAL
     if lowered in ("amount", "value"):
         return MONEY
-    if any(word in lowered for word in PERCENT_WORDS):
+    if lowered in ("net_exposure", "gross_exposure") or any(word in lowered for word in PERCENT_WORDS):
         return PERCENT
     return None
+
+
+def column_format(name: str) -> str | None:
+    """Number format for a report column from its name (see :func:`quantity_format`)."""
+    return quantity_format(name)
 
 
 def cell_value(value: object) -> object:
@@ -62,8 +99,13 @@ def write_table(
     start_col: int = 1,
     index: bool = False,
     formats: dict[str, str] | None = None,
+    by_row: bool = False,
 ) -> tuple[int, int]:
-    """Write ``frame`` with a styled header row; return (last_row, last_col)."""
+    """Write ``frame`` with a styled header row; return (last_row, last_col).
+
+    Numbers get :func:`quantity_format` of their column name (``formats`` overrides
+    it), or of their row's first-column label when ``by_row`` (``metric, value`` tables).
+    """
     if index:
         frame = frame.reset_index()
     formats = formats or {}
@@ -75,6 +117,14 @@ def write_table(
     for i, row in enumerate(values, start=start_row + 1):
         for j, value in enumerate(row):
             ws.cell(row=i, column=start_col + j, value=cell_value(value))
+    if by_row:
+        for i, row in enumerate(values, start=start_row + 1):
+            fmt = formats.get(str(row[0]), quantity_format(str(row[0]))) or RATIO
+            for j in range(1, len(frame.columns)):
+                cell = ws.cell(row=i, column=start_col + j)
+                if isinstance(cell.value, (int, float)) and not isinstance(cell.value, bool):
+                    cell.number_format = fmt
+        return start_row + len(frame), start_col + len(frame.columns) - 1
     for j, name in enumerate(frame.columns):
         fmt = formats.get(str(name), column_format(str(name)))
         if fmt:
@@ -84,13 +134,128 @@ def write_table(
 
 
 def autosize(ws: Worksheet, minimum: int = 8, maximum: int = 48) -> None:
-    """Set column widths from the longest text in each column."""
+    """Set column widths from the longest value in each column (notes longer than ``maximum`` overflow)."""
     widths: dict[int, int] = {}
     for row in ws.iter_rows():
         for cell in row:
-            if cell.value is None:
-                continue
+            if cell.value is None or (isinstance(cell.value, str) and len(cell.value) > maximum):
+                continue  # long text is a note that overflows to the right
             text = cell.value if isinstance(cell.value, str) else f"{cell.value:.4f}" if isinstance(cell.value, float) else str(cell.value)
             widths[cell.column] = max(widths.get(cell.column, 0), len(text))
     for column, width in widths.items():
         ws.column_dimensions[get_column_letter(column)].width = max(minimum, min(maximum, width + 2))
+
+
+# ---------------------------------------------------------------- printing
+
+CM_PER_CHARACTER = 0.2  # one unit of openpyxl column width, approximately, in print
+CM_PER_ROW = 0.53  # a default 15 pt row
+PAGE_CM = {"portrait": (19.9, 27.0), "landscape": (28.6, 18.3)}  # A4 less margins and footer
+ONE_PAGE_MIN_SCALE = 0.6  # shrink a sheet to one page tall if it stays at least this large
+
+
+def hide_sheets(wb: Workbook, names: tuple[str, ...]) -> None:
+    """Hide the sheets ``names`` (model data the formulas read: kept and recalculated, not printed)."""
+    for name in names:
+        if name in wb.sheetnames:
+            wb[name].sheet_state = "hidden"
+
+
+def apply_print_settings(wb: Workbook) -> None:
+    """Give every visible sheet of ``wb`` its print settings (call once, after all sheets are written).
+
+    A4 paper, narrow margins, fit to one page wide, the orientation that needs fewer
+    pages (portrait on a tie), one page tall when that keeps the print at least 60% of
+    its size, the rows above the frozen pane (or a styled header in row 1) repeated on
+    each page, a print area from A1 to the last used cell, overflowing text or chart,
+    and a footer with the sheet name and the page number. Hidden sheets are not printed.
+    Every workbook writer calls it last, so a new sheet gets the same settings.
+    """
+    for ws in wb.worksheets:
+        if ws.sheet_state == "visible":
+            set_print_layout(ws)
+
+
+def set_print_layout(ws: Worksheet) -> None:
+    """Print settings of one sheet (see :func:`apply_print_settings`)."""
+    last_row, last_col = used_extent(ws)
+    width_cm = sum(_column_width(ws, c) for c in range(1, last_col + 1)) * CM_PER_CHARACTER
+    height_cm = sum(_row_height(ws, r) for r in range(1, last_row + 1))
+    layouts = []
+    for orientation, (page_w, page_h) in PAGE_CM.items():
+        scale = min(1.0, page_w / width_cm)
+        pages = math.ceil(height_cm * scale / page_h - 1e-9)
+        one_page = pages > 1 and min(scale, page_h / height_cm) >= ONE_PAGE_MIN_SCALE
+        effective = min(scale, page_h / height_cm) if one_page else scale
+        layouts.append((1 if one_page else pages, -effective, orientation == "landscape", orientation, one_page))
+    _, _, _, orientation, one_page = min(layouts)
+    ws.page_setup.paperSize = ws.PAPERSIZE_A4
+    ws.page_setup.orientation = orientation
+    ws.sheet_properties.pageSetUpPr.fitToPage = True
+    ws.page_setup.fitToWidth = 1
+    ws.page_setup.fitToHeight = 1 if one_page else 0
+    ws.page_margins.left = ws.page_margins.right = 0.4
+    ws.page_margins.top = ws.page_margins.bottom = 0.6
+    ws.print_area = f"A1:{get_column_letter(last_col)}{last_row}"
+    header_rows = _header_rows(ws)
+    if header_rows:
+        ws.print_title_rows = f"1:{header_rows}"
+    ws.oddFooter.left.text = "&A"
+    ws.oddFooter.right.text = "Page &P of &N"
+
+
+def used_extent(ws: Worksheet) -> tuple[int, int]:
+    """(last row, last column) holding a value, covered by overflowing text, a merged range or a chart."""
+    last_row = last_col = 1
+    for row in ws.iter_rows():
+        for cell in row:
+            if cell.value is None:
+                continue
+            last_row, last_col = max(last_row, cell.row), max(last_col, cell.column)
+            if isinstance(cell.value, str) and not (cell.alignment is not None and cell.alignment.wrap_text):
+                size = cell.font.sz if cell.font is not None and cell.font.sz else 11
+                chars, col = len(cell.value) * size / 11, cell.column
+                while chars > _column_width(ws, col) + 0.5:
+                    chars -= _column_width(ws, col)
+                    col += 1
+                last_col = max(last_col, col)
+    for merged in ws.merged_cells.ranges:
+        last_row, last_col = max(last_row, merged.max_row), max(last_col, merged.max_col)
+    for chart in ws._charts:
+        row, col = _anchor_cell(chart)
+        width_chars = chart.width / CM_PER_CHARACTER
+        while width_chars > 0:
+            width_chars -= _column_width(ws, col)
+            col += 1
+        last_col = max(last_col, col - 1)
+        last_row = max(last_row, row + math.ceil(chart.height / CM_PER_ROW))
+    return last_row, last_col
+
+
+def _anchor_cell(chart) -> tuple[int, int]:
+    anchor = chart.anchor
+    if isinstance(anchor, str):
+        column, row = coordinate_from_string(anchor)
+        return row, column_index_from_string(column)
+    marker = anchor._from
+    return marker.row + 1, marker.col + 1
+
+
+def _column_width(ws: Worksheet, column: int) -> float:
+    dimension = ws.column_dimensions.get(get_column_letter(column))
+    return float(dimension.width) if dimension is not None and dimension.width else 9.14
+
+
+def _row_height(ws: Worksheet, row: int) -> float:
+    dimension = ws.row_dimensions.get(row)
+    return float(dimension.height) / 28.35 if dimension is not None and dimension.height else CM_PER_ROW
+
+
+def _header_rows(ws: Worksheet) -> int:
+    frozen = ws.freeze_panes
+    if frozen:
+        row = coordinate_from_string(frozen)[1]
+        if row > 1:
+            return row - 1
+    first = ws.cell(row=1, column=1)
+    return 1 if first.fill is not None and first.fill.fgColor.rgb == HEADER_FILL.fgColor.rgb else 0

@@ -20,6 +20,7 @@ True
 """
 
 from xlfactor.functions import portfolio_risk
+from xlfactor.functions import track as track_functions
 from xlfactor.functions.catalog import (
     ARGUMENT_HELP,
     CATALOG,
@@ -42,6 +43,7 @@ __all__ = [
     "Argument",
     "WorksheetFunction",
     "portfolio_risk",
+    "track_functions",
     "reference_markdown",
     "reference_text",
     "register_arguments",

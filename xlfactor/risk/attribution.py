@@ -12,6 +12,14 @@ Benchmark return uses the same formula with the benchmark weights, so
 ``benchmark + active = portfolio`` holds exactly, and the market, style, sector,
 industry and idiosyncratic rows add up to each total, for long/short books too.
 Returns are daily simple decimals.
+
+Idiosyncratic return by name lists the portfolio's holdings only, yet the active
+idiosyncratic return also contains the benchmark's own residual return
+``sum_j b_j e_j`` (over every benchmark name, held or not). Each holding's row is
+therefore adjusted by its share of gross exposure of that benchmark term:
+``active_contribution_i = w_i e_i - (|w_i| / sum|w|) sum_j b_j e_j``, so the name rows add
+up exactly to the benchmark-relative idiosyncratic return of the summary (long-only and
+long/short books, any benchmark).
 """
 
 from __future__ import annotations
@@ -41,7 +49,7 @@ class DailyAttribution:
     exposure_date: str
     summary: pd.DataFrame  # index ATTRIBUTION_ROWS; columns portfolio, benchmark, active
     factors: pd.DataFrame  # one row per factor
-    names: pd.DataFrame  # one row per name the portfolio holds (weight != 0)
+    names: pd.DataFrame  # one row per name the portfolio holds (weight != 0); active_contribution sums to the active idiosyncratic row
     notes: list[str] = field(default_factory=list)
 
 
@@ -144,14 +152,20 @@ def daily_attribution(
             "active_contribution": c_p - c_b,
         }
     )
+    active_total = float(c_p.sum() - c_b.sum()) + idio_p - idio_b
+    factors["pct_active"] = factors["active_contribution"] / active_total if active_total else np.nan
     rows = np.nonzero(weights)[0]
+    raw = weights[rows] * residual[rows]
+    gross = float(np.abs(weights).sum())
+    adjustment = -np.abs(weights[rows]) / gross * idio_b if gross > 0 else np.zeros(len(rows))
     names = pd.DataFrame(
         {
             "ticker": data.tickers[rows],
             "weight": weights[rows],
             "residual_return": residual[rows],
-            "contribution": weights[rows] * residual[rows],
-            "active_contribution": (weights[rows] - benchmark_weights[rows]) * residual[rows],
+            "contribution": raw,
+            "benchmark_adjustment": adjustment,
+            "active_contribution": raw + adjustment,
         }
     )
     return DailyAttribution(
