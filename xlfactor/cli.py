@@ -149,7 +149,7 @@ def quality_text(quality: dict) -> str:
         bias = quality.get(section, {})
         if bias.get(f"out_of_sample_{unit}", 0) >= 2 and "band" in bias:
             low, high = bias["band"]
-            lines.append(f"  out-of-sample {label} bias statistics over {bias[f'out_of_sample_{unit}']} {unit} (band {low:.3f}..{high:.3f}):")
+            lines.append(f"  out-of-sample bias statistics, {label} horizon, over {bias[f'out_of_sample_{unit}']} {unit} (band {low:.3f}..{high:.3f}):")
             for key in ("random_bias_mean", "random_bias_share_in_band", "cap_weighted_bias", "random_robust_bias_mean",
                         "random_q_statistic_mean", "factor_bias_mean", "factor_bias_share_in_band"):  # fmt: skip
                 if key in bias:
