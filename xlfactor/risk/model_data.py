@@ -173,6 +173,14 @@ class FactorModelData:
         share = min(max((horizon_days - 1) / (horizon - 1), 0.0), 1.0)
         return math.sqrt(max(one_day**2 + share * (main**2 - one_day**2), 0.0))
 
+    def one_day_model(self) -> tuple[FloatArray, FloatArray]:
+        """(factor covariance, idiosyncratic variance) of the one-day forecast, annualized.
+
+        The snapshot's main forecast when it states no one-day forecast.
+        """
+        daily = self._daily_model()
+        return daily if daily is not None else (self.factor_covariance, self.idiosyncratic_variance)
+
     def _daily_model(self) -> tuple[FloatArray, FloatArray] | None:
         """(factor covariance, idiosyncratic variance) of the one-day forecast, annualized, if stated."""
         snapshot = self.snapshot
