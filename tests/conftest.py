@@ -58,6 +58,14 @@ def simulated_market():
 
 
 @pytest.fixture(scope="session")
+def small_market():
+    """A small simulated market (400 names, 330 days) for builder paths that need no full-size market."""
+    from xlfactor.demo.simulate import simulate_market
+
+    return simulate_market(seed=5, n_assets=400, n_days=330)
+
+
+@pytest.fixture(scope="session")
 def demo_history(simulated_market):
     """The builder's day-by-day model of the simulated market (demo options): built once per run."""
     from xlfactor.demo.package import build_options, demo_market_data
@@ -67,11 +75,19 @@ def demo_history(simulated_market):
 
 
 @pytest.fixture(scope="session")
-def fresh_demo(demo_history):
-    """A fresh generation of the shipped demo snapshot, from the run's one build of the simulated market."""
-    from xlfactor.demo import generate_demo_snapshot
+def demo_snapshot(demo_history):
+    """The demo's snapshot at full precision (with quality), from the run's one build of the simulated market."""
+    from xlfactor.demo.package import demo_snapshot
 
-    return generate_demo_snapshot(history=demo_history)
+    return demo_snapshot(demo_history)
+
+
+@pytest.fixture(scope="session")
+def fresh_demo(demo_snapshot):
+    """A fresh generation of the shipped demo snapshot (the full-precision one, rounded for shipping)."""
+    from xlfactor.demo.package import rounded_for_shipping
+
+    return rounded_for_shipping(demo_snapshot)
 
 
 @pytest.fixture(scope="session")

@@ -1,4 +1,4 @@
-"""xlfactor demo-data / build / quality: the demo market through files reproduces the demo snapshot."""
+"""xlfactor demo-data / build / quality: a simulated market through files reproduces the in-memory build."""
 
 from __future__ import annotations
 
@@ -7,36 +7,48 @@ import json
 import numpy as np
 import openpyxl
 import pandas as pd
+import pytest
 
 import xlfactor as xf
 from xlfactor.cli import main
+from xlfactor.demo.package import demo_market_data
+from xlfactor.model.builder import BuildOptions, build_model, snapshot_at
 
 
-def test_demo_data_then_build_reproduces_the_demo(tmp_path, simulated_market, fresh_demo, capsys, monkeypatch):
+@pytest.fixture(scope="module")
+def small_build(tmp_path_factory, small_market):
+    """A small simulated market through ``xlfactor demo-data`` and one ``xlfactor build --every MONTH``."""
+    small = small_market
+    root = tmp_path_factory.mktemp("small")
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr("xlfactor.demo.simulate.simulate_market", lambda seed=None: small)
+        assert main(["demo-data", str(root / "in"), "--seed", "5"]) == 0
+    out = root / "history"
+    command = ["build", "--data", str(root / "in"), "--out", str(out), "--every", "MONTH", "--start", small.data.dates[-70]]
+    assert main([*command, "--universe", "xlfactor-demo"]) == 0
+    return small, root / "in", out
 
-    monkeypatch.setattr("xlfactor.demo.simulate.simulate_market", lambda seed=None: simulated_market)
-    assert main(["demo-data", str(tmp_path / "in")]) == 0
-    assert json.loads((tmp_path / "in" / "source.json").read_text())["simulated"] is True
-    truth = pd.read_csv(tmp_path / "in" / "truth" / "factor_returns.csv", index_col=0)
-    assert list(truth.columns) == list(simulated_market.factor_names)
-    assert main(["build", "--data", str(tmp_path / "in"), "--out", str(tmp_path / "snap"), "--universe", "xlfactor-demo", "--no-quality"]) == 0
-    built = xf.load_snapshot(tmp_path / "snap")
+
+def test_demo_data_then_build_reproduces_the_in_memory_build(small_build):
+    """Files written by demo-data and read by build give what the builder gives on the simulated market in memory."""
+    small, inputs, out = small_build
+    assert json.loads((inputs / "source.json").read_text())["simulated"] is True
+    truth = pd.read_csv(inputs / "truth" / "factor_returns.csv", index_col=0)
+    assert list(truth.columns) == list(small.factor_names)
+    built = xf.load_snapshot(out)
     assert built.is_simulated and "SIMULATED" in built.metadata["description"]
-    np.testing.assert_array_equal(built.factor_names, fresh_demo.factor_names)
-    np.testing.assert_allclose(np.nan_to_num(built.exposures), np.nan_to_num(fresh_demo.exposures), atol=5e-4 + 1e-9)
-    np.testing.assert_allclose(built.factor_covariance, fresh_demo.factor_covariance, rtol=1e-6)
-    np.testing.assert_allclose(built.idiosyncratic_risk, fresh_demo.idiosyncratic_risk, rtol=1e-6)
-    assert "wrote 1 snapshot" in capsys.readouterr().err
+    options = BuildOptions(universe="xlfactor-demo", market_series="SPY", quality=False)
+    history = build_model(demo_market_data(small), options)
+    expected = snapshot_at(history, len(history.data.dates) - 1, options)
+    np.testing.assert_array_equal(built.factor_names, expected.factor_names)
+    np.testing.assert_array_equal(built.tickers, expected.tickers)
+    np.testing.assert_allclose(np.nan_to_num(built.exposures), np.nan_to_num(expected.exposures), rtol=1e-9, atol=1e-12)
+    np.testing.assert_allclose(built.factor_covariance, expected.factor_covariance, rtol=1e-8)
+    np.testing.assert_allclose(built.idiosyncratic_risk, expected.idiosyncratic_risk, rtol=1e-8)
 
 
-def test_build_every_month_and_quality(tmp_path, simulated_market, capsys):
-    from xlfactor.demo import write_demo_inputs
-    from xlfactor.demo.simulate import simulate_market
-
-    small = simulate_market(seed=5, n_assets=400, n_days=330)
-    write_demo_inputs(tmp_path / "in", market=small)
-    out = tmp_path / "history"
-    assert main(["build", "--data", str(tmp_path / "in"), "--out", str(out), "--every", "MONTH", "--start", small.data.dates[-70]]) == 0
+def test_build_every_month_and_quality(tmp_path, small_build, capsys):
+    small, _, out = small_build
     dated = sorted(p.name for p in out.glob("date=*"))
     assert len(dated) >= 3 and dated[-1] == f"date={small.data.dates[-1]}"
     latest = json.loads((out / "latest.json").read_text())["latest"]

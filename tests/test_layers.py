@@ -31,6 +31,7 @@ LAYERS = {
     "xlfactor._typing": "base",
     "xlfactor.conventions": "base",
     "xlfactor.errors": "base",
+    "xlfactor.etf_map": "base",
     "xlfactor.snapshot": "snapshot",
     "xlfactor.model": "model",
     "xlfactor.demo": "demo",
@@ -65,6 +66,7 @@ THIRD_PARTY = {
     "xlwings": ("xlfactor.excel",),
     "xlsxwriter": ("xlfactor.excel",),
     "openai": ("xlfactor.semantic",),
+    "statsmodels": ("xlfactor.risk.timeseries",),
 }
 
 

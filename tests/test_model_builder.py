@@ -143,10 +143,10 @@ def test_no_look_ahead(simulated_market, demo_history):
     assert (m.fundamentals["available_date"] > cut).any(), "later reports exist and must not leak"
 
 
-def test_snapshot_round_trip(tmp_path, demo_history):
+def test_snapshot_round_trip(tmp_path, demo_history, demo_snapshot):
     """Written and read back at full precision; the day's attributed return is the input stock returns."""
     data = demo_history.data
-    snapshot = snapshot_at(demo_history, len(data.dates) - 1, BuildOptions(quality=False))
+    snapshot = demo_snapshot
     folder = xf.write_snapshot(snapshot, tmp_path / "snap")
     loaded = xf.load_snapshot(folder)
     np.testing.assert_allclose(loaded.factor_covariance, snapshot.factor_covariance, rtol=1e-15)
@@ -161,11 +161,10 @@ def test_snapshot_round_trip(tmp_path, demo_history):
     assert report["attribution"].loc["total", "portfolio"] == pytest.approx(last[held].mean(), rel=1e-9)
 
 
-def test_absent_inputs_are_skipped_and_reported(simulated_market, tmp_path):
-    m = simulated_market
-    keep = m.prices["date"] >= np.sort(m.prices["date"].unique())[-330]
+def test_absent_inputs_are_skipped_and_reported(small_market, tmp_path):
+    m = small_market  # 330 days
     fundamentals = m.fundamentals.drop(columns=["short_interest", "analyst_score"])
-    history = build_model(market_data(m.prices[keep], m.classification, fundamentals, None))
+    history = build_model(market_data(m.prices, m.classification, fundamentals, None))
     assert history.skipped["short_interest"] == "inputs absent"
     assert history.skipped["sentiment"] == "inputs absent"
     assert "long_term_reversal" in history.skipped  # 330 days are too short for it

@@ -10,6 +10,7 @@ from collections.abc import Sequence
 
 import pandas as pd
 
+from xlfactor._json import to_plain
 from xlfactor.errors import XlfactorError
 
 
@@ -67,6 +68,13 @@ def _parser() -> argparse.ArgumentParser:
     build.add_argument("--market-series", default="SPY", help="benchmark.csv series that pins the market factor ('none' to estimate it)")
     build.add_argument("--no-quality", action="store_true", help="skip the out-of-sample bias statistics")
     build.set_defaults(run=_run_build)
+
+    hedge = commands.add_parser("hedge", help="ETF cascade hedge (SPY, sector, subsector) and the minimum-TE hedge in the same ETFs")
+    hedge.add_argument("--portfolio", required=True, help="CSV with ticker and value (or allocation) columns")
+    _snapshot_arguments(hedge)
+    hedge.add_argument("--levels", type=int, choices=[1, 2, 3], default=3, help="cascade depth (default 3)")
+    hedge.add_argument("--json", action="store_true", help="print the result as JSON")
+    hedge.set_defaults(run=_run_hedge)
 
     quality = commands.add_parser("quality", help="print a snapshot's quality report")
     quality.add_argument("snapshot", help="snapshot folder")
@@ -247,6 +255,39 @@ def _run_report(args: argparse.Namespace) -> int:
             realized = realized_statistics(load_track(args.track)["track"])
             out["realized"] = json.loads(realized.to_json(orient="index"))
         print(json.dumps(out, indent=2))
+    return 0
+
+
+def _run_hedge(args: argparse.Namespace) -> int:
+    from xlfactor.risk.hedge_summary import hedge_comparison
+    from xlfactor.risk.model_data import factor_model_data
+
+    snapshot = _load(args)
+    data = factor_model_data(snapshot)
+    held = data.weights(_read_holdings(args.portfolio))
+    if snapshot.is_simulated:
+        print("note: SIMULATED MARKET (embedded demo snapshot), not real data", file=sys.stderr)
+    if len(held.missing):
+        print(f"note: {len(held.missing)} holdings outside the universe treated as cash: {', '.join(held.missing['ticker'][:5])}", file=sys.stderr)
+    result = hedge_comparison(data, held.weights, args.levels)
+    if args.json:
+        payload = {
+            "as_of": snapshot.as_of,
+            "simulated": snapshot.is_simulated,
+            "levels": args.levels,
+            "hedges": result.hedges.to_dict(orient="index"),
+            "cascade_levels": result.levels.to_dict(orient="index"),
+            "summary": result.summary.to_dict(orient="index"),
+            "missing_holdings": held.missing["ticker"].tolist(),
+        }
+        print(json.dumps(payload, indent=2, default=to_plain))
+        return 0
+    print(f"ETF hedges as of {snapshot.as_of} (decimals of gross; negative = short)")
+    print(result.hedges.to_string(float_format=lambda v: f"{v:+.4f}"))
+    print("\nETF cascade by level (shares of the book's variance over the window)")
+    print(result.levels.to_string(float_format=lambda v: f"{v:.4f}"))
+    print("\nModel risk (annualized), factor share of variance and beta")
+    print(result.summary.to_string(float_format=lambda v: f"{v:.4f}"))
     return 0
 
 

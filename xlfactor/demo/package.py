@@ -42,6 +42,8 @@ __all__ = [
     "SIMULATED_NOTE",
     "build_options",
     "demo_market_data",
+    "demo_snapshot",
+    "rounded_for_shipping",
     "generate_demo_snapshot",
     "load_packaged_demo",
     "write_demo_inputs",
@@ -75,16 +77,24 @@ def generate_demo_snapshot(
     """
     from xlfactor.demo.simulate import simulate_market
 
-    options = build_options()
     if history is None:
         market = market if market is not None else simulate_market(seed)
-        history = build_model(demo_market_data(market), options)
+        history = build_model(demo_market_data(market), build_options())
+    return rounded_for_shipping(demo_snapshot(history, seed))
+
+
+def demo_snapshot(history: ModelHistory, seed: int = SEED) -> Snapshot:
+    """The demo's snapshot at the last date of ``history``, labelled simulated, at full precision."""
     last = len(history.data.dates) - 1
-    snapshot = snapshot_at(history, last, options, simulated=True, description=SIMULATED_NOTE)
+    snapshot = snapshot_at(history, last, build_options(), simulated=True, description=SIMULATED_NOTE)
     snapshot.metadata["seed"] = seed
     snapshot.diagnostics["simulated"] = SIMULATED_NOTE
-    labelled = dataclasses.replace(snapshot, indexes=_index_table(snapshot.index_returns.columns), _memo={})
-    return round_trip(labelled, RAW_FACTORS)
+    return dataclasses.replace(snapshot, indexes=_index_table(snapshot.index_returns.columns), _memo={})
+
+
+def rounded_for_shipping(snapshot: Snapshot) -> Snapshot:
+    """``snapshot`` as the shipped packed file holds it (exposures to 1e-3, returns float32)."""
+    return round_trip(snapshot, RAW_FACTORS)
 
 
 def write_packaged_demo(path: Path = DEMO_FILE, seed: int = SEED) -> Path:

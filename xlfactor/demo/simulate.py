@@ -168,6 +168,7 @@ def simulate_market(seed: int = SEED, n_assets: int = N_ASSETS, n_days: int = N_
     prices = _price_frame(data)
     classification = pd.DataFrame({"ticker": tickers, "sector": np.array(sectors)[sector_code], "industry": industry_names[industry_code]})
     benchmark = _benchmark(rng, data, sector_code, sectors)
+    benchmark = pd.concat([benchmark, _subsector_etfs(seed, data, industry_names[industry_code])], ignore_index=True)
     return SimulatedMarket(
         data=data,
         prices=prices,
@@ -299,4 +300,26 @@ def _benchmark(rng, data: MarketData, sector_code: np.ndarray, sectors: list[str
         noisy = returns + rng.normal(0, 0.0002, len(returns))
         closes = 100 * np.concatenate([[1.0], np.cumprod(1 + noisy)])
         frames.append(pd.DataFrame({"date": data.dates, "ticker": ticker, "close": closes}))
+    return pd.concat(frames, ignore_index=True)
+
+
+SUBSECTOR_STREAM = 11  # the subsector ETFs' own random stream: adding them moves no other draw
+
+
+def _subsector_etfs(seed: int, data: MarketData, industry: np.ndarray) -> pd.DataFrame:
+    """Closes of the subsector ETFs mapped to demo industries (cap-weighted members plus noise)."""
+    from xlfactor.etf_map import etf_for_sub_industry
+
+    rng = np.random.default_rng([seed, SUBSECTOR_STREAM])
+    caps = data.market_cap[:-1]
+    r = data.returns[1:]
+    mapping = etf_for_sub_industry()
+    etfs = sorted({mapping[i] for i in np.unique(industry) if i in mapping})
+    frames = []
+    for etf in etfs:  # a score of ETFs
+        members = np.isin(industry, [i for i, e in mapping.items() if e == etf])
+        returns = (caps[:, members] * r[:, members]).sum(axis=1) / caps[:, members].sum(axis=1)
+        noisy = returns + rng.normal(0, 0.0002, len(returns))
+        closes = 100 * np.concatenate([[1.0], np.cumprod(1 + noisy)])
+        frames.append(pd.DataFrame({"date": data.dates, "ticker": etf, "close": closes}))
     return pd.concat(frames, ignore_index=True)

@@ -19,8 +19,9 @@ True
 'True'
 """
 
-from xlfactor.functions import portfolio_risk
-from xlfactor.functions import track as track_functions
+from xlfactor.functions import portfolio_risk  # isort: skip (import order is the reference order)
+from xlfactor.functions import track as track_functions  # isort: skip
+from xlfactor.functions import hedging  # isort: skip
 from xlfactor.functions.catalog import (
     ARGUMENT_HELP,
     CATALOG,
@@ -42,6 +43,7 @@ __all__ = [
     "MAX_MESSAGE",
     "Argument",
     "WorksheetFunction",
+    "hedging",
     "portfolio_risk",
     "track_functions",
     "reference_markdown",

@@ -73,7 +73,7 @@ ARGUMENT_HELP = {
     "ignore_unknown": "TRUE to treat tickers outside the universe as cash instead of an error.",
     "group": "Factor group: market, style, sector or industry; default: all factors.",
     "confidence": "VaR confidence, e.g. 0.95 (default) or 0.99.",
-    "horizon_days": "VaR horizon in trading days (default 1).",
+    "horizon_days": "Horizon in trading days (default 1); OF_POSITIONSIZE also takes daily, monthly (21), annual (252).",
     "active": "TRUE for active (benchmark-relative) figures.",
     "factor": "Factor id, e.g. momentum or sector:Energy; omit for the whole table.",
     "ticker": "One ticker; omit for the table of all holdings.",

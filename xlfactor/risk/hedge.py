@@ -1,9 +1,9 @@
 """Hedge ratios: how much of each instrument to hold against a portfolio.
 
 An instrument is a universe stock (its model exposures and idiosyncratic variance) or
-an index/ETF of the snapshot's ``index_returns`` (exposures to market and sectors from
-a time-series regression of its daily returns on those factor returns; its residual
-variance is treated as uncorrelated with the stocks'). With instrument exposures ``Y``
+an index/ETF of the snapshot's ``index_returns`` (exposures to the market, the sectors and
+the industries of its own sector, from a time-series regression of its daily returns on
+those factor returns; its residual variance is treated as uncorrelated with the stocks'). With instrument exposures ``Y``
 (n_instruments, n_factors), instrument idiosyncratic covariance ``S`` and the portfolio's
 idiosyncratic covariance with each instrument ``c``, holding ``h`` gives the variance
 
@@ -93,13 +93,8 @@ def hedge(
         For instruments that are neither in the universe nor an index.
     """
     objective = HedgeObjective.parse(objective or HedgeObjective.RISK, "objective")
-    if not instruments:
-        raise XlfactorError("no hedge instruments given")
-    names = [normalize_ticker(t) for t in instruments]
-    if len(set(names)) != len(names):
-        raise XlfactorError("hedge instruments must be distinct")
     X, F, D = data.exposures, data.factor_covariance, data.idiosyncratic_variance
-    Y, S_diag, stock_rows = _instrument_model(data, names)
+    Y, S_diag, stock_rows, names = instrument_model(data, instruments)
     base = weights - data.benchmark_weights if objective is HedgeObjective.TE else weights
     x = dec.factor_exposures(base, X)
 
@@ -141,8 +136,35 @@ def hedge(
     )
 
 
-def _instrument_model(data: FactorModelData, names: list[str]) -> tuple[FloatArray, FloatArray, np.ndarray]:
-    """Exposures (n_instruments, n_factors), idiosyncratic variances and universe rows (-1 for indexes)."""
+def instrument_model(
+    data: FactorModelData, instruments: list[str]
+) -> tuple[FloatArray, FloatArray, np.ndarray, list[str]]:
+    """Exposures, idiosyncratic variances, universe rows and names of hedge instruments.
+
+    Parameters
+    ----------
+    data : FactorModelData
+    instruments : list of str
+        Universe tickers or index/ETF tickers of the snapshot's ``index_returns``.
+
+    Returns
+    -------
+    exposures : ndarray (n_instruments, n_factors)
+        A stock's model exposures; an ETF's from :func:`index_exposures` on the market,
+        the sectors and the industries of its sector (from :mod:`xlfactor.etf_map`),
+        pinned like a stock's when the model is nested; estimated once per snapshot.
+    idiosyncratic_variance : ndarray (n_instruments,)
+        Annualized.
+    rows : ndarray (n_instruments,)
+        Universe rows (-1 for an index/ETF).
+    names : list of str
+        Canonical tickers.
+    """
+    if not instruments:
+        raise XlfactorError("no hedge instruments given")
+    names = [normalize_ticker(t) for t in instruments]
+    if len(set(names)) != len(names):
+        raise XlfactorError("hedge instruments must be distinct")
     snapshot = data.snapshot
     rows = data.ticker_index.get_indexer(names)
     index_returns = snapshot.index_returns
@@ -156,16 +178,113 @@ def _instrument_model(data: FactorModelData, names: list[str]) -> tuple[FloatArr
             Y[j] = data.exposures[row]
             S[j] = data.idiosyncratic_variance[row]
         else:
-            Y[j], S[j] = index_exposures(index_returns[name], snapshot.factor_returns, data.factor_groups)
-    return Y, S, rows
+
+            def estimate(name: str = name) -> tuple[FloatArray, float]:
+                industries, sector = _etf_industries(data, name)
+                return index_exposures(
+                    index_returns[name], snapshot.factor_returns, data.factor_groups, industries, sector, _nested(data)
+                )
+
+            Y[j], S[j] = snapshot.cached(f"index_exposures:{name}", estimate)
+    return Y, S, rows, names
+
+
+def _nested(data: FactorModelData) -> bool:
+    """Every name's sector exposures sum to its market exposure, and its industries too."""
+    groups = np.asarray(data.factor_groups).astype(str)
+    X = data.exposures
+    market = np.nonzero(groups == FactorGroup.MARKET.value)[0]
+    if len(market) != 1 or not (groups == FactorGroup.SECTOR.value).any():
+        return False
+    total = X[:, market[0]]
+    industries = groups == FactorGroup.INDUSTRY.value
+    return bool(np.allclose(X[:, groups == FactorGroup.SECTOR.value].sum(axis=1), total)
+                and (not industries.any() or np.allclose(X[:, industries].sum(axis=1), total)))  # fmt: skip
+
+
+def _etf_industries(data: FactorModelData, etf: str) -> tuple[np.ndarray | None, int | None]:
+    """The mask of the industry columns of the ETF's sector (from the ETF map) and that sector's column."""
+    from xlfactor.etf_map import sectors_of_etf
+
+    names = [str(n) for n in data.factor_names]
+    groups = np.asarray(data.factor_groups).astype(str)
+    for sector in sectors_of_etf(etf):
+        column = f"sector:{sector}"
+        if column in names:
+            members = data.exposures[:, names.index(column)] > 0
+            mask = (groups == FactorGroup.INDUSTRY.value) & (data.exposures[members] > 0).any(axis=0)
+            return (mask, names.index(column)) if mask.any() else (None, None)
+    return None, None
+
+
+def _idiosyncratic_overlap(data: FactorModelData, stock_rows: np.ndarray, weights: FloatArray) -> FloatArray:
+    """Idiosyncratic covariance of ``weights`` with each instrument (non-zero only for a held stock)."""
+    rows = np.maximum(stock_rows, 0)
+    return np.where(stock_rows >= 0, weights[rows] * data.idiosyncratic_variance[rows], 0.0)
+
+
+def _instrument_idiosyncratic(S_diag: FloatArray, stock_rows: np.ndarray) -> FloatArray:
+    """Idiosyncratic covariance among instruments (the same stock twice is perfectly correlated)."""
+    same = (stock_rows[:, None] == stock_rows[None, :]) & (stock_rows[:, None] >= 0)
+    return np.where(same, S_diag[:, None], np.diag(S_diag))
+
+
+def variance_with_hedge(
+    data: FactorModelData, weights: FloatArray, Y: FloatArray, S_diag: FloatArray, stock_rows: np.ndarray, h: FloatArray
+) -> float:
+    """Annualized variance of ``weights`` plus ``h`` of the instruments (exposures ``Y``, from :func:`instrument_model`)."""
+    xx = data.exposures.T @ weights + Y.T @ h
+    c = _idiosyncratic_overlap(data, stock_rows, weights)
+    S = _instrument_idiosyncratic(S_diag, stock_rows)
+    return float(xx @ data.factor_covariance @ xx + (weights * weights) @ data.idiosyncratic_variance + 2 * c @ h + h @ S @ h)
+
+
+@dataclass(frozen=True, eq=False)
+class HedgedStatistics:
+    """Model risk, factor share of variance and ex-ante beta of a book plus a hedge."""
+
+    risk: float  # annualized
+    factor_share: float  # common-factor variance / total variance
+    beta: float  # to the benchmark (the cap-weighted universe)
+
+
+def hedged_statistics(data: FactorModelData, weights: FloatArray, instruments: list[str], h: FloatArray) -> HedgedStatistics:
+    """Risk, factor share and beta of ``weights`` plus ``h`` of ``instruments`` (decimals of gross)."""
+    Y, S, rows, _ = instrument_model(data, instruments)
+    h = np.asarray(h, dtype=float)
+    total = variance_with_hedge(data, weights, Y, S, rows, h)
+    x = data.exposures.T @ weights + Y.T @ h
+    factor = float(x @ data.factor_covariance @ x)
+    b = data.benchmark_weights
+    fb = data.factor_covariance @ (data.exposures.T @ b)
+    bench_var = float(b @ (data.exposures @ fb + data.idiosyncratic_variance * b))
+    covariance = float(x @ fb + weights @ (data.idiosyncratic_variance * b) + _idiosyncratic_overlap(data, rows, b) @ h)
+    return HedgedStatistics(
+        risk=float(np.sqrt(max(total, 0.0))),
+        factor_share=factor / total if total > 0 else float("nan"),
+        beta=covariance / bench_var,
+    )
 
 
 def index_exposures(
-    returns: pd.Series, factor_returns: pd.DataFrame, factor_groups: np.ndarray
+    returns: pd.Series,
+    factor_returns: pd.DataFrame,
+    factor_groups: np.ndarray,
+    industries: np.ndarray | None = None,
+    sector: int | None = None,
+    nested: bool = False,
 ) -> tuple[FloatArray, float]:
-    """Market and sector exposures of an index from OLS on those factors' daily returns.
+    """Exposures of an index/ETF from OLS of its daily returns on factor returns.
 
     The regression has an intercept; only the dates both series have (no NaN) are used.
+    The regressors are the market and every sector and, when ``industries`` and
+    ``sector`` are given, the industries of the ETF's own sector, so a subsector ETF gets
+    the industry exposure it tracks. With ``nested`` (every stock's sectors sum to its
+    market exposure, its industries to its sector's) the model identifies sector returns
+    to a cap-weighted sum of zero, and industry returns within each sector, so those
+    returns are collinear over time; the exposures are then pinned the way a stock's are
+    (sectors sum to the market exposure, the sector's industries to the sector's) by
+    least squares on the null space of those constraints.
 
     Parameters
     ----------
@@ -175,11 +294,17 @@ def index_exposures(
         (n_days, n_factors) daily decimal factor returns, columns in model order.
     factor_groups : ndarray of str, shape (n_factors,)
         Group of each factor column.
+    industries : ndarray of bool, shape (n_factors,), optional
+        The industry columns of the ETF's sector.
+    sector : int, optional
+        Column of the ETF's sector (needed with ``industries``).
+    nested : bool
+        Impose the nesting constraints above.
 
     Returns
     -------
     exposure : ndarray of shape (n_factors,)
-        OLS slopes on the market and sector factors; every other factor 0.
+        Coefficients on the market, sector (and industry) factors; every other factor 0.
     residual_variance : float
         Annualized residual variance: ``sum(e^2) / (days - regressors - 1) x 252``.
 
@@ -188,15 +313,32 @@ def index_exposures(
     XlfactorError
         With fewer than ``MIN_REGRESSION_DAYS`` common days.
     """
-    use = np.isin(factor_groups, (FactorGroup.MARKET.value, FactorGroup.SECTOR.value))
+    from scipy.linalg import null_space
+
+    groups_all = np.asarray(factor_groups)
+    use = np.isin(groups_all, (FactorGroup.MARKET.value, FactorGroup.SECTOR.value))
+    members = np.zeros(len(groups_all), dtype=bool)
+    if industries is not None and sector is not None:
+        members = np.asarray(industries, dtype=bool) & (groups_all == FactorGroup.INDUSTRY.value)
+        use = use | members
     frame = pd.concat([returns.rename("_y"), factor_returns.loc[:, use]], axis=1, join="inner").dropna()
     if len(frame) < MIN_REGRESSION_DAYS:
         raise XlfactorError(f"{returns.name}: only {len(frame)} days of returns to estimate its exposures")
     y = frame.pop("_y").to_numpy()
-    design = np.column_stack([np.ones(len(frame)), frame.to_numpy()])
+    columns = np.nonzero(use)[0]
+    groups = groups_all[columns]
+    constraints = []
+    if nested:
+        constraints.append(np.where(groups == FactorGroup.SECTOR.value, 1.0, 0.0) - (groups == FactorGroup.MARKET.value))
+        if members.any():
+            row = members[columns].astype(float)
+            row[list(columns).index(sector)] = -1.0
+            constraints.append(row)
+    basis = null_space(np.array(constraints)) if constraints else np.eye(len(columns))
+    design = np.column_stack([np.ones(len(y)), frame.to_numpy() @ basis])
     coefficients, *_ = np.linalg.lstsq(design, y, rcond=None)
     residual = y - design @ coefficients
-    exposure = np.zeros(len(factor_groups))
-    exposure[use] = coefficients[1:]
+    exposure = np.zeros(len(groups_all))
+    exposure[columns] = basis @ coefficients[1:]
     dof = max(len(y) - design.shape[1], 1)
     return exposure, float(residual @ residual / dof * TRADING_DAYS_PER_YEAR)
