@@ -112,3 +112,18 @@ def real_reference_snapshot(real_reference):
 
     _, history, options = real_reference
     return snapshot_at(history, len(history.data.dates) - 1, options)
+
+
+@pytest.fixture(scope="session")
+def crisis_snapshot(tmp_path_factory):
+    """A real-data snapshot as of 2009-12-31 over 2007-2009 (250 largest S&P 500 names, full factor history)."""
+    from tests.real_inputs import write_crisis_inputs
+    from xlfactor.model.builder import BuildOptions, build_snapshot
+
+    import xlfactor as xf
+
+    shared = require_shared_data()
+    inputs = write_crisis_inputs(shared, tmp_path_factory.mktemp("crisis-inputs"))
+    options = BuildOptions(market_series="SPX", universe="sp500-2007-2009", quality=False, history_days=800)
+    folder = build_snapshot(inputs, tmp_path_factory.mktemp("crisis") / "snapshot", options=options)[0]
+    return xf.load_snapshot(folder)

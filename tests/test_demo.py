@@ -79,7 +79,7 @@ def test_demo_shape(demo):
     assert groups["sector"] == 11 and 35 <= groups["industry"] <= 45 and groups["market"] == 1
     assert groups["style"] == 27, "every style of the OpenFactor coverage table"
     assert len(demo.tickers) == 1000
-    assert len(demo.factor_returns) == 252
+    assert len(demo.factor_returns) == 504 and len(demo.residual_returns) == 252  # two years of factor history
     assert len(demo.exposure_panel.dates) == 64
     assert set(demo.index_returns.columns) >= {"SPY", "XLK", "XLE"}
     assert np.linalg.eigvalsh(demo.factor_covariance).min() > 0

@@ -40,6 +40,7 @@ def test_catalog_matches_the_design_table():
         "OF_EXPOSURE", "OF_ACTIVEEXPOSURE", "OF_RISKCONTRIB", "OF_IDIOCONTRIB", "OF_MCTR",
         "OF_ATTRIBUTION", "OF_HEDGE", "OF_FACTORS", "OF_FACTORVOL", "OF_FACTORCORR", "OF_SNAPSHOT",
     }  # fmt: skip
+    expected |= {"OF_STRESS", "OF_SCENARIO", "OF_HISTVAR", "OF_HISTES"}  # issue 12: scenarios
     expected |= {  # issue 11: acting on risk (xlfactor/functions/hedging.py)
         "OF_REGRESS", "OF_FMCAR", "OF_ROLLINGBETA", "OF_FACTORPORTFOLIO", "OF_TRACKINGPORTFOLIO",
         "OF_POSITIONSIZE", "OF_HEDGETOSHARE", "OF_ETFHEDGE", "OF_IMPLIEDCOV",

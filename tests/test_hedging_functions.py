@@ -55,7 +55,7 @@ def test_of_regress_on_a_ticker_and_on_a_portfolio(book):
     result = OF_REGRESS("sim0007", [["market", "momentum"]])
     assert result[0][:4] == ["term", "coefficient", "std_error", "t_stat"]
     r = stock_returns(snap)["SIM0007"].to_numpy()
-    coef = _lstsq(r, snap.factor_returns[["market", "momentum"]].to_numpy())
+    coef = _lstsq(r, snap.factor_returns.loc[snap.residual_returns.index, ["market", "momentum"]].to_numpy())
     np.testing.assert_allclose([row[1] for row in result[1:4]], coef, rtol=1e-9)
     labels = [row[0] for row in result]
     assert {"r_squared", "adj_r_squared", "residual_volatility", "alpha_annualized"} <= set(labels)
@@ -92,7 +92,7 @@ def test_of_fmcar_and_rolling_beta():
     assert parts == pytest.approx(1.0, abs=1e-12)
     rolling = OF_ROLLINGBETA("SIM0010", [["SPY"]], 63)
     snap = xf.load_snapshot()
-    n = len(snap.factor_returns)
+    n = len(snap.residual_returns)  # the stock-return window (the factor history may be longer)
     assert len(rolling) == 1 + (n - 63 + 1) + 1 and rolling[-1][0] == "jarque_bera_p"
     r = stock_returns(snap)["SIM0010"].to_numpy()[-63:]
     spy = snap.index_returns["SPY"].to_numpy()[-63:]

@@ -305,14 +305,15 @@ def test_rolling_exposures_match_statsmodels_rolling_ols(stream):
 def test_stock_returns_are_model_plus_residual_with_lagged_exposures():
     snap = xf.load_snapshot()
     R = timeseries.stock_returns(snap)
-    dates = list(snap.factor_returns.index)
+    factors = snap.factor_returns.loc[snap.residual_returns.index]  # the factor history may be longer
+    dates = list(factors.index)
     panel = snap.exposure_panel
     t = dates.index(panel.dates[-1])  # last date: exposures at the previous close
     prev = list(panel.dates).index(dates[t - 1])
-    expected = np.nan_to_num(panel.values[prev]) @ snap.factor_returns.iloc[t].to_numpy() + snap.residual_returns.iloc[t].to_numpy()
+    expected = np.nan_to_num(panel.values[prev]) @ factors.iloc[t].to_numpy() + snap.residual_returns.iloc[t].to_numpy()
     np.testing.assert_allclose(R.iloc[t].to_numpy(), expected, rtol=1e-12, atol=1e-15)
     early = 0  # before the panel: today's exposures
-    expected = np.nan_to_num(snap.exposures) @ snap.factor_returns.iloc[early].to_numpy() + snap.residual_returns.iloc[early].to_numpy()
+    expected = np.nan_to_num(snap.exposures) @ factors.iloc[early].to_numpy() + snap.residual_returns.iloc[early].to_numpy()
     np.testing.assert_allclose(R.iloc[early].to_numpy(), expected, rtol=1e-12, atol=1e-15)
 
 

@@ -40,6 +40,15 @@ def _parser() -> argparse.ArgumentParser:
     report.add_argument("--track", help="track folder (xlfactor track --history or OpenFactor --track): realized statistics on the Summary")
     report.set_defaults(run=_run_report)
 
+    stress = commands.add_parser("stress", help="stress tests and historical scenarios of a portfolio")
+    _holdings_arguments(stress)
+    _snapshot_arguments(stress)
+    stress.add_argument("--shock", action="append", default=[], metavar="FACTOR=SHOCK",
+                        help="factor shock as a decimal, e.g. market=-0.10 (repeatable); without it: the standard set, episodes and worst days")
+    stress.add_argument("--no-propagate", action="store_true", help="move only the shocked factors")
+    stress.add_argument("--json", action="store_true", help="print JSON")
+    stress.set_defaults(run=_run_stress)
+
     snapshot = commands.add_parser("snapshot", help="snapshot commands")
     snapshot_commands = snapshot.add_subparsers(title="snapshot commands")
     info = snapshot_commands.add_parser("info", help="describe a snapshot")
@@ -67,6 +76,7 @@ def _parser() -> argparse.ArgumentParser:
     build.add_argument("--universe", default="custom", help="universe name written in the metadata")
     build.add_argument("--market-series", default="SPY", help="benchmark.csv series that pins the market factor ('none' to estimate it)")
     build.add_argument("--no-quality", action="store_true", help="skip the out-of-sample bias statistics")
+    build.add_argument("--history-days", type=int, help="days of factor-return history to write for scenarios (default: the 252-day risk window)")
     build.set_defaults(run=_run_build)
 
     hedge = commands.add_parser("hedge", help="ETF cascade hedge (SPY, sector, subsector) and the minimum-TE hedge in the same ETFs")
@@ -130,7 +140,9 @@ def _run_build(args: argparse.Namespace) -> int:
     from xlfactor.model.builder import BuildOptions, build_snapshot
 
     market = None if args.market_series.lower() == "none" else args.market_series
-    options = BuildOptions(universe=args.universe, market_series=market, quality=not args.no_quality)
+    if args.history_days is not None and args.history_days < 1:
+        raise XlfactorError(f"--history-days must be a positive number of days, got {args.history_days}")
+    options = BuildOptions(universe=args.universe, market_series=market, quality=not args.no_quality, history_days=args.history_days)
     written = build_snapshot(args.data, args.out, args.start, args.end, args.as_of, args.every, options, _bar)
     print(f"\nwrote {len(written)} snapshot(s): {written[-1]}", file=sys.stderr)
     return 0
@@ -289,6 +301,46 @@ def _run_hedge(args: argparse.Namespace) -> int:
     print("\nModel risk (annualized), factor share of variance and beta")
     print(result.summary.to_string(float_format=lambda v: f"{v:.4f}"))
     return 0
+
+
+def _run_stress(args: argparse.Namespace) -> int:
+    from xlfactor.risk import scenarios
+    from xlfactor.risk.model_data import factor_model_data
+
+    snapshot = _load(args)
+    data = factor_model_data(snapshot)
+    book = scenarios.as_book(data, _read_holdings(args.portfolio))
+    benchmark = scenarios.as_book(data, _read_holdings(args.benchmark), "benchmark") if args.benchmark else None
+    if snapshot.is_simulated:
+        print("note: SIMULATED MARKET (embedded demo snapshot), not real data", file=sys.stderr)
+    if args.shock:
+        result = scenarios.stress(data, book, [_shock(text) for text in args.shock], not args.no_propagate, benchmark)
+        if args.json:
+            factors = result.factors[result.factors["factor_move"] != 0]
+            print(json.dumps({"summary": result.summary.to_dict(orient="index"), "dollars": result.dollars,
+                              "factors": factors.to_dict(orient="records")}, indent=2, default=float))  # fmt: skip
+        else:
+            print(result.summary.to_string(float_format=lambda v: f"{v:+.4%}"))
+            if result.dollars is not None:
+                print(f"portfolio P&L ${result.dollars['portfolio']:+,.0f}, active ${result.dollars['active']:+,.0f}")
+        return 0
+    table = scenarios.stress_table(data, book, benchmark)
+    if args.json:
+        print(json.dumps(table.to_dict(orient="records"), indent=2, default=float))
+    else:
+        shown = table.drop(columns=["description"])
+        print(shown.to_string(index=False, float_format=lambda v: f"{v:+.4%}"))
+    return 0
+
+
+def _shock(text: str) -> tuple[str, float]:
+    factor, sep, value = text.partition("=")
+    try:
+        if not sep:
+            raise ValueError
+        return factor.strip(), float(value)
+    except ValueError:
+        raise XlfactorError(f"--shock must be FACTOR=SHOCK with a decimal shock (market=-0.10), got {text!r}") from None
 
 
 def _run_snapshot_info(args: argparse.Namespace) -> int:

@@ -19,6 +19,12 @@ Data-generating process (one draw per seed; ``n_assets`` names over ``n_days`` d
   builder's identification.
 * Idiosyncratic returns: Student-t(5), annual volatility falling with size, under a milder
   version of the regime.
+* Two simulated crisis episodes (drawn from their own random stream, so the draws
+  above do not move): a five-day momentum unwind (momentum about -3, value +2 daily
+  standard deviations a day, the market a little down) and, later, a six-day crash of
+  the market (about -3 daily standard deviations a day) as the volatility regime
+  rises. Both lie inside the demo snapshot's factor-return history and are its
+  scenario library.
 * Stock return on day t = exposures known at the close of t-1 times the factor
   returns of t, plus the idiosyncratic return. SPY and the sector funds are the cap-weighted
   universe and sectors with a little tracking noise.
@@ -35,6 +41,17 @@ from xlfactor.conventions import SQRT_TRADING_DAYS, TRADING_DAYS_PER_YEAR
 from xlfactor.demo import classification as cls
 from xlfactor.demo.simulate_constants import LAST_DATE, SEED
 from xlfactor.model.inputs import MarketData, fundamentals_asof
+
+CRISIS_STREAM = 12
+"""Issue number keying the crisis episodes' own random stream ``default_rng([seed, 12])``."""
+
+CRISIS_EPISODES = (
+    # name, first day (days before the last), length, shocks in daily standard deviations per day
+    ("Simulated crash (demo)", 135, 6, {"market": -3.0, "beta": -1.0, "residual_volatility": -1.0},
+     "SIMULATED: a six-day market crash in the demo market, high-beta and volatile names hit hardest"),
+    ("Simulated momentum unwind (demo)", 200, 5, {"market": -0.5, "momentum": -3.0, "value": 2.0},
+     "SIMULATED: a five-day momentum unwind in the demo market, past winners sold and value bought"),
+)  # fmt: skip
 
 N_ASSETS = 1000
 N_DAYS = 760
@@ -61,6 +78,7 @@ class SimulatedMarket:
     idiosyncratic_risk: np.ndarray  # (n_tickers,) true annualized idiosyncratic volatility, calm regime
     regime: np.ndarray  # (n_days,) volatility multiplier
     iterations: int  # fixed-point iterations used
+    episodes: pd.DataFrame | None = None  # simulated crisis episodes: name, start, end, description
 
 
 def simulate_market(seed: int = SEED, n_assets: int = N_ASSETS, n_days: int = N_DAYS) -> SimulatedMarket:
@@ -121,6 +139,8 @@ def simulate_market(seed: int = SEED, n_assets: int = N_ASSETS, n_days: int = N_
     shocks = rng.standard_t(STUDENT_DOF, (n_days, k_draw)) * scale_t
     draws = shocks @ np.linalg.cholesky(covariance / TRADING_DAYS_PER_YEAR).T * regime[:, None]
     draws[0] = np.nan
+    styles_drawn = ["market"] + [""] * (n_sec + n_ind) + list(cls.PRICE_STYLES) + list(cls.REFERENCE_STYLES)
+    episodes = _crisis_episodes(np.random.default_rng([seed, CRISIS_STREAM]), draws, dates, vols, styles_drawn)
 
     returns = np.full((n_days, n_assets), np.nan)
     returns[1:] = (
@@ -183,7 +203,32 @@ def simulate_market(seed: int = SEED, n_assets: int = N_ASSETS, n_days: int = N_
         idiosyncratic_risk=specific_risk,
         regime=regime,
         iterations=iterations,
+        episodes=episodes,
     )
+
+
+def _crisis_episodes(rng, draws, dates, vols, names) -> pd.DataFrame:
+    """Add the crisis episodes to the factor draws (in place); return their table."""
+    for _, before, length, shocks, _ in CRISIS_EPISODES:  # two episodes
+        first = len(dates) - before
+        if first < 1:
+            continue  # a market too short for this episode
+        for factor, size in shocks.items():
+            j = names.index(factor)
+            daily = vols[j] / SQRT_TRADING_DAYS
+            draws[first : first + length, j] += size * daily * (1 + 0.2 * rng.standard_normal(length))
+    return crisis_table(dates)
+
+
+def crisis_table(dates) -> pd.DataFrame:
+    """The simulated crisis episodes of a simulated calendar ``dates``: ``name, start, end, description``."""
+    rows = []
+    for name, before, length, _, description in CRISIS_EPISODES:  # two episodes
+        first = len(dates) - before
+        if first < 1:
+            continue
+        rows.append((name, str(dates[first]), str(dates[first + length - 1]), description))
+    return pd.DataFrame(rows, columns=["name", "start", "end", "description"])
 
 
 def _identified(draws, caps, sector_code, industry_code, industry_sector, n_sec, n_ind) -> np.ndarray:

@@ -29,6 +29,7 @@ from openpyxl.worksheet.formula import ArrayFormula
 
 from xlfactor._files import atomic_write
 from xlfactor.conventions import TRADING_DAYS_PER_YEAR
+from xlfactor.excel.stress_sheet import write_stress_sheet
 from xlfactor.excel.hedging_sheet import write_hedging_sheet
 from xlfactor.excel.sheets import (
     DECIMAL,
@@ -120,6 +121,7 @@ def write_report_workbook(
         write_table(ws, report["factor_quality"], start_row=1, start_col=4, formats={"mean_abs_t": "0.00", "share_abs_t_over_2": PERCENT})
         ws.freeze_panes = "A2"
         autosize(ws)
+    write_stress_sheet(wb, data, data.weights(portfolio).weights, bench, data.snapshot.is_simulated)
     write_hedging_sheet(wb.create_sheet("Hedging"), data, data.weights(portfolio).weights)
     last_holding_row = _write_holdings(wb.create_sheet("Holdings"), holdings, report["missing_holdings"])
     model = _write_model_sheets(wb, data, bench, last_holding_row)

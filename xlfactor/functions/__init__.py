@@ -22,6 +22,7 @@ True
 from xlfactor.functions import portfolio_risk  # isort: skip (import order is the reference order)
 from xlfactor.functions import track as track_functions  # isort: skip
 from xlfactor.functions import hedging  # isort: skip
+from xlfactor.functions import scenarios  # isort: skip
 from xlfactor.functions.catalog import (
     ARGUMENT_HELP,
     CATALOG,
@@ -49,5 +50,6 @@ __all__ = [
     "reference_markdown",
     "reference_text",
     "register_arguments",
+    "scenarios",
     *CATALOG,
 ]

@@ -23,6 +23,7 @@ from xlfactor.model import descriptors as desc
 from xlfactor.model.covariance import CovarianceOptions, factor_covariance
 from xlfactor.model.inputs import MarketData, read_inputs
 from xlfactor.model.quality import bias_statistics, fit_statistics
+from xlfactor.model.scenario_library import scenarios_within
 from xlfactor.model.regression import RegressionResult, industry_members, live_industries, regress
 from xlfactor.model.idiosyncratic_risk import IdiosyncraticRiskOptions, idiosyncratic_risk
 from xlfactor.model.standardize import mid_cap, orthogonalize, standardize
@@ -44,6 +45,7 @@ class BuildOptions:
     """Parameters of a build (USE4S-like defaults)."""
 
     risk_window: int = TRADING_DAYS_PER_YEAR  # days of factor and residual returns written to the snapshot
+    history_days: int | None = None  # days of factor returns written if longer (scenarios, historical VaR)
     panel_dates: int = 64  # lagged exposure blocks kept for attribution and tracking
     min_industry_members: int = 5
     market_series: str | None = "SPY"  # benchmark.csv series that pins the market factor, if present
@@ -262,7 +264,9 @@ def snapshot_at(
     window = slice(max(1, row - options.risk_window + 1), row + 1)
     dates = pd.Index(data.dates[window].astype(object), name="date")
     tickers = data.tickers[names]
-    factor_returns = pd.DataFrame(reg.factor_returns[window][:, factor_index], index=dates, columns=factor_names.astype(object))
+    stored = slice(max(1, row - max(options.risk_window, options.history_days or 0) + 1), row + 1)
+    history_dates = pd.Index(data.dates[stored].astype(object), name="date")
+    factor_returns = pd.DataFrame(reg.factor_returns[stored][:, factor_index], index=history_dates, columns=factor_names.astype(object))
     residual_returns = pd.DataFrame(reg.residuals[window][:, names], index=dates.copy(), columns=tickers.astype(object))
     first_panel = max(0, row - options.panel_dates + 1)
     panel = np.stack([np.nan_to_num(exposure_block(history, r, names, factor_index)) for r in range(first_panel, row + 1)])
@@ -319,6 +323,7 @@ def snapshot_at(
         quality=report,
         factor_covariance_daily=covariance_daily,
         idiosyncratic_risk_daily=idio_daily,
+        scenarios=scenarios_within(history_dates),
     )
 
 

@@ -135,13 +135,14 @@ def resolve_shocks(
     positions, values = [], []
     for factor, value in pairs:
         column = factor_position(data, factor)
+        label = str(data.factor_names[column])
         if column in positions:
-            raise ScenarioError(f"factor {data.factor_names[column]!r} is shocked twice")
+            raise ScenarioError(f"factor {label!r} is shocked twice")
         if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)) or not math.isfinite(value):
-            raise ScenarioError(f"shock for {data.factor_names[column]!r} must be a number, got {value!r}")
+            raise ScenarioError(f"shock for {label!r} must be a number, got {value!r}")
         if abs(value) > MAX_SHOCK:
             raise ScenarioError(
-                f"shock for {data.factor_names[column]!r} is {value:g}, larger than 100% in magnitude: "
+                f"shock for {label!r} is {value:g}, larger than 100% in magnitude: "
                 f"shocks are decimals (-0.10 for -10%, not -10)"
             )
         positions.append(column)

@@ -274,13 +274,14 @@ def stock_returns(snapshot, tickers: list[str] | None = None) -> pd.DataFrame:
     snapshot for the whole universe.
     """
     def compute() -> pd.DataFrame:
-        F = snapshot.factor_returns.to_numpy(dtype=float)
+        factors = snapshot.factor_returns.reindex(snapshot.residual_returns.index)  # factor history may be longer
+        F = factors.to_numpy(dtype=float)
         E = snapshot.residual_returns.to_numpy(dtype=float)
         X = np.nan_to_num(np.asarray(snapshot.exposures), nan=0.0)
         model = F @ X.T  # (n_days, n_assets) with today's exposures
         panel = snapshot.exposure_panel
         if panel is not None and len(panel.dates) > 1:
-            dates = snapshot.factor_returns.index.to_numpy(dtype=str)
+            dates = factors.index.to_numpy(dtype=str)
             previous = np.searchsorted(panel.dates, dates, side="left") - 1  # last panel date before t
             known = previous >= 0
             known &= np.r_[False, np.isin(dates[:-1], panel.dates)]  # the panel covers the previous close
@@ -288,7 +289,7 @@ def stock_returns(snapshot, tickers: list[str] | None = None) -> pd.DataFrame:
             if len(rows):
                 block = np.nan_to_num(np.asarray(panel.values)[previous[rows]], nan=0.0)  # (m, n, k)
                 model[rows] = np.einsum("mnk,mk->mn", block, F[rows])
-        return pd.DataFrame(model + E, index=snapshot.factor_returns.index, columns=snapshot.tickers)
+        return pd.DataFrame(model + E, index=factors.index, columns=snapshot.tickers)
 
     full = snapshot.cached("stock_returns", compute)
     if tickers is None:
@@ -312,8 +313,9 @@ def portfolio_returns(snapshot, weights: np.ndarray) -> pd.Series:
         from xlfactor.errors import PortfolioError
 
         raise PortfolioError("the book holds no name of the universe")
-    R = stock_returns(snapshot).to_numpy()[:, held]
-    return pd.Series(R @ w[held], index=snapshot.factor_returns.index, name="portfolio")
+    returns = stock_returns(snapshot)
+    R = returns.to_numpy()[:, held]
+    return pd.Series(R @ w[held], index=returns.index, name="portfolio")
 
 
 def factor_series(snapshot, names: list[str]) -> pd.DataFrame:
@@ -321,7 +323,7 @@ def factor_series(snapshot, names: list[str]) -> pd.DataFrame:
 
     Raises ``XlfactorError`` naming the ones the snapshot has neither as a factor nor as an index.
     """
-    factors = snapshot.factor_returns
+    factors = snapshot.factor_returns.reindex(snapshot.residual_returns.index)  # the window of the stock returns
     indexes = snapshot.index_returns if snapshot.index_returns is not None else pd.DataFrame(index=factors.index)
     by_factor = {str(c).lower(): c for c in factors.columns}
     by_index = {str(c).upper(): c for c in indexes.columns}

@@ -18,7 +18,7 @@ from xlfactor._json import to_plain
 from xlfactor._files import atomic_write
 from xlfactor.snapshot.model import ExposurePanel, Snapshot
 
-FORMAT_VERSION = 2
+FORMAT_VERSION = 3
 _ARRAYS = (
     "tickers",
     "factor_names",
@@ -32,7 +32,7 @@ _ARRAYS = (
 )
 _OPTIONAL_ARRAYS = ("factor_covariance_daily", "idiosyncratic_risk_daily")  # absent in older caches
 _FRAMES = ("factor_returns", "residual_returns", "index_returns")
-_TABLES = ("indexes", "index_prices")
+_TABLES = ("indexes", "index_prices", "scenarios")
 
 
 def save_binary(snapshot: Snapshot, path: Path) -> None:
@@ -85,7 +85,7 @@ def load_binary(path: Path) -> Snapshot:
             )
         panel_dates = data["panel.dates"] if "panel.dates" in data.files else None
     for name, text in header["tables"].items():
-        fields[name] = pd.read_json(io.StringIO(text), orient="split")
+        fields[name] = pd.read_json(io.StringIO(text), orient="split", dtype=name != "scenarios")
     if panel_dates is not None:
         values = np.load(path / "panel.npy", mmap_mode="r")
         fields["exposure_panel"] = ExposurePanel(dates=panel_dates, values=values)

@@ -22,6 +22,8 @@ FACTOR_COVARIANCE_DAILY = "factor_covariance_daily.csv"
 """xlfactor's own addition: the one-day-horizon factor covariance (annualized), optional."""
 QUALITY = "quality.json"
 """xlfactor's own addition: the model builder's quality report."""
+SCENARIOS = "scenarios.csv"
+"""Optional scenario library: name, start, end, description (return dates, inclusive)."""
 MANIFEST = "manifest.json"
 """xlfactor's own addition: sha256 and size of every other file, written last."""
 
@@ -34,7 +36,7 @@ REQUIRED_FILES = (
     FACTOR_RETURNS,
     RESIDUAL_RETURNS,
 )
-OPTIONAL_FILES = (EXPOSURES_WIDE, EXPOSURES_PANEL, INDEXES, INDEX_PRICES, INDEX_RETURNS, QUALITY, FACTOR_COVARIANCE_DAILY)
+OPTIONAL_FILES = (EXPOSURES_WIDE, EXPOSURES_PANEL, INDEXES, INDEX_PRICES, INDEX_RETURNS, QUALITY, SCENARIOS, FACTOR_COVARIANCE_DAILY)
 ALL_FILES = REQUIRED_FILES + OPTIONAL_FILES
 
 REQUIRED_COLUMNS = {
@@ -45,4 +47,5 @@ REQUIRED_COLUMNS = {
     RESIDUAL_RETURNS: ("date", "ticker", "residual_return"),
     INDEX_RETURNS: ("date", "ticker", "return"),
     INDEXES: ("ticker",),
+    SCENARIOS: ("name", "start"),
 }

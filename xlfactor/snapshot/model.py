@@ -142,5 +142,6 @@ class Snapshot:
             "factors": len(self.factor_names),
             "factor_return_days": len(self.factor_returns),
             "panel_dates": 0 if self.exposure_panel is None else len(self.exposure_panel.dates),
+            "scenarios": 0 if self.scenarios is None else len(self.scenarios),
             "diagnostics": "; ".join(f"{k}: {v}" for k, v in self.diagnostics.items()) or "none",
         }

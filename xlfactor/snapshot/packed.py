@@ -11,7 +11,9 @@ rounds what a data vendor rounds, so the file stays a few MB:
 * the covariance, idiosyncratic risk, caps and quality report at full precision;
 * raw (pre-standardization) exposures only for the factors named when writing;
   sector and industry raw values are the memberships;
-* index closes are not stored: they are rebuilt from the index returns, rebased to 100.
+* index closes are not stored: they are rebuilt from the index returns, rebased to 100;
+* the factor returns may cover a longer history than the residual and index returns
+  (``residual_dates``); the scenario library travels in the header.
 
 ``read_packed(pack(snapshot))`` is exact for a snapshot already rounded this way, so
 :func:`round_trip` is the rounding itself.
@@ -72,6 +74,7 @@ def pack(snapshot: Snapshot, raw_factors: Sequence[str] = ()) -> bytes:
             "columns": list(snapshot.indexes.columns), "rows": snapshot.indexes.to_numpy(dtype=object).tolist()
         },
         "raw_factors": list(raw_factors),
+        "scenarios": None if snapshot.scenarios is None else snapshot.scenarios.astype(str).to_dict(orient="list"),
     }
     buffer = io.BytesIO()
     np.savez_compressed(
@@ -89,6 +92,7 @@ def pack(snapshot: Snapshot, raw_factors: Sequence[str] = ()) -> bytes:
         return_dates=snapshot.factor_returns.index.to_numpy(dtype=str),
         factor_returns=snapshot.factor_returns.to_numpy(dtype=np.float32),
         residual_returns=snapshot.residual_returns.to_numpy(dtype=np.float32),
+        residual_dates=snapshot.residual_returns.index.to_numpy(dtype=str),
         panel_dates=snapshot.exposure_panel.dates,
         panel_deltas=codes,
         index_tickers=snapshot.index_returns.columns.to_numpy(dtype=str),
@@ -150,8 +154,9 @@ def _snapshot(arrays: dict[str, np.ndarray], header: dict) -> Snapshot:
         raw[:, names.index(factor)] = arrays["raw_exposures"][:, j]
     panel = _values(np.cumsum(arrays["panel_deltas"], axis=0, dtype=np.int16))
     dates = pd.Index(arrays["return_dates"].astype(str).astype(object), name="date")
+    residual_dates = dates if "residual_dates" not in arrays else pd.Index(arrays["residual_dates"].astype(str).astype(object), name="date")
     index_returns = pd.DataFrame(
-        arrays["index_returns"].astype(np.float64), index=dates, columns=arrays["index_tickers"].astype(str).astype(object)
+        arrays["index_returns"].astype(np.float64), index=residual_dates.copy(), columns=arrays["index_tickers"].astype(str).astype(object)
     )
     indexes = header.get("indexes")
     return Snapshot(
@@ -169,7 +174,7 @@ def _snapshot(arrays: dict[str, np.ndarray], header: dict) -> Snapshot:
             arrays["factor_returns"].astype(np.float64), index=dates, columns=factor_names.astype(object)
         ),
         residual_returns=pd.DataFrame(
-            arrays["residual_returns"].astype(np.float64), index=dates.copy(), columns=tickers.astype(object)
+            arrays["residual_returns"].astype(np.float64), index=residual_dates.copy(), columns=tickers.astype(object)
         ),
         exposure_panel=ExposurePanel(dates=arrays["panel_dates"].astype(str), values=panel),
         indexes=None if indexes is None else pd.DataFrame(indexes["rows"], columns=indexes["columns"]),
@@ -177,6 +182,7 @@ def _snapshot(arrays: dict[str, np.ndarray], header: dict) -> Snapshot:
         index_prices=_index_prices(index_returns),
         diagnostics=dict(header["diagnostics"]),
         quality=header["quality"],
+        scenarios=None if header.get("scenarios") is None else pd.DataFrame(header["scenarios"], columns=["name", "start", "end", "description"]),
         **{name: arrays[name] for name in _OPTIONAL if name in arrays},
     )
 

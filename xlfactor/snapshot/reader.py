@@ -18,7 +18,7 @@ from xlfactor.errors import SnapshotError
 from xlfactor.snapshot import layout
 from xlfactor.snapshot.manifest import verify_manifest
 from xlfactor.snapshot.model import ExposurePanel, Snapshot
-from xlfactor.snapshot.validation import check_factor_covariance, require_columns, require_finite
+from xlfactor.snapshot.validation import check_factor_covariance, check_scenarios, require_columns, require_finite
 
 
 def read_snapshot_folder(folder: str | Path, source: str | None = None) -> Snapshot:
@@ -117,6 +117,9 @@ def read_snapshot_folder(folder: str | Path, source: str | None = None) -> Snaps
         long = _read_csv(folder, layout.INDEX_RETURNS)
         index_returns = _wide_returns(long, layout.INDEX_RETURNS, "return", None)
 
+    scenarios = None
+    if (folder / layout.SCENARIOS).is_file():
+        scenarios = check_scenarios(_read_csv(folder, layout.SCENARIOS))
     quality = None
     if (folder / layout.QUALITY).is_file():
         try:
@@ -147,6 +150,7 @@ def read_snapshot_folder(folder: str | Path, source: str | None = None) -> Snaps
         quality=quality,
         factor_covariance_daily=daily_covariance,
         idiosyncratic_risk_daily=daily_idio,
+        scenarios=scenarios,
     )
 
 

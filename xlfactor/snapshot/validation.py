@@ -13,6 +13,7 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
+import pandas as pd
 
 from xlfactor._typing import FloatArray
 from xlfactor.errors import SnapshotError
@@ -104,6 +105,45 @@ def nearest_positive_definite(
     scale = np.sqrt(diagonal / np.diag(clipped))
     repaired = clipped * np.outer(scale, scale)
     return (repaired + repaired.T) / 2
+
+
+def check_scenarios(frame: pd.DataFrame) -> pd.DataFrame:
+    """Validate a scenario library (``scenarios.csv``) and return it with ISO text dates.
+
+    Columns ``name, start`` are required, ``end`` (blank: the start day) and
+    ``description`` optional. Names must be unique and not blank, dates valid and
+    ``start <= end``.
+
+    Raises
+    ------
+    SnapshotError
+        Naming ``scenarios.csv`` and the first bad row.
+    """
+    file = layout.SCENARIOS
+    names = frame["name"].astype("string").str.strip()
+    if names.isna().any() or (names == "").any():
+        raise SnapshotError(file, f"blank scenario name in row {int(np.argmax((names.isna() | (names == '')).to_numpy())) + 1}")
+    duplicated = names.str.lower().duplicated()
+    if duplicated.any():
+        raise SnapshotError(file, f"duplicate scenario name {names[duplicated].iloc[0]!r}")
+    start = pd.to_datetime(frame["start"], errors="coerce", format="mixed")
+    end_text = frame["end"] if "end" in frame.columns else pd.Series(np.nan, index=frame.index)
+    end = pd.to_datetime(end_text, errors="coerce", format="mixed").fillna(start)
+    bad = start.isna() | (end_text.notna() & pd.to_datetime(end_text, errors="coerce", format="mixed").isna())
+    if bad.any():
+        raise SnapshotError(file, f"scenario {names[bad].iloc[0]!r} has an invalid date (use YYYY-MM-DD)")
+    backwards = start > end
+    if backwards.any():
+        raise SnapshotError(file, f"scenario {names[backwards].iloc[0]!r} starts after it ends")
+    description = frame["description"].fillna("").astype(str) if "description" in frame.columns else ""
+    return pd.DataFrame(
+        {
+            "name": names.astype(str).to_numpy(),
+            "start": start.dt.strftime("%Y-%m-%d").to_numpy(),
+            "end": end.dt.strftime("%Y-%m-%d").to_numpy(),
+            "description": description if isinstance(description, str) else description.to_numpy(),
+        }
+    )
 
 
 def require_columns(frame_columns: Any, file: str) -> None:

@@ -82,6 +82,8 @@ def write_files(snapshot: Snapshot, folder: Path) -> None:
         ]
         text = pd.concat(blocks, ignore_index=True).to_csv(index=False).encode()
         (folder / layout.EXPOSURES_PANEL).write_bytes(gzip.compress(text, compresslevel=6, mtime=0))
+    if snapshot.scenarios is not None and len(snapshot.scenarios):
+        snapshot.scenarios.to_csv(folder / layout.SCENARIOS, index=False)
     if snapshot.quality is not None:
         text = json.dumps(snapshot.quality, indent=2, sort_keys=True, default=to_plain)
         (folder / layout.QUALITY).write_text(text + "\n", encoding="utf-8")
