@@ -28,6 +28,7 @@ PACKAGE = Path(__file__).resolve().parents[1] / "xlfactor"
 LAYERS = {
     "xlfactor._files": "base",
     "xlfactor._json": "base",
+    "xlfactor._threads": "base",
     "xlfactor._typing": "base",
     "xlfactor.conventions": "base",
     "xlfactor.errors": "base",

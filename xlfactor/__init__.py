@@ -9,6 +9,7 @@ True
 from xlfactor.errors import PortfolioError, ScenarioError, SnapshotError, UnknownTickersError, XlfactorError
 from xlfactor.report import portfolio_report
 from xlfactor.risk import FactorModelData, factor_model_data
+from xlfactor.risk.batch import batch_risk
 from xlfactor.risk.budgets import hedge_to_factor_share, implied_covariance, position_size
 from xlfactor.risk.etf_cascade import cascade_hedge_ratios, etf_cascade
 from xlfactor.risk.portfolios import factor_portfolio, hedged_book, tracking_portfolio
@@ -28,6 +29,7 @@ __all__ = [
     "UnknownTickersError",
     "XlfactorError",
     "__version__",
+    "batch_risk",
     "cascade_hedge_ratios",
     "etf_cascade",
     "factor_model_data",

@@ -76,8 +76,21 @@ def _parser() -> argparse.ArgumentParser:
     build.add_argument("--universe", default="custom", help="universe name written in the metadata")
     build.add_argument("--market-series", default="SPY", help="benchmark.csv series that pins the market factor ('none' to estimate it)")
     build.add_argument("--no-quality", action="store_true", help="skip the out-of-sample bias statistics")
+    build.add_argument("--scheduler", help="fan the regressions and snapshots out on Dask: 'local' or a scheduler address")
+    build.add_argument("--workers", type=int, default=None, help="workers of the local cluster (default 2)")
     build.add_argument("--history-days", type=int, help="days of factor-return history to write for scenarios (default: the 252-day risk window)")
     build.set_defaults(run=_run_build)
+
+    batch = commands.add_parser("batch", help="risk summary of many books (CSV/Parquet of portfolio,ticker,value or a folder of CSVs)")
+    batch.add_argument("--holdings", required=True, help="long CSV/Parquet (portfolio, ticker, value) or a folder of one CSV per book")
+    batch.add_argument("--out", required=True, help="folder for summary.csv, summary.parquet, failed.csv (and reports/)")
+    batch.add_argument("--benchmark", help="CSV of benchmark holdings for every book (default: cap-weighted universe)")
+    batch.add_argument("--reports", action="store_true", help="also write a report workbook and record a track day per book")
+    batch.add_argument("--track", help="track folder for --reports (default: <out>/track)")
+    batch.add_argument("--scheduler", help="run on Dask: 'local' (a LocalCluster) or a scheduler address (needs xlfactor[distributed])")
+    batch.add_argument("--workers", type=int, default=None, help="workers of the local cluster (default 2)")
+    _snapshot_arguments(batch)
+    batch.set_defaults(run=_run_batch)
 
     hedge = commands.add_parser("hedge", help="ETF cascade hedge (SPY, sector, subsector) and the minimum-TE hedge in the same ETFs")
     hedge.add_argument("--portfolio", required=True, help="CSV with ticker and value (or allocation) columns")
@@ -93,6 +106,8 @@ def _parser() -> argparse.ArgumentParser:
     demo_data = commands.add_parser("demo-data", help="write the simulated demo market as builder input, with its truth")
     demo_data.add_argument("folder")
     demo_data.add_argument("--seed", type=int, default=None)
+    demo_data.add_argument("--names", type=int, default=None, help="stocks in the simulated market (default 1000)")
+    demo_data.add_argument("--years", type=float, default=None, help="years of daily history (default about 3)")
     demo_data.set_defaults(run=_run_demo_data)
 
     functions = commands.add_parser("functions", help="list the OF_ worksheet functions")
@@ -143,9 +158,40 @@ def _run_build(args: argparse.Namespace) -> int:
     if args.history_days is not None and args.history_days < 1:
         raise XlfactorError(f"--history-days must be a positive number of days, got {args.history_days}")
     options = BuildOptions(universe=args.universe, market_series=market, quality=not args.no_quality, history_days=args.history_days)
-    written = build_snapshot(args.data, args.out, args.start, args.end, args.as_of, args.every, options, _bar)
+    client = cluster = mapper = None
+    if args.scheduler:
+        from xlfactor.batch import dask_client, dask_mapper
+
+        client, cluster = dask_client(args.scheduler, args.workers)
+        mapper = dask_mapper(client)
+    try:
+        written = build_snapshot(args.data, args.out, args.start, args.end, args.as_of, args.every, options, _bar, mapper)
+    finally:
+        if client is not None:
+            client.close()
+        if cluster is not None:
+            cluster.close()
     print(f"\nwrote {len(written)} snapshot(s): {written[-1]}", file=sys.stderr)
     return 0
+
+
+def _run_batch(args: argparse.Namespace) -> int:
+    from xlfactor.batch import run_batch
+
+    benchmark = _read_holdings(args.benchmark) if args.benchmark else None
+    writer = None
+    if args.reports:
+        from xlfactor.excel.report_workbook import write_report_workbook as writer
+    result = run_batch(
+        args.holdings, args.out, args.snapshot, args.as_of, benchmark, writer, args.track,
+        args.scheduler, args.workers, progress=_bar,
+    )  # fmt: skip
+    print(file=sys.stderr)
+    for name, reason in result.failed.items():
+        print(f"xlfactor: book {name}: {reason}", file=sys.stderr)
+    written = ", ".join(str(p) for p in result.files.values())
+    print(f"priced {len(result.summary)} book(s), {len(result.failed)} failed -> {written}", file=sys.stderr)
+    return 0 if len(result.summary) else 2
 
 
 def _run_quality(args: argparse.Namespace) -> int:
@@ -188,7 +234,17 @@ def _run_demo_data(args: argparse.Namespace) -> int:
     from xlfactor.demo import write_demo_inputs
     from xlfactor.demo.simulate_constants import SEED
 
-    folder = write_demo_inputs(args.folder, SEED if args.seed is None else args.seed)
+    seed = SEED if args.seed is None else args.seed
+    market = None
+    if args.names is not None or args.years is not None:
+        from xlfactor.conventions import TRADING_DAYS_PER_YEAR
+        from xlfactor.demo.simulate import N_ASSETS, N_DAYS, simulate_market
+
+        if (args.names is not None and args.names < 50) or (args.years is not None and args.years * TRADING_DAYS_PER_YEAR < 200):
+            raise XlfactorError("demo-data needs --names of at least 50 and --years of at least 0.8")
+        days = N_DAYS if args.years is None else int(round(args.years * TRADING_DAYS_PER_YEAR))
+        market = simulate_market(seed, N_ASSETS if args.names is None else args.names, days)
+    folder = write_demo_inputs(args.folder, seed, market)
     print(f"wrote the simulated market (inputs and truth/) to {folder}", file=sys.stderr)
     return 0
 

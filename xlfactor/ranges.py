@@ -8,12 +8,14 @@ from __future__ import annotations
 
 import datetime as dt
 import math
+from collections import OrderedDict
 from collections.abc import Sequence
 
+import numpy as np
 import pandas as pd
 
 from xlfactor.errors import PortfolioError, XlfactorError
-from xlfactor.risk.holdings import Holdings, holdings_from_pairs
+from xlfactor.risk.holdings import Holdings, canonical_tickers, cell_types, holdings_from_arrays, numeric_amounts
 
 EXCEL_EPOCH = dt.date(1899, 12, 30)
 
@@ -58,32 +60,84 @@ def parse_holdings_range(value: object, name: str = "holdings") -> Holdings:
     ``weight``...) is a header; a header whose second cell reads ``allocation`` means weights used as given;
     otherwise values are signed dollars normalized by gross exposure. Blank rows are
     skipped. A ticker without a value (or a value without a ticker) is an error.
+
+    The result is memoized per range content (the last :data:`MEMO_SIZE` distinct
+    ranges), so twenty OF_ cells over the same range parse it once; its arrays are
+    read-only. Cells are compared by value, as Python's ``==`` does (so 1, 1.0 and TRUE
+    are the same content). The parse itself is a few array passes (no per-row branching).
+
+    >>> h = parse_holdings_range([["ticker", "value"], [" aapl", 300.0], [None, None], ["MSFT", 100]])
+    >>> h.tickers.tolist(), h.weights.tolist()
+    (['AAPL', 'MSFT'], [0.75, 0.25])
     """
-    tickers: list[object] = []
-    amounts: list[object] = []
-    for row in as_rows(value):  # one pass over the range's rows; blank tests inlined for speed
-        if len(row) < 2:
-            raise PortfolioError(f"{name} must be a two-column range (ticker, value)")
-        ticker, amount = row[0], row[1]
-        no_ticker = ticker is None or (type(ticker) is str and not ticker.strip()) or ticker != ticker
-        no_amount = amount is None or (type(amount) is str and not amount.strip()) or amount != amount
-        if no_ticker and (no_amount or (type(amount) in (int, float) and amount == 0)):
-            continue  # a blank row (xlwings Server sends empty cells as 0)
-        if no_ticker:
-            raise PortfolioError(f"{name} row {len(tickers) + 1} has a value but no ticker")
-        if no_amount:
-            raise PortfolioError(f"{name} row {len(tickers) + 1} ({str(ticker).strip()}) has no value")
-        tickers.append(ticker)
-        amounts.append(amount)
-    if not tickers:
+    key = _content_key(value)
+    if key is not None:
+        hit = _MEMO.get(key[0])
+        if hit is not None and hit[0] == key[1]:
+            _MEMO.move_to_end(key[0])
+            return hit[1]
+    holdings = _parse_holdings(as_rows(value), name)
+    holdings.tickers.flags.writeable = False
+    holdings.amounts.flags.writeable = False
+    if key is not None:
+        _MEMO[key[0]] = (key[1], holdings)
+        if len(_MEMO) > MEMO_SIZE:
+            _MEMO.popitem(last=False)
+    return holdings
+
+
+MEMO_SIZE = 256
+_MEMO: OrderedDict[int, tuple[tuple, Holdings]] = OrderedDict()  # content hash -> (content, holdings)
+_ROW_TYPES = frozenset({list, tuple})
+
+
+def _content_key(value: object) -> tuple[int, tuple] | None:
+    """(hash, hashable copy) of a block of cells; None when it is no block or a cell is unhashable."""
+    if type(value) not in _ROW_TYPES or not value or not set(map(type, value)) <= _ROW_TYPES:
+        return None
+    content = tuple(map(tuple, value))
+    try:
+        return hash(content), content  # tuples do not cache their hash: compute it once
+    except TypeError:
+        return None
+
+
+def _parse_holdings(rows: list[list[object]], name: str) -> Holdings:
+    if not rows:
+        raise PortfolioError(f"{name} range is empty")
+    if min(map(len, rows)) < 2:
+        raise PortfolioError(f"{name} must be a two-column range (ticker, value)")
+    columns = list(zip(*rows))
+    raw_tickers = np.array(columns[0], dtype=object)
+    raw_amounts = np.array(columns[1], dtype=object)
+    canonical = canonical_tickers(raw_tickers)  # one pass: text, stripped, upper case
+    types = cell_types(raw_amounts)
+    values = numeric_amounts(raw_amounts, types)  # numbers as they are, text numbers parsed, else NaN
+    text = np.equal(types, str)  # elementwise over the cell types
+    no_ticker = pd.isna(raw_tickers) | (canonical == "")
+    no_amount = pd.isna(raw_amounts)
+    if text.any():
+        no_amount[text] = [not c.strip() for c in raw_amounts[text]]  # the text cells only
+    zero = (values == 0) & (np.equal(types, float) | np.equal(types, int))
+    keep = ~(no_ticker & (no_amount | zero))  # blank rows (xlwings Server sends empty cells as 0)
+    position = np.cumsum(keep)  # 1-based row among the non-blank rows
+    orphan = keep & no_ticker
+    if orphan.any():
+        raise PortfolioError(f"{name} row {position[np.argmax(orphan)]} has a value but no ticker")
+    empty = keep & no_amount
+    if empty.any():
+        i = int(np.argmax(empty))
+        raise PortfolioError(f"{name} row {position[i]} ({str(raw_tickers[i]).strip()}) has no value")
+    kept = np.nonzero(keep)[0]
+    if not len(kept):
         raise PortfolioError(f"{name} range is empty")
     kind = "value"
-    if _is_header(tickers[0], amounts[0]):
-        kind = "allocation" if str(amounts[0]).strip().lower() == "allocation" else "value"
-        tickers, amounts = tickers[1:], amounts[1:]
-        if not tickers:
+    if _is_header(raw_tickers[kept[0]], raw_amounts[kept[0]]):
+        kind = "allocation" if str(raw_amounts[kept[0]]).strip().lower() == "allocation" else "value"
+        kept = kept[1:]
+        if not len(kept):
             raise PortfolioError(f"{name} range has a header but no holdings")
-    return holdings_from_pairs(tickers, amounts, kind, name)  # type: ignore[arg-type]
+    return holdings_from_arrays(canonical[kept], values[kept], kind, name)  # type: ignore[arg-type]
 
 
 HEADER_TICKER_WORDS = frozenset({"ticker", "tickers", "symbol", "symbols", "security", "name", "id"})

@@ -13,11 +13,13 @@ from __future__ import annotations
 import functools
 import inspect
 import math
+from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+import pandas as pd
 
 from xlfactor.errors import UnknownTickersError, XlfactorError
 from xlfactor.ranges import (
@@ -27,7 +29,7 @@ from xlfactor.ranges import (
     parse_holdings_range,
     text_list,
 )
-from xlfactor.risk.holdings import align
+from xlfactor.risk.holdings import Holdings, PortfolioWeights, align
 from xlfactor.risk.model_data import FactorModelData, factor_model_data
 from xlfactor.snapshot.sources import load_snapshot
 
@@ -167,16 +169,35 @@ def _context(
     snap = load_snapshot(optional_text(snapshot), optional_date(as_of) or "latest")
     data = factor_model_data(snap)
     ignore = optional_flag(ignore_unknown, "ignore_unknown")
-    held = align(parse_holdings_range(holdings), data.ticker_index)
+    held = _aligned(parse_holdings_range(holdings), data.ticker_index)
     if len(held.missing) and not ignore:
         raise UnknownTickersError(list(held.missing["ticker"]))
     bench = data.benchmark_weights
     if benchmark is not None and not _blank_range(benchmark):
-        aligned = align(parse_holdings_range(benchmark, "benchmark"), data.ticker_index)
+        aligned = _aligned(parse_holdings_range(benchmark, "benchmark"), data.ticker_index)
         if len(aligned.missing) and not ignore:
             raise UnknownTickersError(list(aligned.missing["ticker"]))
         bench = aligned.weights
     return _Context(data, held.weights, bench)
+
+
+_ALIGNED: OrderedDict[tuple[int, int], tuple[Holdings, pd.Index, PortfolioWeights]] = OrderedDict()
+_ALIGNED_SIZE = 256
+
+
+def _aligned(holdings: Holdings, universe: pd.Index) -> PortfolioWeights:
+    """``align`` memoized on the (memoized) parsed range and the universe: a warm cell does no parsing."""
+    key = (id(holdings), id(universe))
+    hit = _ALIGNED.get(key)
+    if hit is not None and hit[0] is holdings and hit[1] is universe:
+        _ALIGNED.move_to_end(key)
+        return hit[2]
+    held = align(holdings, universe)
+    held.weights.flags.writeable = False
+    _ALIGNED[key] = (holdings, universe, held)  # the references keep the ids from being reused
+    if len(_ALIGNED) > _ALIGNED_SIZE:
+        _ALIGNED.popitem(last=False)
+    return held
 
 
 def _blank_range(value: object) -> bool:

@@ -20,6 +20,7 @@ import pandas as pd
 from xlfactor.conventions import FORECAST_HORIZON_DAYS, INDUSTRY_PREFIX, MARKET_FACTOR, SECTOR_PREFIX, TRADING_DAYS_PER_YEAR, Choice
 from xlfactor.errors import XlfactorError
 from xlfactor.model import descriptors as desc
+from xlfactor.model.fanout import Mapper, serial_map
 from xlfactor.model.covariance import CovarianceOptions, factor_covariance
 from xlfactor.model.inputs import MarketData, read_inputs
 from xlfactor.model.quality import bias_statistics, fit_statistics
@@ -129,16 +130,25 @@ def style_exposures(data: MarketData, keep_raw: bool = True, from_reports: dict 
 
 
 def _style_major(arrays: dict[str, np.ndarray], names: list[str]) -> np.ndarray:
-    """(n_dates, n_tickers, n_styles) view of one contiguous (n_styles, n_dates, n_tickers) block."""
+    """(n_dates, n_tickers, n_styles) C-contiguous stack of the styles.
+
+    C order, so a pickled copy (a Dask worker's) has the same memory layout, and so the
+    same rounding in every later product, as the original.
+    """
     first = arrays[names[0]]
-    block = np.empty((len(names),) + first.shape)
-    for j, name in enumerate(names):  # one contiguous copy per style
-        block[j] = arrays[name]
-    return np.moveaxis(block, 0, -1)
+    block = np.empty(first.shape + (len(names),))
+    for j, name in enumerate(names):  # one strided copy per style
+        block[..., j] = arrays[name]
+    return block
 
 
-def build_model(data: MarketData, options: BuildOptions = BuildOptions(), progress: Progress | None = None) -> ModelHistory:
-    """Descriptors, standardized exposures and daily regressions for every date of ``data``."""
+def build_model(
+    data: MarketData, options: BuildOptions = BuildOptions(), progress: Progress | None = None, mapper: Mapper | None = None
+) -> ModelHistory:
+    """Descriptors, standardized exposures and daily regressions for every date of ``data``.
+
+    ``mapper`` fans the chunks of regression days out (see :mod:`xlfactor.model.fanout`).
+    """
     step = _stepper(progress, 3)
     exposures = style_exposures(data)
     step("exposures")
@@ -146,7 +156,7 @@ def build_model(data: MarketData, options: BuildOptions = BuildOptions(), progre
     regression = regress(
         data.returns[1:], data.market_cap[:-1], exposures.styles[:-1], data.sector[:-1], data.industry[:-1],
         data.industry_sector, len(data.sector_names), None if market is None else market[1:],
-        options.min_industry_members,
+        options.min_industry_members, mapper,
     )  # fmt: skip
     regression = _prepend_empty_day(regression)
     step("regressions")
@@ -409,32 +419,39 @@ def build_snapshot(
     every: BuildFrequency | str | None = None,
     options: BuildOptions = BuildOptions(),
     progress: Progress | None = None,
+    mapper: Mapper | None = None,
 ) -> list[Path]:
     """Build snapshot folder(s) from an input folder; returns the folders written.
 
     One snapshot (at ``as_of``, default the last date) goes to ``out``; with ``every``
     (``DAY`` or ``MONTH``) one goes to ``out/date=YYYY-MM-DD`` per date from ``start``
-    (after the first 63 regression days), plus ``out/latest.json``.
+    (after the first 63 regression days), plus ``out/latest.json``. ``mapper`` fans out
+    the chunks of regression days and the as-of snapshots (each estimated from the
+    history alone, so the files do not depend on it; see :mod:`xlfactor.model.fanout`).
     """
-    from xlfactor.snapshot.writer import write_snapshot
-
     every = None if every is None else BuildFrequency.parse(every, "every")  # refused before any work
     data_dir = Path(data_dir)
     data = read_inputs(data_dir, None, as_of or end)
     source = _source_info(data_dir)
-    history = build_model(data, options, progress)
+    history = build_model(data, options, progress, mapper)
     first = max(MIN_REGRESSION_DAYS, int(np.searchsorted(data.dates, start)) if start else MIN_REGRESSION_DAYS)
     rows = output_rows(data.dates, every, first)
-    written = []
-    for i, row in enumerate(rows):
-        if progress is not None:
-            progress("snapshots", i + 1, len(rows))
-        snapshot = snapshot_at(history, row, options, quality=(row == rows[-1]) and options.quality, **source)
-        target = Path(out) if every is None else Path(out) / f"date={data.dates[row]}"
-        written.append(write_snapshot(snapshot, target))
+    done = None if progress is None else (lambda i, n: progress("snapshots", i, n))
+    shared = (history, options, source, str(out), every, rows[-1])
+    written = (mapper or serial_map)(_write_snapshot_at, shared, [(row,) for row in rows], done)
     if every is not None:
         (Path(out) / "latest.json").write_text(json.dumps({"latest": str(data.dates[rows[-1]]), "universe": options.universe}) + "\n")
     return written
+
+
+def _write_snapshot_at(history: ModelHistory, options: BuildOptions, source: dict, out: str, every: str | None,
+                       last: int, row: int) -> Path:  # fmt: skip
+    """Estimate and write the snapshot of one as-of row (one fan-out task)."""
+    from xlfactor.snapshot.writer import write_snapshot
+
+    snapshot = snapshot_at(history, row, options, quality=(row == last) and options.quality, **source)
+    target = Path(out) if every is None else Path(out) / f"date={history.data.dates[row]}"
+    return write_snapshot(snapshot, target)
 
 
 def _source_info(folder: Path) -> dict:

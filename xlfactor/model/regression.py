@@ -12,6 +12,9 @@ For each return day ``t`` with exposures ``X`` known at the previous close:
 * constraints: cap-weighted sector returns sum to 0, and cap-weighted industry returns
   sum to 0 within each sector.
 
+``X'WX`` is assembled by blocks (:func:`structured_normal_equations`): the one-hot
+sector and industry blocks are group sums and only the style block is a matrix product,
+so the cost per name is O(n_styles^2) rather than O(n_factors^2).
 The KKT system ``[[X'WX, C'], [C, 0]]`` is inverted for a whole chunk of days at once;
 its top-left block gives the factor-return covariance for t-statistics. Residuals
 (idiosyncratic returns) are raw returns minus the fitted common return.
@@ -23,6 +26,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from xlfactor.model.fanout import Mapper, serial_map
 from xlfactor.model.standardize import MAD_SCALE, row_median
 
 RETURN_WINSOR_LIMIT = 5.0
@@ -51,27 +55,6 @@ def winsorize_returns(returns: np.ndarray, usable: np.ndarray) -> np.ndarray:
     return np.clip(x, median - RETURN_WINSOR_LIMIT * spread, median + RETURN_WINSOR_LIMIT * spread)
 
 
-def design_matrices(
-    styles: np.ndarray,
-    sector: np.ndarray,
-    industry: np.ndarray,
-    usable_industry: np.ndarray,
-    n_sectors: int,
-    n_industries: int,
-) -> np.ndarray:
-    """Dense exposures (n_days, n_tickers, 1 + n_sectors + n_industries + n_styles)."""
-    days, names, n_styles = styles.shape
-    k = 1 + n_sectors + n_industries + n_styles
-    x = np.zeros((days, names, k))
-    x[:, :, 0] = 1.0
-    d_idx, n_idx = np.nonzero(sector >= 0)
-    x[d_idx, n_idx, 1 + sector[d_idx, n_idx]] = 1.0
-    d_idx, n_idx = np.nonzero((industry >= 0) & usable_industry)
-    x[d_idx, n_idx, 1 + n_sectors + industry[d_idx, n_idx]] = 1.0
-    x[:, :, 1 + n_sectors + n_industries :] = np.nan_to_num(styles)
-    return x
-
-
 def live_industries(
     usable: np.ndarray, industry: np.ndarray, industry_sector: np.ndarray, n_sectors: int, min_members: int
 ) -> np.ndarray:
@@ -96,6 +79,82 @@ def industry_members(live: np.ndarray, industry: np.ndarray) -> np.ndarray:
     return (industry >= 0) & live[rows, np.clip(industry, 0, live.shape[1] - 1)]
 
 
+def group_sums(codes: np.ndarray, values: np.ndarray, n_groups: int) -> np.ndarray:
+    """Per-day sums of ``values`` by group code (one-hot block products without the one-hot matrix).
+
+    ``codes`` (n_days, n_names) integer group of each name, -1 for none; ``values``
+    (n_days, n_names) or (n_days, n_names, p). Returns (n_days, n_groups) or
+    (n_days, n_groups, p): a ``bincount`` for 2-D values, a batched product of the
+    one-hot membership (n_days, n_groups, n_names) with the values for 3-D ones.
+
+    >>> group_sums(np.array([[0, 1, 0, -1]]), np.array([[1.0, 2.0, 3.0, 4.0]]), 2)
+    array([[4., 2.]])
+    """
+    days = codes.shape[0]
+    valid = codes >= 0
+    if values.ndim == 2:
+        base = (np.arange(days)[:, None] * n_groups + codes)[valid]
+        return np.bincount(base, weights=values[valid], minlength=days * n_groups).reshape(days, n_groups)
+    onehot = (codes[:, None, :] == np.arange(n_groups)[None, :, None]).astype(float)
+    return onehot @ np.ascontiguousarray(values)  # batched GEMM (BLAS: both operands contiguous)
+
+
+def structured_normal_equations(w, y, market, sector, industry, styles, n_sectors, n_industries):
+    """``X'WX`` and ``X'Wy`` of the design (market, sector and industry one-hots, styles) by blocks.
+
+    The one-hot blocks are group sums (diagonal sector-sector and industry-industry
+    blocks, sector-industry cross counts, group sums of the styles); only the style block
+    ``S'WS`` is a matrix product, of width n_styles instead of n_factors. The cost is
+    O(n_days n_names n_styles^2) plus a size-independent part, instead of
+    O(n_days n_names n_factors^2) for the dense design.
+
+    Parameters
+    ----------
+    w, y : (n_days, n_names) regression weights (0 outside the regression) and returns.
+    market : (n_days, n_names) the market column (1, or 0 when the market is pinned).
+    sector, industry : (n_days, n_names) codes, -1 for none (industry: -1 when folded).
+    styles : (n_days, n_names, n_styles) exposures, absent = 0.
+
+    Returns
+    -------
+    normal : (n_days, k, k) and rhs : (n_days, k), k = 1 + n_sectors + n_industries + n_styles.
+    """
+    days = w.shape[0]
+    n_sty = styles.shape[2]
+    k = 1 + n_sectors + n_industries + n_sty
+    sec = slice(1, 1 + n_sectors)
+    ind = slice(1 + n_sectors, 1 + n_sectors + n_industries)
+    sty = slice(1 + n_sectors + n_industries, k)
+    normal = np.zeros((days, k, k))
+    rhs = np.zeros((days, k))
+    wm, wy = w * market, w * y
+    ws = styles * w[:, :, None]
+    both = np.where((sector >= 0) & (industry >= 0), sector * n_industries + industry, -1)
+    blocks = [
+        (0, slice(0, 1), (wm * market).sum(axis=1)[:, None, None]),
+        (0, sec, group_sums(sector, wm, n_sectors)[:, None, :]),
+        (0, ind, group_sums(industry, wm, n_industries)[:, None, :]),
+        (0, sty, np.einsum("dn,dnp->dp", wm, styles)[:, None, :]),
+        (sec, ind, group_sums(both, w, n_sectors * n_industries).reshape(days, n_sectors, n_industries)),
+        (sec, sty, group_sums(sector, ws, n_sectors)),
+        (ind, sty, group_sums(industry, ws, n_industries)),
+        (sty, sty, np.ascontiguousarray(np.transpose(ws, (0, 2, 1))) @ styles),  # BLAS needs contiguous operands
+    ]
+    for rows, cols, block in blocks:
+        rows = slice(rows, rows + 1) if isinstance(rows, int) else rows
+        normal[:, rows, cols] = block
+        normal[:, cols, rows] = np.transpose(block, (0, 2, 1))
+    diag = np.arange(n_sectors)
+    normal[:, 1 + diag, 1 + diag] = group_sums(sector, w, n_sectors)
+    diag = np.arange(n_industries)
+    normal[:, 1 + n_sectors + diag, 1 + n_sectors + diag] = group_sums(industry, w, n_industries)
+    rhs[:, 0] = (wm * y).sum(axis=1)
+    rhs[:, sec] = group_sums(sector, wy, n_sectors)
+    rhs[:, ind] = group_sums(industry, wy, n_industries)
+    rhs[:, sty] = np.einsum("dn,dnp->dp", wy, styles)
+    return normal, rhs
+
+
 def regress(
     returns: np.ndarray,
     caps: np.ndarray,
@@ -106,6 +165,7 @@ def regress(
     n_sectors: int,
     market: np.ndarray | None = None,
     min_industry_members: int = 5,
+    mapper: Mapper | None = None,
 ) -> RegressionResult:
     """Estimate factor returns for each row of ``returns`` from the previous row's exposures.
 
@@ -117,6 +177,8 @@ def regress(
         sector/industry codes (n_days, n_tickers), -1 for none.
     industry_sector : (n_industries,) sector code of each industry.
     market : (n_days,) optional benchmark returns; the market factor is then fixed to them.
+    mapper : how the chunks of days are solved (default in order, in-process; see
+        :mod:`xlfactor.model.fanout`). Every mapper gives the same numbers.
     """
     n_days, n_names = returns.shape
     n_ind = len(industry_sector)
@@ -132,37 +194,47 @@ def regress(
     residuals = np.full((n_days, n_names), np.nan)
     r2_w, r2_u, stocks = np.full(n_days, np.nan), np.full(n_days, np.nan), usable.sum(axis=1)
     weights = np.where(usable, np.sqrt(np.where(usable, caps, 0.0)), 0.0)
-    for start in range(0, n_days, CHUNK_DAYS):  # chunks bound memory; each chunk is one batched solve
+    tasks = []
+    for start in range(0, n_days, CHUNK_DAYS):  # chunks bound memory; each chunk is one batched solve (one task)
         block = slice(start, min(start + CHUNK_DAYS, n_days))
-        fitted = _solve_chunk(
+        tasks.append((
             fit_returns[block], returns[block], usable[block], weights[block], caps[block], styles[block],
-            sector[block], industry[block], usable_member[block], live_industry[block], industry_sector,
-            n_sectors, None if market is None else market[block],
-        )  # fmt: skip
+            sector[block], industry[block], usable_member[block], live_industry[block],
+            None if market is None else market[block],
+        ))  # fmt: skip
+    solved = (mapper or serial_map)(_solve_chunk_task, (industry_sector, n_sectors), tasks, None)
+    for start, fitted in zip(range(0, n_days, CHUNK_DAYS), solved):
+        block = slice(start, min(start + CHUNK_DAYS, n_days))
         factor_returns[block], t_stats[block], residuals[block], r2_w[block], r2_u[block] = fitted
     return RegressionResult(factor_returns, residuals, t_stats, r2_w, r2_u, stocks, weights)
+
+
+def _solve_chunk_task(industry_sector, n_sectors, y_fit, y_raw, usable, weights, caps, styles, sector, industry,
+                      usable_member, live_industry, market):  # fmt: skip
+    """One chunk of days (a fan-out task): the shared arguments first."""
+    return _solve_chunk(y_fit, y_raw, usable, weights, caps, styles, sector, industry, usable_member, live_industry,
+                        industry_sector, n_sectors, market)  # fmt: skip
 
 
 def _solve_chunk(y_fit, y_raw, usable, weights, caps, styles, sector, industry, usable_member, live_industry,
                  industry_sector, n_sectors, market):  # fmt: skip
     days, names = y_fit.shape
     n_ind = len(industry_sector)
-    x = design_matrices(styles, sector, industry, usable_member, n_sectors, n_ind)
-    k = x.shape[2]
+    n_sty = styles.shape[2]
+    k = 1 + n_sectors + n_ind + n_sty
     w = weights
     y = np.where(usable, y_fit, 0.0)
     fixed_market = market is not None
     if fixed_market:
         y = np.where(usable, y - market[:, None], 0.0)
-        x[:, :, 0] = 0.0
-    xw = x * w[:, :, None]
-    xw_t = np.transpose(xw, (0, 2, 1))
-    normal = xw_t @ x  # batched GEMM over days
-    rhs = (xw_t @ y[:, :, None])[:, :, 0]
+    market_column = np.full((days, names), 0.0 if fixed_market else 1.0)
+    member_industry = np.where((industry >= 0) & usable_member, industry, -1)
+    style_block = np.ascontiguousarray(np.nan_to_num(styles))  # one layout however the chunk arrived
+    normal, rhs = structured_normal_equations(w, y, market_column, sector, member_industry, style_block, n_sectors, n_ind)
     # Constraints with raw cap weights: sectors, then industries within each sector.
     cap_used = np.where(usable, caps, 0.0)
-    sector_caps = np.einsum("dn,dnk->dk", cap_used, x[:, :, 1 : 1 + n_sectors])
-    industry_caps = np.einsum("dn,dnk->dk", cap_used, x[:, :, 1 + n_sectors : 1 + n_sectors + n_ind])
+    sector_caps = group_sums(sector, cap_used, n_sectors)
+    industry_caps = group_sums(member_industry, cap_used, n_ind)
     n_con = 1 + n_sectors
     constraints = np.zeros((days, n_con, k))
     constraints[:, 0, 1 : 1 + n_sectors] = sector_caps
@@ -195,7 +267,7 @@ def _solve_chunk(y_fit, y_raw, usable, weights, caps, styles, sector, industry, 
         inverse = np.linalg.pinv(kkt)
     solution = np.einsum("dij,dj->di", inverse, vector)
     f = solution[:, :k]
-    fitted = (x @ f[:, :, None])[:, :, 0]
+    fitted = _common(f, market_column, sector, member_industry, style_block, n_sectors)
     residual_fit = np.where(usable, y - fitted, 0.0)
     n = usable.sum(axis=1)
     dof = np.maximum(n - (k - absent.sum(axis=1) - (~empty_rows).sum(axis=1)), 1)
@@ -214,7 +286,7 @@ def _solve_chunk(y_fit, y_raw, usable, weights, caps, styles, sector, industry, 
     if fixed_market:
         f[:, 0] = market
         t[:, 0] = np.nan  # pinned, not estimated
-    common = (x @ np.where(np.arange(k) == 0, 0.0, f)[:, :, None])[:, :, 0] + f[:, :1]
+    common = _common(f, np.zeros((days, names)), sector, member_industry, style_block, n_sectors) + f[:, :1]
     residuals = np.where(usable, y_raw - common, np.nan)
     f = np.where(absent & (np.arange(k) > 0), np.nan, f)
     ind_slice = slice(1 + n_sectors, 1 + n_sectors + n_ind)
@@ -223,3 +295,14 @@ def _solve_chunk(y_fit, y_raw, usable, weights, caps, styles, sector, industry, 
     none = n == 0
     f[none], t[none], r2_w[none], r2_u[none] = np.nan, np.nan, np.nan, np.nan
     return f, t, residuals, r2_w, r2_u
+
+
+def _common(f, market_column, sector, member_industry, style_block, n_sectors):
+    """(n_days, n_names) ``X f`` of the structured design: market + sector + industry + styles."""
+    days = f.shape[0]
+    rows = np.arange(days)[:, None]
+    n_ind = f.shape[1] - 1 - n_sectors - style_block.shape[2]
+    sector_part = np.where(sector >= 0, f[rows, 1 + np.clip(sector, 0, None)], 0.0) if n_sectors else 0.0
+    industry_part = np.where(member_industry >= 0, f[rows, 1 + n_sectors + np.clip(member_industry, 0, None)], 0.0) if n_ind else 0.0
+    styles_part = np.einsum("dnp,dp->dn", style_block, f[:, 1 + n_sectors + n_ind :])
+    return market_column * f[:, :1] + sector_part + industry_part + styles_part

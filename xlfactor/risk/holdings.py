@@ -11,6 +11,7 @@ This is the one boundary where portfolio input is validated. Rules:
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal
 
@@ -67,31 +68,66 @@ def holdings_from_frame(portfolio: pd.DataFrame, name: str = "portfolio") -> Hol
     if len(kinds) != 1:
         raise PortfolioError(f"{name} needs exactly one of the columns `value` or `allocation`")
     return holdings_from_pairs(
-        portfolio[columns["ticker"]].tolist(), portfolio[columns[kinds[0]]].tolist(), kinds[0], name
+        portfolio[columns["ticker"]].to_numpy(dtype=object), portfolio[columns[kinds[0]]].to_numpy(), kinds[0], name
     )
 
 
 def holdings_from_pairs(
-    tickers: list[object], amounts: list[object], kind: HoldingsKind = "value", name: str = "portfolio"
+    tickers: Sequence[object], amounts: Sequence[object], kind: HoldingsKind = "value", name: str = "portfolio"
 ) -> Holdings:
     """Validate parallel lists of tickers and amounts (the form Excel ranges come in)."""
     if kind not in ("value", "allocation"):
         raise PortfolioError(f"holdings kind must be 'value' or 'allocation', got {kind!r}")
     if len(tickers) == 0:
         raise PortfolioError(f"{name} is empty")
-    canonical = ["" if t is None else normalize_ticker(t) for t in tickers]
-    blank = [i for i, t in enumerate(canonical) if not t or t == "NAN"]
-    if blank:
-        raise PortfolioError(f"{name} has {len(blank)} blank ticker(s) (row {blank[0] + 1})")
-    if all(type(a) is float or type(a) is int for a in amounts):
-        values = np.array(amounts, dtype=float)
-    else:
-        values = np.array([_number(a) for a in amounts], dtype=float)
+    return holdings_from_arrays(canonical_tickers(tickers), numeric_amounts(amounts), kind, name)
+
+
+def canonical_tickers(tickers: Sequence[object]) -> np.ndarray:
+    """(n,) object array of tickers in canonical form: text, stripped, upper case (None -> "")."""
+    return np.array(["" if t is None else normalize_ticker(t) for t in tickers], dtype=object)
+
+
+def numeric_amounts(amounts: Sequence[object], types: np.ndarray | None = None) -> FloatArray:
+    """(n,) floats of cell amounts: numbers as they are, text numbers (``"1,000"``) parsed, anything else NaN.
+
+    Work is per distinct cell type (a handful), not per cell; only text cells are parsed
+    one by one. ``types`` may pass ``cell_types(amounts)`` when already computed.
+    """
+    array = amounts if isinstance(amounts, np.ndarray) else np.array(amounts, dtype=object)
+    if array.dtype.kind in "fiu":
+        return array.astype(float)
+    kinds = set(map(type, array))
+    if kinds <= _PLAIN_CELLS:
+        return array.astype(float)  # numbers and blanks only (None -> NaN)
+    types = cell_types(array) if types is None else types
+    out = np.full(len(array), np.nan)
+    for kind in kinds:  # a loop over the distinct cell types, not over cells
+        if issubclass(kind, (bool, np.bool_)) or not issubclass(kind, (int, float, np.number, str)):
+            continue  # booleans, dates, errors...: not an amount
+        mask = types == kind
+        out[mask] = [_number(v) for v in array[mask]] if kind is str else array[mask].astype(float)
+    return out
+
+
+_PLAIN_CELLS = frozenset({float, int, type(None), np.float64})
+
+
+def cell_types(cells: np.ndarray) -> np.ndarray:
+    """(n,) object array of each cell's Python type (for vectorized masks such as ``types == str``)."""
+    return np.fromiter(map(type, cells), dtype=object, count=len(cells))
+
+
+def holdings_from_arrays(canonical: np.ndarray, values: FloatArray, kind: HoldingsKind, name: str) -> Holdings:
+    """Validate canonical tickers (see :func:`canonical_tickers`) and float amounts; sum duplicates."""
+    blank = (canonical == "") | (canonical == "NAN")
+    if blank.any():
+        raise PortfolioError(f"{name} has {int(blank.sum())} blank ticker(s) (row {int(np.argmax(blank)) + 1})")
     bad = ~np.isfinite(values)
     if bad.any():
-        shown = ", ".join(np.asarray(canonical)[bad][:5])
+        shown = ", ".join(canonical[bad][:5])
         raise PortfolioError(f"{name} has {int(bad.sum())} non-numeric or missing {kind}(s): {shown}")
-    codes, unique = pd.factorize(np.asarray(canonical, dtype=object))
+    codes, unique = pd.factorize(canonical)
     summed = np.bincount(codes, weights=values, minlength=len(unique))
     if kind == "value" and not np.abs(summed).sum() > 0:
         raise PortfolioError(f"{name} has zero gross exposure")

@@ -1,0 +1,46 @@
+"""Worksheet ranges are parsed once per content: the memo is exact and never shares mutable state."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from xlfactor import ranges
+from xlfactor.errors import PortfolioError
+from xlfactor.functions import OF_TOTALRISK, OF_TRACKINGERROR
+from xlfactor.ranges import parse_holdings_range
+
+
+def _rows():
+    return [["Ticker", "Value"], [" sim0001", 300.0], [None, None], ["SIM0002", "1,000"], ["sim0001", 100]]
+
+
+def test_equal_content_parses_once_and_a_changed_cell_parses_again(monkeypatch):
+    calls = []
+    real = ranges._parse_holdings
+    monkeypatch.setattr(ranges, "_parse_holdings", lambda rows, name: calls.append(1) or real(rows, name))
+    ranges._MEMO.clear()
+    first = parse_holdings_range(_rows())
+    for _ in range(20):  # twenty cells over the same range, each call a fresh copy of the cells
+        assert parse_holdings_range(_rows()) is first
+    assert len(calls) == 1
+    assert first.tickers.tolist() == ["SIM0001", "SIM0002"]
+    np.testing.assert_allclose(first.weights, [400 / 1400, 1000 / 1400])
+    changed = _rows()
+    changed[3][1] = "1,001"
+    assert parse_holdings_range(changed).amounts.tolist() == [400.0, 1001.0] and len(calls) == 2
+    with pytest.raises(ValueError):
+        first.amounts[0] = 0.0  # shared between cells: read-only
+
+
+def test_errors_are_not_memoized_and_cells_agree_with_the_uncached_path():
+    bad = [["SIM0001", 1.0], [None, 2.0]]
+    for _ in range(2):
+        with pytest.raises(PortfolioError, match="row 2 has a value but no ticker"):
+            parse_holdings_range(bad)
+    rows = _rows()
+    ranges._MEMO.clear()
+    cold = OF_TRACKINGERROR(rows)
+    warm = OF_TRACKINGERROR(_rows())
+    assert cold == warm and isinstance(cold, float)
+    assert OF_TOTALRISK(_rows()) != cold  # a different function on the same memoized range

@@ -1,0 +1,406 @@
+"""Risk of thousands of books in one run, in-process or on a Dask cluster (``xlfactor batch``).
+
+Holdings are read once (:func:`read_books`: a long CSV or Parquet table ``portfolio,
+ticker, value`` or a folder of one CSV per book), split into chunks of books, and each
+chunk is one task: align the chunk's books to the universe as one sparse matrix and
+price them with :func:`xlfactor.risk.batch.batch_risk`, then (with a ``report_writer``)
+write a report workbook and record a track day per book. In-process the chunks run one after the
+other; with ``scheduler`` they are Dask tasks (``"local"`` starts a LocalCluster, anything
+else is the address of a running scheduler). A task carries its chunk of holdings and the
+snapshot's *source* (path or URL), never the snapshot: each worker loads the snapshot
+once into its own cache (:func:`worker_model`). The chunks are the same either way, so a
+distributed run's numbers equal the serial run's exactly. A book that cannot be used is
+reported by name with its reason, and the others complete.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from xlfactor._files import atomic_write
+from xlfactor.errors import XlfactorError
+from xlfactor._threads import call_single_threaded
+from xlfactor.risk.batch import book_weights
+from xlfactor.risk.batch import batch_risk as _batch_risk
+from xlfactor.risk.model_data import FactorModelData, factor_model_data
+
+CHUNK_BOOKS = 256
+"""Books per task. Fixed (not derived from the worker count) so every run chunks alike."""
+
+DISTRIBUTED_EXTRA = "pip install 'xlfactor[distributed]'"
+CONNECT_TIMEOUT = "10s"  # to reach a scheduler by address
+
+Progress = Callable[[str, int, int], None]
+
+
+@dataclass(frozen=True, eq=False)
+class BatchResult:
+    """What a batch run produced."""
+
+    summary: pd.DataFrame  # one row per priced book (index: portfolio), batch_risk columns + holdings counts
+    failed: dict[str, str]  # book -> reason (unusable holdings, or a failed task / report)
+    files: dict[str, Path] = field(default_factory=dict)  # summary_csv, summary_parquet, failed_csv
+
+
+# ---------------------------------------------------------------- reading holdings
+
+
+def read_books(path: str | Path) -> tuple[pd.DataFrame, dict[str, str]]:
+    """Read many books' holdings once: ``(long table, books that could not be read)``.
+
+    Parameters
+    ----------
+    path : path
+        A ``.csv`` or ``.parquet`` file with columns ``portfolio, ticker`` and ``value``
+        (or ``allocation``), one row per holding; or a folder of ``*.csv`` files with
+        ``ticker, value`` (or ``allocation``) columns, one book per file named by its stem.
+
+    Returns
+    -------
+    (DataFrame, dict)
+        The long table (``portfolio, ticker`` and the amount column) and, for a folder,
+        the files that cannot be read as a book (name -> reason).
+
+    Raises
+    ------
+    XlfactorError
+        If the path is missing, of an unknown type, or a table lacks its columns.
+    """
+    path = Path(path)
+    if path.is_dir():
+        return _read_folder(path)
+    if not path.is_file():
+        raise XlfactorError(f"holdings {path}: no such file or folder")
+    suffix = path.suffix.lower()
+    try:
+        if suffix in (".parquet", ".pq"):
+            frame = pd.read_parquet(path)
+        elif suffix == ".csv":
+            frame = pd.read_csv(path)
+        else:
+            raise XlfactorError(f"holdings {path}: expected a .csv or .parquet file or a folder of .csv files")
+    except ImportError as exc:
+        raise XlfactorError(f"holdings {path}: reading Parquet needs pyarrow ({exc}); {DISTRIBUTED_EXTRA}") from None
+    except (ValueError, OSError, pd.errors.ParserError, UnicodeDecodeError) as exc:
+        raise XlfactorError(f"holdings {path}: cannot be read ({exc})") from None
+    columns = {str(c).strip().lower() for c in frame.columns}
+    if not {"portfolio", "ticker"} <= columns or len(columns & {"value", "allocation"}) != 1:
+        raise XlfactorError(f"holdings {path}: needs columns portfolio, ticker and value (or allocation)")
+    return frame, {}
+
+
+def _read_folder(folder: Path) -> tuple[pd.DataFrame, dict[str, str]]:
+    files = sorted(folder.glob("*.csv"))
+    if not files:
+        raise XlfactorError(f"holdings {folder}: the folder has no .csv files")
+    frames, failed, kinds = [], {}, set()
+    for file in files:  # one read per book file; the parsing after this is one vectorized pass
+        try:
+            frame = pd.read_csv(file)
+        except (ValueError, OSError, pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
+            failed[file.stem] = f"cannot be read ({' '.join(str(exc).split())})"
+            continue
+        columns = {str(c).strip().lower(): c for c in frame.columns}
+        kind = [k for k in ("value", "allocation") if k in columns]
+        if "ticker" not in columns or len(kind) != 1:
+            failed[file.stem] = "needs columns ticker and value (or allocation)"
+            continue
+        kinds.add(kind[0])
+        frames.append(pd.DataFrame({"portfolio": file.stem, "ticker": frame[columns["ticker"]], kind[0]: frame[columns[kind[0]]]}))
+    if len(kinds) > 1:
+        raise XlfactorError(f"holdings {folder}: mixes value and allocation files; use one kind for all books")
+    if not frames:
+        return pd.DataFrame({"portfolio": [], "ticker": [], "value": []}), failed
+    return pd.concat(frames, ignore_index=True), failed
+
+
+# ---------------------------------------------------------------- the worker side
+
+_MODELS: dict[tuple[str | None, str], FactorModelData] = {}
+_MODELS_LOCK = threading.Lock()
+
+
+def worker_model(source: str | None, as_of: str = "latest") -> FactorModelData:
+    """The snapshot at ``source`` (path or URL; None = embedded demo), loaded once per process.
+
+    Dask workers call this inside each task: the first task on a worker loads the snapshot
+    (from the path, the URL or the worker's download cache), later tasks reuse it. Tasks
+    therefore carry only the source string, never the snapshot.
+    """
+    key = (source, as_of)
+    with _MODELS_LOCK:
+        model = _MODELS.get(key)
+        if model is None:
+            from xlfactor.snapshot.sources import load_snapshot
+
+            model = factor_model_data(load_snapshot(source, as_of))
+            _MODELS[key] = model
+    return model
+
+
+@dataclass(frozen=True)
+class _Job:
+    """Everything a chunk task needs besides its holdings (small, pickled per task)."""
+
+    source: str | None
+    as_of: str
+    benchmark: pd.DataFrame | None
+    reports: str | None  # folder for the report workbooks
+    track: str | None  # folder of per-book track histories
+    report_writer: Callable | None = None  # write_report_workbook (front-end layer, passed in)
+
+
+def run_chunk(job: _Job, chunk: pd.DataFrame) -> tuple[pd.DataFrame, dict[str, str]]:
+    """Price one chunk of books (a Dask task, or one step of the in-process run)."""
+    data = worker_model(job.source, job.as_of)
+    books = book_weights(chunk, data.ticker_index)
+    b = None if job.benchmark is None else data.weights(job.benchmark, "benchmark").weights
+    table = _batch_risk(data, books.weights, b, index=books.names)
+    missing = books.missing.assign(weight=books.missing["weight"].abs()).groupby("portfolio", sort=False)["weight"]
+    table["holdings"] = books.holdings.astype(float)
+    table["missing_holdings"] = missing.size().reindex(table.index, fill_value=0).to_numpy(dtype=float)
+    table["missing_weight"] = missing.sum().reindex(table.index, fill_value=0.0).to_numpy(dtype=float)
+    failed = dict(books.failed)
+    if job.reports is not None and len(books.names):
+        failed.update(_book_files(job, data, chunk, set(books.names)))
+    return table, failed
+
+
+def _book_files(job: _Job, data: FactorModelData, chunk: pd.DataFrame, usable: set) -> dict[str, str]:
+    """Report workbook and track day of each usable book of the chunk (per book: files)."""
+    from xlfactor.track import record_day
+
+    failed = {}
+    amount = "value" if "value" in {str(c).strip().lower() for c in chunk.columns} else "allocation"
+    labels = chunk["portfolio"].astype(str).str.strip()
+    for name, book in chunk.groupby(labels, sort=False):
+        if name not in usable:
+            continue
+        holdings = pd.DataFrame({"ticker": book["ticker"].to_numpy(), amount: book[amount].to_numpy()})
+        stem = safe_file_name(name)
+        try:
+            job.report_writer(Path(job.reports) / f"{stem}.xlsx", holdings, data.snapshot, job.benchmark)
+            track = Path(job.track) if job.track else Path(job.reports).parent / "track"
+            record_day(holdings, track / stem, data.snapshot, None, job.benchmark)
+        except Exception as exc:  # noqa: BLE001 - one book's files never stop the others
+            failed[name] = f"report: {type(exc).__name__}: {' '.join(str(exc).split())}"
+    return failed
+
+
+def safe_file_name(name: str) -> str:
+    """A book name as a file name: letters, digits, ``._-`` kept, anything else ``_``.
+
+    >>> safe_file_name("Fund A/B: growth")
+    'Fund_A_B__growth'
+    """
+    stem = re.sub(r"[^A-Za-z0-9._-]", "_", str(name)).strip(".") or "book"
+    return stem[:120]
+
+
+# ---------------------------------------------------------------- orchestration
+
+
+def chunks_of(frame: pd.DataFrame, size: int = CHUNK_BOOKS) -> list[pd.DataFrame]:
+    """Split a long holdings table into chunks of ``size`` whole books, in first-appearance order."""
+    if not len(frame):
+        return []
+    labels = frame["portfolio"].astype(str).str.strip()
+    code, _ = pd.factorize(labels)
+    part = code // size
+    order = np.argsort(part, kind="stable")
+    bounds = np.searchsorted(part[order], np.arange(part.max() + 2))
+    return [frame.iloc[order[bounds[i] : bounds[i + 1]]] for i in range(len(bounds) - 1) if bounds[i + 1] > bounds[i]]
+
+
+def run_batch(
+    holdings: str | Path | pd.DataFrame,
+    out: str | Path | None = None,
+    snapshot: str | None = None,
+    as_of: str = "latest",
+    benchmark: pd.DataFrame | None = None,
+    report_writer: Callable | None = None,
+    track: str | Path | None = None,
+    scheduler: str | None = None,
+    workers: int | None = None,
+    chunk_books: int = CHUNK_BOOKS,
+    progress: Progress | None = None,
+) -> BatchResult:
+    """Risk summary of every book, in-process or on Dask; optionally a report and track day per book.
+
+    Parameters
+    ----------
+    holdings : path or DataFrame
+        See :func:`read_books`, or the long table itself.
+    out : path, optional
+        Folder for ``summary.csv``, ``summary.parquet`` (needs pyarrow), ``failed.csv`` and,
+        with ``reports``, ``reports/<book>.xlsx``. Nothing is written when None.
+    snapshot : str, optional
+        Snapshot folder or URL (None: the embedded simulated demo). Workers load it themselves.
+    as_of : str
+        Snapshot date or ``"latest"``.
+    benchmark : DataFrame, optional
+        One benchmark for every book (``ticker`` + ``value``); default the cap-weighted universe.
+    report_writer : callable, optional
+        ``report_writer(path, holdings, snapshot, benchmark)`` writes one book's report
+        workbook (the CLI passes ``xlfactor.excel.report_workbook.write_report_workbook``,
+        a front end this module must not import). When given, every usable book gets
+        ``<out>/reports/<book>.xlsx`` and a track day recorded in ``track`` (default
+        ``<out>/track``: one history folder per book, as ``xlfactor track --history``).
+    scheduler : str, optional
+        None: in-process. ``"local"``: a Dask LocalCluster of ``workers`` processes.
+        Otherwise the address of a running Dask scheduler (``tcp://host:8786``).
+    chunk_books : int
+        Books per task.
+    progress : callable, optional
+        ``progress(label, done, total)`` after each chunk.
+
+    Returns
+    -------
+    BatchResult
+        ``summary``: the columns of :func:`xlfactor.batch_risk` plus ``holdings,
+        missing_holdings, missing_weight`` per book, in input order. ``failed``: book ->
+        reason for every book that was not priced (or whose files failed).
+    """
+    reports = report_writer is not None
+    if reports and out is None:
+        raise XlfactorError("reports need an output folder (--out)")
+    if isinstance(holdings, pd.DataFrame):
+        frame, failed = holdings, {}
+    else:
+        frame, failed = read_books(holdings)
+    source = _source(snapshot)
+    out_dir = None if out is None else Path(out)
+    job = _Job(
+        source=source,
+        as_of=as_of,
+        benchmark=benchmark,
+        reports=str(out_dir / "reports") if reports else None,
+        track=None if not reports else str(Path(track) if track else out_dir / "track"),
+        report_writer=report_writer,
+    )
+    chunks = chunks_of(frame, chunk_books)
+    if scheduler is None:
+        worker_model(source, as_of)  # a bad snapshot is one clear error, not one per chunk
+        outcomes = _run_serial(job, chunks, progress)
+    else:
+        outcomes = _run_dask(job, chunks, scheduler, workers, progress)
+    tables = []
+    for chunk, outcome in zip(chunks, outcomes):
+        if isinstance(outcome, BaseException):
+            reason = f"task failed: {type(outcome).__name__}: {' '.join(str(outcome).split())}"
+            failed.update({name: reason for name in pd.unique(chunk["portfolio"].astype(str).str.strip())})
+            continue
+        tables.append(outcome[0])
+        failed.update(outcome[1])
+    summary = pd.concat(tables) if tables else pd.DataFrame(columns=["portfolio"]).set_index("portfolio")
+    summary.index.name = "portfolio"
+    files = {} if out_dir is None else write_batch_tables(out_dir, summary, failed)
+    return BatchResult(summary, failed, files)
+
+
+def _source(snapshot: str | None) -> str | None:
+    """The snapshot source as workers must see it: URLs as given, folders absolute."""
+    if snapshot is None or "://" in str(snapshot) or str(snapshot) == "xlfactor-demo":
+        return None if snapshot is None else str(snapshot)
+    return str(Path(snapshot).resolve())
+
+
+def _run_serial(job: _Job, chunks: list[pd.DataFrame], progress: Progress | None) -> list:
+    outcomes = []
+    for i, chunk in enumerate(chunks):
+        try:
+            outcomes.append(call_single_threaded(run_chunk, job, chunk))
+        except Exception as exc:  # noqa: BLE001 - a failed chunk is reported by book, the rest go on
+            outcomes.append(exc)
+        if progress is not None:
+            progress("chunks", i + 1, len(chunks))
+    return outcomes
+
+
+def dask_client(scheduler: str, workers: int | None = None):
+    """A ``distributed.Client``: a new LocalCluster for ``"local"``, else the scheduler at that address."""
+    try:
+        from distributed import Client, LocalCluster
+    except ImportError:
+        raise XlfactorError(f"--scheduler needs Dask: {DISTRIBUTED_EXTRA}") from None
+    if scheduler == "local":
+        cluster = LocalCluster(n_workers=workers or 2, threads_per_worker=1, processes=True, dashboard_address=None)
+        return Client(cluster), cluster
+    try:
+        return Client(scheduler, timeout=CONNECT_TIMEOUT), None
+    except (OSError, TimeoutError) as exc:
+        raise XlfactorError(f"--scheduler {scheduler}: cannot connect ({exc})") from None
+
+
+def _run_dask(job: _Job, chunks: list[pd.DataFrame], scheduler: str, workers: int | None, progress: Progress | None) -> list:
+    from distributed import as_completed
+
+    client, cluster = dask_client(scheduler, workers)
+    try:
+        futures = [client.submit(call_single_threaded, run_chunk, job, chunk, pure=False) for chunk in chunks]  # one task per chunk
+        index = {future.key: i for i, future in enumerate(futures)}
+        outcomes: list = [None] * len(futures)
+        for done, future in enumerate(as_completed(futures), start=1):
+            error = future.exception()
+            outcomes[index[future.key]] = error if error is not None else future.result()
+            if progress is not None:
+                progress("chunks", done, len(futures))
+        return outcomes
+    finally:
+        client.close()
+        if cluster is not None:
+            cluster.close()
+
+
+def write_batch_tables(out: Path, summary: pd.DataFrame, failed: dict[str, str]) -> dict[str, Path]:
+    """Write ``summary.csv``, ``summary.parquet`` (when pyarrow is installed) and ``failed.csv`` atomically."""
+    out.mkdir(parents=True, exist_ok=True)
+    files = {"summary_csv": atomic_write(out / "summary.csv", lambda h: summary.to_csv(h, float_format="%.17g"))}
+    try:
+        import pyarrow  # noqa: F401
+    except ImportError:
+        pass
+    else:
+        files["summary_parquet"] = atomic_write(out / "summary.parquet", lambda h: summary.to_parquet(h))
+    table = pd.DataFrame({"portfolio": list(failed), "error": list(failed.values())})
+    files["failed_csv"] = atomic_write(out / "failed.csv", lambda h: table.to_csv(h, index=False))
+    return files
+
+
+def loaded_models() -> list[tuple[str | None, str]]:
+    """The (source, as_of) snapshots this process has loaded for batch tasks (one entry each)."""
+    with _MODELS_LOCK:
+        return list(_MODELS)
+
+
+def dask_mapper(client) -> Callable:
+    """A mapper (see ``xlfactor.model.fanout.Mapper``) that runs each task on the Dask cluster of ``client``.
+
+    Shared arguments (e.g. the model history of a build) are scattered once to every
+    worker, not pickled per task; results come back in task order. The first failed task
+    raises its error (a build is all or nothing).
+    """
+    from distributed import as_completed
+
+    def run(fn, shared: tuple, tasks, on_done=None) -> list:
+        handles = [a if a is None or isinstance(a, (str, int, float, bool)) else client.scatter(a, broadcast=True) for a in shared]
+        futures = [client.submit(call_single_threaded, fn, *handles, *task, pure=False) for task in tasks]
+        order = {future.key: i for i, future in enumerate(futures)}
+        results: list = [None] * len(futures)
+        try:
+            for done, future in enumerate(as_completed(futures), start=1):
+                results[order[future.key]] = future.result()
+                if on_done is not None:
+                    on_done(done, len(futures))
+        finally:
+            client.cancel(futures)
+        return results
+
+    return run
