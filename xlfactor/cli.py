@@ -212,12 +212,15 @@ def quality_text(quality: dict) -> str:
                 "r2_weighted_median", "r2_uncentred_mean", "r2_uncentred_median"):  # fmt: skip
         if key in quality:
             lines.append(f"  {key:<28} {quality[key]:.4f}" if isinstance(quality[key], float) else f"  {key:<28} {quality[key]}")
-    bias = quality.get("bias", {})
-    if bias.get("out_of_sample_days"):
-        low, high = bias["band"]
-        lines.append(f"  out-of-sample bias statistics over {bias['out_of_sample_days']} days (band {low:.3f}..{high:.3f}):")
-        for key in ("random_bias_mean", "random_bias_share_in_band", "cap_weighted_bias", "factor_bias_mean", "factor_bias_share_in_band"):
-            lines.append(f"    {key:<26} {bias[key]:.4f}")
+    for section, unit, label in (("bias", "days", "one-day"), ("bias_21d", "periods", "21-day")):
+        bias = quality.get(section, {})
+        if bias.get(f"out_of_sample_{unit}", 0) >= 2 and "band" in bias:
+            low, high = bias["band"]
+            lines.append(f"  out-of-sample bias statistics, {label} horizon, over {bias[f'out_of_sample_{unit}']} {unit} (band {low:.3f}..{high:.3f}):")
+            for key in ("random_bias_mean", "random_bias_share_in_band", "cap_weighted_bias", "random_robust_bias_mean",
+                        "random_q_statistic_mean", "factor_bias_mean", "factor_bias_share_in_band"):  # fmt: skip
+                if key in bias:
+                    lines.append(f"    {key:<26} {bias[key]:.4f}")
     stats = quality.get("factor_t_stats", {})
     if stats:
         strongest = sorted(stats.items(), key=lambda kv: -(kv[1]["mean_abs_t"] if kv[1]["mean_abs_t"] == kv[1]["mean_abs_t"] else -1))[:10]

@@ -24,6 +24,11 @@ TRADING_DAYS_PER_YEAR = 252
 
 SQRT_TRADING_DAYS = math.sqrt(TRADING_DAYS_PER_YEAR)
 
+FORECAST_HORIZON_DAYS = 21
+"""Horizon of the main risk forecast (USE4: one month). Its annualized value is the
+Newey-West 21-day forecast x 252/21; the one-day forecast (no serial-correlation terms)
+is kept beside it and used for one-day VaR."""
+
 MARKET_FACTOR = "market"
 SECTOR_PREFIX = "sector:"
 INDUSTRY_PREFIX = "industry:"

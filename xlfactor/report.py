@@ -95,6 +95,7 @@ def portfolio_report(
     top_name_share = float(idio_shares.max()) if len(idio_shares) else math.nan
     idio_by_name.attrs.update(top_name_share=top_name_share, effective_names=effective_names)
 
+    total_1d, te_1d = data.horizon_risk(w, 1), data.horizon_risk(w, 1, active=True, benchmark=b)  # one-day forecasts
     summary_values = {
         "total_risk": total,
         "factor_risk": math.sqrt(factor_var),
@@ -103,10 +104,10 @@ def portfolio_report(
         "active_factor_risk": math.sqrt(active_factor_var),
         "active_idiosyncratic_risk": math.sqrt(active_idio_var),
         "beta": beta,
-        "var_95": dec.parametric_var(total, 0.95),
-        "var_99": dec.parametric_var(total, 0.99),
-        "active_var_95": dec.parametric_var(te, 0.95),
-        "active_var_99": dec.parametric_var(te, 0.99),
+        "var_95": dec.parametric_var(total_1d, 0.95),
+        "var_99": dec.parametric_var(total_1d, 0.99),
+        "active_var_95": dec.parametric_var(te_1d, 0.95),
+        "active_var_99": dec.parametric_var(te_1d, 0.99),
         "idiosyncratic_share_of_te": active_idio_var / te_var if te_var > 0 else math.nan,
         "idiosyncratic_share_of_total": idio_var / total_var if total_var > 0 else math.nan,
         "effective_names": effective_names,
@@ -141,7 +142,7 @@ def portfolio_report(
         "total_risk": _risk_rows(factor_var, idio_var),
         "tracking_error": _risk_rows(active_factor_var, active_idio_var),
         "risk_decomposition": pd.concat([blocks, active_blocks.add_prefix("active_")], axis=1),
-        "var": _var_table(total, te),
+        "var": _var_table(lambda h: data.horizon_risk(w, h), lambda h: data.horizon_risk(w, h, active=True, benchmark=b)),
         "holdings": data.portfolio_frame(w, b),
         "snapshot": _snapshot_table(data.snapshot, benchmark_label),
         "diagnostics": _diagnostics_table(data.snapshot),
@@ -164,10 +165,11 @@ def _quality_tables(snapshot: Snapshot) -> dict[str, pd.DataFrame]:
 
 def _build_quality_tables(quality: dict) -> dict[str, pd.DataFrame]:
     rows = {k: v for k, v in quality.items() if isinstance(v, (int, float)) and not isinstance(v, bool)}
-    bias = quality.get("bias", {})
-    rows.update({f"bias_{k}": v for k, v in bias.items() if isinstance(v, (int, float)) and not isinstance(v, bool)})
-    if "band" in bias:
-        rows["bias_band_low"], rows["bias_band_high"] = bias["band"]
+    for section in ("bias", "bias_21d"):  # one-day and 21-day horizons
+        bias = quality.get(section, {})
+        rows.update({f"{section}_{k}": v for k, v in bias.items() if isinstance(v, (int, float)) and not isinstance(v, bool)})
+        if "band" in bias:
+            rows[f"{section}_band_low"], rows[f"{section}_band_high"] = bias["band"]
     model = pd.DataFrame({"value": pd.Series(rows, dtype=float)})
     model.index.name = "metric"
     stats = quality.get("factor_t_stats", {})
@@ -237,10 +239,12 @@ def _risk_rows(factor_var: float, idio_var: float) -> pd.DataFrame:
     return frame
 
 
-def _var_table(total: float, te: float) -> pd.DataFrame:
+def _var_table(total_at, te_at) -> pd.DataFrame:
+    """VaR and ES rows; ``total_at(h)``/``te_at(h)`` give the annualized risk forecast for horizon ``h``."""
     rows = []
     for confidence in VAR_CONFIDENCES:
         for horizon in VAR_HORIZONS_DAYS:
+            total, te = total_at(horizon), te_at(horizon)
             rows.append(
                 {
                     "confidence": confidence,

@@ -9,7 +9,7 @@ SQRT, ABS, LOWER, TRIM, ``_xlfn.NORM.S.INV``), and full calculation on load is s
 Every other table holds values computed by :func:`xlfactor.portfolio_report`.
 
 The model-data sheets the formulas read (``ModelUniverse, ModelExposures,
-ModelCovariance, Calc``) are hidden: they recalculate but do not print. Every visible
+ModelCovariance, ModelCovariance1d (the one-day forecast, for VaR), Calc``) are hidden: they recalculate but do not print. Every visible
 sheet gets print settings from :func:`xlfactor.excel.sheets.apply_print_settings`.
 """
 
@@ -81,7 +81,7 @@ VALUE_SHEETS = (
     ("AttributionFactors", "attribution_factors", False),
     ("VaR", "var", False),
 )
-MODEL_SHEETS = ("ModelUniverse", "ModelExposures", "ModelCovariance", "Calc")
+MODEL_SHEETS = ("ModelUniverse", "ModelExposures", "ModelCovariance", "ModelCovariance1d", "Calc")
 TOP_CONTRIBUTORS = 10
 
 
@@ -176,13 +176,15 @@ def _write_model_sheets(wb: Workbook, data, bench: np.ndarray, last_holding_row:
     n, k = len(data.tickers), len(data.factor_names)
     last = n + 1
     universe = wb.create_sheet("ModelUniverse")
-    universe.append(["ticker", "benchmark_weight", "idiosyncratic_variance", "weight", "active_weight"])
-    # Tickers and factor names come from the snapshot files: stored as text (append_row), never formulas.
+    universe.append(["ticker", "benchmark_weight", "idiosyncratic_variance", "weight", "active_weight",
+                     "idiosyncratic_variance_1d"])  # fmt: skip
     holdings_tickers = f"Holdings!$A$2:$A${last_holding_row}"
     holdings_values = f"Holdings!$B$2:$B${last_holding_row}"
-    for i, (ticker, b, d) in enumerate(zip(data.tickers.tolist(), bench.tolist(), data.idiosyncratic_variance.tolist()), 2):
+    daily_covariance, daily_idio = data.one_day_model()  # the one-day forecast (VaR), annualized
+    rows = zip(data.tickers.tolist(), bench.tolist(), data.idiosyncratic_variance.tolist(), daily_idio.tolist())
+    for i, (ticker, b, d, d1) in enumerate(rows, 2):
         universe.append(
-            [None, b, d, f"=SUMIF({holdings_tickers},$A{i},{holdings_values})*WeightScale", f"=D{i}-B{i}"]
+            [None, b, d, f"=SUMIF({holdings_tickers},$A{i},{holdings_values})*WeightScale", f"=D{i}-B{i}", d1]
         )
         set_cell(universe.cell(row=i, column=1), ticker)
     exposures = wb.create_sheet("ModelExposures")
@@ -193,7 +195,11 @@ def _write_model_sheets(wb: Workbook, data, bench: np.ndarray, last_holding_row:
     append_row(covariance, ["factor", *data.factor_names.tolist()])
     for name, row in zip(data.factor_names.tolist(), data.factor_covariance.tolist()):
         append_row(covariance, [name, *row])
-    for ws in (universe, exposures, covariance):
+    covariance_1d = wb.create_sheet("ModelCovariance1d")
+    append_row(covariance_1d, ["factor", *data.factor_names.tolist()])
+    for name, row in zip(data.factor_names.tolist(), daily_covariance.tolist()):
+        append_row(covariance_1d, [name, *row])
+    for ws in (universe, exposures, covariance, covariance_1d):
         ws.freeze_panes = "B2"
         for cell in ws[1]:
             cell.font, cell.fill = HEADER_FONT, HEADER_FILL
@@ -226,6 +232,8 @@ def _write_model_sheets(wb: Workbook, data, bench: np.ndarray, last_holding_row:
         ("portfolio_benchmark_idiosyncratic_covariance", f"=SUMPRODUCT({weights},{bench_col},{idio})", False),
         ("benchmark_factor_variance", f"=SUMPRODUCT(MMULT({x_b},{f}),{x_b})", True),
         ("benchmark_idiosyncratic_variance", f"=SUMPRODUCT({bench_col},{bench_col},{idio})", False),
+        ("portfolio_factor_variance_1d", f"=SUMPRODUCT(MMULT({x_p},ModelCovariance1d!$B$2:${end}${k + 1}),{x_p})", True),
+        ("portfolio_idiosyncratic_variance_1d", f"=SUMPRODUCT({weights},{weights},ModelUniverse!$F$2:$F${last})", False),
     ]
     cells = {}
     for offset, (label, formula, is_array) in enumerate(scalars):
@@ -246,6 +254,7 @@ def _write_model_sheets(wb: Workbook, data, bench: np.ndarray, last_holding_row:
 def _headline_formulas(c: dict[str, str]) -> dict[str, str]:
     total = f"SQRT({c['portfolio_factor_variance']}+{c['portfolio_idiosyncratic_variance']})"
     te_variance = f"({c['active_factor_variance']}+{c['active_idiosyncratic_variance']})"
+    one_day = f"SQRT({c['portfolio_factor_variance_1d']}+{c['portfolio_idiosyncratic_variance_1d']})"  # one-day forecast
     return {
         "TotalRisk": f"={total}",
         "FactorRisk": f"=SQRT({c['portfolio_factor_variance']})",
@@ -255,8 +264,8 @@ def _headline_formulas(c: dict[str, str]) -> dict[str, str]:
             f"=({c['portfolio_benchmark_factor_covariance']}+{c['portfolio_benchmark_idiosyncratic_covariance']})"
             f"/({c['benchmark_factor_variance']}+{c['benchmark_idiosyncratic_variance']})"
         ),
-        "VaR95": f"=_xlfn.NORM.S.INV(0.95)*{total}/SQRT({TRADING_DAYS_PER_YEAR})",
-        "VaR99": f"=_xlfn.NORM.S.INV(0.99)*{total}/SQRT({TRADING_DAYS_PER_YEAR})",
+        "VaR95": f"=_xlfn.NORM.S.INV(0.95)*{one_day}/SQRT({TRADING_DAYS_PER_YEAR})",
+        "VaR99": f"=_xlfn.NORM.S.INV(0.99)*{one_day}/SQRT({TRADING_DAYS_PER_YEAR})",
         "IdiosyncraticShareOfTE": f"={c['active_idiosyncratic_variance']}/{te_variance}",
     }
 

@@ -9,6 +9,7 @@ from typing import Any, TypeVar
 import pandas as pd
 
 from xlfactor._typing import FloatArray, StrArray
+from xlfactor.conventions import FORECAST_HORIZON_DAYS
 
 T = TypeVar("T")
 
@@ -57,6 +58,8 @@ class Snapshot:
     index_prices: pd.DataFrame | None = None  # long: date, ticker, close, ...
     diagnostics: dict[str, Any] = field(default_factory=dict)
     quality: dict[str, Any] | None = None  # the builder's quality report (quality.json), if any
+    factor_covariance_daily: FloatArray | None = None  # (n_factors, n_factors) one-day forecast x 252, if stated
+    idiosyncratic_risk_daily: FloatArray | None = None  # (n_assets,) one-day forecast x sqrt(252), if stated
     scenarios: pd.DataFrame | None = None  # scenario library (scenarios.csv): name, start, end, description
     _memo: dict[str, Any] = field(default_factory=dict, repr=False)
 
@@ -71,6 +74,10 @@ class Snapshot:
             "idiosyncratic_risk": (n,),
             "idiosyncratic_observations": (n,),
         }
+        if self.factor_covariance_daily is not None:
+            shapes["factor_covariance_daily"] = (k, k)
+        if self.idiosyncratic_risk_daily is not None:
+            shapes["idiosyncratic_risk_daily"] = (n,)
         for name, shape in shapes.items():
             array = getattr(self, name)
             if array.shape != shape:
@@ -101,6 +108,17 @@ class Snapshot:
     def as_of(self) -> str:
         """ISO date of the model (exposures known at its close)."""
         return str(self.metadata.get("as_of_date", ""))
+
+    @property
+    def forecast_horizon_days(self) -> int:
+        """Horizon (trading days) of ``factor_covariance`` and ``idiosyncratic_risk``.
+
+        Builder snapshots state it in ``metadata["forecast_horizon_days"]`` (21: the
+        Newey-West forecast of 21-day risk, annualized, as USE4 does); a snapshot that
+        does not state it is taken as 21-day too. The one-day forecast, when present, is
+        ``factor_covariance_daily`` / ``idiosyncratic_risk_daily`` (also annualized).
+        """
+        return int(self.metadata.get("forecast_horizon_days", FORECAST_HORIZON_DAYS))
 
     @property
     def is_simulated(self) -> bool:

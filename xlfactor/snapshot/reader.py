@@ -87,6 +87,19 @@ def read_snapshot_folder(folder: str | Path, source: str | None = None) -> Snaps
     else:
         observations = np.full(len(tickers), np.nan)
 
+    daily_idio = None
+    if "idiosyncratic_risk_daily" in idio.columns:
+        daily_series = pd.Series(pd.to_numeric(idio["idiosyncratic_risk_daily"], errors="coerce").to_numpy(), index=idio_tickers)
+        daily_idio = daily_series.reindex(tickers).to_numpy(dtype=float)
+        require_finite(daily_idio, layout.IDIOSYNCRATIC_RISK, "idiosyncratic_risk_daily values", tickers)
+    daily_covariance = None
+    if (folder / layout.FACTOR_COVARIANCE_DAILY).is_file():
+        daily_file = layout.FACTOR_COVARIANCE_DAILY
+        daily_names, daily_covariance = _covariance(_read_csv(folder, daily_file, index_col=0), daily_file)
+        if list(daily_names) != list(factor_names):
+            raise SnapshotError(layout.FACTOR_COVARIANCE_DAILY, "factors differ from factor_covariance.csv")
+        daily_covariance, _ = check_factor_covariance(daily_covariance, factor_names, daily_file)
+
     market_cap = _market_cap(universe, tickers, raw, factor_names)
     no_cap = ~(np.isfinite(market_cap) & (market_cap > 0))
     if no_cap.any():
@@ -136,6 +149,8 @@ def read_snapshot_folder(folder: str | Path, source: str | None = None) -> Snaps
         index_prices=index_prices,
         diagnostics=diagnostics,
         quality=quality,
+        factor_covariance_daily=daily_covariance,
+        idiosyncratic_risk_daily=daily_idio,
         scenarios=scenarios,
     )
 
@@ -180,11 +195,11 @@ def _normalized(column: pd.Series) -> list[str]:
     return normalize_tickers(column).tolist()
 
 
-def _covariance(frame: pd.DataFrame) -> tuple[list[str], np.ndarray]:
+def _covariance(frame: pd.DataFrame, file: str = layout.FACTOR_COVARIANCE) -> tuple[list[str], np.ndarray]:
     rows = [str(r) for r in frame.index]
     columns = [str(c) for c in frame.columns]
     if sorted(rows) != sorted(columns) or len(set(rows)) != len(rows):
-        raise SnapshotError(layout.FACTOR_COVARIANCE, "row and column factors differ (not a square factor matrix)")
+        raise SnapshotError(file, "row and column factors differ (not a square factor matrix)")
     values = frame.apply(pd.to_numeric, errors="coerce")[rows].to_numpy(dtype=float)
     return rows, values
 
