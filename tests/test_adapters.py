@@ -98,7 +98,7 @@ print(json.dumps({
     "names": sorted(f["name"] for f in meta),
     "namespace_ok": 'DefaultValue="OF"' in client.get("/manifest").text,
     "te": call("OF_TRACKINGERROR", [holdings, None, None, None, None]),
-    "unknown": call("OF_TOTALRISK", [[["ZZZ", 1]], None, None, None]),
+    "unknown": call("OF_TOTALRISK", [holdings[:2] + [["ZZZ", 1]], None, None, None]),
     "beta_blank_rows_as_zero": call("OF_BETA", [holdings[:3] + [["", 0]], None, None, None, None]),
     "exposure": call("OF_EXPOSURE", [holdings, [["momentum"]], None, None, None]),
 }))

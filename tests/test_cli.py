@@ -24,7 +24,8 @@ def test_report_writes_workbook_and_json(tmp_path, capsys):
     printed = json.loads(captured.out)
     expected = xf.portfolio_report(pd.read_csv(EXAMPLE))["summary"]["value"]
     assert printed["summary"]["tracking_error"] == pytest.approx(expected["tracking_error"], rel=1e-12)
-    assert printed["snapshot"]["simulated"] == "True"
+    assert printed["snapshot"]["simulated"] is True and printed["snapshot"]["tickers"] == 1000
+    assert printed["summary"]["holdings"] == 40 and isinstance(printed["summary"]["holdings"], int)
     assert "SIMULATED" in captured.err
     wb = openpyxl.load_workbook(out)
     assert wb.sheetnames[0] == "Summary"

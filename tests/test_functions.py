@@ -56,7 +56,9 @@ def test_catalog_matches_the_design_table():
 
 def test_scalars_equal_the_report(book):
     rows, frame, bench_rows, bench_frame = book
-    summary = xf.portfolio_report(frame)["summary"]["value"]
+    report = xf.portfolio_report(frame)
+    summary = report["summary"]["value"]
+    var_table = report["var"].set_index(["confidence", "horizon_days"])
     assert fn.OF_TOTALRISK(rows) == pytest.approx(summary["total_risk"], rel=REL)
     assert fn.OF_FACTORRISK(rows) == pytest.approx(summary["factor_risk"], rel=REL)
     assert fn.OF_IDIORISK(rows) == pytest.approx(summary["idiosyncratic_risk"], rel=REL)
@@ -64,7 +66,8 @@ def test_scalars_equal_the_report(book):
     assert fn.OF_BETA(rows) == pytest.approx(summary["beta"], rel=REL)
     assert fn.OF_VAR(rows) == pytest.approx(summary["var_95"], rel=REL)
     assert fn.OF_VAR(rows, 0.99, None, True) == pytest.approx(summary["active_var_99"], rel=REL)
-    assert fn.OF_VAR(rows, "0.99", 10.0) == pytest.approx(summary["var_99"] * math.sqrt(10), rel=REL)
+    # 10 days: the forecast of that horizon (between the one-day and the 21-day one), as the report's VaR table
+    assert fn.OF_VAR(rows, "0.99", 10.0) == pytest.approx(var_table.loc[(0.99, 10), "var"], rel=REL)
     versus = xf.portfolio_report(frame, benchmark=bench_frame)["summary"]["value"]
     assert fn.OF_TRACKINGERROR(rows, bench_rows) == pytest.approx(versus["tracking_error"], rel=REL)
     assert fn.OF_BETA(rows, bench_rows) == pytest.approx(versus["beta"], rel=REL)
@@ -132,7 +135,7 @@ def test_model_facts(model, hand_folder):
     assert fn.OF_FACTORCORR("momentum", "momentum", folder) == pytest.approx(1.0, rel=REL)
     data = xf.factor_model_data()
     assert len(fn.OF_FACTORS()) == len(data.factor_names) + 1
-    assert fn.OF_SNAPSHOT("simulated") == "True"
+    assert fn.OF_SNAPSHOT("simulated") is True
     assert fn.OF_SNAPSHOT("tickers") == 1000
     assert dict(fn.OF_SNAPSHOT()[1:])["as_of_date"] == data.snapshot.as_of
 

@@ -30,6 +30,7 @@ LAYERS = {
     "xlfactor._json": "base",
     "xlfactor._threads": "base",
     "xlfactor._typing": "base",
+    "xlfactor.cells": "base",
     "xlfactor.conventions": "base",
     "xlfactor.errors": "base",
     "xlfactor.etf_map": "base",

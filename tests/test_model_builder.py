@@ -218,3 +218,34 @@ def test_factor_return_errors_match_their_standard_errors(demo_history, simulate
         # up to 1.55: fat tails, and the hidden themes' correlated residuals (an omitted factor) that the
         # standard errors assume away (sector:Financials 1.39, industry_momentum 1.50 on the demo)
         assert 0.85 <= error.std() <= 1.55, (demo_history.factor_names[k], error.std())
+
+
+def test_quality_evaluates_the_builds_own_covariance_options(tmp_path, demo_history):
+    """Regression: quality.json used to score CovarianceOptions(eigen_simulations=100) whatever the build used."""
+    import dataclasses
+    import json
+
+    from xlfactor.model.covariance import CovarianceOptions
+
+    row = 480  # the eigenfactor adjustment needs 5 days per factor (about 400 days here)
+    default = BuildOptions()
+    no_eigen = dataclasses.replace(default, covariance=CovarianceOptions(eigen_simulations=0))
+    texts = []
+    for options, name in ((default, "default"), (no_eigen, "no_eigen")):
+        folder = xf.write_snapshot(snapshot_at(demo_history, row, options, quality=True), tmp_path / name)
+        texts.append((folder / "quality.json").read_text())
+    first, second = (json.loads(t) for t in texts)
+    assert texts[0] != texts[1]
+    assert first["bias"]["random_bias_mean"] != second["bias"]["random_bias_mean"]
+    assert first["r2_weighted_mean"] == second["r2_weighted_mean"]  # the fit does not depend on the covariance
+
+
+def test_a_style_with_thin_coverage_is_not_a_factor(simulated_market):
+    """Book values for 3 of 1000 names: value would be those names' noise, so it is not estimated."""
+    m = simulated_market
+    keep = m.prices["date"] >= np.sort(m.prices["date"].unique())[-330]
+    few = m.fundamentals["ticker"].isin(m.fundamentals["ticker"].unique()[:3])
+    fundamentals = m.fundamentals.assign(book_equity=m.fundamentals["book_equity"].where(few))
+    history = build_model(market_data(m.prices[keep], m.classification, fundamentals, None))
+    assert "value" not in history.style_names and "value" in history.skipped
+    assert "earnings_yield" in history.style_names  # the other fundamentals are untouched

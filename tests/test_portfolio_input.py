@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 
 import numpy as np
 import pandas as pd
@@ -69,11 +68,11 @@ def test_allocations_are_used_as_given(hand_snapshot):
     assert full["summary"]["value"]["total_risk"] == pytest.approx(2 * half["summary"]["value"]["total_risk"])
 
 
-def test_all_missing_portfolio_has_zero_risk_not_nan(hand_snapshot):
-    report = xf.portfolio_report(pd.DataFrame({"ticker": ["ZZZ"], "value": [1.0]}), hand_snapshot)
-    summary = report["summary"]["value"]
-    assert summary["total_risk"] == 0.0 and summary["missing_weight"] == 1.0
-    assert math.isnan(summary["idiosyncratic_share_of_total"])
+def test_all_missing_portfolio_is_an_error_not_zero_risk(hand_snapshot):
+    with pytest.raises(xf.PortfolioError, match=r"none of the 1 portfolio holdings is in the universe hand \(6 tickers\): ZZZ"):
+        xf.portfolio_report(pd.DataFrame({"ticker": ["ZZZ"], "value": [1.0]}), hand_snapshot)
+    with pytest.raises(xf.PortfolioError, match="none of the 1 benchmark holdings"):
+        xf.portfolio_report(pd.DataFrame({"ticker": ["AAA"], "value": [1.0]}), hand_snapshot, benchmark=pd.DataFrame({"ticker": ["QQQ"], "value": [1.0]}))
 
 
 def test_user_benchmark(hand_snapshot):

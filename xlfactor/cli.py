@@ -146,6 +146,7 @@ def _run_track(args: argparse.Namespace) -> int:
     track = day.tables["track"].iloc[0]
     if snapshot.is_simulated:
         print("note: SIMULATED MARKET (embedded demo snapshot), not real data", file=sys.stderr)
+    _note_missing(day.missing)
     print(
         f"recorded {day.date}: portfolio {track['portfolio_return']:+.4%}, benchmark {track['benchmark_return']:+.4%}, "
         f"TE {track['tracking_error']:.2%} -> {workbook} ({history})"
@@ -220,12 +221,15 @@ def quality_text(quality: dict) -> str:
                 "r2_weighted_median", "r2_uncentred_mean", "r2_uncentred_median"):  # fmt: skip
         if key in quality:
             lines.append(f"  {key:<28} {quality[key]:.4f}" if isinstance(quality[key], float) else f"  {key:<28} {quality[key]}")
-    bias = quality.get("bias", {})
-    if bias.get("out_of_sample_days"):
-        low, high = bias["band"]
-        lines.append(f"  out-of-sample bias statistics over {bias['out_of_sample_days']} days (band {low:.3f}..{high:.3f}):")
-        for key in ("random_bias_mean", "random_bias_share_in_band", "cap_weighted_bias", "factor_bias_mean", "factor_bias_share_in_band"):
-            lines.append(f"    {key:<26} {bias[key]:.4f}")
+    for section, unit, label in (("bias", "days", "one-day"), ("bias_21d", "periods", "21-day")):
+        bias = quality.get(section, {})
+        if bias.get(f"out_of_sample_{unit}", 0) >= 2 and "band" in bias:
+            low, high = bias["band"]
+            lines.append(f"  out-of-sample bias statistics, {label} horizon, over {bias[f'out_of_sample_{unit}']} {unit} (band {low:.3f}..{high:.3f}):")
+            for key in ("random_bias_mean", "random_bias_share_in_band", "cap_weighted_bias", "random_robust_bias_mean",
+                        "random_q_statistic_mean", "factor_bias_mean", "factor_bias_share_in_band"):  # fmt: skip
+                if key in bias:
+                    lines.append(f"    {key:<26} {bias[key]:.4f}")
     stats = quality.get("factor_t_stats", {})
     if stats:
         strongest = sorted(stats.items(), key=lambda kv: -(kv[1]["mean_abs_t"] if kv[1]["mean_abs_t"] == kv[1]["mean_abs_t"] else -1))[:10]
@@ -294,10 +298,20 @@ def _progress(name: str, done: int, total: int | None) -> None:
 
 
 def _read_holdings(path: str) -> pd.DataFrame:
-    try:
-        return pd.read_csv(path)
-    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
-        raise XlfactorError(f"cannot read {path}: {exc}") from None
+    from xlfactor.risk.holdings_file import read_holdings_csv
+
+    read = read_holdings_csv(path)
+    for note in read.notes:
+        print(f"note: {note}", file=sys.stderr)
+    return read.frame
+
+
+def _note_missing(missing: pd.DataFrame) -> None:
+    if len(missing):
+        print(
+            f"note: {len(missing)} holdings outside the universe treated as cash: {', '.join(missing['ticker'][:5])}",
+            file=sys.stderr,
+        )
 
 
 def _run_report(args: argparse.Namespace) -> int:
@@ -309,26 +323,23 @@ def _run_report(args: argparse.Namespace) -> int:
     report = portfolio_report(portfolio, snapshot, benchmark)
     if snapshot.is_simulated:
         print("note: SIMULATED MARKET (embedded demo snapshot), not real data", file=sys.stderr)
-    missing = report["missing_holdings"]
-    if len(missing):
-        print(
-            f"note: {len(missing)} holdings outside the universe treated as cash: {', '.join(missing['ticker'][:5])}",
-            file=sys.stderr,
-        )
+    _note_missing(report["missing_holdings"])
     if args.out:
         from xlfactor.excel.report_workbook import write_report_workbook
 
         path = write_report_workbook(args.out, portfolio, snapshot, benchmark, report, track=args.track)
         print(f"wrote {path}", file=sys.stderr)
     if args.json or not args.out:
-        summary = {k: (None if isinstance(v, float) and math.isnan(v) else v) for k, v in report["summary"]["value"].items()}
-        out = {"snapshot": report["snapshot"]["value"].to_dict(), "summary": summary}
+        summary = {k: _json_number(k, v) for k, v in report["summary"]["value"].items()}
+        facts = report["snapshot"]["value"].to_dict()
+        facts["diagnostics"] = snapshot.diagnostics  # structured: counts are numbers, flags booleans
+        out = {"snapshot": facts, "summary": summary}
         if args.track:
             from xlfactor.track import load_track, realized_statistics
 
             realized = realized_statistics(load_track(args.track)["track"])
             out["realized"] = json.loads(realized.to_json(orient="index"))
-        print(json.dumps(out, indent=2))
+        print(json.dumps(out, indent=2, default=to_plain))
     return 0
 
 
@@ -365,6 +376,19 @@ def _run_discover(args: argparse.Namespace) -> int:
 
         path = write_report_workbook(args.out, portfolio, snapshot, benchmark, discovery=result)
         print(f"wrote {path}", file=sys.stderr)
+    return 0
+
+
+COUNT_METRICS = frozenset({"holdings", "missing_holdings"})
+"""Summary metrics that are counts: printed as JSON integers."""
+
+
+def _json_number(key: str, value: float) -> float | int | None:
+    if isinstance(value, float) and math.isnan(value):
+        return None
+    if key in COUNT_METRICS and float(value).is_integer():
+        return int(value)
+    return value
 
 
 def _run_hedge(args: argparse.Namespace) -> int:

@@ -24,6 +24,11 @@ TRADING_DAYS_PER_YEAR = 252
 
 SQRT_TRADING_DAYS = math.sqrt(TRADING_DAYS_PER_YEAR)
 
+FORECAST_HORIZON_DAYS = 21
+"""Horizon of the main risk forecast (USE4: one month). Its annualized value is the
+Newey-West 21-day forecast x 252/21; the one-day forecast (no serial-correlation terms)
+is kept beside it and used for one-day VaR."""
+
 MARKET_FACTOR = "market"
 SECTOR_PREFIX = "sector:"
 INDUSTRY_PREFIX = "industry:"
@@ -100,6 +105,36 @@ def normalize_ticker(ticker: object) -> str:
     'BRK.B'
     """
     return str(ticker).strip().upper()
+
+
+def as_of_date(value: object, name: str = "as_of") -> str | None:
+    """An as-of argument as an ISO date, or None for ``latest`` / blank.
+
+    Raises ``ValueError`` naming ``name`` when the text is not a real ``YYYY-MM-DD`` date
+    (callers turn it into their own error type).
+
+    >>> as_of_date("2026-10-30"), as_of_date("latest"), as_of_date(None)
+    ('2026-10-30', None, None)
+    >>> as_of_date("garbage")
+    Traceback (most recent call last):
+    ...
+    ValueError: `as_of` 'garbage' is malformed: expected a date YYYY-MM-DD or 'latest'
+    """
+    import datetime as _dt
+
+    if value is None:
+        return None
+    text = str(value).strip()
+    if text.lower() in ("", "latest"):
+        return None
+    try:
+        return _dt.date.fromisoformat(text).isoformat() if len(text) == 10 else _bad_date(text, name)
+    except ValueError:
+        return _bad_date(text, name)
+
+
+def _bad_date(text: str, name: str) -> str:
+    raise ValueError(f"`{name}` {text!r} is malformed: expected a date YYYY-MM-DD or 'latest'")
 
 
 def normalize_tickers(tickers: Iterable[object] | pd.Series | pd.Index) -> pd.Series:

@@ -26,6 +26,16 @@ class UnknownTickersError(PortfolioError):
         super().__init__(f"{len(self.tickers)} unknown tickers: {shown}")
 
 
+class NoHoldingsInUniverseError(PortfolioError):
+    """No holding of a portfolio is in the snapshot universe: every figure would be 0."""
+
+    def __init__(self, name: str, tickers: Sequence[str], universe: str, size: int) -> None:
+        self.tickers = tuple(tickers)
+        shown = ", ".join(self.tickers[:5]) + (", ..." if len(self.tickers) > 5 else "")
+        where = f"the universe {universe} ({size} tickers)" if universe else f"the universe ({size} tickers)"
+        super().__init__(f"none of the {len(self.tickers)} {name} holdings is in {where}: {shown}")
+
+
 class ScenarioError(XlfactorError, ValueError):
     """A stress or scenario input is unusable (unknown factor or scenario, date outside the history...)."""
 
@@ -37,3 +47,15 @@ class SnapshotError(XlfactorError, ValueError):
         self.file = file
         self.reason = reason
         super().__init__(f"snapshot file {file}: {reason}")
+
+
+class FileWriteError(XlfactorError, OSError):
+    """A file or folder cannot be written: names the user's path (never a temp file) and the reason."""
+
+    def __init__(self, target: str, reason: str) -> None:
+        self.target = str(target)
+        self.reason = reason
+        super().__init__(f"cannot write {self.target}: {reason}")
+
+    def __str__(self) -> str:
+        return f"cannot write {self.target}: {self.reason}"

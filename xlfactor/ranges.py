@@ -10,6 +10,7 @@ import datetime as dt
 import math
 from collections import OrderedDict
 from collections.abc import Sequence
+from dataclasses import replace
 
 import numpy as np
 import pandas as pd
@@ -59,7 +60,7 @@ def parse_holdings_range(value: object, name: str = "holdings") -> Holdings:
     A first row naming the columns (``ticker``/``symbol`` or ``value``/``allocation``/
     ``weight``...) is a header; a header whose second cell reads ``allocation`` means weights used as given;
     otherwise values are signed dollars normalized by gross exposure. Blank rows are
-    skipped. A ticker without a value (or a value without a ticker) is an error.
+    skipped and counted (``Holdings.skipped_blank_rows``). A ticker without a value (or a value without a ticker) is an error.
 
     The result is memoized per range content (the last :data:`MEMO_SIZE` distinct
     ranges), so twenty OF_ cells over the same range parse it once; its arrays are
@@ -137,7 +138,9 @@ def _parse_holdings(rows: list[list[object]], name: str) -> Holdings:
         kept = kept[1:]
         if not len(kept):
             raise PortfolioError(f"{name} range has a header but no holdings")
-    return holdings_from_arrays(canonical[kept], values[kept], kind, name)  # type: ignore[arg-type]
+    holdings = holdings_from_arrays(canonical[kept], values[kept], kind, name)  # type: ignore[arg-type]
+    blank_rows = int((~keep).sum())
+    return replace(holdings, skipped_blank_rows=blank_rows) if blank_rows else holdings
 
 
 HEADER_TICKER_WORDS = frozenset({"ticker", "tickers", "symbol", "symbols", "security", "name", "id"})

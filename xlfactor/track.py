@@ -24,17 +24,17 @@ import contextlib
 import json
 import os
 import shutil
-import tempfile
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-from xlfactor._files import atomic_write, replace_folder
-from xlfactor.conventions import SQRT_TRADING_DAYS, TRADING_DAYS_PER_YEAR
+from xlfactor._files import atomic_write, make_temp_folder, replace_folder
+from xlfactor.cells import safe_frame
+from xlfactor.conventions import SQRT_TRADING_DAYS, TRADING_DAYS_PER_YEAR, as_of_date
 from xlfactor.errors import XlfactorError
 from xlfactor.report import portfolio_report
 from xlfactor.risk.attribution import attribution_date
@@ -51,6 +51,8 @@ TABLES = {
     "active_risk": "active_risk.csv",
     "risk_rows": "risk_rows.csv",
 }
+OUTSIDE_NOTE = "outside the universe, treated as cash"
+"""The ``note`` of a holdings.csv row whose ticker is not in the snapshot universe."""
 WINDOWS = (("1W", 7), ("1M", 22), ("1Q", 63), ("1Y", TRADING_DAYS_PER_YEAR), ("All", None))
 """(label, stored days) of each window; ``All`` is every stored day, shown when more than 252."""
 ALL_MINIMUM = TRADING_DAYS_PER_YEAR + 1
@@ -66,6 +68,7 @@ class DayRecord:
 
     date: str
     tables: dict[str, pd.DataFrame]
+    missing: pd.DataFrame = field(default_factory=pd.DataFrame)  # side, ticker, amount, weight outside the universe
     report: dict[str, pd.DataFrame] | None = None  # the full report of that date (days/<date>/report.json)
 
 
@@ -118,12 +121,18 @@ def day_record(
 ) -> DayRecord:
     """The track rows of one day (no file is touched); arguments as in :func:`record_day`."""
     snapshot = factor_model_data(snapshot).snapshot
+    try:
+        date = as_of_date(date, "date")
+    except ValueError as exc:
+        raise XlfactorError(str(exc)) from None
     date = attribution_date(snapshot, date)
     report = portfolio_report(portfolio, snapshot, benchmark, date=date)
     summary = report["summary"]["value"]
     attribution = report["attribution"]
     holdings = report["holdings"]
     bench_label = report["snapshot"].loc["benchmark", "value"]
+    missing = report["missing_holdings"]
+    outside = missing[missing["side"] == "portfolio"]
     track = pd.DataFrame(
         [
             {
@@ -134,6 +143,8 @@ def day_record(
                 "benchmark_kind": "model" if benchmark is None else "holdings",
                 "benchmark_ticker": "",
                 "holdings": ";".join(f"{t}:{w:.6f}" for t, w in zip(holdings["ticker"], holdings["weight"])),
+                "outside_universe": ";".join(f"{t}:{w:.6f}" for t, w in zip(outside["ticker"], outside["weight"])),
+                "missing_weight": float(outside["weight"].abs().sum()),
                 "portfolio_return": attribution.loc["total", "portfolio"],
                 "benchmark_return": attribution.loc["total", "benchmark"],
                 "active_return": attribution.loc["total", "active"],
@@ -169,7 +180,15 @@ def day_record(
     active_rows = report["active_risk"]
     tables = {
         "track": track,
-        "holdings": pd.DataFrame({"date": date, "ticker": holdings["ticker"], "weight": holdings["weight"]}),
+        "holdings": pd.concat(
+            [
+                pd.DataFrame({"date": date, "ticker": holdings["ticker"], "weight": holdings["weight"], "note": ""}),
+                pd.DataFrame(
+                    {"date": date, "ticker": outside["ticker"], "weight": outside["weight"], "note": OUTSIDE_NOTE}
+                ),
+            ],
+            ignore_index=True,
+        ),
         "factor_contrib": factor_contrib,
         "idiosyncratic_returns": pd.DataFrame(
             {
@@ -218,7 +237,7 @@ def day_record(
             }
         ),
     }
-    return DayRecord(date=date, tables=tables, report=report)
+    return DayRecord(date=date, tables=tables, missing=missing.reset_index(drop=True), report=report)
 
 
 def available_windows(days: int) -> list[str]:
@@ -510,10 +529,10 @@ def _label(factor: str) -> str:
 def _write_day(history: Path, day: DayRecord) -> None:
     days = history / "days"
     days.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{day.date}.", dir=days))
+    staging = make_temp_folder(days, f".{day.date}.", days / day.date)
     try:
         for key, name in TABLES.items():
-            day.tables[key].to_csv(staging / name, index=False)
+            safe_frame(day.tables[key]).to_csv(staging / name, index=False)  # user text never a formula
         summary = day.tables["track"].iloc[0].to_dict()
         (staging / "summary.json").write_text(json.dumps(summary, default=str, indent=2) + "\n")
         if day.report is not None:
@@ -533,13 +552,13 @@ def _rebuild_aggregates(history: Path, write: bool = True) -> dict[str, pd.DataF
         frame["date"] = frame["date"].astype(str)
         tables[key] = frame
         if write:
-            atomic_write(history / name, lambda handle, f=frame: handle.write(f.to_csv(index=False).encode()))
+            atomic_write(history / name, lambda handle, f=frame: handle.write(safe_frame(f).to_csv(index=False).encode()))
     return tables
 
 
 def _read_csv(path: Path) -> pd.DataFrame:
     try:
-        frame = pd.read_csv(path)
+        frame = pd.read_csv(path, keep_default_na=False, na_values=[""])  # a ticker NA stays a ticker
     except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
         raise XlfactorError(f"cannot read {path}: {exc}") from None
     if "date" not in frame:

@@ -16,6 +16,7 @@ from typing import Any
 
 import pandas as pd
 
+from xlfactor.cells import safe_text
 from xlfactor.ranges import as_rows, is_blank, optional_date, optional_text, parse_holdings_range
 from xlfactor.snapshot.sources import load_snapshot
 from xlfactor.track import DayRecord, read_history, realized_statistics, record_day
@@ -61,4 +62,5 @@ def _show(book: Any, name: str, frame: pd.DataFrame) -> None:
     sheet = book.sheets[name]
     sheet.clear_contents()
     rows = [list(frame.columns)] + frame.astype(object).where(frame.notna(), None).to_numpy().tolist()
-    sheet.range("A1").value = rows
+    # Excel evaluates what xlwings types in: user text (tickers, dates...) goes in quote-prefixed.
+    sheet.range("A1").value = [[safe_text(value) for value in row] for row in rows]

@@ -9,7 +9,7 @@ SQRT, ABS, LOWER, TRIM, ``_xlfn.NORM.S.INV``), and full calculation on load is s
 Every other table holds values computed by :func:`xlfactor.portfolio_report`.
 
 The model-data sheets the formulas read (``ModelUniverse, ModelExposures,
-ModelCovariance, Calc``) are hidden: they recalculate but do not print. Every visible
+ModelCovariance, ModelCovariance1d (the one-day forecast, for VaR), Calc``) are hidden: they recalculate but do not print. Every visible
 sheet gets print settings from :func:`xlfactor.excel.sheets.apply_print_settings`.
 """
 
@@ -28,6 +28,7 @@ from openpyxl.workbook.defined_name import DefinedName
 from openpyxl.worksheet.formula import ArrayFormula
 
 from xlfactor._files import atomic_write
+from xlfactor.cells import append_row, set_cell
 from xlfactor.conventions import TRADING_DAYS_PER_YEAR
 from xlfactor.excel.stress_sheet import write_stress_sheet
 from xlfactor.excel.hedging_sheet import write_hedging_sheet
@@ -81,7 +82,7 @@ VALUE_SHEETS = (
     ("AttributionFactors", "attribution_factors", False),
     ("VaR", "var", False),
 )
-MODEL_SHEETS = ("ModelUniverse", "ModelExposures", "ModelCovariance", "Calc")
+MODEL_SHEETS = ("ModelUniverse", "ModelExposures", "ModelCovariance", "ModelCovariance1d", "Calc")
 TOP_CONTRIBUTORS = 10
 
 
@@ -151,7 +152,7 @@ def _realized(track: str | Path | None) -> pd.DataFrame | None:
 def _write_holdings(ws, holdings, missing: pd.DataFrame) -> int:
     ws.append(["ticker", "allocation" if holdings.kind == "allocation" else "value"])
     for ticker, amount in zip(holdings.tickers.tolist(), holdings.amounts.tolist()):
-        ws.append([ticker, amount])
+        append_row(ws, [ticker, amount])
     for cell in ws[1]:
         cell.font, cell.fill = HEADER_FONT, HEADER_FILL
     number_format = PERCENT if holdings.kind == "allocation" else "#,##0.00"
@@ -180,28 +181,36 @@ def _write_model_sheets(wb: Workbook, data, bench: np.ndarray, last_holding_row:
     n, k = len(data.tickers), len(data.factor_names)
     last = n + 1
     universe = wb.create_sheet("ModelUniverse")
-    universe.append(["ticker", "benchmark_weight", "idiosyncratic_variance", "weight", "active_weight"])
+    universe.append(["ticker", "benchmark_weight", "idiosyncratic_variance", "weight", "active_weight",
+                     "idiosyncratic_variance_1d"])  # fmt: skip
     holdings_tickers = f"Holdings!$A$2:$A${last_holding_row}"
     holdings_values = f"Holdings!$B$2:$B${last_holding_row}"
-    for i, (ticker, b, d) in enumerate(zip(data.tickers.tolist(), bench.tolist(), data.idiosyncratic_variance.tolist()), 2):
+    daily_covariance, daily_idio = data.one_day_model()  # the one-day forecast (VaR), annualized
+    rows = zip(data.tickers.tolist(), bench.tolist(), data.idiosyncratic_variance.tolist(), daily_idio.tolist())
+    for i, (ticker, b, d, d1) in enumerate(rows, 2):
         universe.append(
-            [ticker, b, d, f"=SUMIF({holdings_tickers},$A{i},{holdings_values})*WeightScale", f"=D{i}-B{i}"]
+            [None, b, d, f"=SUMIF({holdings_tickers},$A{i},{holdings_values})*WeightScale", f"=D{i}-B{i}", d1]
         )
+        set_cell(universe.cell(row=i, column=1), ticker)
     exposures = wb.create_sheet("ModelExposures")
-    exposures.append(["ticker", *data.factor_names.tolist()])
+    append_row(exposures, ["ticker", *data.factor_names.tolist()])
     for ticker, row in zip(data.tickers.tolist(), data.exposures.tolist()):
-        exposures.append([ticker, *row])
+        append_row(exposures, [ticker, *row])
     covariance = wb.create_sheet("ModelCovariance")
-    covariance.append(["factor", *data.factor_names.tolist()])
+    append_row(covariance, ["factor", *data.factor_names.tolist()])
     for name, row in zip(data.factor_names.tolist(), data.factor_covariance.tolist()):
-        covariance.append([name, *row])
-    for ws in (universe, exposures, covariance):
+        append_row(covariance, [name, *row])
+    covariance_1d = wb.create_sheet("ModelCovariance1d")
+    append_row(covariance_1d, ["factor", *data.factor_names.tolist()])
+    for name, row in zip(data.factor_names.tolist(), daily_covariance.tolist()):
+        append_row(covariance_1d, [name, *row])
+    for ws in (universe, exposures, covariance, covariance_1d):
         ws.freeze_panes = "B2"
         for cell in ws[1]:
             cell.font, cell.fill = HEADER_FONT, HEADER_FILL
 
     calc = wb.create_sheet("Calc")
-    calc.append(["factor", *data.factor_names.tolist()])
+    append_row(calc, ["factor", *data.factor_names.tolist()])
     end = get_column_letter(k + 1)
     weights = f"ModelUniverse!$D$2:$D${last}"
     bench_col = f"ModelUniverse!$B$2:$B${last}"
@@ -228,6 +237,8 @@ def _write_model_sheets(wb: Workbook, data, bench: np.ndarray, last_holding_row:
         ("portfolio_benchmark_idiosyncratic_covariance", f"=SUMPRODUCT({weights},{bench_col},{idio})", False),
         ("benchmark_factor_variance", f"=SUMPRODUCT(MMULT({x_b},{f}),{x_b})", True),
         ("benchmark_idiosyncratic_variance", f"=SUMPRODUCT({bench_col},{bench_col},{idio})", False),
+        ("portfolio_factor_variance_1d", f"=SUMPRODUCT(MMULT({x_p},ModelCovariance1d!$B$2:${end}${k + 1}),{x_p})", True),
+        ("portfolio_idiosyncratic_variance_1d", f"=SUMPRODUCT({weights},{weights},ModelUniverse!$F$2:$F${last})", False),
     ]
     cells = {}
     for offset, (label, formula, is_array) in enumerate(scalars):
@@ -248,6 +259,7 @@ def _write_model_sheets(wb: Workbook, data, bench: np.ndarray, last_holding_row:
 def _headline_formulas(c: dict[str, str]) -> dict[str, str]:
     total = f"SQRT({c['portfolio_factor_variance']}+{c['portfolio_idiosyncratic_variance']})"
     te_variance = f"({c['active_factor_variance']}+{c['active_idiosyncratic_variance']})"
+    one_day = f"SQRT({c['portfolio_factor_variance_1d']}+{c['portfolio_idiosyncratic_variance_1d']})"  # one-day forecast
     return {
         "TotalRisk": f"={total}",
         "FactorRisk": f"=SQRT({c['portfolio_factor_variance']})",
@@ -257,8 +269,8 @@ def _headline_formulas(c: dict[str, str]) -> dict[str, str]:
             f"=({c['portfolio_benchmark_factor_covariance']}+{c['portfolio_benchmark_idiosyncratic_covariance']})"
             f"/({c['benchmark_factor_variance']}+{c['benchmark_idiosyncratic_variance']})"
         ),
-        "VaR95": f"=_xlfn.NORM.S.INV(0.95)*{total}/SQRT({TRADING_DAYS_PER_YEAR})",
-        "VaR99": f"=_xlfn.NORM.S.INV(0.99)*{total}/SQRT({TRADING_DAYS_PER_YEAR})",
+        "VaR95": f"=_xlfn.NORM.S.INV(0.95)*{one_day}/SQRT({TRADING_DAYS_PER_YEAR})",
+        "VaR99": f"=_xlfn.NORM.S.INV(0.99)*{one_day}/SQRT({TRADING_DAYS_PER_YEAR})",
         "IdiosyncraticShareOfTE": f"={c['active_idiosyncratic_variance']}/{te_variance}",
     }
 
@@ -274,14 +286,31 @@ def _write_summary(
     facts = report["snapshot"]["value"]
     ws["A1"] = "xlfactor portfolio risk report"
     ws["A1"].font = Font(bold=True, size=14)
-    simulated = facts.get("simulated") == "True"
-    ws["A2"] = facts.get("note") if simulated else f"Snapshot {facts.get('source')} as of {facts.get('as_of_date')}"
+    simulated = facts.get("simulated") is True
+    set_cell(ws["A2"], facts.get("note") if simulated else f"Snapshot {facts.get('source')} as of {facts.get('as_of_date')}")
     ws.merge_cells("A2:I2")
     ws["A2"].alignment = Alignment(wrap_text=True, vertical="top")
     ws.row_dimensions[2].height = 32
     if simulated:
         ws["A2"].font = Font(bold=True, color="C00000")
         ws["A2"].fill = WARNING_FILL
+    missing = report["missing_holdings"]
+    outside = missing[missing["side"] == "portfolio"]
+    if len(outside):
+        share = float(outside["weight"].abs().sum())
+        shown = ", ".join(outside["ticker"].astype(str).head(5))
+        text = (
+            f"{len(outside)} holdings outside the universe ({shown}{', ...' if len(outside) > 5 else ''}), "
+            f"{share:.1%} of the gross exposure, are treated as cash (see the Holdings sheet)"
+        )
+        if share > 0.5:
+            text = "WARNING: most of the portfolio is not in the model: " + text
+        set_cell(ws["A3"], text)
+        ws["A3"].font = Font(bold=share > 0.5, color="C00000")
+        ws["A3"].fill = WARNING_FILL
+        ws.merge_cells("A3:I3")
+        ws["A3"].alignment = Alignment(wrap_text=True, vertical="top")
+        ws.row_dimensions[3].height = 32
     ws["A4"], ws["B4"], ws["C4"] = "headline (live formula)", "value", "Python"
     for cell in ws[4][:3]:
         cell.font, cell.fill = HEADER_FONT, HEADER_FILL
@@ -318,7 +347,9 @@ def _write_summary(
     ws.freeze_panes = "A4"
 
 
-def _number_or_text(value: str) -> object:
+def _number_or_text(value: object) -> object:
+    if not isinstance(value, str):
+        return value  # already typed (counts, flags)
     try:
         return float(value)
     except ValueError:
@@ -398,7 +429,7 @@ def _write_beta(ws, report: dict[str, pd.DataFrame]) -> None:
     ws.cell(row=row, column=1, value="Ex-ante beta").font = Font(bold=True)
     ws.cell(row=row, column=2, value=float(summary["beta"])).number_format = RATIO
     ws.cell(row=row + 1, column=1, value="against")
-    ws.cell(row=row + 1, column=2, value=report["snapshot"].loc["benchmark", "value"])
+    set_cell(ws.cell(row=row + 1, column=2), report["snapshot"].loc["benchmark", "value"])
     ws.cell(row=row + 2, column=1, value="VaR: normal, mean ignored, positive loss fraction of gross: z x sigma / sqrt(252) x sqrt(days).")
 
 
@@ -415,7 +446,7 @@ def _write_attribution(ws, report: dict[str, pd.DataFrame]) -> None:
     ws["A2"].font = Font(italic=True)
     row = 3
     for note in attrs.get("notes", []):
-        ws.cell(row=row, column=1, value=note)
+        set_cell(ws.cell(row=row, column=1), note)
         row += 1
     last, _ = write_table(ws, attribution, start_row=row + 1, index=True, formats=dict.fromkeys(attribution.columns, PERCENT))
     top = report["attribution_contributors"].head(TOP_CONTRIBUTORS)

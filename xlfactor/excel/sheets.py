@@ -6,6 +6,8 @@ integers for counts. :func:`write_table` applies them by column name (or by row 
 a two-column ``metric, value`` table) and :func:`apply_print_settings` gives every visible
 sheet of a workbook its print settings (A4, orientation from the width, fit to one page
 wide, the header rows repeated, a print area covering the cells and the charts).
+
+Every text cell goes through :func:`xlfactor.cells.set_cell` (user strings never become formulas).
 """
 
 from __future__ import annotations
@@ -19,6 +21,8 @@ from openpyxl.styles import Font, PatternFill
 from openpyxl.utils import column_index_from_string, get_column_letter
 from openpyxl.utils.cell import coordinate_from_string
 from openpyxl.worksheet.worksheet import Worksheet
+
+from xlfactor.cells import set_cell
 
 PERCENT = "0.00%"
 DECIMAL = "0.000"  # exposures
@@ -110,13 +114,13 @@ def write_table(
         frame = frame.reset_index()
     formats = formats or {}
     for j, name in enumerate(frame.columns):
-        cell = ws.cell(row=start_row, column=start_col + j, value=str(name))
+        cell = set_cell(ws.cell(row=start_row, column=start_col + j), str(name))
         cell.font = HEADER_FONT
         cell.fill = HEADER_FILL
     values = frame.to_numpy(dtype=object)
     for i, row in enumerate(values, start=start_row + 1):
         for j, value in enumerate(row):
-            ws.cell(row=i, column=start_col + j, value=cell_value(value))
+            set_cell(ws.cell(row=i, column=start_col + j), cell_value(value))  # text stays text, never a formula
     if by_row:
         for i, row in enumerate(values, start=start_row + 1):
             fmt = formats.get(str(row[0]), quantity_format(str(row[0]))) or RATIO

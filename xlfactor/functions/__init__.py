@@ -16,7 +16,7 @@ Units: risk annualized decimals, VaR a positive daily loss fraction, returns dai
 >>> "OF_TRACKINGERROR" in CATALOG
 True
 >>> OF_SNAPSHOT("simulated")
-'True'
+True
 """
 
 from xlfactor.functions import portfolio_risk  # isort: skip (import order is the reference order)

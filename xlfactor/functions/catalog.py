@@ -169,12 +169,13 @@ def _context(
     snap = load_snapshot(optional_text(snapshot), optional_date(as_of) or "latest")
     data = factor_model_data(snap)
     ignore = optional_flag(ignore_unknown, "ignore_unknown")
-    held = _aligned(parse_holdings_range(holdings), data.ticker_index)
+    universe = str(data.snapshot.metadata.get("universe", ""))
+    held = _aligned(parse_holdings_range(holdings), data.ticker_index, "portfolio", universe)
     if len(held.missing) and not ignore:
         raise UnknownTickersError(list(held.missing["ticker"]))
     bench = data.benchmark_weights
     if benchmark is not None and not _blank_range(benchmark):
-        aligned = _aligned(parse_holdings_range(benchmark, "benchmark"), data.ticker_index)
+        aligned = _aligned(parse_holdings_range(benchmark, "benchmark"), data.ticker_index, "benchmark", universe)
         if len(aligned.missing) and not ignore:
             raise UnknownTickersError(list(aligned.missing["ticker"]))
         bench = aligned.weights
@@ -185,14 +186,14 @@ _ALIGNED: OrderedDict[tuple[int, int], tuple[Holdings, pd.Index, PortfolioWeight
 _ALIGNED_SIZE = 256
 
 
-def _aligned(holdings: Holdings, universe: pd.Index) -> PortfolioWeights:
+def _aligned(holdings: Holdings, universe: pd.Index, name: str = "portfolio", universe_name: str = "") -> PortfolioWeights:
     """``align`` memoized on the (memoized) parsed range and the universe: a warm cell does no parsing."""
     key = (id(holdings), id(universe))
     hit = _ALIGNED.get(key)
     if hit is not None and hit[0] is holdings and hit[1] is universe:
         _ALIGNED.move_to_end(key)
         return hit[2]
-    held = align(holdings, universe)
+    held = align(holdings, universe, name, universe_name)
     held.weights.flags.writeable = False
     _ALIGNED[key] = (holdings, universe, held)  # the references keep the ids from being reused
     if len(_ALIGNED) > _ALIGNED_SIZE:

@@ -234,8 +234,8 @@ def OF_SNAPSHOT(field: Cell = None, snapshot: Snapshot = None, as_of: Cell = Non
     facts = _model(snapshot, as_of).snapshot.describe()
     name = optional_text(field)
     if name is None:
-        return table(["field", "value"], [(k, str(v)) for k, v in facts.items()])
+        return table(["field", "value"], [(k, v if isinstance(v, (bool, int, float)) else str(v)) for k, v in facts.items()])
     if name not in facts:
         raise XlfactorError(f"field must be one of {', '.join(facts)}; got {name!r}")
     value = facts[name]
-    return value if isinstance(value, (int, float)) and not isinstance(value, bool) else str(value)
+    return value if isinstance(value, (bool, int, float)) else str(value)  # TRUE/FALSE and numbers stay typed

@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from xlfactor.conventions import INDUSTRY_PREFIX, MARKET_FACTOR, SECTOR_PREFIX, TRADING_DAYS_PER_YEAR, Choice
+from xlfactor.conventions import FORECAST_HORIZON_DAYS, INDUSTRY_PREFIX, MARKET_FACTOR, SECTOR_PREFIX, TRADING_DAYS_PER_YEAR, Choice
 from xlfactor.errors import XlfactorError
 from xlfactor.model import descriptors as desc
 from xlfactor.model.fanout import Mapper, serial_map
@@ -36,6 +36,7 @@ STYLE_ORDER = (*desc.PRICE_DESCRIPTORS, "size", "mid_cap", "industry_momentum", 
                "gross_profitability", "leverage", "investment", "investment_quality", "earnings_quality",
                "earnings_variability", "short_interest")  # fmt: skip
 MIN_REGRESSION_DAYS = 63
+MIN_STYLE_COVERAGE = 0.5  # share of the universe with a score for a style to be estimated that day
 
 Progress = Callable[[str, int, int], None]
 
@@ -51,6 +52,7 @@ class BuildOptions:
     market_series: str | None = "SPY"  # benchmark.csv series that pins the market factor, if present
     universe: str = "custom"
     quality: bool = True
+    quality_start: str | None = None  # first forecast date scored by the bias statistics (default: 126 days in)
     covariance: CovarianceOptions = field(default_factory=CovarianceOptions)
     idiosyncratic: IdiosyncraticRiskOptions = field(default_factory=IdiosyncraticRiskOptions)
 
@@ -93,8 +95,13 @@ def style_exposures(data: MarketData, keep_raw: bool = True, from_reports: dict 
     raw = desc.raw_descriptors(data, from_reports)
     skipped = {}
     standardized: dict[str, np.ndarray] = {}
+    members = universe.sum(axis=1)
     for name, values in raw.items():
         scores = standardize(values, data.market_cap, universe)
+        # a style is a factor only on days most of the universe has a score: with a handful of
+        # names (a report season just starting) its factor return would be their idiosyncratic noise
+        covered = (np.isfinite(scores) & universe).sum(axis=1) >= MIN_STYLE_COVERAGE * np.maximum(members, 1)
+        scores = np.where(covered[:, None], scores, np.nan)
         if not np.isfinite(scores).any():
             skipped[name] = "no usable values (too little history or inputs)"
             continue
@@ -227,6 +234,23 @@ def exposure_block(history: ModelHistory, row: int, names: np.ndarray, factor_in
     return full[np.ix_(names, factor_index)]
 
 
+def model_factors(history: ModelHistory, row: int, names: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The factor set of the model at the close of ``row`` and the exposures of ``names`` to it.
+
+    A factor is kept when it has at least one estimated return up to ``row`` and at least
+    one member (nonzero exposure) among ``names`` at that close; the market always.
+    Returns the factor positions (into ``history.factor_names``) and the
+    (len(names), n_kept) exposures (NaN = absent style).
+    """
+    all_block = exposure_block(history, row, names, np.arange(len(history.factor_names)))
+    has_history = np.isfinite(history.regression.factor_returns[1 : row + 1]).any(axis=0)
+    has_members = np.nan_to_num(np.abs(all_block)).sum(axis=0) > 0
+    keep = has_history & has_members
+    keep[0] = True
+    factor_index = np.nonzero(keep)[0]
+    return factor_index, all_block[:, factor_index]
+
+
 def snapshot_at(
     history: ModelHistory, row: int, options: BuildOptions = BuildOptions(), quality: bool | None = None,
     simulated: bool = False, description: str = "",
@@ -236,18 +260,16 @@ def snapshot_at(
     if row < MIN_REGRESSION_DAYS:
         raise XlfactorError(f"{data.dates[row]}: only {row} days of history, at least {MIN_REGRESSION_DAYS} needed")
     names = np.nonzero(history.universe[row])[0]
-    all_block = exposure_block(history, row, names, np.arange(len(history.factor_names)))
+    factor_index, exposures = model_factors(history, row, names)
     past = reg.factor_returns[1 : row + 1]
-    has_history = np.isfinite(past).any(axis=0)
-    has_members = np.nan_to_num(np.abs(all_block)).sum(axis=0) > 0
-    keep = has_history & has_members
-    keep[0] = True
-    factor_index = np.nonzero(keep)[0]
     factor_names = history.factor_names[factor_index]
-    exposures = all_block[:, factor_index]
     covariance, cov_notes = factor_covariance(past[:, factor_index], options.covariance)
+    cov_notes.pop("eigen_bias", None)
     structural_x = np.nan_to_num(exposures)
     idio, observations, spec_notes = idiosyncratic_risk(reg.residuals[1 : row + 1][:, names], structural_x, data.market_cap[row, names], options.idiosyncratic)
+    # the one-day forecast beside the 21-day one (no Newey-West terms), both annualized
+    covariance_daily, _ = factor_covariance(past[:, factor_index], options.covariance.daily())
+    idio_daily, _, _ = idiosyncratic_risk(reg.residuals[1 : row + 1][:, names], structural_x, data.market_cap[row, names], options.idiosyncratic.daily())
 
     window = slice(max(1, row - options.risk_window + 1), row + 1)
     dates = pd.Index(data.dates[window].astype(object), name="date")
@@ -272,6 +294,8 @@ def snapshot_at(
         "tickers": int(len(names)),
         "factor_count": int(len(factor_index)),
         "risk_window": options.risk_window,
+        "forecast_horizon_days": FORECAST_HORIZON_DAYS,
+        "daily_forecast": "factor_covariance_daily.csv and idiosyncratic_risk_daily (one-day horizon, no Newey-West)",
         "market_factor": "pinned to " + str(options.market_series) if history.market_pinned else "estimated",
         "market_cap_source": "input",
         "skipped_factors": history.skipped,
@@ -308,6 +332,8 @@ def snapshot_at(
         diagnostics=diagnostics,
         quality=report,
         names=None if data.names is None else data.names[names],
+        factor_covariance_daily=covariance_daily,
+        idiosyncratic_risk_daily=idio_daily,
         scenarios=scenarios_within(history_dates),
     )
 
@@ -318,18 +344,19 @@ def model_quality(history: ModelHistory, row: int, factor_index: np.ndarray, opt
     sliced = RegressionResult(*(getattr(reg, f)[: row + 1] for f in RegressionResult.__dataclass_fields__))
     report = fit_statistics(sliced, history.factor_names)
     names = np.arange(len(history.data.tickers))
-
-    def exposures(r: int) -> np.ndarray:
-        return exposure_block(history, r, names, factor_index)
-
-    report["bias"] = bias_statistics(
-        reg.factor_returns[: row + 1][:, factor_index],
-        reg.residuals[: row + 1],
-        history.data.returns[: row + 1],
-        exposures,
-        history.data.market_cap[: row + 1],
-        history.universe[: row + 1],
-        idiosyncratic_options=options.idiosyncratic,
+    report.update(
+        bias_statistics(
+            reg.factor_returns[: row + 1],
+            reg.residuals[: row + 1],
+            history.data.returns[: row + 1],
+            lambda r: model_factors(history, r, names),
+            history.data.market_cap[: row + 1],
+            history.universe[: row + 1],
+            covariance_options=options.covariance,
+            idiosyncratic_options=options.idiosyncratic,
+            report_factors=factor_index,
+            first_row=0 if options.quality_start is None else int(np.searchsorted(history.data.dates, options.quality_start)),
+        )
     )
     report["as_of_date"] = str(history.data.dates[row])
     report["skipped_factors"] = history.skipped

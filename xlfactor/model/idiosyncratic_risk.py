@@ -16,7 +16,7 @@ Input residuals are daily (n_days, n_tickers); the result is annualized volatili
 from __future__ import annotations
 
 import warnings
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -35,6 +35,12 @@ class IdiosyncraticRiskOptions:
     regime_half_life: float = 42
     regime_min_days: int = 21
     deciles: int = 10
+
+    daily_half_life: float | None = 21  # one-day forecast's half-life (None: the same)
+
+    def daily(self) -> "IdiosyncraticRiskOptions":
+        """The estimator for a one-day horizon: no Newey-West terms, ``daily_half_life`` when set."""
+        return replace(self, lags=0, half_life=self.daily_half_life or self.half_life)
 
 
 def time_series_variance(residuals: np.ndarray, half_life: float, lags: int) -> np.ndarray:

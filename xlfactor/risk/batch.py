@@ -132,6 +132,7 @@ def batch_risk(
     total, te = np.sqrt(total_var), np.sqrt(te_var)
     benchmark_var = float(x_b @ F_xb) + float(b @ bd)
     beta = (E @ F_xb + cross) / benchmark_var if benchmark_var > 0 else np.full(len(E), np.nan)
+    total_1d, te_1d = _one_day_risk(data, W, E, x_b, b, sparse)  # VaR uses the one-day forecast
 
     with np.errstate(invalid="ignore", divide="ignore"):
         columns = {
@@ -142,10 +143,10 @@ def batch_risk(
             "active_factor_risk": np.sqrt(active_factor_var),
             "active_idiosyncratic_risk": np.sqrt(active_idio_var),
             "beta": beta,
-            "var_95": _daily_var(total, 0.95),
-            "var_99": _daily_var(total, 0.99),
-            "active_var_95": _daily_var(te, 0.95),
-            "active_var_99": _daily_var(te, 0.99),
+            "var_95": _daily_var(total_1d, 0.95),
+            "var_99": _daily_var(total_1d, 0.99),
+            "active_var_95": _daily_var(te_1d, 0.95),
+            "active_var_99": _daily_var(te_1d, 0.99),
             "idiosyncratic_share_of_te": np.where(te_var > 0, active_idio_var / te_var, np.nan),
             "idiosyncratic_share_of_total": np.where(total_var > 0, idio_var / total_var, np.nan),
             "effective_names": np.where(idio_var > 0, idio_var * idio_var / fourth, np.nan),
@@ -274,3 +275,19 @@ def book_weights(frame: pd.DataFrame, universe: pd.Index, name: str = "holdings"
         missing=missing,
         failed={str(book_names[p]): reasons[p] for p in sorted(reasons)},
     )
+
+
+def _one_day_risk(data, W, E, x_b, b, sparse: bool) -> tuple[np.ndarray, np.ndarray]:
+    """(P,) annualized total and active risk of the one-day forecast (the main one if none is stated)."""
+    F1, d1 = data.one_day_model()
+    A = E - x_b
+    if sparse:
+        idio = np.asarray(W.multiply(W).multiply(d1).sum(axis=1)).ravel()
+        cross = np.asarray(W @ (b * d1)).ravel()
+    else:
+        idio = (W * W) @ d1
+        cross = W @ (b * d1)
+    total = np.sqrt(np.maximum(np.einsum("pk,pk->p", E @ F1, E), 0.0) + idio)
+    active_idio = np.maximum(idio - 2.0 * cross + float(b @ (b * d1)), 0.0)
+    active = np.sqrt(np.maximum(np.einsum("pk,pk->p", A @ F1, A), 0.0) + active_idio)
+    return total, active

@@ -6,13 +6,17 @@ This is the one boundary where portfolio input is validated. Rules:
   ``allocation`` is used as given.
 * Tickers are matched case-insensitively, ignoring surrounding spaces; duplicates are summed.
 * Holdings outside the universe are **missing**: reported with their weight, excluded
-  from every figure, i.e. treated as cash (their weight stays in the gross).
+  from every figure, i.e. treated as cash (their weight stays in the gross). A portfolio
+  with no holding in the universe is an error, not a portfolio of cash.
+* Blank rows (no ticker and no amount) are skipped and counted; a ticker without an
+  amount, or an amount without a ticker, is an error.
+* Amounts whose gross exposure overflows a float are refused.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Literal
 
 import numpy as np
@@ -20,7 +24,7 @@ import pandas as pd
 
 from xlfactor._typing import FloatArray, StrArray
 from xlfactor.conventions import normalize_ticker
-from xlfactor.errors import PortfolioError
+from xlfactor.errors import NoHoldingsInUniverseError, PortfolioError
 
 HoldingsKind = Literal["value", "allocation"]
 
@@ -32,6 +36,7 @@ class Holdings:
     tickers: StrArray  # (n_holdings,) canonical, unique, in first-appearance order
     amounts: FloatArray  # (n_holdings,) dollars (kind "value") or weights (kind "allocation")
     kind: HoldingsKind
+    skipped_blank_rows: int = 0  # rows with neither ticker nor amount, skipped
 
     @property
     def weights(self) -> FloatArray:
@@ -63,7 +68,13 @@ def holdings_from_frame(portfolio: pd.DataFrame, name: str = "portfolio") -> Hol
         raise PortfolioError(f"{name} must be a DataFrame with ticker and value/allocation columns")
     columns = {str(c).strip().lower(): c for c in portfolio.columns}
     if "ticker" not in columns:
-        raise PortfolioError(f"{name} has no `ticker` column (columns: {', '.join(map(str, portfolio.columns))})")
+        shown = ", ".join(map(str, portfolio.columns))
+        hint = ""
+        for separator, word in ((";", "semicolon"), ("\t", "tab")):
+            if any(separator in str(c) for c in portfolio.columns):
+                hint = f" -- is the file {word}-separated?"
+                break
+        raise PortfolioError(f"{name} has no `ticker` column (columns: {shown}){hint}")
     kinds = [k for k in ("value", "allocation") if k in columns]
     if len(kinds) != 1:
         raise PortfolioError(f"{name} needs exactly one of the columns `value` or `allocation`")
@@ -80,7 +91,20 @@ def holdings_from_pairs(
         raise PortfolioError(f"holdings kind must be 'value' or 'allocation', got {kind!r}")
     if len(tickers) == 0:
         raise PortfolioError(f"{name} is empty")
-    return holdings_from_arrays(canonical_tickers(tickers), numeric_amounts(amounts), kind, name)
+    canonical = canonical_tickers(tickers)
+    values = numeric_amounts(amounts)
+    no_ticker = (canonical == "") | (canonical == "NAN")
+    skipped = 0
+    if no_ticker.any():
+        blank_row = no_ticker & np.array([_is_blank(a) for a in amounts], dtype=bool)
+        skipped = int(blank_row.sum())
+        if skipped:
+            keep = ~blank_row
+            canonical, values = canonical[keep], values[keep]
+            if not len(canonical):
+                raise PortfolioError(f"{name} is empty ({skipped} blank rows)")
+    holdings = holdings_from_arrays(canonical, values, kind, name)
+    return replace(holdings, skipped_blank_rows=skipped) if skipped else holdings
 
 
 def canonical_tickers(tickers: Sequence[object]) -> np.ndarray:
@@ -128,17 +152,41 @@ def holdings_from_arrays(canonical: np.ndarray, values: FloatArray, kind: Holdin
         shown = ", ".join(canonical[bad][:5])
         raise PortfolioError(f"{name} has {int(bad.sum())} non-numeric or missing {kind}(s): {shown}")
     codes, unique = pd.factorize(canonical)
-    summed = np.bincount(codes, weights=values, minlength=len(unique))
-    if kind == "value" and not np.abs(summed).sum() > 0:
+    with np.errstate(over="ignore", invalid="ignore"):
+        summed = np.bincount(codes, weights=values, minlength=len(unique))
+        gross = np.abs(summed).sum()
+        squares = np.square(summed).sum() if kind == "allocation" else 0.0
+    if not (np.isfinite(gross) and np.isfinite(squares)):
+        raise PortfolioError(
+            f"{name} values overflow: their gross exposure or risk exceeds the largest number "
+            f"({np.finfo(float).max:.3g}); give them in smaller units"
+        )
+    if kind == "value" and not gross > 0:
         raise PortfolioError(f"{name} has zero gross exposure")
     return Holdings(tickers=np.asarray(unique, dtype=str), amounts=summed, kind=kind)
 
 
-def align(holdings: Holdings, universe: pd.Index) -> PortfolioWeights:
-    """Place holdings' weights in universe order; collect those outside the universe."""
+def _is_blank(value: object) -> bool:
+    if value is None:
+        return True
+    if isinstance(value, str):
+        return not value.strip()
+    return isinstance(value, float) and value != value
+
+
+def align(holdings: Holdings, universe: pd.Index, name: str = "portfolio", universe_name: str = "") -> PortfolioWeights:
+    """Place holdings' weights in universe order; collect those outside the universe.
+
+    Raises
+    ------
+    NoHoldingsInUniverseError
+        If no holding is in the universe (every figure would be a silent 0).
+    """
     positions = universe.get_indexer(holdings.tickers)
     weights = holdings.weights
     found = positions >= 0
+    if not found.any():
+        raise NoHoldingsInUniverseError(name, holdings.tickers.tolist(), universe_name, len(universe))
     aligned = np.zeros(len(universe))
     aligned[positions[found]] = weights[found]
     missing = pd.DataFrame(

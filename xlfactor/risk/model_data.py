@@ -64,7 +64,8 @@ class FactorModelData:
     # ------------------------------------------------------------------ inputs
     def weights(self, portfolio: pd.DataFrame, name: str = "portfolio") -> PortfolioWeights:
         """Align a holdings frame (``ticker`` + ``value`` or ``allocation``) to the universe."""
-        return align(holdings_from_frame(portfolio, name), self.ticker_index)
+        universe = str(self.snapshot.metadata.get("universe", ""))
+        return align(holdings_from_frame(portfolio, name), self.ticker_index, name, universe)
 
     def _vector(self, weights: FloatArray | pd.Series) -> FloatArray:
         if isinstance(weights, pd.Series):
@@ -145,8 +146,50 @@ class FactorModelData:
         """
         check_confidence(confidence)
         check_horizon(horizon_days)
-        risk = self.tracking_error(weights, benchmark) if active else self.risk(weights)
-        return dec.parametric_var(risk, confidence, horizon_days)
+        return dec.parametric_var(self.horizon_risk(weights, horizon_days, active, benchmark), confidence, horizon_days)
+
+    def horizon_risk(
+        self,
+        weights: FloatArray | pd.Series,
+        horizon_days: float = 1,
+        active: bool = False,
+        benchmark: FloatArray | pd.Series | None = None,
+    ) -> float:
+        """Annualized risk (or TE with ``active=True``) forecast for a ``horizon_days`` horizon.
+
+        One day: the snapshot's one-day forecast (no serial-correlation terms). From the
+        snapshot's ``forecast_horizon_days`` (21) on: its main, Newey-West forecast (what
+        :meth:`risk` returns). In between, the variance per day is interpolated linearly
+        in the horizon. A snapshot without a one-day forecast uses its main forecast at
+        every horizon. Risk over the horizon is ``horizon_risk sqrt(h / 252)``.
+        """
+        check_horizon(horizon_days)
+        w = self._vector(weights) - (self._benchmark(benchmark) if active else 0.0)
+        main = dec.total_risk(w, self.exposures, self.factor_covariance, self.idiosyncratic_variance)
+        daily = self._daily_model()
+        if daily is None:
+            return main
+        one_day = dec.total_risk(w, self.exposures, *daily)
+        horizon = max(self.snapshot.forecast_horizon_days, 2)
+        share = min(max((horizon_days - 1) / (horizon - 1), 0.0), 1.0)
+        return math.sqrt(max(one_day**2 + share * (main**2 - one_day**2), 0.0))
+
+    def one_day_model(self) -> tuple[FloatArray, FloatArray]:
+        """(factor covariance, idiosyncratic variance) of the one-day forecast, annualized.
+
+        The snapshot's main forecast when it states no one-day forecast.
+        """
+        daily = self._daily_model()
+        return daily if daily is not None else (self.factor_covariance, self.idiosyncratic_variance)
+
+    def _daily_model(self) -> tuple[FloatArray, FloatArray] | None:
+        """(factor covariance, idiosyncratic variance) of the one-day forecast, annualized, if stated."""
+        snapshot = self.snapshot
+        if snapshot.factor_covariance_daily is None or snapshot.idiosyncratic_risk_daily is None:
+            return None
+        if snapshot.factor_covariance_daily.shape != self.factor_covariance.shape or len(snapshot.tickers) != len(self.tickers):
+            return None
+        return np.asarray(snapshot.factor_covariance_daily), np.asarray(snapshot.idiosyncratic_risk_daily) ** 2
 
     # ------------------------------------------------------------------ factors
     def factor_index(self, factor: str) -> int:

@@ -689,7 +689,7 @@ def historical_var(
     losses = -outcomes * math.sqrt(horizon_days)
     var = float(np.quantile(losses, confidence))
     tail = losses[losses >= var]
-    risk = dec.total_risk(w, data.exposures, data.factor_covariance, data.idiosyncratic_variance)
+    risk = data.horizon_risk(w, horizon_days)  # the model forecast of this horizon (one-day at 1 day)
     return HistoricalVaR(
         confidence=float(confidence), horizon_days=float(horizon_days), var=var,
         expected_shortfall=float(tail.mean()) if len(tail) else var,

@@ -30,6 +30,7 @@ _ARRAYS = (
     "idiosyncratic_risk",
     "idiosyncratic_observations",
 )
+_OPTIONAL_ARRAYS = ("factor_covariance_daily", "idiosyncratic_risk_daily")  # absent in older caches
 _FRAMES = ("factor_returns", "residual_returns", "index_returns")
 _TABLES = ("indexes", "index_prices", "scenarios")
 
@@ -38,6 +39,7 @@ def save_binary(snapshot: Snapshot, path: Path) -> None:
     """Write ``snapshot`` to ``path`` (a folder) atomically: temp files, then renames."""
     path.mkdir(parents=True, exist_ok=True)
     arrays: dict[str, np.ndarray] = {name: np.asarray(getattr(snapshot, name)) for name in _ARRAYS}
+    arrays.update({name: np.asarray(getattr(snapshot, name)) for name in _OPTIONAL_ARRAYS if getattr(snapshot, name) is not None})
     header = {
         "format_version": FORMAT_VERSION,
         "metadata": snapshot.metadata,
@@ -76,6 +78,7 @@ def load_binary(path: Path) -> Snapshot:
         if header.get("format_version") != FORMAT_VERSION:
             raise ValueError("binary snapshot format version mismatch")
         fields = {name: data[name] for name in _ARRAYS}
+        fields.update({name: data[name] for name in _OPTIONAL_ARRAYS if name in data.files})
         for name in header["frames"]:
             fields[name] = pd.DataFrame(
                 data[f"{name}.values"],

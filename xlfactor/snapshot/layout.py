@@ -19,6 +19,8 @@ RESIDUAL_RETURNS = "residual_returns.csv"
 INDEXES = "indexes.csv"
 INDEX_PRICES = "index_prices.csv"
 INDEX_RETURNS = "index_returns.csv"
+FACTOR_COVARIANCE_DAILY = "factor_covariance_daily.csv"
+"""xlfactor's own addition: the one-day-horizon factor covariance (annualized), optional."""
 QUALITY = "quality.json"
 """xlfactor's own addition: the model builder's quality report."""
 SCENARIOS = "scenarios.csv"
@@ -35,7 +37,7 @@ REQUIRED_FILES = (
     FACTOR_RETURNS,
     RESIDUAL_RETURNS,
 )
-OPTIONAL_FILES = (EXPOSURES_WIDE, EXPOSURES_PANEL, INDEXES, INDEX_PRICES, INDEX_RETURNS, QUALITY, SCENARIOS)
+OPTIONAL_FILES = (EXPOSURES_WIDE, EXPOSURES_PANEL, INDEXES, INDEX_PRICES, INDEX_RETURNS, QUALITY, SCENARIOS, FACTOR_COVARIANCE_DAILY)
 ALL_FILES = REQUIRED_FILES + OPTIONAL_FILES
 
 REQUIRED_COLUMNS = {

@@ -9,6 +9,7 @@ from typing import Any, TypeVar
 import pandas as pd
 
 from xlfactor._typing import FloatArray, StrArray
+from xlfactor.conventions import FORECAST_HORIZON_DAYS
 
 T = TypeVar("T")
 
@@ -58,6 +59,8 @@ class Snapshot:
     diagnostics: dict[str, Any] = field(default_factory=dict)
     quality: dict[str, Any] | None = None  # the builder's quality report (quality.json), if any
     names: StrArray | None = None  # (n_assets,) company names (universe.csv ``name``), None if the file has none
+    factor_covariance_daily: FloatArray | None = None  # (n_factors, n_factors) one-day forecast x 252, if stated
+    idiosyncratic_risk_daily: FloatArray | None = None  # (n_assets,) one-day forecast x sqrt(252), if stated
     scenarios: pd.DataFrame | None = None  # scenario library (scenarios.csv): name, start, end, description
     _memo: dict[str, Any] = field(default_factory=dict, repr=False)
 
@@ -72,6 +75,10 @@ class Snapshot:
             "idiosyncratic_risk": (n,),
             "idiosyncratic_observations": (n,),
         }
+        if self.factor_covariance_daily is not None:
+            shapes["factor_covariance_daily"] = (k, k)
+        if self.idiosyncratic_risk_daily is not None:
+            shapes["idiosyncratic_risk_daily"] = (n,)
         for name, shape in shapes.items():
             array = getattr(self, name)
             if array.shape != shape:
@@ -106,6 +113,17 @@ class Snapshot:
         return str(self.metadata.get("as_of_date", ""))
 
     @property
+    def forecast_horizon_days(self) -> int:
+        """Horizon (trading days) of ``factor_covariance`` and ``idiosyncratic_risk``.
+
+        Builder snapshots state it in ``metadata["forecast_horizon_days"]`` (21: the
+        Newey-West forecast of 21-day risk, annualized, as USE4 does); a snapshot that
+        does not state it is taken as 21-day too. The one-day forecast, when present, is
+        ``factor_covariance_daily`` / ``idiosyncratic_risk_daily`` (also annualized).
+        """
+        return int(self.metadata.get("forecast_horizon_days", FORECAST_HORIZON_DAYS))
+
+    @property
     def is_simulated(self) -> bool:
         """True for a simulated market (the embedded demo); every report says so."""
         return bool(self.metadata.get("simulated", False))
@@ -128,5 +146,39 @@ class Snapshot:
             "factor_return_days": len(self.factor_returns),
             "panel_dates": 0 if self.exposure_panel is None else len(self.exposure_panel.dates),
             "scenarios": 0 if self.scenarios is None else len(self.scenarios),
-            "diagnostics": "; ".join(f"{k}: {v}" for k, v in self.diagnostics.items()) or "none",
+            "diagnostics": diagnostics_text(self.diagnostics),
         }
+
+
+_COUNT_WORDING = {
+    "blank_style_exposures": "blank style exposure cells read as neutral (0)",
+    "missing_style_exposures": "absent style exposure rows read as neutral (0)",
+    "blank_panel_exposures": "blank exposure panel cells read as neutral (0)",
+}
+
+
+def diagnostics_text(diagnostics: dict[str, Any]) -> str:
+    """One line of a snapshot's diagnostics; per-factor counts as ``N ...: factor n, ...``.
+
+    >>> diagnostics_text({"blank_style_exposures": {"momentum": 2, "value": 1}})
+    '3 blank style exposure cells read as neutral (0): momentum 2, value 1'
+    >>> diagnostics_text({})
+    'none'
+    """
+    parts = []
+    for key, value in diagnostics.items():
+        parts.append(diagnostic_value(key, value) if isinstance(value, dict) else f"{key}: {value}")
+    return "; ".join(parts) or "none"
+
+
+def diagnostic_value(key: str, value: Any) -> Any:
+    """One diagnostics entry for display: per-factor counts as one text, anything else unchanged.
+
+    >>> diagnostic_value("blank_panel_exposures", {"size": 1}), diagnostic_value("no_history", 0)
+    ('1 blank exposure panel cells read as neutral (0): size 1', 0)
+    """
+    if not isinstance(value, dict):
+        return value
+    counts = ", ".join(f"{name} {count}" for name, count in value.items())
+    total = sum(v for v in value.values() if isinstance(v, (int, float)))
+    return f"{total:g} {_COUNT_WORDING.get(key, key.replace('_', ' '))}: {counts}"

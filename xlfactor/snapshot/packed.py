@@ -45,6 +45,9 @@ _NAN_CODE = -32768
 _RETURNS = ("factor_returns", "residual_returns", "index_returns")
 
 
+_OPTIONAL = ("factor_covariance_daily", "idiosyncratic_risk_daily")  # the one-day forecast, when the model states it
+
+
 def pack(snapshot: Snapshot, raw_factors: Sequence[str] = ()) -> bytes:
     """The packed file's bytes for ``snapshot`` (see the module docstring for the rounding).
 
@@ -96,6 +99,7 @@ def pack(snapshot: Snapshot, raw_factors: Sequence[str] = ()) -> bytes:
         index_tickers=snapshot.index_returns.columns.to_numpy(dtype=str),
         index_returns=snapshot.index_returns.to_numpy(dtype=np.float32),
         **({} if snapshot.names is None else {"names": np.asarray(snapshot.names, dtype=str)}),
+        **{name: np.asarray(getattr(snapshot, name)) for name in _OPTIONAL if getattr(snapshot, name) is not None},
     )
     return buffer.getvalue()
 
@@ -182,6 +186,7 @@ def _snapshot(arrays: dict[str, np.ndarray], header: dict) -> Snapshot:
         quality=header["quality"],
         names=arrays["names"].astype(str) if "names" in arrays else None,
         scenarios=None if header.get("scenarios") is None else pd.DataFrame(header["scenarios"], columns=["name", "start", "end", "description"]),
+        **{name: arrays[name] for name in _OPTIONAL if name in arrays},
     )
 
 

@@ -66,9 +66,6 @@ def read_snapshot_folder(folder: str | Path, source: str | None = None) -> Snaps
     diagnostics.update(note)
 
     exposures, raw = _exposure_matrix(exposures_long, layout.EXPOSURES_LONG, tickers, factor_names, diagnostics)
-    unfilled = int(np.isnan(exposures).sum())
-    if unfilled:
-        diagnostics["missing_style_exposures"] = f"{unfilled} style scores absent, treated as neutral (0)"
 
     idio_tickers = _normalized(idio["ticker"])
     idio_risk = pd.Series(pd.to_numeric(idio["idiosyncratic_risk"], errors="coerce").to_numpy(), index=idio_tickers)
@@ -90,7 +87,24 @@ def read_snapshot_folder(folder: str | Path, source: str | None = None) -> Snaps
     else:
         observations = np.full(len(tickers), np.nan)
 
+    daily_idio = None
+    if "idiosyncratic_risk_daily" in idio.columns:
+        daily_series = pd.Series(pd.to_numeric(idio["idiosyncratic_risk_daily"], errors="coerce").to_numpy(), index=idio_tickers)
+        daily_idio = daily_series.reindex(tickers).to_numpy(dtype=float)
+        require_finite(daily_idio, layout.IDIOSYNCRATIC_RISK, "idiosyncratic_risk_daily values", tickers)
+    daily_covariance = None
+    if (folder / layout.FACTOR_COVARIANCE_DAILY).is_file():
+        daily_file = layout.FACTOR_COVARIANCE_DAILY
+        daily_names, daily_covariance = _covariance(_read_csv(folder, daily_file, index_col=0), daily_file)
+        if list(daily_names) != list(factor_names):
+            raise SnapshotError(layout.FACTOR_COVARIANCE_DAILY, "factors differ from factor_covariance.csv")
+        daily_covariance, _ = check_factor_covariance(daily_covariance, factor_names, daily_file)
+
     market_cap = _market_cap(universe, tickers, raw, factor_names)
+    no_cap = ~(np.isfinite(market_cap) & (market_cap > 0))
+    if no_cap.any():
+        shown = ", ".join(np.asarray(tickers)[no_cap][:5])
+        diagnostics["no_market_cap"] = f"{int(no_cap.sum())} names without a market cap have no benchmark weight ({shown})"
     factor_returns = _factor_returns(factor_returns, factor_names, diagnostics)
     residual_returns = _wide_returns(residual_long, layout.RESIDUAL_RETURNS, "residual_return", tickers)
 
@@ -136,6 +150,8 @@ def read_snapshot_folder(folder: str | Path, source: str | None = None) -> Snaps
         diagnostics=diagnostics,
         quality=quality,
         names=_company_names(universe),
+        factor_covariance_daily=daily_covariance,
+        idiosyncratic_risk_daily=daily_idio,
         scenarios=scenarios,
     )
 
@@ -174,7 +190,8 @@ def _read_csv(folder: Path, name: str, index_col: int | None = None) -> pd.DataF
     if not data.endswith(b"\n"):
         raise SnapshotError(name, "is truncated (the last line is incomplete)")
     try:
-        frame = pd.read_csv(io.BytesIO(data), index_col=index_col)
+        # Only an empty cell is missing: "NA" is a ticker and "n/a" or "#N/A" is text, not a number.
+        frame = pd.read_csv(io.BytesIO(data), index_col=index_col, keep_default_na=False, na_values=[""])
     except (pd.errors.ParserError, UnicodeDecodeError, ValueError) as exc:
         raise SnapshotError(name, f"cannot be parsed ({str(exc).splitlines()[0]})") from None
     if frame.empty:
@@ -187,11 +204,11 @@ def _normalized(column: pd.Series) -> list[str]:
     return normalize_tickers(column).tolist()
 
 
-def _covariance(frame: pd.DataFrame) -> tuple[list[str], np.ndarray]:
+def _covariance(frame: pd.DataFrame, file: str = layout.FACTOR_COVARIANCE) -> tuple[list[str], np.ndarray]:
     rows = [str(r) for r in frame.index]
     columns = [str(c) for c in frame.columns]
     if sorted(rows) != sorted(columns) or len(set(rows)) != len(rows):
-        raise SnapshotError(layout.FACTOR_COVARIANCE, "row and column factors differ (not a square factor matrix)")
+        raise SnapshotError(file, "row and column factors differ (not a square factor matrix)")
     values = frame.apply(pd.to_numeric, errors="coerce")[rows].to_numpy(dtype=float)
     return rows, values
 
@@ -202,12 +219,11 @@ def _exposure_matrix(
     """Pivot long exposure rows into (n_assets, n_factors) value and raw-value matrices."""
     rows_tickers = np.asarray(_normalized(long["ticker"]))
     factors = long["factor"].astype(str).str.strip().to_numpy()
-    values = pd.to_numeric(long["value"], errors="coerce").to_numpy(dtype=float)
-    raw_values = (
-        pd.to_numeric(long["raw_value"], errors="coerce").to_numpy(dtype=float)
-        if "raw_value" in long.columns
-        else np.full(len(long), np.nan)
-    )
+    values, blank = _numeric_cells(long["value"], file, "style exposure values", rows_tickers, factors)
+    if "raw_value" in long.columns:
+        raw_values, _ = _numeric_cells(long["raw_value"], file, "raw_value cells", rows_tickers, factors)
+    else:
+        raw_values = np.full(len(long), np.nan)
     ticker_index = pd.Index(tickers)
     factor_index = pd.Index(factor_names)
     t_pos = ticker_index.get_indexer(rows_tickers)
@@ -229,7 +245,10 @@ def _exposure_matrix(
     keep = f_pos >= 0
     member = np.array([factor_group(f) in ("sector", "industry") for f in factor_names])
     style_rows = keep & ~member[np.where(keep, f_pos, 0)]
-    require_finite(values[style_rows], file, "style exposure values", rows_tickers[style_rows])
+    blank_member = keep & blank & ~style_rows
+    if blank_member.any():
+        raise SnapshotError(file, f"{int(blank_member.sum())} blank sector/industry member values "
+                            f"({_cells_text(rows_tickers[blank_member], factors[blank_member])})")
     seen = np.zeros((len(tickers), len(factor_names)), dtype=np.int64)
     np.add.at(seen, (t_pos[keep], f_pos[keep]), 1)
     if (seen > 1).any():
@@ -239,13 +258,65 @@ def _exposure_matrix(
     exposures[t_pos[keep], f_pos[keep]] = values[keep]
     raw = np.full_like(exposures, np.nan)
     raw[t_pos[keep], f_pos[keep]] = raw_values[keep]
+    present = np.zeros(exposures.shape, dtype=bool)
+    present[t_pos[keep], f_pos[keep]] = True
     if MARKET_FACTOR in factor_index:
         exposures[:, factor_index.get_loc(MARKET_FACTOR)] = 1.0
-    no_rows = np.isnan(exposures).all(axis=1) if exposures.size else np.zeros(len(tickers), bool)
+        present[:, factor_index.get_loc(MARKET_FACTOR)] = True
+    no_rows = np.ones(len(tickers), dtype=bool)
+    no_rows[t_pos] = False
     if no_rows.any():
         missing = np.asarray(tickers)[no_rows]
         raise SnapshotError(file, f"{len(missing)} universe tickers have no exposure rows ({', '.join(missing[:5])})")
+    style = np.asarray([factor_group(f) == "style" for f in factor_names])
+    blank_counts = _per_factor(factors[style_rows & blank])
+    if blank_counts:
+        diagnostics["blank_style_exposures"] = blank_counts
+    absent = ~present & style
+    if absent.any():
+        names = np.asarray(factor_names)
+        diagnostics["missing_style_exposures"] = {
+            str(names[j]): int(absent[:, j].sum()) for j in np.nonzero(absent.any(axis=0))[0]
+        }
     return exposures, raw
+
+
+def _numeric_cells(
+    column: pd.Series, file: str, what: str, tickers: np.ndarray, factors: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """Numbers of a value column and its blank cells; text or infinite values are refused.
+
+    Blank cells (empty, whitespace or ``nan``) come back as NaN with
+    ``blank`` True; any other cell that is not a finite number raises, naming each
+    ticker once with its factors.
+    """
+    values = pd.to_numeric(column, errors="coerce").to_numpy(dtype=float, copy=True)
+    blank = column.isna().to_numpy()
+    if column.dtype == object:
+        blank |= column.astype(str).str.strip().str.lower().isin(["", "nan"]).to_numpy()
+    bad = ~blank & ~np.isfinite(values)
+    if bad.any():
+        raise SnapshotError(file, f"{int(bad.sum())} non-numeric {what} ({_cells_text(tickers[bad], factors[bad])})")
+    values[blank] = np.nan
+    return values, blank
+
+
+def _cells_text(tickers: np.ndarray, factors: np.ndarray, shown: int = 5) -> str:
+    """``AAA: momentum, value; BBB: size`` -- each ticker once, at most ``shown`` tickers."""
+    by_ticker: dict[str, list[str]] = {}
+    for ticker, factor in zip(tickers.tolist(), factors.tolist()):
+        names = by_ticker.setdefault(str(ticker), [])
+        if factor not in names:
+            names.append(str(factor))
+    parts = [f"{t}: {', '.join(f)}" for t, f in list(by_ticker.items())[:shown]]
+    more = len(by_ticker) - shown
+    return "; ".join(parts) + (f"; and {more} more tickers" if more > 0 else "")
+
+
+def _per_factor(factors: np.ndarray) -> dict[str, int]:
+    """How many entries each factor has, by factor name (JSON-ready ints)."""
+    names, counts = np.unique(factors.astype(str), return_counts=True)
+    return {str(n): int(c) for n, c in zip(names, counts)}
 
 
 def _market_cap(universe: pd.DataFrame, tickers: list[str], raw: np.ndarray, factor_names: list[str]) -> np.ndarray:
@@ -298,10 +369,14 @@ def _exposure_panel(
     names = np.asarray(_normalized(long["ticker"]))
     t_pos = pd.Index(tickers).get_indexer(names)
     f_pos = pd.Index(factor_names).get_indexer(long["factor"].astype(str).to_numpy())
-    values = pd.to_numeric(long["value"], errors="coerce").to_numpy(dtype=float)
+    factors = long["factor"].astype(str).to_numpy()
+    values, blank = _numeric_cells(long["value"], layout.EXPOSURES_PANEL, "exposure values", names, factors)
     keep = (t_pos >= 0) & (f_pos >= 0)
     if (t_pos < 0).any():
         diagnostics["panel_tickers_outside_universe"] = f"{len(set(names[t_pos < 0]))} panel tickers ignored"
+    blank_counts = _per_factor(factors[keep & blank])
+    if blank_counts:
+        diagnostics["blank_panel_exposures"] = blank_counts
     panel = np.zeros((len(date_labels), len(tickers), len(factor_names)))
     panel[date_codes[keep], t_pos[keep], f_pos[keep]] = np.nan_to_num(values[keep])
     if MARKET_FACTOR in factor_names:

@@ -13,7 +13,6 @@ import json
 import os
 import shutil
 import sys
-import tempfile
 import threading
 import urllib.error
 import urllib.parse
@@ -21,8 +20,9 @@ import urllib.request
 from collections.abc import Callable
 from pathlib import Path
 
-from xlfactor._files import replace_folder
-from xlfactor.errors import SnapshotError
+from xlfactor._files import make_temp_folder, replace_folder
+from xlfactor.conventions import as_of_date
+from xlfactor.errors import SnapshotError, XlfactorError
 from xlfactor.snapshot import layout
 from xlfactor.snapshot.binary import load_binary, save_binary
 from xlfactor.snapshot.manifest import write_manifest
@@ -84,6 +84,10 @@ def load_snapshot(
     SnapshotError
         If the source cannot be found, downloaded or validated (names the file and why).
     """
+    try:
+        as_of = as_of_date(as_of) or "latest"
+    except ValueError as exc:
+        raise XlfactorError(str(exc)) from None
     if source is None or str(source) == DEMO_NAME:
         demo = _memoized((DEMO_NAME, "latest"), _demo_fingerprint, _load_demo)
         if as_of not in ("latest", None) and as_of != demo.as_of:
@@ -218,8 +222,7 @@ def _fetch_remote(prefix: str, as_of: str, progress: Progress | None) -> Path:
     final = root / date
     if (final / layout.MANIFEST).is_file():
         return final
-    root.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{date}.", dir=root))
+    staging = make_temp_folder(root, f".{date}.", final)
     try:
         (staging / "details").mkdir()
         for name in layout.ALL_FILES:

@@ -29,7 +29,9 @@ EIGENVALUE_FLOOR = 1e-10
 """Repaired eigenvalues are at least this fraction of the largest one (positive definite)."""
 
 
-def check_factor_covariance(covariance: FloatArray, factor_names: list[str]) -> tuple[FloatArray, dict[str, Any]]:
+def check_factor_covariance(
+    covariance: FloatArray, factor_names: list[str], file: str = layout.FACTOR_COVARIANCE
+) -> tuple[FloatArray, dict[str, Any]]:
     """Validate an annualized factor covariance and repair rounding-level indefiniteness.
 
     Parameters
@@ -38,6 +40,8 @@ def check_factor_covariance(covariance: FloatArray, factor_names: list[str]) -> 
         Annualized factor covariance in decimal^2, as read from the file.
     factor_names : list of str
         Factor ids of the rows (for messages).
+    file : str
+        The file named in messages (the daily covariance has its own).
 
     Returns
     -------
@@ -52,7 +56,6 @@ def check_factor_covariance(covariance: FloatArray, factor_names: list[str]) -> 
         If an entry is not finite, the matrix is not symmetric, a variance is not
         positive, or it is indefinite beyond rounding.
     """
-    file = layout.FACTOR_COVARIANCE
     bad = ~np.isfinite(covariance)
     if bad.any():
         rows = sorted({factor_names[i] for i in np.nonzero(bad)[0]})

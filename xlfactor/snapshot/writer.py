@@ -9,15 +9,15 @@ from __future__ import annotations
 import gzip
 import json
 import shutil
-import tempfile
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-from xlfactor._files import replace_folder
+from xlfactor._files import make_temp_folder, replace_folder, write_error
 from xlfactor._json import to_plain
 from xlfactor.conventions import MARKET_FACTOR
+from xlfactor.errors import FileWriteError
 from xlfactor.snapshot import layout
 from xlfactor.snapshot.manifest import write_manifest
 from xlfactor.snapshot.model import Snapshot
@@ -30,15 +30,29 @@ def write_snapshot(snapshot: Snapshot, folder: str | Path) -> Path:
 
     The files are written into a temporary sibling folder that is renamed into place
     only once complete, so a crash never leaves a half-written snapshot at ``folder``.
-    An existing ``folder`` is replaced.
+    An existing snapshot ``folder`` is replaced; any other non-empty folder is refused.
+    Files and folders get normal permissions (the umask's).
+
+    Raises
+    ------
+    FileWriteError
+        If ``folder`` is a file, a non-empty folder that is not a snapshot, or cannot be written.
     """
     folder = Path(folder)
-    folder.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{folder.name}.", dir=folder.parent))
+    if folder.is_file():
+        raise FileWriteError(str(folder), "is a file, not a folder")
+    if folder.is_dir() and any(folder.iterdir()) and not (
+        (folder / layout.METADATA).is_file() or (folder / layout.MANIFEST).is_file()
+    ):
+        raise FileWriteError(str(folder), "is a folder that is not a snapshot (not replaced); choose an empty or new folder")
+    staging = make_temp_folder(folder.parent, f".{folder.name}.", folder)
     try:
         write_files(snapshot, staging)
         write_manifest(staging)
         replace_folder(staging, folder)
+    except OSError as exc:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise write_error(folder, exc) from None
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise
@@ -66,13 +80,14 @@ def write_files(snapshot: Snapshot, folder: Path) -> None:
     covariance = pd.DataFrame(snapshot.factor_covariance, index=snapshot.factor_names, columns=snapshot.factor_names)
     covariance.index.name = "factor"
     covariance.to_csv(folder / layout.FACTOR_COVARIANCE)
-    pd.DataFrame(
-        {
-            "ticker": tickers,
-            "idiosyncratic_risk": snapshot.idiosyncratic_risk,
-            "observations": snapshot.idiosyncratic_observations,
-        }
-    ).to_csv(folder / layout.IDIOSYNCRATIC_RISK, index=False)
+    if snapshot.factor_covariance_daily is not None:
+        daily = pd.DataFrame(snapshot.factor_covariance_daily, index=snapshot.factor_names, columns=snapshot.factor_names)
+        daily.index.name = "factor"
+        daily.to_csv(folder / layout.FACTOR_COVARIANCE_DAILY)
+    idio = {"ticker": tickers, "idiosyncratic_risk": snapshot.idiosyncratic_risk, "observations": snapshot.idiosyncratic_observations}
+    if snapshot.idiosyncratic_risk_daily is not None:
+        idio["idiosyncratic_risk_daily"] = snapshot.idiosyncratic_risk_daily
+    pd.DataFrame(idio).to_csv(folder / layout.IDIOSYNCRATIC_RISK, index=False)
     snapshot.factor_returns.to_csv(folder / layout.FACTOR_RETURNS, index_label="date")
     _long_returns(snapshot.residual_returns, "residual_return").to_csv(folder / layout.RESIDUAL_RETURNS, index=False)
     if snapshot.exposure_panel is not None:
