@@ -179,14 +179,16 @@ def conditional_moves(factor_covariance: FloatArray, shocked: np.ndarray, shocks
 # ---------------------------------------------------------------- factor shocks
 
 
-@dataclass(frozen=True, eq=False)
-class StressResult:
-    """P&L of a factor-shock scenario (daily decimals of gross; loss negative)."""
+class _PnlTotals:
+    """Totals of a scenario's ``summary`` table (row ``total``), shared by stress and replay results.
 
-    summary: pd.DataFrame  # index market, style, sector, industry, total; columns portfolio, benchmark, active
-    factors: pd.DataFrame  # one row per factor: move, shocked, exposures and P&L contributions
-    propagate: bool
-    gross: float | None  # dollars of gross (value holdings), else None
+    Subclasses are frozen dataclasses with ``summary`` (index market, style, sector,
+    industry, total; columns portfolio, benchmark, active; decimals of gross) and
+    ``gross`` (dollars of gross for ``value`` holdings, else None).
+    """
+
+    summary: pd.DataFrame
+    gross: float | None
 
     @property
     def portfolio_pnl(self) -> float:
@@ -209,6 +211,16 @@ class StressResult:
         if self.gross is None:
             return None
         return {k: float(self.summary.loc["total", k]) * self.gross for k in ("portfolio", "benchmark", "active")}
+
+
+@dataclass(frozen=True, eq=False)
+class StressResult(_PnlTotals):
+    """P&L of a factor-shock scenario (daily decimals of gross; loss negative)."""
+
+    summary: pd.DataFrame  # index market, style, sector, industry, total; columns portfolio, benchmark, active
+    factors: pd.DataFrame  # one row per factor: move, shocked, exposures and P&L contributions
+    propagate: bool
+    gross: float | None  # dollars of gross (value holdings), else None
 
     @property
     def implied_moves(self) -> pd.Series:
@@ -327,7 +339,7 @@ def iso_date(value: object, name: str = "start") -> str:
 
 
 @dataclass(frozen=True, eq=False)
-class ReplayResult:
+class ReplayResult(_PnlTotals):
     """Today's book through stored factor returns of a day or window (daily decimals of gross)."""
 
     name: str
@@ -344,23 +356,6 @@ class ReplayResult:
     def days(self) -> int:
         """Number of return days replayed."""
         return len(self.daily)
-
-    @property
-    def portfolio_pnl(self) -> float:
-        """Sum of the daily portfolio factor P&L."""
-        return float(self.summary.loc["total", "portfolio"])
-
-    @property
-    def active_pnl(self) -> float:
-        """Sum of the daily active factor P&L."""
-        return float(self.summary.loc["total", "active"])
-
-    @property
-    def dollars(self) -> dict[str, float] | None:
-        """Summed portfolio, benchmark and active P&L in dollars for ``value`` holdings, else None."""
-        if self.gross is None:
-            return None
-        return {k: float(self.summary.loc["total", k]) * self.gross for k in ("portfolio", "benchmark", "active")}
 
 
 def replay(
