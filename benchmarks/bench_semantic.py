@@ -36,25 +36,23 @@ class TruthClient:
         return {"members": {t["ticker"]: int(t["ticker"] in self.members) for t in payload["tickers"]}}
 
 
-def naive_statistic(z: np.ndarray, members: np.ndarray, folds: int = 3) -> float:
-    """Out-of-sample reduction of one set: a loop over folds and members (numpy over days)."""
+def naive_statistic(z: np.ndarray, members: np.ndarray, test_days: int = 21) -> float:
+    """Out-of-sample reduction of one set: a loop over members (numpy over days)."""
     e = z[:, members]
     present = np.isfinite(e)
     e0 = np.where(present, e, 0.0)
     total, count = e0.sum(axis=1), present.sum(axis=1)
+    train = np.arange(len(e)) < len(e) - test_days
     sse = sst = 0.0
-    for days in np.array_split(np.arange(len(e)), folds):
-        train = np.ones(len(e), dtype=bool)
-        train[days] = False
-        for j in range(e.shape[1]):
-            others = count - present[:, j]
-            valid = present[:, j] & (others >= 3)
-            f = np.where(valid, (total - e0[:, j]) / np.maximum(others, 1), 0.0)
-            fit = valid & train
-            b = (f[fit] @ e0[fit, j]) / (f[fit] @ f[fit]) if fit.any() else 0.0
-            test = valid & ~train
-            sse += float(((e0[test, j] - b * f[test]) ** 2).sum())
-            sst += float((e0[test, j] ** 2).sum())
+    for j in range(e.shape[1]):
+        others = count - present[:, j]
+        valid = present[:, j] & (others >= 3)
+        f = np.where(valid, (total - e0[:, j]) / np.maximum(others, 1), 0.0)
+        fit = valid & train
+        b = (f[fit] @ e0[fit, j]) / (f[fit] @ f[fit]) if fit.any() else 0.0
+        test = valid & ~train
+        sse += float(((e0[test, j] - b * f[test]) ** 2).sum())
+        sst += float((e0[test, j] ** 2).sum())
     return 1.0 - sse / sst
 
 

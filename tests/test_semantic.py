@@ -228,13 +228,30 @@ def test_accepted_theme_enters_the_report_as_a_factor(discovery, demo, book, tru
     assert theme["factor_volatility"] == pytest.approx(theme_return.std(ddof=1) * math.sqrt(TRADING_DAYS_PER_YEAR), rel=1e-9)
     assert theme["held_members"] == 14 and theme["members"] == len(members)
     variance = exposure**2 * theme_return.var(ddof=1) * TRADING_DAYS_PER_YEAR
-    assert theme["variance_contribution"] == pytest.approx(variance, rel=1e-9)
     risk = result.risk
-    total_after = risk.loc["total_risk", "after"] ** 2
-    assert total_after == pytest.approx(risk.loc["factor_risk", "after"] ** 2 + variance + risk.loc["idiosyncratic_risk", "after"] ** 2)
-    assert risk.loc["idiosyncratic_risk", "after"] < risk.loc["idiosyncratic_risk", "before"]
     report = xf.portfolio_report(book, demo)
-    assert risk.loc["total_risk", "before"] == pytest.approx(report["summary"].loc["total_risk", "value"], rel=1e-12)
+    summary = report["summary"]["value"]
+    assert risk.loc["total_risk", "before"] == pytest.approx(summary["total_risk"], rel=1e-12)
+    # idiosyncratic variance after: each member's model variance times 1 - R² of its pandas fit (at most 95% removed)
+    idio = pd.Series(data.idiosyncratic_variance, index=data.tickers)
+    for t in members:
+        both = residuals[t].notna()
+        y, x = residuals[t][both], theme_return[both]
+        r2 = 1.0 - ((y - loadings[t] * x) ** 2).sum() / (y * y).sum()
+        idio[t] *= 1.0 - min(max(r2, 0.0), 0.95)
+    idio_after = float((w**2 * idio).sum())
+    assert risk.loc["idiosyncratic_risk", "after"] == pytest.approx(math.sqrt(idio_after), rel=1e-9)
+    assert idio_after < summary["idiosyncratic_risk"] ** 2
+    # the theme's covariance with the model's factors over the window (pandas), in the total
+    factors = demo.factor_returns.iloc[-63:].reindex(columns=data.factor_names)
+    cross = factors.apply(lambda f: f.cov(theme_return)) * TRADING_DAYS_PER_YEAR
+    x_f = pd.Series(data.exposures.T @ w.to_numpy(), index=data.factor_names)
+    cross_variance = 2.0 * exposure * float((x_f * cross).sum())
+    total_after = summary["factor_risk"] ** 2 + variance + cross_variance + idio_after
+    assert risk.loc["total_risk", "after"] == pytest.approx(math.sqrt(total_after), rel=1e-9)
+    assert risk.loc["theme_factor_share", "after"] == pytest.approx(cross_variance / total_after, rel=1e-9, abs=1e-12)
+    euler = exposure * (exposure * theme_return.var(ddof=1) * TRADING_DAYS_PER_YEAR + float((x_f * cross).sum()))
+    assert theme["variance_contribution"] == pytest.approx(euler, rel=1e-9)
     listed = result.members[result.members["theme_id"] == "grid_scale_battery_storage"]
     assert sorted(listed["ticker"]) == members and listed["name"].str.len().min() > 0
 
@@ -381,15 +398,14 @@ def test_of_themes_reads_the_cache_only(discovery, book, monkeypatch, truth):
 
 
 def test_out_of_sample_statistic_equals_a_naive_loop(demo):
-    """The vectorized (days x sets x members) statistic equals explicit loops over sets, folds, members, days."""
+    """The vectorized (days x sets x members) statistic equals explicit loops over sets, members, days."""
     rng = np.random.default_rng(11)
     z = demo.residual_returns.iloc[-63:].to_numpy() / (demo.idiosyncratic_risk / SQRT_TRADING_DAYS)
     z[rng.random(z.shape) < 0.05] = np.nan  # gaps
     sets = np.array([rng.choice(z.shape[1], 12, replace=False) for _ in range(4)])
-    ins, oos = method.theme_statistics(z, sets, folds=3, min_others=3)
+    ins, oos = method.theme_statistics(z, sets, test_days=21, min_others=3)
     for s, members in enumerate(sets):
         e = z[:, members]
-        blocks = np.array_split(np.arange(len(e)), 3)
         f = np.full(e.shape, np.nan)
         for t in range(len(e)):
             for j in range(e.shape[1]):
@@ -397,16 +413,15 @@ def test_out_of_sample_statistic_equals_a_naive_loop(demo):
                 if not np.isnan(e[t, j]) and len(others) >= 3:
                     f[t, j] = sum(others) / len(others)
         sse = sst = 0.0
-        for days in blocks:
-            train = np.setdiff1d(np.arange(len(e)), days)
-            for j in range(e.shape[1]):
-                ok = ~np.isnan(f[train, j])
-                x, y = f[train, j][ok], e[train, j][ok]
-                b = (x @ y) / (x @ x)
-                for t in days:
-                    if not np.isnan(f[t, j]):
-                        sse += (e[t, j] - b * f[t, j]) ** 2
-                        sst += e[t, j] ** 2
+        train, days = np.arange(42), np.arange(42, 63)  # fit on the first 42 days, test on the last 21
+        for j in range(e.shape[1]):
+            ok = ~np.isnan(f[train, j])
+            x, y = f[train, j][ok], e[train, j][ok]
+            b = (x @ y) / (x @ x)
+            for t in days:
+                if not np.isnan(f[t, j]):
+                    sse += (e[t, j] - b * f[t, j]) ** 2
+                    sst += e[t, j] ** 2
         assert oos[s] == pytest.approx(1 - sse / sst, rel=1e-10)
         mean = np.nanmean(e, axis=1)
         fit = sum(((e[:, j] - (np.nansum(mean * e[:, j]) / np.nansum(mean**2 * ~np.isnan(e[:, j]))) * mean) ** 2)[~np.isnan(e[:, j])].sum()
@@ -510,3 +525,116 @@ def test_bad_classification_answers_are_refused(members, expected, demo, book, t
     with pytest.raises(SemanticError, match=re.escape(expected)) as caught:
         discover_semantic_factors(book, demo, client=Client(), semantic_cache=tmp_path / "c.csv")
     assert "\n" not in str(caught.value)
+
+
+def test_union_of_whole_sectors_is_rejected_by_the_spanning_guardrail(demo, sectors, book):
+    """Three whole sectors renamed: no sector over half, no industry over 40%, but the sector dummies span it."""
+    counts = sectors.value_counts()
+    chosen = list(counts.index[3:6])  # three mid-sized sectors: none is more than half of their union
+    union = set(sectors.index[sectors.isin(chosen)])
+    result = discover_semantic_factors(book, demo, client=InProcess(brain_for({"Three sectors": union})),
+                                       semantic_cache=_fresh_cache())  # fmt: skip
+    r = row(result, "Three sectors")
+    assert r["top_sector_share"] <= 0.5 and not r["accepted"]
+    assert r["reason"].startswith("guardrail: membership explained by existing exposures (R² 1.00")
+
+
+def test_theme_return_tracking_a_factor_is_rejected(demo):
+    """Members whose residuals move with the momentum factor: the correlation guardrail names it."""
+    from xlfactor.semantic.discovery import _guardrail, _universe
+
+    data = xf.factor_model_data(demo)
+    universe = _universe(data)
+    rng = np.random.default_rng(21)
+    member = np.zeros(len(data.tickers), dtype=bool)
+    member[rng.choice(len(member), 40, replace=False)] = True  # scattered names: the other rules pass
+    factor_returns = demo.factor_returns.iloc[-63:].reindex(columns=data.factor_names).to_numpy()
+    k = list(data.factor_names).index("momentum")
+    residuals = demo.residual_returns.iloc[-63:].reindex(columns=data.tickers).to_numpy().copy()
+    residuals[:, member] = factor_returns[:, [k]] * 3.0 + 0.3 * residuals[:, member]
+    reason, share = _guardrail(member, universe, data, residuals, factor_returns, method.gram_pseudo_inverse(data.exposures))
+    theme_return = pd.Series(np.nanmean(residuals[:, member], axis=1))
+    expected = theme_return.corr(pd.Series(factor_returns[:, k]))
+    assert expected > 0.6 and share <= 0.5
+    assert reason == f"theme return tracks factor momentum (correlation {expected:+.2f})"
+
+
+def test_pairwise_statistics_equal_pandas(demo):
+    rng = np.random.default_rng(8)
+    frame = demo.factor_returns.iloc[-63:, :12].mask(rng.random((63, 12)) < 0.1)
+    series = demo.residual_returns.iloc[-63:, :3].mask(rng.random((63, 3)) < 0.1)
+    correlations = method.pairwise_correlations(series.iloc[:, 0].to_numpy(), frame.to_numpy())
+    np.testing.assert_allclose(correlations, frame.corrwith(series.iloc[:, 0]).to_numpy(), rtol=1e-10)
+    covariance = method.pairwise_cross_covariance(series.to_numpy(), frame.to_numpy())
+    expected = pd.concat([series, frame], axis=1).cov().iloc[:3, 3:].to_numpy()
+    np.testing.assert_allclose(covariance, expected, rtol=1e-10)
+
+
+def test_p_values_do_not_depend_on_the_other_themes(demo, truth, placebo, book):
+    """Each theme draws its placebos from its own stream: proposing more themes, or another order, changes nothing."""
+    alone = discover_semantic_factors(book, demo, client=InProcess(brain_for({PLACEBO: placebo})), semantic_cache=_fresh_cache())
+    themes = {PLANTED.name: truth[PLANTED.name], PLACEBO: placebo}
+    together = discover_semantic_factors(book, demo, client=InProcess(brain_for(themes)), semantic_cache=_fresh_cache())
+    assert row(together, PLACEBO)["placebo_p_value"] == row(alone, PLACEBO)["placebo_p_value"]
+    assert row(together, PLACEBO)["placebo_mean"] == row(alone, PLACEBO)["placebo_mean"]
+
+
+def test_the_test_days_are_held_out_from_the_proposal(demo, truth, book):
+    """The residual PCA shown to the client covers the earlier days only, with equal weights."""
+    seen = {}
+
+    class Recorder(InProcess):
+        def complete_json(self, instructions, payload):
+            if payload["task"] == "propose":
+                seen.update(payload)
+            return super().complete_json(instructions, payload)
+
+    result = discover_semantic_factors(book, demo, client=Recorder(brain_for({PLANTED.name: truth[PLANTED.name]})),
+                                       semantic_cache=_fresh_cache())  # fmt: skip
+    data = xf.factor_model_data(demo)
+    held = np.nonzero(data.weights(book).weights)[0]
+    early = demo.residual_returns.iloc[-63:-21].reindex(columns=data.tickers[held])
+    values = np.linalg.eigvalsh(early.cov(min_periods=method.MIN_PAIR_OBSERVATIONS).fillna(0.0).to_numpy())
+    shares = [c["explained_share"] for c in seen["residual_pca"]]
+    np.testing.assert_allclose(shares, np.round(values[::-1][:3] / values.clip(0).sum(), 3), atol=1e-12)
+    assert result.candidates.loc[0, "accepted"]
+
+
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [({"n_placebos": 50}, "n_placebos must be at least 200"), ({"test_days": 60}, "test_days must be between 5 and")],
+)
+def test_bad_options_are_refused(options, message, demo, book):
+    with pytest.raises(xf.XlfactorError, match=message):
+        discover_semantic_factors(book, demo, client=InProcess(brain_for({})), **options)
+
+
+def test_unsupported_cache_urls_and_failed_write_backs(demo, truth, book, tmp_path):
+    client = InProcess(brain_for({PLANTED.name: truth[PLANTED.name]}))
+    with pytest.raises(SemanticError, match=r"^semantic cache r2://bucket/themes.csv: r2:// is not supported"):
+        discover_semantic_factors(book, demo, client=client, semantic_cache="r2://bucket/themes.csv")
+    assert not (Path.cwd() / "r2:").exists()
+    local = tmp_path / "file-url.csv"
+    found = discover_semantic_factors(book, demo, client=client, semantic_cache=local.as_uri())
+    assert local.exists() and read_cache(local).labels.shape == (len(demo.tickers), 1)
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a folder")
+    failed = discover_semantic_factors(book, demo, client=client, semantic_cache=blocker / "themes.csv")
+    assert any("could not be written back" in n and "\n" not in n for n in failed.notes)
+    assert list(failed.accepted["theme"]) == list(found.accepted["theme"]) == [PLANTED.name]
+
+
+class InProcess:
+    """A client object (the contract without HTTP) over a ``brain_for`` function."""
+
+    def __init__(self, brain) -> None:
+        self.brain = brain
+
+    def complete_json(self, instructions: str, payload: dict) -> dict:
+        return self.brain(payload)
+
+
+def _fresh_cache() -> Path:
+    import tempfile
+
+    return Path(tempfile.mkdtemp()) / "themes.csv"

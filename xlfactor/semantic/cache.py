@@ -12,6 +12,7 @@ from __future__ import annotations
 import io
 import os
 import re
+import urllib.parse
 import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -21,6 +22,7 @@ import pandas as pd
 
 from xlfactor._files import atomic_write
 from xlfactor.conventions import normalize_ticker
+from xlfactor.errors import XlfactorError
 from xlfactor.semantic.client import SemanticError
 
 CACHE_FILE = "semantic_factors.csv"
@@ -90,13 +92,19 @@ class ThemeCache:
         frame = self.labels.sort_index().astype("Int8")
         frame.index.name = "ticker"
         text = frame.to_csv().encode()
-        atomic_write(self.location, lambda handle: handle.write(text))
+        try:
+            atomic_write(self.location, lambda handle: handle.write(text))
+        except (OSError, XlfactorError) as exc:  # the answers are still used; only the write-back failed
+            detail = " ".join(str(exc).split())[:160]
+            return f"semantic cache {self.location} could not be written back ({detail}); new labels were used but not kept"
         self.changed = False
         return f"semantic cache {self.location} updated"
 
 
 def read_cache(location: str | os.PathLike[str] | None = None) -> ThemeCache:
-    """Open the cache at ``location`` (path or http(s) URL; default :func:`default_cache_path`).
+    """Open the cache at ``location`` (path, ``file://`` or http(s) URL; default :func:`default_cache_path`).
+
+    An http(s) cache is read-only; other URL schemes (``r2://``, ``s3://``) are refused.
 
     A missing local file is an empty cache (created on the first write-back).
 
@@ -107,13 +115,22 @@ def read_cache(location: str | os.PathLike[str] | None = None) -> ThemeCache:
         than 0, 1 or blank.
     """
     text = str(location) if location is not None else str(default_cache_path())
-    if re.match(r"^https?://", text, flags=re.IGNORECASE):
+    scheme = re.match(r"^([a-z][a-z0-9+.-]*)://", text, flags=re.IGNORECASE)
+    if scheme and scheme.group(1).lower() in ("http", "https"):
         try:
             with urllib.request.urlopen(text, timeout=30) as response:  # noqa: S310 - user-given cache URL
                 raw = response.read()
         except OSError as exc:
-            raise SemanticError(f"semantic cache {text}: cannot be read ({exc})") from None
+            detail = " ".join(str(exc).split())[:160]
+            raise SemanticError(f"semantic cache {text}: cannot be read ({detail})") from None
         return ThemeCache(text, _parse(raw, text), writable=False, note="remote")
+    if scheme and scheme.group(1).lower() == "file":
+        text = urllib.parse.unquote(urllib.parse.urlparse(text).path)
+    elif scheme:  # r2://, s3://, ...: never mistaken for a local folder named "r2:"
+        raise SemanticError(
+            f"semantic cache {text}: {scheme.group(1)}:// is not supported; use a local path or an http(s) URL "
+            "(download the file first)"
+        )
     path = Path(text).expanduser()
     if not path.exists():
         parent = next((p for p in path.parents if p.exists()), Path("."))

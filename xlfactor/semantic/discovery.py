@@ -5,8 +5,9 @@ Steps (run only when called; nothing else in xlfactor calls an LLM):
 1. **Trigger.** The portfolio's idiosyncratic share of total variance must reach
    ``threshold``; otherwise the run is skipped (``residual_below_threshold``) and no
    client is built.
-2. **Residual PCA** of the holdings over the last ``window`` residual days, missing days
-   handled pairwise (:func:`xlfactor.semantic.method.residual_pca`).
+2. **Residual PCA** of the holdings over the earlier days of the window (all but the
+   last ``test_days``), equally weighted and with missing days handled pairwise
+   (:func:`xlfactor.semantic.method.residual_pca`).
 3. **Propose.** The client gets the holdings' tickers and company names (never weights
    or values) and the top names of each component, and proposes themes.
 4. **Classify.** Every universe name is labelled 0/1 for each theme; labels come from
@@ -15,7 +16,8 @@ Steps (run only when called; nothing else in xlfactor calls an LLM):
    model: mostly one sector or industry, membership spanned by the exposures, or a
    theme return that tracks an existing factor.
 6. **Test.** Out-of-sample residual-variance reduction of the members (leave-one-out
-   theme return, loadings cross-validated over day blocks) against ``n_placebos``
+   theme return, loadings fitted on the earlier days of the window, tested on the last
+   ``test_days``, which neither the PCA nor the proposal saw) against ``n_placebos``
    same-size placebo sets from the same sectors; accepted when the reduction is positive
    and the placebo p-value is below ``alpha``.
 7. **Report.** Accepted themes become extra factors: exposure, volatility, variance and
@@ -26,13 +28,14 @@ from __future__ import annotations
 
 import math
 import os
+import zlib
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from xlfactor.conventions import SQRT_TRADING_DAYS
+from xlfactor.conventions import SQRT_TRADING_DAYS, TRADING_DAYS_PER_YEAR
 from xlfactor.errors import PortfolioError
 from xlfactor.risk import decomposition as dec
 from xlfactor.risk.model_data import FactorModelData, factor_model_data
@@ -57,6 +60,8 @@ MAX_SECTOR_SHARE = 0.5
 MAX_INDUSTRY_SHARE = 0.4
 MAX_MEMBERSHIP_R2 = 0.35
 MAX_FACTOR_CORRELATION = 0.6
+MIN_PLACEBOS = 200
+"""Placebo sets a theme must be tested against (the issue's standard)."""
 
 CANDIDATE_COLUMNS = [
     "theme_id", "theme", "description", "members", "tested_members", "sectors", "top_sector_share",
@@ -122,7 +127,7 @@ def discover_semantic_factors(
     *,
     n_placebos: int = 200,
     alpha: float = 0.05,
-    folds: int = 3,
+    test_days: int | None = None,
     max_themes: int = 5,
     batch_size: int = 100,
     seed: int = 13,
@@ -144,10 +149,15 @@ def discover_semantic_factors(
         built only when the threshold is reached.
     semantic_cache : path or http(s) URL, optional
         The label cache (default: ``semantic_factors.csv`` in the local xlfactor cache).
-    n_placebos, alpha, folds : int, float, int
-        Placebo sets, significance level and day blocks of the cross-validation.
+    n_placebos, alpha : int, float
+        Placebo sets (at least :data:`MIN_PLACEBOS`) and significance level.
+    test_days : int, optional
+        The last ``test_days`` of the window are the out-of-sample test; the earlier days
+        steer the proposal (residual PCA) and fit the loadings. Default ``window // 3``.
     max_themes, batch_size, seed : int
-        Themes asked for, tickers per classification request, placebo random seed.
+        Themes asked for, tickers per classification request, placebo random seed
+        (each theme draws its placebos from its own stream, so its p-value does not
+        depend on the other themes proposed).
 
     Returns
     -------
@@ -159,15 +169,43 @@ def discover_semantic_factors(
         Missing key, unreachable model, timeout, malformed answer or unusable cache
         (one-line message; the normal report is unaffected).
     PortfolioError
-        If the portfolio is unusable.
+        If the portfolio or an option is unusable.
+
+    Examples
+    --------
+    A client that proposes one theme and labels the first 30 universe names:
+
+    >>> import tempfile, pathlib
+    >>> class Client:
+    ...     def complete_json(self, instructions, payload):
+    ...         if payload["task"] == "propose":
+    ...             return {"themes": [{"name": "First thirty", "description": "SIM0001-SIM0030"}]}
+    ...         return {"members": {t["ticker"]: int(t["ticker"] <= "SIM0030") for t in payload["tickers"]}}
+    >>> book = pd.DataFrame({"ticker": ["SIM0001", "SIM0002", "SIM0500"], "value": [1e6, 5e5, -8e5]})
+    >>> cache = pathlib.Path(tempfile.mkdtemp()) / "themes.csv"
+    >>> found = discover_semantic_factors(book, client=Client(), semantic_cache=cache)
+    >>> first = found.candidates.iloc[0]
+    >>> first["theme"], int(first["members"]), int(first["placebos"]), bool(first["accepted"])
+    ('First thirty', 30, 200, False)
+    >>> first["reason"].split(":")[0]                   # 30 arbitrary names explain nothing out of sample
+    'no_out_of_sample_reduction'
+    >>> from xlfactor.semantic import semantic_factor_members
+    >>> labelled = semantic_factor_members("First thirty", cache)
+    >>> len(labelled), labelled[0]
+    (30, 'SIM0001')
     """
     data = factor_model_data(snapshot)
     snap = data.snapshot
     w = data.weights(portfolio).weights
     if window < method.MIN_OBSERVATIONS:
         raise PortfolioError(f"window must be at least {method.MIN_OBSERVATIONS} days, got {window}")
-    if n_placebos < 1:
-        raise PortfolioError(f"n_placebos must be positive, got {n_placebos}")
+    test_days = window // 3 if test_days is None else int(test_days)
+    if not 5 <= test_days <= window - method.MIN_OBSERVATIONS:
+        raise PortfolioError(f"test_days must be between 5 and window - {method.MIN_OBSERVATIONS} = {window - method.MIN_OBSERVATIONS}, got {test_days}")
+    if n_placebos < MIN_PLACEBOS:
+        raise PortfolioError(f"n_placebos must be at least {MIN_PLACEBOS}, got {n_placebos}")
+    if not 1.0 / (n_placebos + 1) < alpha < 1.0:
+        raise PortfolioError(f"alpha must be between 1/(n_placebos + 1) and 1, got {alpha}")
     share = _residual_share(data, w)
     if not share >= threshold:
         reason = f"residual_below_threshold: idiosyncratic share {share:.1%} < threshold {threshold:.1%}"
@@ -177,7 +215,8 @@ def discover_semantic_factors(
     residuals = snap.residual_returns.reindex(columns=data.tickers).to_numpy(dtype=float)[-window:]
     factor_returns = snap.factor_returns.reindex(columns=data.factor_names).to_numpy(dtype=float)[-window:]
     held = np.nonzero(w)[0]
-    pca = method.residual_pca(residuals[:, held], data.tickers[held], w[held])
+    # the proposal sees only the earlier days, and no position size: equal weights
+    pca = method.residual_pca(residuals[:-test_days, held], data.tickers[held], np.ones(len(held)))
 
     if client is None:
         from xlfactor.semantic.client import OpenAIClient
@@ -191,7 +230,7 @@ def discover_semantic_factors(
         for proposal in proposals:
             _classify(client, calls, cache, proposal, universe, batch_size)
     finally:
-        note = cache.save()
+        note = cache.save()  # labels already paid for are kept even when a later call fails
         if note:
             notes.append(note)
 
@@ -199,17 +238,17 @@ def discover_semantic_factors(
     daily_idio = np.sqrt(data.idiosyncratic_variance) / SQRT_TRADING_DAYS
     eligible = (obs >= method.MIN_OBSERVATIONS) & (daily_idio > 0)
     standardized = np.divide(residuals, daily_idio, out=np.full_like(residuals, np.nan), where=daily_idio > 0)
-    rng = np.random.default_rng(seed)
     gram_inverse = method.gram_pseudo_inverse(data.exposures)
     rows = []
     memberships = {}
     for proposal in proposals:  # a handful of themes
         member = _membership(cache, proposal["id"], data.tickers)
         memberships[proposal["id"]] = member
+        rng = np.random.default_rng([seed, zlib.crc32(proposal["id"].encode())])  # the theme's own placebo stream
         rows.append(_evaluate(proposal, member, eligible, standardized, residuals, factor_returns, data, universe,
-                              rng, n_placebos, alpha, folds, gram_inverse))  # fmt: skip
+                              rng, n_placebos, alpha, test_days, gram_inverse))  # fmt: skip
     accepted_ids = [r["theme_id"] for r in rows if r["accepted"]]
-    tables = _risk_tables(data, w, residuals, {k: memberships[k] for k in accepted_ids}, universe, rows)
+    tables = _risk_tables(data, w, residuals, factor_returns, {k: memberships[k] for k in accepted_ids}, universe, rows)
     return _result(rows, share, threshold, tables, pca=_pca_table(pca, universe), notes=notes, calls=calls)
 
 
@@ -254,7 +293,8 @@ def _ask(client: SemanticClient, calls: dict[str, int], instructions: str, paylo
     except SemanticError:
         raise
     except Exception as exc:  # noqa: BLE001 - a client brought by the user may raise anything
-        raise SemanticError(f"semantic client failed on task {payload['task']} ({type(exc).__name__}: {exc})") from None
+        detail = " ".join(str(exc).split())[:160]  # one line, whatever the client raised
+        raise SemanticError(f"semantic client failed on task {payload['task']} ({type(exc).__name__}: {detail})") from None
     if not isinstance(answer, dict):
         raise SemanticError(f"semantic client answered task {payload['task']} with {type(answer).__name__}, not a JSON object")
     return answer
@@ -348,7 +388,7 @@ def _membership(cache: ThemeCache, key: str, tickers: np.ndarray) -> np.ndarray:
 
 
 def _evaluate(proposal, member, eligible, standardized, residuals, factor_returns, data, universe, rng,
-              n_placebos, alpha, folds, gram_inverse) -> dict:  # fmt: skip
+              n_placebos, alpha, test_days, gram_inverse) -> dict:  # fmt: skip
     idx = np.nonzero(member)[0]
     tested = np.nonzero(member & eligible)[0]
     sector_codes = universe["sector_code"].to_numpy()
@@ -376,7 +416,7 @@ def _evaluate(proposal, member, eligible, standardized, residuals, factor_return
         return row
     row["guardrail"], row["top_sector_share"] = _guardrail(member, universe, data, residuals, factor_returns, gram_inverse)
     sets = np.vstack([tested[None, :], method.placebo_sets(rng, sector_codes, tested, eligible, n_placebos)])
-    in_sample, out_of_sample = method.theme_statistics(standardized, sets, folds)
+    in_sample, out_of_sample = method.theme_statistics(standardized, sets, test_days)
     placebos = out_of_sample[1:]
     row.update(
         in_sample_reduction=float(in_sample[0]),
@@ -421,19 +461,34 @@ def _guardrail(member, universe, data: FactorModelData, residuals, factor_return
     return "", top_sector
 
 
-def _risk_tables(data: FactorModelData, w, residuals, memberships: dict[str, np.ndarray], universe, rows) -> dict[str, pd.DataFrame]:
-    """Accepted themes as extra factors: exposures, contributions, members, risk before/after."""
+def _risk_tables(data: FactorModelData, w, residuals, factor_returns, memberships: dict[str, np.ndarray], universe,
+                 rows) -> dict[str, pd.DataFrame]:  # fmt: skip
+    """Accepted themes as extra factors: exposures, contributions, members, risk before/after.
+
+    ``residuals`` (n_days, n_assets) and ``factor_returns`` (n_days, n_factors) are the
+    window's daily decimals. A theme's return is the mean residual of its members; its
+    annualized covariance with the model's factors is the sample cross-covariance over the
+    window (themes are not assumed uncorrelated with the factors), so the total after is
+    ``x_f' F x_f + x_t' T x_t + 2 x_f' C x_t + idiosyncratic after``; the risk table's
+    ``theme_factor_share`` row is the cross term's share of that total variance. ``risk_contribution``
+    is a contribution to annualized volatility (Euler: ``x_t (T x_t + C' x_f) / risk``),
+    ``share_of_total`` the same as a share of total variance.
+    """
     if not memberships:
         return _empty_tables()
     ids = np.array(list(memberships))
     membership = np.column_stack([memberships[k] for k in ids])
     themes = method.theme_factors(residuals, membership, data.idiosyncratic_variance, ids)
-    factor_var = dec.factor_variance(data.exposures.T @ w, data.factor_covariance)
+    x_f = data.exposures.T @ w
+    factor_var = dec.factor_variance(x_f, data.factor_covariance)
     idio_before = dec.idiosyncratic_variance(w, data.idiosyncratic_variance)
     idio_after = dec.idiosyncratic_variance(w, themes.idiosyncratic_variance)
     x = themes.exposures.T @ w
-    contributions = x * (themes.covariance @ x)
-    total_after = factor_var + float(contributions.sum()) + idio_after
+    cross = method.pairwise_cross_covariance(factor_returns, themes.returns) * TRADING_DAYS_PER_YEAR  # (n_factors, m)
+    contributions = x * (themes.covariance @ x + cross.T @ x_f)
+    theme_var = float(x @ themes.covariance @ x)
+    cross_var = 2.0 * float(x_f @ cross @ x)
+    total_after = factor_var + theme_var + cross_var + idio_after
     risk_after = math.sqrt(max(total_after, 0.0))
     labels = {r["theme_id"]: r["theme"] for r in rows}
     held = w != 0
@@ -470,11 +525,14 @@ def _risk_tables(data: FactorModelData, w, residuals, memberships: dict[str, np.
     total_before = factor_var + idio_before
     risk = pd.DataFrame(
         {
-            "before": [math.sqrt(total_before), math.sqrt(factor_var), 0.0, math.sqrt(idio_before), idio_before / total_before],
-            "after": [risk_after, math.sqrt(factor_var), math.sqrt(max(float(x @ themes.covariance @ x), 0.0)),
-                      math.sqrt(idio_after), idio_after / total_after if total_after > 0 else math.nan],  # fmt: skip
+            "before": [math.sqrt(total_before), math.sqrt(factor_var), 0.0, 0.0, math.sqrt(idio_before),
+                       idio_before / total_before],  # fmt: skip
+            "after": [risk_after, math.sqrt(factor_var), math.sqrt(max(theme_var, 0.0)),
+                      cross_var / total_after if total_after > 0 else math.nan, math.sqrt(idio_after),
+                      idio_after / total_after if total_after > 0 else math.nan],  # fmt: skip
         },
-        index=pd.Index(["total_risk", "factor_risk", "theme_risk", "idiosyncratic_risk", "idiosyncratic_share"], name="metric"),
+        index=pd.Index(["total_risk", "factor_risk", "theme_risk", "theme_factor_share", "idiosyncratic_risk",
+                        "idiosyncratic_share"], name="metric"),  # fmt: skip
     )
     return {"themes": table, "members": members, "risk": risk}
 

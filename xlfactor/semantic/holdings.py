@@ -7,7 +7,28 @@ import os
 import numpy as np
 import pandas as pd
 
-from xlfactor.semantic.cache import read_cache
+from xlfactor.semantic.cache import default_cache_path, read_cache
+
+_LABELS: dict[tuple, pd.DataFrame] = {}
+"""Labels read per cache file version (path, size, mtime) or per URL, for this process."""
+
+
+def _cached_labels(semantic_cache: str | os.PathLike[str] | None) -> pd.DataFrame:
+    """The cache's labels, read once per file version: a recalculating sheet does not re-read it."""
+    text = str(semantic_cache) if semantic_cache is not None else str(default_cache_path())
+    if "://" in text:
+        key: tuple = (text,)  # a URL is downloaded once per process
+    else:
+        try:
+            stat = os.stat(os.path.expanduser(text))
+            key = (text, stat.st_size, stat.st_mtime_ns)
+        except OSError:
+            return read_cache(semantic_cache).labels  # absent: an empty cache, nothing to remember
+    if key not in _LABELS:
+        if len(_LABELS) > 16:
+            _LABELS.clear()
+        _LABELS[key] = read_cache(semantic_cache).labels
+    return _LABELS[key]
 
 
 def cached_theme_exposures(
@@ -40,7 +61,7 @@ def cached_theme_exposures(
       theme_id  net_weight  gross_weight
     0       ai         0.3           0.7
     """
-    labels = read_cache(semantic_cache).labels
+    labels = _cached_labels(semantic_cache)
     columns = ["theme_id", "members", "held_members", "net_weight", "gross_weight", "held"]
     if labels.shape[1] == 0:
         return pd.DataFrame(columns=columns)

@@ -8,12 +8,14 @@ member's residual is standardized by its model idiosyncratic volatility,
 :math:`z_{it} = e_{it} / \sigma_i`. The theme return that predicts member :math:`i` on
 day :math:`t` is the *leave-one-out* mean of the other members,
 :math:`f_{-i,t} = \frac{1}{n_t - 1}\sum_{j \in S, j \ne i} z_{jt}`, so no member
-explains itself. The days are cut into ``folds`` contiguous blocks; for each block the
-member's loading :math:`b_i = \sum z f_{-i} / \sum f_{-i}^2` is fitted on the other
-blocks and the block's residuals are predicted with it. The statistic is the pooled
-out-of-sample variance reduction :math:`1 - \sum (z - b f_{-i})^2 / \sum z^2`. A set of
-random names scores about zero or below; a set sharing a common shock scores about the
-shock's share of their residual variance.
+explains itself. The window is cut in two: the member's loading
+:math:`b_i = \sum z f_{-i} / \sum f_{-i}^2` is fitted on the earlier days (the same days
+the residual PCA that steered the proposal saw) and the last ``test_days`` residuals are
+predicted with it; those days took no part in choosing or fitting the theme. The
+statistic is the pooled out-of-sample variance reduction
+:math:`1 - \sum (z - b f_{-i})^2 / \sum z^2` over the test days. A set of random names
+scores about zero or below; a set sharing a common shock scores about the shock's share
+of their residual variance.
 
 **Placebos.** The same statistic for ``n`` random sets of the same size drawn from the
 same sectors (as many names per sector as the theme has), computed for all sets at once
@@ -99,34 +101,43 @@ def residual_pca(
     return ResidualPCA(np.asarray(tickers)[keep], shares, vectors[:, order].T)
 
 
-def theme_statistics(standardized: FloatArray, sets: np.ndarray, folds: int = 3, min_others: int = 3) -> tuple[FloatArray, FloatArray]:
+def theme_statistics(
+    standardized: FloatArray, sets: np.ndarray, test_days: int | None = None, min_others: int = 3
+) -> tuple[FloatArray, FloatArray]:
     """In-sample and out-of-sample residual-variance reduction of many member sets at once.
 
     Parameters
     ----------
     standardized : ndarray, shape (n_days, n_assets)
-        Residuals divided by each name's daily idiosyncratic volatility, NaN where absent.
+        Daily residuals divided by each name's daily idiosyncratic volatility (unitless),
+        NaN where absent, oldest day first.
     sets : ndarray of int, shape (n_sets, k)
         Column indices of the members of each set (all sets the same size).
-    folds : int
-        Contiguous day blocks of the cross-validation.
+    test_days : int, optional
+        The last ``test_days`` days are the test sample; loadings are fitted on the days
+        before them. Default a third of the days.
     min_others : int
         A member's day counts only when at least this many other members have a residual.
 
     Returns
     -------
     in_sample, out_of_sample : ndarray, shape (n_sets,)
-        Pooled variance reductions (fractions; the out-of-sample one can be negative).
+        Pooled variance reductions (fractions). The in-sample one fits every day with the
+        member inside its own theme return; the out-of-sample one can be negative.
 
     Examples
     --------
     >>> rng = np.random.default_rng(1)
     >>> z = rng.normal(size=(63, 40))
     >>> z[:, :10] += rng.normal(size=(63, 1))           # names 0-9 share a shock
-    >>> ins, oos = theme_statistics(z, np.array([np.arange(10), np.arange(20, 30)]))
+    >>> ins, oos = theme_statistics(z, np.array([np.arange(10), np.arange(20, 30)]), test_days=21)
     >>> bool(oos[0] > 0.3), bool(oos[1] < 0.05), bool(ins[1] > 0)
     (True, True, True)
     """
+    n_days = len(standardized)
+    test_days = n_days // 3 if test_days is None else int(test_days)
+    if not 0 < test_days < n_days:
+        raise ValueError(f"test_days must be between 1 and {n_days - 1}, got {test_days}")
     e = standardized[:, sets]  # (n_days, n_sets, k)
     w = np.isfinite(e)
     e0 = np.where(w, e, 0.0)
@@ -142,20 +153,12 @@ def theme_statistics(standardized: FloatArray, sets: np.ndarray, folds: int = 3,
     others = count - w
     valid = w & (others >= min_others)
     f_out = np.divide(total - e0, others, out=np.zeros_like(e0), where=valid)
-    block = np.zeros(len(e0), dtype=np.int64)
-    for b, days in enumerate(np.array_split(np.arange(len(e0)), folds)):
-        block[days] = b
-    sse = np.zeros(e0.shape[1])
-    sst_out = np.zeros(e0.shape[1])
-    fe = (f_out * e0) * valid
-    ff = (f_out * f_out) * valid
-    fe_all, ff_all = fe.sum(axis=0), ff.sum(axis=0)
-    for b in range(folds):  # a handful of folds; every set and member at once
-        test = block == b
-        beta = _ratio(fe_all - fe[test].sum(axis=0), ff_all - ff[test].sum(axis=0))
-        err = (e0[test] - beta * f_out[test]) * valid[test]
-        sse += (err * err).sum(axis=(0, 2))
-        sst_out += ((e0[test] * valid[test]) ** 2).sum(axis=(0, 2))
+    fit = slice(0, n_days - test_days)
+    test = slice(n_days - test_days, n_days)
+    beta = _ratio((f_out[fit] * e0[fit] * valid[fit]).sum(axis=0), (f_out[fit] ** 2 * valid[fit]).sum(axis=0))
+    err = (e0[test] - beta * f_out[test]) * valid[test]
+    sse = (err * err).sum(axis=(0, 2))
+    sst_out = ((e0[test] * valid[test]) ** 2).sum(axis=(0, 2))
     out_of_sample = 1.0 - np.divide(sse, sst_out, out=np.ones_like(sse), where=sst_out > 0)
     return in_sample, out_of_sample
 
@@ -253,6 +256,34 @@ def pairwise_correlations(series: FloatArray, others: FloatArray) -> FloatArray:
     dx, dy = np.where(both, x - mx, 0.0), np.where(both, y - my, 0.0)
     den = np.sqrt((dx * dx).sum(axis=0) * (dy * dy).sum(axis=0))
     return np.divide((dx * dy).sum(axis=0), den, out=np.zeros(others.shape[1]), where=(den > 0) & (n >= MIN_PAIR_OBSERVATIONS))
+
+
+def pairwise_cross_covariance(a: FloatArray, b: FloatArray) -> FloatArray:
+    """Sample covariance of every column of ``a`` with every column of ``b``, pairwise-complete days.
+
+    Parameters
+    ----------
+    a : ndarray, shape (n_days, p)
+    b : ndarray, shape (n_days, q)
+        Daily series, NaN where absent.
+
+    Returns
+    -------
+    ndarray, shape (p, q)
+        Daily covariances (ddof 1) over the days both columns have; 0 where a pair has
+        fewer than :data:`MIN_PAIR_OBSERVATIONS` common days.
+
+    Examples
+    --------
+    >>> a = np.array([[1.0], [2.0], [np.nan], [4.0]]); b = np.array([[2.0, 1.0], [4.0, 1.0], [6.0, 0.0], [8.0, 1.0]])
+    >>> bool(pairwise_cross_covariance(a, b).shape == (1, 2))
+    True
+    """
+    ma, mb = np.isfinite(a).astype(float), np.isfinite(b).astype(float)
+    a0, b0 = np.where(ma > 0, a, 0.0), np.where(mb > 0, b, 0.0)
+    n = ma.T @ mb
+    comoment = a0.T @ b0 - (a0.T @ mb) * (ma.T @ b0) / np.maximum(n, 1.0)
+    return np.where(n >= MIN_PAIR_OBSERVATIONS, comoment / np.maximum(n - 1.0, 1.0), 0.0)
 
 
 @dataclass(frozen=True)
