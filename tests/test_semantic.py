@@ -242,9 +242,10 @@ def test_accepted_theme_enters_the_report_as_a_factor(discovery, demo, book, tru
     idio_after = float((w**2 * idio).sum())
     assert risk.loc["idiosyncratic_risk", "after"] == pytest.approx(math.sqrt(idio_after), rel=1e-9)
     assert idio_after < summary["idiosyncratic_risk"] ** 2
-    # the theme's covariance with the model's factors over the window (pandas), in the total
-    factors = demo.factor_returns.iloc[-63:].reindex(columns=data.factor_names)
-    cross = factors.apply(lambda f: f.cov(theme_return)) * TRADING_DAYS_PER_YEAR
+    # the theme's covariance with the model's factors over the whole stored history (pandas), in the total
+    history = demo.residual_returns[members].mean(axis=1, skipna=True)
+    factors = demo.factor_returns.reindex(columns=data.factor_names).loc[history.index]
+    cross = factors.apply(lambda f: f.cov(history)) * TRADING_DAYS_PER_YEAR
     x_f = pd.Series(data.exposures.T @ w.to_numpy(), index=data.factor_names)
     cross_variance = 2.0 * exposure * float((x_f * cross).sum())
     total_after = summary["factor_risk"] ** 2 + variance + cross_variance + idio_after

@@ -248,7 +248,9 @@ def discover_semantic_factors(
         rows.append(_evaluate(proposal, member, eligible, standardized, residuals, factor_returns, data, universe,
                               rng, n_placebos, alpha, test_days, gram_inverse))  # fmt: skip
     accepted_ids = [r["theme_id"] for r in rows if r["accepted"]]
-    tables = _risk_tables(data, w, residuals, factor_returns, {k: memberships[k] for k in accepted_ids}, universe, rows)
+    history = (snap.residual_returns.reindex(columns=data.tickers).to_numpy(dtype=float),
+               snap.factor_returns.reindex(columns=data.factor_names).to_numpy(dtype=float))  # fmt: skip
+    tables = _risk_tables(data, w, residuals, history, {k: memberships[k] for k in accepted_ids}, universe, rows)
     return _result(rows, share, threshold, tables, pca=_pca_table(pca, universe), notes=notes, calls=calls)
 
 
@@ -461,14 +463,18 @@ def _guardrail(member, universe, data: FactorModelData, residuals, factor_return
     return "", top_sector
 
 
-def _risk_tables(data: FactorModelData, w, residuals, factor_returns, memberships: dict[str, np.ndarray], universe,
+def _risk_tables(data: FactorModelData, w, residuals, history, memberships: dict[str, np.ndarray], universe,
                  rows) -> dict[str, pd.DataFrame]:  # fmt: skip
     """Accepted themes as extra factors: exposures, contributions, members, risk before/after.
 
-    ``residuals`` (n_days, n_assets) and ``factor_returns`` (n_days, n_factors) are the
-    window's daily decimals. A theme's return is the mean residual of its members; its
-    annualized covariance with the model's factors is the sample cross-covariance over the
-    window (themes are not assumed uncorrelated with the factors), so the total after is
+    ``residuals`` (n_days, n_assets) are the window's daily decimal residuals; ``history``
+    is ``(residuals, factor_returns)`` over every stored day (the factor history may be
+    longer: the days are aligned on the latest). A theme's return is the mean residual of
+    its members; its variance and loadings come from the window, and its annualized
+    covariance with the model's factors is the sample cross-covariance over the whole
+    stored history: over 63 days that covariance is mostly noise (on the demo, whose themes
+    are independent of the factors by construction, a theme's correlation with the book's
+    factor return is 0.25 over 63 days and 0.06 over 252). The total after is
     ``x_f' F x_f + x_t' T x_t + 2 x_f' C x_t + idiosyncratic after``; the risk table's
     ``theme_factor_share`` row is the cross term's share of that total variance. ``risk_contribution``
     is a contribution to annualized volatility (Euler: ``x_t (T x_t + C' x_f) / risk``),
@@ -484,7 +490,10 @@ def _risk_tables(data: FactorModelData, w, residuals, factor_returns, membership
     idio_before = dec.idiosyncratic_variance(w, data.idiosyncratic_variance)
     idio_after = dec.idiosyncratic_variance(w, themes.idiosyncratic_variance)
     x = themes.exposures.T @ w
-    cross = method.pairwise_cross_covariance(factor_returns, themes.returns) * TRADING_DAYS_PER_YEAR  # (n_factors, m)
+    residual_history, factor_history = history
+    days = min(len(residual_history), len(factor_history))
+    theme_history = method.theme_returns(residual_history[-days:], membership)
+    cross = method.pairwise_cross_covariance(factor_history[-days:], theme_history) * TRADING_DAYS_PER_YEAR  # (n_factors, m)
     contributions = x * (themes.covariance @ x + cross.T @ x_f)
     theme_var = float(x @ themes.covariance @ x)
     cross_var = 2.0 * float(x_f @ cross @ x)

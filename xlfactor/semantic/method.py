@@ -286,6 +286,33 @@ def pairwise_cross_covariance(a: FloatArray, b: FloatArray) -> FloatArray:
     return np.where(n >= MIN_PAIR_OBSERVATIONS, comoment / np.maximum(n - 1.0, 1.0), 0.0)
 
 
+def theme_returns(residuals: FloatArray, membership: np.ndarray, min_members: int = 3) -> FloatArray:
+    """Daily return of each theme: the mean residual of its members that have one that day.
+
+    Parameters
+    ----------
+    residuals : ndarray, shape (n_days, n_assets)
+        Daily decimal residual returns, NaN where absent.
+    membership : ndarray of bool, shape (n_assets, m)
+    min_members : int
+        Members a day needs (else NaN).
+
+    Returns
+    -------
+    ndarray, shape (n_days, m)
+        Daily decimal theme returns.
+
+    Examples
+    --------
+    >>> theme_returns(np.array([[0.01, 0.03, np.nan, 0.02]]), np.array([[1], [1], [1], [1]], bool))
+    array([[0.02]])
+    """
+    present = np.isfinite(residuals)
+    count = present.astype(float) @ membership
+    total = np.where(present, residuals, 0.0) @ membership
+    return np.divide(total, count, out=np.full(count.shape, np.nan), where=count >= min_members)
+
+
 @dataclass(frozen=True)
 class ThemeFactors:
     """Accepted themes as extra factors of the model (estimated from the residual window)."""
@@ -318,8 +345,7 @@ def theme_factors(
     """
     present = np.isfinite(residuals)
     e0 = np.where(present, residuals, 0.0)
-    count = present.astype(float) @ membership
-    returns = np.divide(e0 @ membership, count, out=np.full(count.shape, np.nan), where=count >= 3)
+    returns = theme_returns(residuals, membership)
     m = membership.shape[1]
     ok = np.isfinite(returns).all(axis=1)
     covariance = np.cov(returns[ok].T, ddof=1).reshape(m, m) * TRADING_DAYS_PER_YEAR if ok.sum() > 2 else np.zeros((m, m))
