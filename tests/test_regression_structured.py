@@ -93,3 +93,20 @@ def test_cell_sums_equal_one_hot_products_by_sector_and_industry():
     np.testing.assert_allclose(got, expected, rtol=0, atol=1e-13)
     assert np.abs(expected).sum() > 1  # names in cells, and the no-industry slot used
     assert np.abs(expected[:, :, n_ind]).sum() > 0
+
+
+def test_chunks_of_days_do_not_change_a_bit(monkeypatch):
+    """Every day is solved on its own: chunks of 1, 5 or all days give identical results."""
+    from xlfactor.model import regression
+
+    returns, caps, styles, sector, industry, industry_sector, n_sec, market = _market(days=30, names=120)
+    styles[:, ::7, 1] = np.nan  # absent scores too
+    runs, steps = [], []
+    for cells in (1, 5 * 120 * styles.shape[2], 10**9):
+        monkeypatch.setattr(regression, "CHUNK_ELEMENTS", cells)
+        steps.append(regression.chunk_days(120, styles.shape[2]))
+        runs.append(regress(returns, caps, styles, sector, industry, industry_sector, n_sec, None))
+    assert steps == [1, 5, 42] and np.isfinite(runs[0].factor_returns[:, 0]).all()
+    for other in runs[1:]:
+        for name in ("factor_returns", "residuals", "t_stats", "r2_weighted", "r2_uncentred"):
+            np.testing.assert_array_equal(getattr(other, name), getattr(runs[0], name))

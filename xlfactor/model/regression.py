@@ -32,6 +32,18 @@ from xlfactor.model.standardize import MAD_SCALE, row_median
 
 RETURN_WINSOR_LIMIT = 5.0
 CHUNK_DAYS = 42
+CHUNK_ELEMENTS = 1_000_000
+"""A chunk holds at most CHUNK_DAYS days and about this many style cells (days x names x styles):
+small enough that its (8 MB) style block stays in cache through the passes of one solve."""
+
+
+def chunk_days(n_names: int, n_styles: int) -> int:
+    """Days per regression chunk (one task) for this cross-section size: 42 up to ~900 names x 27 styles, fewer beyond.
+
+    >>> chunk_days(1000, 27), chunk_days(3000, 27), chunk_days(10, 0)
+    (37, 12, 42)
+    """
+    return max(1, min(CHUNK_DAYS, CHUNK_ELEMENTS // max(n_names * n_styles, 1)))
 
 
 @dataclass(frozen=True, eq=False)
@@ -231,16 +243,17 @@ def regress(
     r2_w, r2_u, stocks = np.full(n_days, np.nan), np.full(n_days, np.nan), usable.sum(axis=1)
     weights = np.where(usable, np.sqrt(np.where(usable, caps, 0.0)), 0.0)
     tasks = []
-    for start in range(0, n_days, CHUNK_DAYS):  # chunks bound memory; each chunk is one batched solve (one task)
-        block = slice(start, min(start + CHUNK_DAYS, n_days))
+    step = chunk_days(n_names, n_sty)  # the same for every mapper, so serial and fanned-out runs chunk alike
+    for start in range(0, n_days, step):  # chunks bound memory; each chunk is one batched solve (one task)
+        block = slice(start, min(start + step, n_days))
         tasks.append((
             fit_returns[block], returns[block], usable[block], weights[block], caps[block], styles[block],
             sector[block], industry[block], usable_member[block], live_industry[block],
             None if market is None else market[block],
         ))  # fmt: skip
     solved = (mapper or serial_map)(_solve_chunk_task, (industry_sector, n_sectors), tasks, None)
-    for start, fitted in zip(range(0, n_days, CHUNK_DAYS), solved):
-        block = slice(start, min(start + CHUNK_DAYS, n_days))
+    for start, fitted in zip(range(0, n_days, step), solved):
+        block = slice(start, min(start + step, n_days))
         factor_returns[block], t_stats[block], residuals[block], r2_w[block], r2_u[block] = fitted
     return RegressionResult(factor_returns, residuals, t_stats, r2_w, r2_u, stocks, weights)
 
