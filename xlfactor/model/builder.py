@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -494,13 +494,26 @@ def build_snapshot(
     source = _source_info(data_dir)
     first = max(MIN_REGRESSION_DAYS, int(np.searchsorted(data.dates, start)) if start else MIN_REGRESSION_DAYS)
     rows = output_rows(data.dates, every, first)
-    history = build_model(data, options, progress, mapper, snapshot_rows=rows)
+    history = _for_snapshots(build_model(data, options, progress, mapper, snapshot_rows=rows))
+    del data  # the prices, volumes and fundamentals are in the exposures now
     done = None if progress is None else (lambda i, n: progress("snapshots", i, n))
     shared = (history, options, source, str(out), every, rows[-1])
     written = (mapper or serial_map)(_write_snapshot_at, shared, [(row,) for row in rows], done)
     if every is not None:
-        (Path(out) / "latest.json").write_text(json.dumps({"latest": str(data.dates[rows[-1]]), "universe": options.universe}) + "\n")
+        (Path(out) / "latest.json").write_text(json.dumps({"latest": str(history.data.dates[rows[-1]]), "universe": options.universe}) + "\n")
     return written
+
+
+def _for_snapshots(history: ModelHistory) -> ModelHistory:
+    """``history`` without the inputs only the descriptors read (unadjusted and adjusted closes, volumes, fundamentals).
+
+    What is sent to every worker of a fanned-out build (and kept while snapshots are
+    estimated) is then the exposures, returns, caps and classification: at 3,000 names x
+    5 years about 0.5 GB less per copy. :func:`snapshot_at` reads none of the dropped
+    fields; :func:`style_exposures` cannot run on the result.
+    """
+    slim = replace(history.data, close=None, adjusted=None, volume=None, fundamentals={}, reports=None)
+    return replace(history, data=slim)
 
 
 def _write_snapshot_at(history: ModelHistory, options: BuildOptions, source: dict, out: str, every: str | None,
