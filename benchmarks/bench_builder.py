@@ -4,8 +4,11 @@ Prints: the reference real-data build (adjusted prices, point-in-time S&P 500, 2
 from ../shared/data: inputs, model, snapshot with quality) wall and CPU time and peak
 memory (measured in a child process), and the
 regression time per simulated year (252 days, 11 sectors, 40 industries, 27 styles) at
-1000 and 3000 names against a naive baseline (one np.linalg.lstsq KKT solve per day).
-Run: python benchmarks/bench_builder.py
+1000 and 3000 names against a naive baseline (one np.linalg.lstsq KKT solve per day), and
+what 3000 names cost against 1000 (the per-day KKT solves do not grow with names; the
+per-name work is the style product S'WS, O(n_styles^2), and passes over the styles).
+Run with one BLAS thread for stable ratios: OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1.
+Run: python benchmarks/bench_builder.py [--regression-only]
 """
 
 from __future__ import annotations
@@ -17,6 +20,9 @@ import time
 from pathlib import Path
 
 import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _timing import median_seconds  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 SHARED = ROOT.parent / "shared" / "data"
@@ -80,17 +86,25 @@ def naive_day(returns, caps, styles, sector, industry, industry_sector, n_sec):
 def main() -> None:
     from xlfactor.model.regression import regress
 
-    for names in (1000, 3000):
+    seconds = {}
+    for names in (50, 1000, 3000):
         args = simulated_year(names)
-        start = time.perf_counter()
-        regress(*args)
-        batched = time.perf_counter() - start
+        batched = seconds[names] = median_seconds(lambda: regress(*args), 3)
+        if names == 50:
+            print(f"regression, one simulated year at {names} names: {batched:.2f} s (the part that does not grow with names)")
+            continue
         returns, caps, styles, sector, industry, industry_sector, n_sec = args
         start = time.perf_counter()
         for day in range(20):  # baseline on 20 days, scaled to a year
             naive_day(returns[day], caps[day], styles[day], sector[day], industry[day], industry_sector, n_sec)
         naive = (time.perf_counter() - start) * 252 / 20
         print(f"regression, one simulated year at {names} names: {batched:.2f} s (naive per-day lstsq {naive:.2f} s, {naive / batched:.1f}x)")
+    print(
+        f"regression: 3000 names cost {seconds[3000] / seconds[1000]:.2f}x 1000 names (3x the names); "
+        f"above the 50-name floor, {(seconds[3000] - seconds[50]) / (seconds[1000] - seconds[50]):.2f}x"
+    )
+    if "--regression-only" in sys.argv:
+        return
     if SHARED.is_dir():
         with tempfile.TemporaryDirectory() as work:
             code = CHILD.format(root=str(ROOT), shared=str(SHARED), work=work)

@@ -8,6 +8,7 @@ and with ``--scheduler local --workers W``. Peak memory is the largest sum of th
 memory of the build process and all its children (the Dask workers), sampled every 0.2 s.
 Targets (2 cores): 3,000 names x 5 years serial under 3 minutes and 4 GB.
 Run (heavy: minutes): nice -n 10 python benchmarks/bench_scale.py [--names 1000 3000] [--years 5] [--workers 2]
+    [--iterations K] [--markets DIR]  (DIR/market<N>/ is reused when present, so a market is simulated once)
 """
 
 from __future__ import annotations
@@ -47,18 +48,22 @@ def main() -> None:
     parser.add_argument("--years", type=float, default=5)
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--iterations", type=int, default=None, help="cut the simulator's fixed point (timing runs)")
+    parser.add_argument("--markets", default=None, help="folder of market<N>/ inputs: reused when present, else written there")
     args = parser.parse_args()
     cli = [sys.executable, "-m", "xlfactor.cli"]
     with tempfile.TemporaryDirectory() as work:
         for names in args.names:
-            folder = Path(work) / f"market{names}"
+            folder = Path(args.markets or work) / f"market{names}"
             demo = ["demo-data", str(folder), "--names", str(names), "--years", str(args.years)]
-            if args.iterations is not None:
-                patch = f"import sys, xlfactor.demo.simulate as s; s.MAX_ITERATIONS = {args.iterations}; from xlfactor.cli import main; sys.exit(main(sys.argv[1:]))"
-                wall, peak = run([sys.executable, "-c", patch] + demo)
+            if (folder / "prices.csv.gz").is_file() or (folder / "prices.csv").is_file():
+                print(f"{names} names x {args.years:g} years: reusing the simulated market in {folder}", flush=True)
             else:
-                wall, peak = run(cli + demo)
-            print(f"{names} names x {args.years:g} years: simulated market written in {wall:.0f} s (peak {peak:.0f} MB)", flush=True)
+                if args.iterations is not None:
+                    patch = f"import sys, xlfactor.demo.simulate as s; s.MAX_ITERATIONS = {args.iterations}; from xlfactor.cli import main; sys.exit(main(sys.argv[1:]))"
+                    wall, peak = run([sys.executable, "-c", patch] + demo)
+                else:
+                    wall, peak = run(cli + demo)
+                print(f"{names} names x {args.years:g} years: simulated market written in {wall:.0f} s (peak {peak:.0f} MB)", flush=True)
             for label, extra in (("serial", []), (f"LocalCluster {args.workers} workers", ["--scheduler", "local", "--workers", str(args.workers)])):
                 out = Path(work) / f"snap{names}-{len(extra)}"
                 wall, peak = run(cli + ["build", "--data", str(folder), "--out", str(out)] + extra)

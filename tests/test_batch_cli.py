@@ -77,11 +77,16 @@ def dask_scheduler(tmp_path_factory):
             _stop(process)
 
 
-def test_batch_on_a_dask_scheduler_equals_the_serial_run(tmp_path, dask_scheduler):
+def test_batch_on_a_dask_scheduler_equals_the_serial_run(tmp_path, dask_scheduler, capsys):
     holdings = tmp_path / "books.csv"
     _books(300).to_csv(holdings, index=False)  # 301 books: two chunks of 256
     assert main(["batch", "--holdings", str(holdings), "--out", str(tmp_path / "serial")]) == 0
+    shown = capsys.readouterr()
+    assert shown.out == "" and "books: 100%" in shown.err and "2/2" in shown.err  # tqdm's bar, on stderr only
     assert main(["batch", "--holdings", str(holdings), "--out", str(tmp_path / "dask"), "--scheduler", dask_scheduler]) == 0
+    shown = capsys.readouterr()
+    assert shown.out == "" and "100% Completed" in shown.err  # Dask's own bar, moved to stderr
+    assert "priced 300 book(s), 1 failed" in shown.err
     serial = pd.read_parquet(tmp_path / "serial" / "summary.parquet")
     distributed = pd.read_parquet(tmp_path / "dask" / "summary.parquet")
     assert len(serial) == 300 and "ghost" not in serial.index

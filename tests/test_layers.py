@@ -69,6 +69,7 @@ THIRD_PARTY = {
     "xlsxwriter": ("xlfactor.excel",),
     "openai": ("xlfactor.semantic",),
     "statsmodels": ("xlfactor.risk.timeseries",),
+    "tqdm": ("xlfactor.cli", "xlfactor.batch"),  # progress bars of the command line
 }
 
 

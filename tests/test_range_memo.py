@@ -44,3 +44,36 @@ def test_errors_are_not_memoized_and_cells_agree_with_the_uncached_path():
     warm = OF_TRACKINGERROR(_rows())
     assert cold == warm and isinstance(cold, float)
     assert OF_TOTALRISK(_rows()) != cold  # a different function on the same memoized range
+
+
+def _book(n=30):
+    return [["ticker", "value"]] + [[f"SIM{i:04d}", float(i)] for i in range(1, n + 1)]
+
+
+def test_ranges_sharing_the_sampled_rows_are_told_apart_by_their_full_content(monkeypatch):
+    """The memo key samples four rows; a what-if copy that differs elsewhere is its own entry, and both stay warm."""
+    calls = []
+    real = ranges._parse_holdings
+    monkeypatch.setattr(ranges, "_parse_holdings", lambda rows, name: calls.append(1) or real(rows, name))
+    ranges._MEMO.clear()
+    base, what_if = _book(), _book()
+    what_if[5][1] = 500.0  # row 5 of 31 is not one of the sampled rows (0, 10, 20, 30)
+    a, b = parse_holdings_range(base), parse_holdings_range(what_if)
+    assert len(ranges._MEMO) == 1 and len(calls) == 2  # one key, two ranges in its bucket
+    assert a.amounts[4] == 5.0 and b.amounts[4] == 500.0  # each parse of its own cells (independent: the row values)
+    for _ in range(5):
+        assert parse_holdings_range(_book()) is a
+        copy = _book()
+        copy[5][1] = 500.0
+        assert parse_holdings_range(copy) is b
+    assert len(calls) == 2
+
+
+def test_editing_the_callers_lists_after_a_call_does_not_change_what_is_memoized(monkeypatch):
+    ranges._MEMO.clear()
+    rows = _book()
+    first = parse_holdings_range(rows)
+    rows[7][1] = 70.0  # the caller reuses and edits its list (row 7 is not sampled)
+    second = parse_holdings_range(rows)
+    assert second is not first and second.amounts[6] == 70.0 and first.amounts[6] == 7.0
+    assert parse_holdings_range(_book()) is first

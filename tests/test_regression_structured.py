@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from scipy.linalg import null_space
 
-from xlfactor.model.regression import group_sums, regress
+from xlfactor.model.regression import cell_sums, group_sums, regress
 
 
 def _market(days=6, names=240, n_sec=4, per_sector=3, n_sty=3, seed=7):
@@ -72,7 +72,41 @@ def test_structured_regression_equals_an_independent_constrained_solve(pinned):
 def test_group_sums_equal_one_hot_products():
     rng = np.random.default_rng(0)
     codes = rng.integers(-1, 5, (3, 50))
-    values = rng.normal(size=(3, 50, 2))
+    values = rng.normal(size=(3, 50))
     onehot = (codes[:, :, None] == np.arange(5)).astype(float)  # (days, names, groups)
-    np.testing.assert_allclose(group_sums(codes, values, 5), np.einsum("dng,dnp->dgp", onehot, values), atol=1e-13)
-    np.testing.assert_allclose(group_sums(codes, values[:, :, 0], 5), np.einsum("dng,dn->dg", onehot, values[:, :, 0]), atol=1e-13)
+    np.testing.assert_allclose(group_sums(codes, values, 5), np.einsum("dng,dn->dg", onehot, values), atol=1e-13)
+
+
+def test_cell_sums_equal_one_hot_products_by_sector_and_industry():
+    """Each (sector, industry-or-none) cell holds the w-weighted sum of its names' values; no sector = left out."""
+    rng = np.random.default_rng(1)
+    days, names, n_sec, n_ind = 4, 60, 3, 5
+    sector = rng.integers(-1, n_sec, (days, names))
+    industry = rng.integers(-1, n_ind, (days, names))
+    w = rng.uniform(0.5, 2, (days, names))
+    values = rng.normal(size=(days, names, 2))
+    sector_hot = (sector[:, :, None] == np.arange(n_sec)).astype(float)
+    industry_hot = (np.where(industry >= 0, industry, n_ind)[:, :, None] == np.arange(n_ind + 1)).astype(float)
+    expected = np.einsum("dns,dni,dn,dnq->dsiq", sector_hot, industry_hot, w, values)
+    got = cell_sums(sector, industry, w, values, n_sec, n_ind)
+    assert got.shape == (days, n_sec, n_ind + 1, 2)
+    np.testing.assert_allclose(got, expected, rtol=0, atol=1e-13)
+    assert np.abs(expected).sum() > 1  # names in cells, and the no-industry slot used
+    assert np.abs(expected[:, :, n_ind]).sum() > 0
+
+
+def test_chunks_of_days_do_not_change_a_bit(monkeypatch):
+    """Every day is solved on its own: chunks of 1, 5 or all days give identical results."""
+    from xlfactor.model import regression
+
+    returns, caps, styles, sector, industry, industry_sector, n_sec, market = _market(days=30, names=120)
+    styles[:, ::7, 1] = np.nan  # absent scores too
+    runs, steps = [], []
+    for cells in (1, 5 * 120 * styles.shape[2], 10**9):
+        monkeypatch.setattr(regression, "CHUNK_ELEMENTS", cells)
+        steps.append(regression.chunk_days(120, styles.shape[2]))
+        runs.append(regress(returns, caps, styles, sector, industry, industry_sector, n_sec, None))
+    assert steps == [1, 5, 42] and np.isfinite(runs[0].factor_returns[:, 0]).all()
+    for other in runs[1:]:
+        for name in ("factor_returns", "residuals", "t_stats", "r2_weighted", "r2_uncentred"):
+            np.testing.assert_array_equal(getattr(other, name), getattr(runs[0], name))

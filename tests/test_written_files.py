@@ -264,3 +264,19 @@ def test_summary_sheet_keeps_booleans_and_counts(tmp_path):
             if isinstance(cell.value, str) and cell.value in ("simulated", "tickers") and cell.value not in facts:
                 facts[cell.value] = ws.cell(row=cell.row, column=cell.column + 1).value
     assert facts["simulated"] is True and facts["tickers"] == 1000 and isinstance(facts["tickers"], int)
+
+
+def test_exposure_panel_written_date_by_date_equals_the_whole_text_compressed_at_once(tmp_path):
+    """Streaming the panel (bounded memory) gives the bytes of one gzip.compress of the whole CSV text."""
+    import gzip
+
+    from xlfactor.snapshot.writer import exposures_long_frame, write_exposure_panel
+
+    snapshot = xf.load_snapshot()
+    panel = snapshot.exposure_panel
+    whole = pd.concat([exposures_long_frame(snapshot, panel.values[d], None, day) for d, day in enumerate(panel.dates)], ignore_index=True)
+    expected = gzip.compress(whole.to_csv(index=False).encode(), compresslevel=6, mtime=0)
+    write_exposure_panel(snapshot, tmp_path / "panel.csv.gz")
+    assert (tmp_path / "panel.csv.gz").read_bytes() == expected
+    back = pd.read_csv(tmp_path / "panel.csv.gz")
+    assert len(back) == len(whole) > 1000 and back["as_of_date"].nunique() == len(panel.dates) > 1

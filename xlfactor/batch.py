@@ -15,7 +15,9 @@ reported by name with its reason, and the others complete.
 
 from __future__ import annotations
 
+import contextlib
 import re
+import sys
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -231,6 +233,7 @@ def run_batch(
     workers: int | None = None,
     chunk_books: int = CHUNK_BOOKS,
     progress: Progress | None = None,
+    bar: bool = False,
 ) -> BatchResult:
     """Risk summary of every book, in-process or on Dask; optionally a report and track day per book.
 
@@ -260,6 +263,9 @@ def run_batch(
         Books per task.
     progress : callable, optional
         ``progress(label, done, total)`` after each chunk.
+    bar : bool
+        Show a progress bar of the chunks on stderr (the CLI does): Dask's own
+        (``distributed.progress``) with a scheduler, tqdm in-process.
 
     Returns
     -------
@@ -288,9 +294,9 @@ def run_batch(
     chunks = chunks_of(frame, chunk_books)
     if scheduler is None:
         worker_model(source, as_of)  # a bad snapshot is one clear error, not one per chunk
-        outcomes = _run_serial(job, chunks, progress)
+        outcomes = _run_serial(job, chunks, progress, bar)
     else:
-        outcomes = _run_dask(job, chunks, scheduler, workers, progress)
+        outcomes = _run_dask(job, chunks, scheduler, workers, progress, bar)
     tables = []
     for chunk, outcome in zip(chunks, outcomes):
         if isinstance(outcome, BaseException):
@@ -312,9 +318,14 @@ def _source(snapshot: str | None) -> str | None:
     return str(Path(snapshot).resolve())
 
 
-def _run_serial(job: _Job, chunks: list[pd.DataFrame], progress: Progress | None) -> list:
+def _run_serial(job: _Job, chunks: list[pd.DataFrame], progress: Progress | None, bar: bool = False) -> list:
     outcomes = []
-    for i, chunk in enumerate(chunks):
+    shown = chunks
+    if bar:
+        from tqdm import tqdm
+
+        shown = tqdm(chunks, desc="books", unit="chunk", file=sys.stderr)
+    for i, chunk in enumerate(shown):
         try:
             outcomes.append(call_single_threaded(run_chunk, job, chunk))
         except Exception as exc:  # noqa: BLE001 - a failed chunk is reported by book, the rest go on
@@ -339,12 +350,18 @@ def dask_client(scheduler: str, workers: int | None = None):
         raise XlfactorError(f"--scheduler {scheduler}: cannot connect ({exc})") from None
 
 
-def _run_dask(job: _Job, chunks: list[pd.DataFrame], scheduler: str, workers: int | None, progress: Progress | None) -> list:
+def _run_dask(job: _Job, chunks: list[pd.DataFrame], scheduler: str, workers: int | None, progress: Progress | None,
+              bar: bool = False) -> list:  # fmt: skip
     from distributed import as_completed
 
     client, cluster = dask_client(scheduler, workers)
     try:
         futures = [client.submit(call_single_threaded, run_chunk, job, chunk, pure=False) for chunk in chunks]  # one task per chunk
+        if bar:
+            from distributed import progress as dask_progress
+
+            with contextlib.redirect_stdout(sys.stderr):  # Dask's text bar writes to stdout; ours is stderr only
+                dask_progress(futures)  # returns when every chunk is done (or one failed)
         index = {future.key: i for i, future in enumerate(futures)}
         outcomes: list = [None] * len(futures)
         for done, future in enumerate(as_completed(futures), start=1):

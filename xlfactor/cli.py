@@ -154,11 +154,27 @@ def _run_track(args: argparse.Namespace) -> int:
     return 0
 
 
-def _bar(label: str, done: int, total: int) -> None:
-    width = 30
-    filled = int(width * done / max(total, 1))
-    end = "\n" if done >= total and label in ("done", "snapshots") else ""
-    print(f"\r[{'#' * filled}{'.' * (width - filled)}] {done}/{total} {label:<12}", end=end, file=sys.stderr, flush=True)
+class _Bar:
+    """``progress(label, done, total)`` as tqdm bars on stderr: a new bar when a count restarts."""
+
+    def __init__(self) -> None:
+        self.bar = None
+
+    def __call__(self, label: str, done: int, total: int) -> None:
+        from tqdm import tqdm
+
+        if self.bar is None or done <= self.bar.n or total != self.bar.total:
+            self.close()
+            self.bar = tqdm(total=total, file=sys.stderr, unit="step")
+        self.bar.set_description_str(label, refresh=False)
+        self.bar.update(done - self.bar.n)
+        if done >= total:
+            self.close()
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
+            self.bar = None
 
 
 def _run_build(args: argparse.Namespace) -> int:
@@ -175,13 +191,13 @@ def _run_build(args: argparse.Namespace) -> int:
         client, cluster = dask_client(args.scheduler, args.workers)
         mapper = dask_mapper(client)
     try:
-        written = build_snapshot(args.data, args.out, args.start, args.end, args.as_of, args.every, options, _bar, mapper)
+        written = build_snapshot(args.data, args.out, args.start, args.end, args.as_of, args.every, options, _Bar(), mapper)
     finally:
         if client is not None:
             client.close()
         if cluster is not None:
             cluster.close()
-    print(f"\nwrote {len(written)} snapshot(s): {written[-1]}", file=sys.stderr)
+    print(f"wrote {len(written)} snapshot(s): {written[-1]}", file=sys.stderr)
     return 0
 
 
@@ -194,9 +210,8 @@ def _run_batch(args: argparse.Namespace) -> int:
         from xlfactor.excel.report_workbook import write_report_workbook as writer
     result = run_batch(
         args.holdings, args.out, args.snapshot, args.as_of, benchmark, writer, args.track,
-        args.scheduler, args.workers, progress=_bar,
+        args.scheduler, args.workers, bar=True,
     )  # fmt: skip
-    print(file=sys.stderr)
     for name, reason in result.failed.items():
         print(f"xlfactor: book {name}: {reason}", file=sys.stderr)
     written = ", ".join(str(p) for p in result.files.values())

@@ -62,45 +62,79 @@ def parse_holdings_range(value: object, name: str = "holdings") -> Holdings:
     otherwise values are signed dollars normalized by gross exposure. Blank rows are
     skipped and counted (``Holdings.skipped_blank_rows``). A ticker without a value (or a value without a ticker) is an error.
 
-    The result is memoized per range content (the last :data:`MEMO_SIZE` distinct
-    ranges), so twenty OF_ cells over the same range parse it once; its arrays are
-    read-only. Cells are compared by value, as Python's ``==`` does (so 1, 1.0 and TRUE
+    The result is memoized per range content (the most recent ranges: :data:`MEMO_SIZE`
+    keys of sampled rows, :data:`BUCKET_SIZE` ranges each), so twenty OF_ cells over the
+    same range parse it once; its arrays are read-only. Cells are compared by value, as Python's ``==`` does (so 1, 1.0 and TRUE
     are the same content). The parse itself is a few array passes (no per-row branching).
 
     >>> h = parse_holdings_range([["ticker", "value"], [" aapl", 300.0], [None, None], ["MSFT", 100]])
     >>> h.tickers.tolist(), h.weights.tolist()
     (['AAPL', 'MSFT'], [0.75, 0.25])
     """
-    key = _content_key(value)
-    if key is not None:
-        hit = _MEMO.get(key[0])
-        if hit is not None and hit[0] == key[1]:
-            _MEMO.move_to_end(key[0])
-            return hit[1]
+    bucket, probe = _memo_bucket(value)
+    if bucket is not None:
+        for content, holdings in bucket:
+            if probe == content:  # the whole range, cell by cell (C-level list equality, no copy)
+                return holdings
     holdings = _parse_holdings(as_rows(value), name)
     holdings.tickers.flags.writeable = False
     holdings.amounts.flags.writeable = False
-    if key is not None:
-        _MEMO[key[0]] = (key[1], holdings)
-        if len(_MEMO) > MEMO_SIZE:
-            _MEMO.popitem(last=False)
+    copy = None if bucket is None else _row_copy(probe)
+    if copy is not None:
+        bucket.insert(0, (copy, holdings))
+        del bucket[BUCKET_SIZE:]
     return holdings
 
 
 MEMO_SIZE = 256
-_MEMO: OrderedDict[int, tuple[tuple, Holdings]] = OrderedDict()  # content hash -> (content, holdings)
+BUCKET_SIZE = 8
+_MEMO: OrderedDict[int, list[tuple[list, Holdings]]] = OrderedDict()  # sample hash -> [(content, holdings)], newest first
 _ROW_TYPES = frozenset({list, tuple})
 
 
-def _content_key(value: object) -> tuple[int, tuple] | None:
-    """(hash, hashable copy) of a block of cells; None when it is no block or a cell is unhashable."""
-    if type(value) not in _ROW_TYPES or not value or not set(map(type, value)) <= _ROW_TYPES:
-        return None
-    content = tuple(map(tuple, value))
+def _memo_bucket(value: object) -> tuple[list | None, list | None]:
+    """The memo entries whose ranges share this block's size and sampled rows, and the block as a list of rows.
+
+    The key hashes the row count and four sampled rows only (a warm call must not hash
+    1,000 rows); a hit is then confirmed on the full content. Ranges that share the
+    samples but differ elsewhere (a what-if copy of a book) live side by side in one
+    bucket. ``(None, None)`` when ``value`` is no block of rows or a sampled cell is
+    unhashable.
+    """
+    if type(value) not in _ROW_TYPES or not value:
+        return None, None
+    probe = value if type(value) is list else list(value)
+    n = len(probe)
+    sample = (probe[0], probe[n // 3], probe[(2 * n) // 3], probe[-1])
+    if not set(map(type, sample)) <= _ROW_TYPES:
+        return None, None
     try:
-        return hash(content), content  # tuples do not cache their hash: compute it once
+        key = hash((n, *map(tuple, sample)))
+    except TypeError:
+        return None, None
+    bucket = _MEMO.get(key)
+    if bucket is None:
+        bucket = _MEMO[key] = []
+        if len(_MEMO) > MEMO_SIZE:
+            _MEMO.popitem(last=False)
+    else:
+        _MEMO.move_to_end(key)
+    return bucket, probe
+
+
+def _row_copy(rows: list) -> list | None:
+    """A copy of the rows that later edits of the caller's lists cannot change.
+
+    None (not memoized) when a row is no list or tuple or a cell is unhashable (a
+    mutable cell could change behind the copy).
+    """
+    if not set(map(type, rows)) <= _ROW_TYPES:
+        return None
+    try:
+        hash(tuple(map(tuple, rows)))
     except TypeError:
         return None
+    return [row if type(row) is tuple else list(row) for row in rows]
 
 
 def _parse_holdings(rows: list[list[object]], name: str) -> Holdings:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -64,7 +64,7 @@ class ModelHistory:
     data: MarketData
     style_names: list[str]
     styles: np.ndarray  # (n_dates, n_tickers, n_styles) standardized, NaN outside the universe
-    raw_styles: np.ndarray  # (n_dates, n_tickers, n_styles) raw descriptors
+    raw_styles: np.ndarray | RowSubset  # (n_dates, n_tickers, n_styles) raw descriptors, or the snapshot rows only
     universe: np.ndarray  # (n_dates, n_tickers) bool: price, positive cap and a sector at the close
     regression: RegressionResult  # row t: returns of dates[t] on exposures of dates[t-1] (row 0 empty)
     factor_names: np.ndarray  # regression factor order: market, sectors, industries, styles
@@ -75,82 +75,141 @@ class ModelHistory:
 
 
 @dataclass(frozen=True, eq=False)
+class RowSubset:
+    """Rows of a (n_dates, ...) panel kept for some dates only; ``subset[row]`` reads like the full panel."""
+
+    rows: np.ndarray  # (n_kept,) ascending date rows
+    values: np.ndarray  # (n_kept, ...) the panel at those rows
+
+    def __getitem__(self, row: int) -> np.ndarray:
+        position = int(np.searchsorted(self.rows, row))
+        if position == len(self.rows) or self.rows[position] != row:
+            raise KeyError(f"row {row} was not kept (kept: {self.rows.tolist()[:5]}...)")
+        return self.values[position]
+
+
+@dataclass(frozen=True, eq=False)
 class StyleExposures:
     """Standardized style exposures known at each close, and the descriptors behind them."""
 
     names: list[str]
     styles: np.ndarray  # (n_dates, n_tickers, n_styles) standardized, NaN outside the universe or absent
-    raw: np.ndarray | None  # (n_dates, n_tickers, n_styles), None when not kept
+    raw: np.ndarray | RowSubset | None  # (n_dates, n_tickers, n_styles) or those rows only; None when not kept
     universe: np.ndarray  # (n_dates, n_tickers) bool: price, positive cap and a sector at the close
     skipped: dict[str, str]
 
 
-def style_exposures(data: MarketData, keep_raw: bool = True, from_reports: dict | None = None) -> StyleExposures:
+CHUNK_DATES = 128
+"""Dates standardized at once: the temporaries of a cross-section pass are this many rows, not the whole history."""
+
+
+def style_exposures(
+    data: MarketData, keep_raw: bool = True, from_reports: dict | None = None, raw_rows=None, chunk_dates: int = CHUNK_DATES
+) -> StyleExposures:
     """Descriptors of every date, standardized day by day (also what the demo simulator uses).
 
     ``from_reports`` may pass :func:`~xlfactor.model.descriptors.report_descriptors` of the
     same reports (the simulator recomputes exposures many times on the same reports).
+    ``raw_rows`` (date rows) keeps the raw descriptors of those dates only (a
+    :class:`RowSubset`; the builder needs them at its as-of dates); by default all dates.
+
+    Memory: one raw descriptor panel lives at a time. The standardized scores are written
+    straight into the (n_dates, n_tickers, n_styles) stack, ``chunk_dates`` dates per
+    cross-section pass, so the peak is the stack plus one descriptor and its
+    temporaries. Every step is a per-date (row) operation on the same values, so the
+    scores do not depend on ``chunk_dates``, bit for bit.
     """
     universe = np.isfinite(data.close) & (data.market_cap > 0) & (data.sector >= 0)
-    raw = desc.raw_descriptors(data, from_reports)
-    skipped = {}
-    standardized: dict[str, np.ndarray] = {}
-    members = universe.sum(axis=1)
-    for name, values in raw.items():
-        scores = standardize(values, data.market_cap, universe)
-        # a style is a factor only on days most of the universe has a score: with a handful of
-        # names (a report season just starting) its factor return would be their idiosyncratic noise
-        covered = (np.isfinite(scores) & universe).sum(axis=1) >= MIN_STYLE_COVERAGE * np.maximum(members, 1)
-        scores = np.where(covered[:, None], scores, np.nan)
-        if not np.isfinite(scores).any():
+    items = desc.descriptor_items(data, from_reports)
+    present = [name for name, _ in items]
+    if "size" in present:
+        present.append("mid_cap")  # the standardized size squared, orthogonalized
+    order = [n for n in STYLE_ORDER if n in present]
+    column = {name: j for j, name in enumerate(order)}
+    n_dates, n_tickers = data.close.shape
+    chunks = [slice(a, min(a + chunk_dates, n_dates)) for a in range(0, n_dates, chunk_dates)]
+    block = np.empty((n_dates, n_tickers, len(order)))  # C order, so a pickled copy (a Dask worker's) has the same layout, and so the same rounding in later products
+    rows = np.arange(n_dates) if raw_rows is None else np.unique(np.asarray(raw_rows, dtype=np.int64))
+    raw = np.empty((len(rows), n_tickers, len(order))) if keep_raw else None
+    members = np.maximum(universe.sum(axis=1), 1)
+    skipped: dict[str, str] = {}
+    usable: set[str] = set()
+
+    def store(name: str, scores_of: Callable[[slice], np.ndarray]) -> bool:
+        found = False
+        for chunk in chunks:
+            scores = scores_of(chunk)
+            found = found or bool(np.isfinite(scores).any())
+            block[chunk, :, column[name]] = scores
+        return found
+
+    def standardized(values: np.ndarray) -> Callable[[slice], np.ndarray]:
+        def scores_of(chunk: slice) -> np.ndarray:
+            scores = standardize(values[chunk], data.market_cap[chunk], universe[chunk])
+            # a style is a factor only on days most of the universe has a score: with a handful of
+            # names (a report season just starting) its factor return would be their idiosyncratic noise
+            covered = (np.isfinite(scores) & universe[chunk]).sum(axis=1) >= MIN_STYLE_COVERAGE * members[chunk]
+            return np.where(covered[:, None], scores, np.nan)
+
+        return scores_of
+
+    for name, compute in items:
+        values = compute()
+        if raw is not None:
+            raw[..., column[name]] = values[rows]
+        if store(name, standardized(values)):
+            usable.add(name)
+        else:
             skipped[name] = "no usable values (too little history or inputs)"
-            continue
-        standardized[name] = scores
-    if "size" in standardized:
-        standardized["mid_cap"] = mid_cap(standardized["size"], data.market_cap, universe)
-        raw["mid_cap"] = standardized["mid_cap"]
-    if {"residual_volatility", "beta", "size"} <= set(standardized):
-        standardized["residual_volatility"] = orthogonalize(
-            standardized["residual_volatility"], [standardized["beta"], standardized["size"]], data.market_cap, universe
-        )
-        if "downside_risk" in standardized:  # downside risk beyond what volatility and beta imply
-            standardized["downside_risk"] = orthogonalize(
-                standardized["downside_risk"],
-                [standardized["beta"], standardized["size"], standardized["residual_volatility"]],
-                data.market_cap,
-                universe,
-            )
+        del values
+
+    def style(name: str) -> np.ndarray:
+        return np.ascontiguousarray(block[..., column[name]])
+
+    if "size" in usable:
+        size_scores = style("size")
+        store("mid_cap", lambda chunk: mid_cap(size_scores[chunk], data.market_cap[chunk], universe[chunk]))
+        del size_scores
+        usable.add("mid_cap")
+        if raw is not None:
+            raw[..., column["mid_cap"]] = block[rows, :, column["mid_cap"]]
+    if {"residual_volatility", "beta", "size"} <= usable:
+        against = [style("beta"), style("size")]
+        volatility = style("residual_volatility")
+        store("residual_volatility", lambda chunk: orthogonalize(
+            volatility[chunk], [a[chunk] for a in against], data.market_cap[chunk], universe[chunk]))  # fmt: skip
+        if "downside_risk" in usable:  # downside risk beyond what volatility and beta imply
+            against.append(style("residual_volatility"))
+            downside = style("downside_risk")
+            store("downside_risk", lambda chunk: orthogonalize(
+                downside[chunk], [a[chunk] for a in against], data.market_cap[chunk], universe[chunk]))  # fmt: skip
+            del downside
+        del against, volatility
     for name in STYLE_ORDER:
-        if name not in raw and name not in skipped:
+        if name not in usable and name not in skipped:
             skipped[name] = "inputs absent"
-    names = [n for n in STYLE_ORDER if n in standardized]
-    return StyleExposures(
-        names, _style_major(standardized, names), _style_major(raw, names) if keep_raw else None, universe, skipped
-    )
-
-
-def _style_major(arrays: dict[str, np.ndarray], names: list[str]) -> np.ndarray:
-    """(n_dates, n_tickers, n_styles) C-contiguous stack of the styles.
-
-    C order, so a pickled copy (a Dask worker's) has the same memory layout, and so the
-    same rounding in every later product, as the original.
-    """
-    first = arrays[names[0]]
-    block = np.empty(first.shape + (len(names),))
-    for j, name in enumerate(names):  # one strided copy per style
-        block[..., j] = arrays[name]
-    return block
+    names = [n for n in order if n in usable]
+    if len(names) < len(order):  # rare (a style with no usable value at all): compact the stacks
+        keep = [column[n] for n in names]
+        block = np.ascontiguousarray(block[..., keep])
+        raw = None if raw is None else np.ascontiguousarray(raw[..., keep])
+    if raw is not None and raw_rows is not None:
+        raw = RowSubset(rows, raw)
+    return StyleExposures(names, block, raw, universe, skipped)
 
 
 def build_model(
-    data: MarketData, options: BuildOptions = BuildOptions(), progress: Progress | None = None, mapper: Mapper | None = None
-) -> ModelHistory:
+    data: MarketData, options: BuildOptions = BuildOptions(), progress: Progress | None = None, mapper: Mapper | None = None,
+    snapshot_rows=None,
+) -> ModelHistory:  # fmt: skip
     """Descriptors, standardized exposures and daily regressions for every date of ``data``.
 
     ``mapper`` fans the chunks of regression days out (see :mod:`xlfactor.model.fanout`).
+    ``snapshot_rows`` (date rows) limits the raw descriptors kept to those dates, the
+    only ones :func:`snapshot_at` can then be asked for; by default every date.
     """
     step = _stepper(progress, 3)
-    exposures = style_exposures(data)
+    exposures = style_exposures(data, raw_rows=snapshot_rows)
     step("exposures")
     market, pinned = _market_series(data, options)
     regression = regress(
@@ -434,15 +493,28 @@ def build_snapshot(
     data_dir = Path(data_dir)
     data = read_inputs(data_dir, None, as_of or end)
     source = _source_info(data_dir)
-    history = build_model(data, options, progress, mapper)
     first = max(MIN_REGRESSION_DAYS, int(np.searchsorted(data.dates, start)) if start else MIN_REGRESSION_DAYS)
     rows = output_rows(data.dates, every, first)
+    history = _for_snapshots(build_model(data, options, progress, mapper, snapshot_rows=rows))
+    del data  # the prices, volumes and fundamentals are in the exposures now
     done = None if progress is None else (lambda i, n: progress("snapshots", i, n))
     shared = (history, options, source, str(out), every, rows[-1])
     written = (mapper or serial_map)(_write_snapshot_at, shared, [(row,) for row in rows], done)
     if every is not None:
-        (Path(out) / "latest.json").write_text(json.dumps({"latest": str(data.dates[rows[-1]]), "universe": options.universe}) + "\n")
+        (Path(out) / "latest.json").write_text(json.dumps({"latest": str(history.data.dates[rows[-1]]), "universe": options.universe}) + "\n")
     return written
+
+
+def _for_snapshots(history: ModelHistory) -> ModelHistory:
+    """``history`` without the inputs only the descriptors read (unadjusted and adjusted closes, volumes, fundamentals).
+
+    What is sent to every worker of a fanned-out build (and kept while snapshots are
+    estimated) is then the exposures, returns, caps and classification: at 3,000 names x
+    5 years about 0.5 GB less per copy. :func:`snapshot_at` reads none of the dropped
+    fields; :func:`style_exposures` cannot run on the result.
+    """
+    slim = replace(history.data, close=None, adjusted=None, volume=None, fundamentals={}, reports=None)
+    return replace(history, data=slim)
 
 
 def _write_snapshot_at(history: ModelHistory, options: BuildOptions, source: dict, out: str, every: str | None,

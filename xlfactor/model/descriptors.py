@@ -239,50 +239,52 @@ def report_descriptors(data: MarketData) -> dict[str, np.ndarray]:
     return out
 
 
-def fundamental_descriptors(data: MarketData, from_reports: dict[str, np.ndarray] | None = None) -> dict[str, np.ndarray]:
-    """The fundamental styles whose inputs are present (``from_reports`` reuses :func:`report_descriptors`)."""
+Lazy = list[tuple[str, Callable[[], np.ndarray]]]
+"""``[(name, compute), ...]``: descriptors whose inputs are present, each computed only when called."""
+
+
+def fundamental_items(data: MarketData, from_reports: dict[str, np.ndarray] | None = None) -> Lazy:
+    """The fundamental styles whose inputs are present, uncomputed (``from_reports`` reuses :func:`report_descriptors`)."""
     f = data.fundamentals
     reported = report_descriptors(data) if from_reports is None else from_reports
     cap, price = data.market_cap, data.close
-    out: dict[str, np.ndarray] = {}
 
     def have(*names: str) -> bool:
         return all(n in f for n in names)
 
-    if have("book_equity"):
-        out["value"] = _ratio(f["book_equity"], cap)
-    if have("net_income"):
-        out["earnings_yield"] = _ratio(f["net_income"], cap)
-    if have("eps_forward"):
-        out["forward_earnings_yield"] = _ratio(f["eps_forward"], price)
-    if have("dividends_per_share"):
-        out["dividend_yield"] = _ratio(f["dividends_per_share"], price)
-    if "growth" in reported:
-        out["growth"] = reported["growth"]
-    if have("eps_forward", "net_income", "shares_outstanding"):
+    def forward_growth() -> np.ndarray:
         trailing = _ratio(f["net_income"], f["shares_outstanding"])
         with np.errstate(invalid="ignore", divide="ignore"):
-            out["forward_growth"] = np.where(np.abs(trailing) > 0, f["eps_forward"] / np.abs(trailing) - np.sign(trailing), np.nan)
-    if have("net_income", "total_assets"):
-        out["profitability"] = _ratio(f["net_income"], f["total_assets"])
-    if have("gross_profit", "total_assets"):
-        out["gross_profitability"] = _ratio(f["gross_profit"], f["total_assets"])
-    if have("total_liabilities", "total_assets"):
-        out["leverage"] = _ratio(f["total_liabilities"], f["total_assets"])
-    if "investment" in reported:
-        out["investment"] = reported["investment"]
-    if have("capex", "total_assets"):
-        out["investment_quality"] = -_ratio(f["capex"], f["total_assets"])
-    if have("operating_cash_flow", "net_income", "total_assets"):
-        out["earnings_quality"] = _ratio(f["operating_cash_flow"] - f["net_income"], f["total_assets"])
-    if "earnings_variability" in reported:
-        out["earnings_variability"] = reported["earnings_variability"]
-    if have("short_interest"):
+            return np.where(np.abs(trailing) > 0, f["eps_forward"] / np.abs(trailing) - np.sign(trailing), np.nan)
+
+    def short_interest() -> np.ndarray:
         shares = f["shares_outstanding"] if "shares_outstanding" in f else _ratio(cap, price)
-        out["short_interest"] = _ratio(f["short_interest"], shares)
-    if have("analyst_score"):
-        out["sentiment"] = f["analyst_score"]
-    return out
+        return _ratio(f["short_interest"], shares)
+
+    candidates = [
+        ("value", have("book_equity"), lambda: _ratio(f["book_equity"], cap)),
+        ("earnings_yield", have("net_income"), lambda: _ratio(f["net_income"], cap)),
+        ("forward_earnings_yield", have("eps_forward"), lambda: _ratio(f["eps_forward"], price)),
+        ("dividend_yield", have("dividends_per_share"), lambda: _ratio(f["dividends_per_share"], price)),
+        ("growth", "growth" in reported, lambda: reported["growth"]),
+        ("forward_growth", have("eps_forward", "net_income", "shares_outstanding"), forward_growth),
+        ("profitability", have("net_income", "total_assets"), lambda: _ratio(f["net_income"], f["total_assets"])),
+        ("gross_profitability", have("gross_profit", "total_assets"), lambda: _ratio(f["gross_profit"], f["total_assets"])),
+        ("leverage", have("total_liabilities", "total_assets"), lambda: _ratio(f["total_liabilities"], f["total_assets"])),
+        ("investment", "investment" in reported, lambda: reported["investment"]),
+        ("investment_quality", have("capex", "total_assets"), lambda: -_ratio(f["capex"], f["total_assets"])),
+        ("earnings_quality", have("operating_cash_flow", "net_income", "total_assets"),
+         lambda: _ratio(f["operating_cash_flow"] - f["net_income"], f["total_assets"])),
+        ("earnings_variability", "earnings_variability" in reported, lambda: reported["earnings_variability"]),
+        ("short_interest", have("short_interest"), short_interest),
+        ("sentiment", have("analyst_score"), lambda: f["analyst_score"]),
+    ]  # fmt: skip
+    return [(name, compute) for name, present, compute in candidates if present]
+
+
+def fundamental_descriptors(data: MarketData, from_reports: dict[str, np.ndarray] | None = None) -> dict[str, np.ndarray]:
+    """The fundamental styles whose inputs are present (``from_reports`` reuses :func:`report_descriptors`)."""
+    return {name: compute() for name, compute in fundamental_items(data, from_reports)}
 
 
 PRICE_DESCRIPTORS: dict[str, Callable[[MarketData], np.ndarray]] = {
@@ -299,16 +301,42 @@ PRICE_DESCRIPTORS: dict[str, Callable[[MarketData], np.ndarray]] = {
 """Price styles (OpenFactor group ``price``); ``size``, ``mid_cap`` and ``industry_momentum`` are added by the builder."""
 
 
+def descriptor_items(data: MarketData, from_reports: dict[str, np.ndarray] | None = None) -> Lazy:
+    """Every descriptor computable from ``data``, uncomputed, in the order of :func:`raw_descriptors`.
+
+    The names are known without computing anything, so a caller can lay out its arrays
+    first and then compute, use and drop one descriptor at a time (the builder's memory
+    holds one raw panel, not all of them). ``industry_momentum`` reuses the raw momentum
+    when it was computed just before (as in this order), else computes it.
+    """
+    items: Lazy = [("size", lambda: size(data))]
+    last_momentum: dict[str, np.ndarray] = {}
+
+    def price(name: str, function: Callable[[MarketData], np.ndarray]) -> Callable[[], np.ndarray]:
+        def compute() -> np.ndarray:
+            values = function(data)
+            if name == "momentum":
+                last_momentum["values"] = values
+            return values
+
+        return compute
+
+    def peers() -> np.ndarray:
+        own = last_momentum.pop("values", None)
+        return industry_momentum(data, momentum(data) if own is None else own)
+
+    for name, function in PRICE_DESCRIPTORS.items():
+        if name == "liquidity" and not np.isfinite(data.volume).any():
+            continue
+        items.append((name, price(name, function)))
+    items.append(("industry_momentum", peers))
+    items.extend(fundamental_items(data, from_reports))
+    return items
+
+
 def raw_descriptors(data: MarketData, from_reports: dict[str, np.ndarray] | None = None) -> dict[str, np.ndarray]:
     """Every descriptor computable from ``data`` (mid_cap comes after standardization).
 
     ``from_reports`` may hold :func:`report_descriptors` of the same reports, to reuse them.
     """
-    out = {"size": size(data)}
-    for name, function in PRICE_DESCRIPTORS.items():
-        if name == "liquidity" and not np.isfinite(data.volume).any():
-            continue
-        out[name] = function(data)
-    out["industry_momentum"] = industry_momentum(data, out["momentum"])
-    out.update(fundamental_descriptors(data, from_reports))
-    return out
+    return {name: compute() for name, compute in descriptor_items(data, from_reports)}

@@ -13,8 +13,9 @@ For each return day ``t`` with exposures ``X`` known at the previous close:
   sum to 0 within each sector.
 
 ``X'WX`` is assembled by blocks (:func:`structured_normal_equations`): the one-hot
-sector and industry blocks are group sums and only the style block is a matrix product,
-so the cost per name is O(n_styles^2) rather than O(n_factors^2).
+sector and industry blocks are sums over each day's (sector, industry) cells, one sparse
+product, and only the style block is a matrix product (a syrk), so the cost per name is
+O(n_styles^2) rather than O(n_factors^2).
 The KKT system ``[[X'WX, C'], [C, 0]]`` is inverted for a whole chunk of days at once;
 its top-left block gives the factor-return covariance for t-statistics. Residuals
 (idiosyncratic returns) are raw returns minus the fitted common return.
@@ -31,6 +32,18 @@ from xlfactor.model.standardize import MAD_SCALE, row_median
 
 RETURN_WINSOR_LIMIT = 5.0
 CHUNK_DAYS = 42
+CHUNK_ELEMENTS = 1_000_000
+"""A chunk holds at most CHUNK_DAYS days and about this many style cells (days x names x styles):
+small enough that its (8 MB) style block stays in cache through the passes of one solve."""
+
+
+def chunk_days(n_names: int, n_styles: int) -> int:
+    """Days per regression chunk (one task) for this cross-section size: 42 up to ~900 names x 27 styles, fewer beyond.
+
+    >>> chunk_days(1000, 27), chunk_days(3000, 27), chunk_days(10, 0)
+    (37, 12, 42)
+    """
+    return max(1, min(CHUNK_DAYS, CHUNK_ELEMENTS // max(n_names * n_styles, 1)))
 
 
 @dataclass(frozen=True, eq=False)
@@ -80,40 +93,70 @@ def industry_members(live: np.ndarray, industry: np.ndarray) -> np.ndarray:
 
 
 def group_sums(codes: np.ndarray, values: np.ndarray, n_groups: int) -> np.ndarray:
-    """Per-day sums of ``values`` by group code (one-hot block products without the one-hot matrix).
+    """Per-day sums of ``values`` by group code (a one-hot product without the one-hot matrix).
 
-    ``codes`` (n_days, n_names) integer group of each name, -1 for none; ``values``
-    (n_days, n_names) or (n_days, n_names, p). Returns (n_days, n_groups) or
-    (n_days, n_groups, p): a ``bincount`` for 2-D values, a batched product of the
-    one-hot membership (n_days, n_groups, n_names) with the values for 3-D ones.
+    ``codes`` and ``values`` (n_days, n_names), codes -1 for none. Returns
+    (n_days, n_groups), one ``bincount``.
 
     >>> group_sums(np.array([[0, 1, 0, -1]]), np.array([[1.0, 2.0, 3.0, 4.0]]), 2)
     array([[4., 2.]])
     """
     days = codes.shape[0]
     valid = codes >= 0
-    if values.ndim == 2:
-        base = (np.arange(days)[:, None] * n_groups + codes)[valid]
-        return np.bincount(base, weights=values[valid], minlength=days * n_groups).reshape(days, n_groups)
-    onehot = (codes[:, None, :] == np.arange(n_groups)[None, :, None]).astype(float)
-    return onehot @ np.ascontiguousarray(values)  # batched GEMM (BLAS: both operands contiguous)
+    base = (np.arange(days)[:, None] * n_groups + codes)[valid]
+    return np.bincount(base, weights=values[valid], minlength=days * n_groups).reshape(days, n_groups)
+
+
+def cell_sums(sector, industry, w, values, n_sectors, n_industries):
+    """Per-day ``w``-weighted sums of ``values`` in each (sector, industry-or-none) cell, one sparse product.
+
+    Each name adds ``w x values`` of its row to its cell: the one-hot blocks of ``X'WX``
+    are sums over this small grid (sectors over its industry axis, industries over its
+    sector axis, sector x industry counts the grid itself). The product is a sparse
+    matrix with one weight per name (column) times the (n_days n_names, q) values, so the
+    cost is O(n_names q), where a product with the one-hot membership is
+    O(n_names n_groups q).
+
+    Parameters
+    ----------
+    sector, industry : (n_days, n_names) codes, -1 for none.
+    w : (n_days, n_names) weights.
+    values : (n_days, n_names, q) C-contiguous.
+
+    Returns
+    -------
+    (n_days, n_sectors, n_industries + 1, q) sums; the last industry slot holds names
+    without an industry. Names without a sector are left out.
+    """
+    import scipy.sparse
+
+    days, names, q = values.shape
+    cells = n_sectors * (n_industries + 1)
+    cell = np.where(sector >= 0, sector * (n_industries + 1) + np.where(industry >= 0, industry, n_industries), cells)
+    rows = (np.arange(days)[:, None] * (cells + 1) + cell).ravel()
+    weighted = scipy.sparse.csc_matrix(
+        (np.ravel(w), rows, np.arange(days * names + 1)), shape=(days * (cells + 1), days * names)
+    )
+    sums = weighted @ values.reshape(days * names, q)
+    return sums.reshape(days, cells + 1, q)[:, :cells].reshape(days, n_sectors, n_industries + 1, q)
 
 
 def structured_normal_equations(w, y, market, sector, industry, styles, n_sectors, n_industries):
     """``X'WX`` and ``X'Wy`` of the design (market, sector and industry one-hots, styles) by blocks.
 
-    The one-hot blocks are group sums (diagonal sector-sector and industry-industry
-    blocks, sector-industry cross counts, group sums of the styles); only the style block
-    ``S'WS`` is a matrix product, of width n_styles instead of n_factors. The cost is
-    O(n_days n_names n_styles^2) plus a size-independent part, instead of
-    O(n_days n_names n_factors^2) for the dense design.
+    The one-hot blocks are sums over the (sector, industry) cells of each day
+    (:func:`cell_sums`: diagonal sector and industry blocks, sector x industry counts,
+    sector and industry sums of the styles and returns); the style block ``S'WS`` is
+    one symmetric product ``V'V`` with ``V = sqrt(w) S`` (BLAS syrk). The cost per
+    name is O(n_styles^2) for that product plus O(n_styles), instead of
+    O(n_factors^2) for the dense design or O(n_groups n_styles) for one-hot products.
 
     Parameters
     ----------
     w, y : (n_days, n_names) regression weights (0 outside the regression) and returns.
     market : (n_days, n_names) the market column (1, or 0 when the market is pinned).
     sector, industry : (n_days, n_names) codes, -1 for none (industry: -1 when folded).
-    styles : (n_days, n_names, n_styles) exposures, absent = 0.
+    styles : (n_days, n_names, n_styles) C-contiguous exposures, absent = 0.
 
     Returns
     -------
@@ -121,37 +164,42 @@ def structured_normal_equations(w, y, market, sector, industry, styles, n_sector
     """
     days = w.shape[0]
     n_sty = styles.shape[2]
-    k = 1 + n_sectors + n_industries + n_sty
+    n_ind = n_industries
+    k = 1 + n_sectors + n_ind + n_sty
     sec = slice(1, 1 + n_sectors)
-    ind = slice(1 + n_sectors, 1 + n_sectors + n_industries)
-    sty = slice(1 + n_sectors + n_industries, k)
+    ind = slice(1 + n_sectors, 1 + n_sectors + n_ind)
+    sty = slice(1 + n_sectors + n_ind, k)
     normal = np.zeros((days, k, k))
     rhs = np.zeros((days, k))
-    wm, wy = w * market, w * y
-    ws = styles * w[:, :, None]
-    both = np.where((sector >= 0) & (industry >= 0), sector * n_industries + industry, -1)
+    root = np.sqrt(w)
+    v = styles * root[:, :, None]
+    v_t = np.transpose(v, (0, 2, 1))  # v_t @ v is a syrk: numpy sees one operand and its transpose
+    style_cells = cell_sums(sector, industry, w, styles, n_sectors, n_ind)
+    scalar_cells = cell_sums(sector, industry, w, np.stack([np.ones_like(w), market, y], axis=2), n_sectors, n_ind)
+    counts, market_cells, return_cells = (scalar_cells[..., j] for j in range(3))
+    style_market, style_return = np.moveaxis(v_t @ np.stack([root * market, root * y], axis=2), 2, 0)  # one pass over V
     blocks = [
-        (0, slice(0, 1), (wm * market).sum(axis=1)[:, None, None]),
-        (0, sec, group_sums(sector, wm, n_sectors)[:, None, :]),
-        (0, ind, group_sums(industry, wm, n_industries)[:, None, :]),
-        (0, sty, np.einsum("dn,dnp->dp", wm, styles)[:, None, :]),
-        (sec, ind, group_sums(both, w, n_sectors * n_industries).reshape(days, n_sectors, n_industries)),
-        (sec, sty, group_sums(sector, ws, n_sectors)),
-        (ind, sty, group_sums(industry, ws, n_industries)),
-        (sty, sty, np.ascontiguousarray(np.transpose(ws, (0, 2, 1))) @ styles),  # BLAS needs contiguous operands
+        (0, slice(0, 1), (w * market * market).sum(axis=1)[:, None, None]),
+        (0, sec, market_cells.sum(axis=2)[:, None, :]),
+        (0, ind, market_cells[:, :, :n_ind].sum(axis=1)[:, None, :]),
+        (0, sty, style_market[:, None, :]),
+        (sec, ind, counts[:, :, :n_ind]),
+        (sec, sty, style_cells.sum(axis=2)),
+        (ind, sty, style_cells[:, :, :n_ind].sum(axis=1)),
+        (sty, sty, v_t @ v),
     ]
     for rows, cols, block in blocks:
         rows = slice(rows, rows + 1) if isinstance(rows, int) else rows
         normal[:, rows, cols] = block
         normal[:, cols, rows] = np.transpose(block, (0, 2, 1))
     diag = np.arange(n_sectors)
-    normal[:, 1 + diag, 1 + diag] = group_sums(sector, w, n_sectors)
-    diag = np.arange(n_industries)
-    normal[:, 1 + n_sectors + diag, 1 + n_sectors + diag] = group_sums(industry, w, n_industries)
-    rhs[:, 0] = (wm * y).sum(axis=1)
-    rhs[:, sec] = group_sums(sector, wy, n_sectors)
-    rhs[:, ind] = group_sums(industry, wy, n_industries)
-    rhs[:, sty] = np.einsum("dn,dnp->dp", wy, styles)
+    normal[:, 1 + diag, 1 + diag] = counts.sum(axis=2)
+    diag = np.arange(n_ind)
+    normal[:, 1 + n_sectors + diag, 1 + n_sectors + diag] = counts[:, :, :n_ind].sum(axis=1)
+    rhs[:, 0] = (w * market * y).sum(axis=1)
+    rhs[:, sec] = return_cells.sum(axis=2)
+    rhs[:, ind] = return_cells[:, :, :n_ind].sum(axis=1)
+    rhs[:, sty] = style_return
     return normal, rhs
 
 
@@ -195,16 +243,17 @@ def regress(
     r2_w, r2_u, stocks = np.full(n_days, np.nan), np.full(n_days, np.nan), usable.sum(axis=1)
     weights = np.where(usable, np.sqrt(np.where(usable, caps, 0.0)), 0.0)
     tasks = []
-    for start in range(0, n_days, CHUNK_DAYS):  # chunks bound memory; each chunk is one batched solve (one task)
-        block = slice(start, min(start + CHUNK_DAYS, n_days))
+    step = chunk_days(n_names, n_sty)  # the same for every mapper, so serial and fanned-out runs chunk alike
+    for start in range(0, n_days, step):  # chunks bound memory; each chunk is one batched solve (one task)
+        block = slice(start, min(start + step, n_days))
         tasks.append((
             fit_returns[block], returns[block], usable[block], weights[block], caps[block], styles[block],
             sector[block], industry[block], usable_member[block], live_industry[block],
             None if market is None else market[block],
         ))  # fmt: skip
     solved = (mapper or serial_map)(_solve_chunk_task, (industry_sector, n_sectors), tasks, None)
-    for start, fitted in zip(range(0, n_days, CHUNK_DAYS), solved):
-        block = slice(start, min(start + CHUNK_DAYS, n_days))
+    for start, fitted in zip(range(0, n_days, step), solved):
+        block = slice(start, min(start + step, n_days))
         factor_returns[block], t_stats[block], residuals[block], r2_w[block], r2_u[block] = fitted
     return RegressionResult(factor_returns, residuals, t_stats, r2_w, r2_u, stocks, weights)
 
@@ -229,7 +278,8 @@ def _solve_chunk(y_fit, y_raw, usable, weights, caps, styles, sector, industry, 
         y = np.where(usable, y - market[:, None], 0.0)
     market_column = np.full((days, names), 0.0 if fixed_market else 1.0)
     member_industry = np.where((industry >= 0) & usable_member, industry, -1)
-    style_block = np.ascontiguousarray(np.nan_to_num(styles))  # one layout however the chunk arrived
+    # absent scores are neutral; C order whatever layout the chunk arrived in (a pickled copy's may differ)
+    style_block = np.ascontiguousarray(np.where(np.isnan(styles), 0.0, styles))
     normal, rhs = structured_normal_equations(w, y, market_column, sector, member_industry, style_block, n_sectors, n_ind)
     # Constraints with raw cap weights: sectors, then industries within each sector.
     cap_used = np.where(usable, caps, 0.0)
@@ -267,7 +317,8 @@ def _solve_chunk(y_fit, y_raw, usable, weights, caps, styles, sector, industry, 
         inverse = np.linalg.pinv(kkt)
     solution = np.einsum("dij,dj->di", inverse, vector)
     f = solution[:, :k]
-    fitted = _common(f, market_column, sector, member_industry, style_block, n_sectors)
+    explained = _common(f, sector, member_industry, style_block, n_sectors)  # sectors, industries, styles
+    fitted = market_column * f[:, :1] + explained
     residual_fit = np.where(usable, y - fitted, 0.0)
     n = usable.sum(axis=1)
     dof = np.maximum(n - (k - absent.sum(axis=1) - (~empty_rows).sum(axis=1)), 1)
@@ -286,7 +337,7 @@ def _solve_chunk(y_fit, y_raw, usable, weights, caps, styles, sector, industry, 
     if fixed_market:
         f[:, 0] = market
         t[:, 0] = np.nan  # pinned, not estimated
-    common = _common(f, np.zeros((days, names)), sector, member_industry, style_block, n_sectors) + f[:, :1]
+    common = explained + f[:, :1]  # the pinned market, or the estimated one
     residuals = np.where(usable, y_raw - common, np.nan)
     f = np.where(absent & (np.arange(k) > 0), np.nan, f)
     ind_slice = slice(1 + n_sectors, 1 + n_sectors + n_ind)
@@ -297,12 +348,12 @@ def _solve_chunk(y_fit, y_raw, usable, weights, caps, styles, sector, industry, 
     return f, t, residuals, r2_w, r2_u
 
 
-def _common(f, market_column, sector, member_industry, style_block, n_sectors):
-    """(n_days, n_names) ``X f`` of the structured design: market + sector + industry + styles."""
+def _common(f, sector, member_industry, style_block, n_sectors):
+    """(n_days, n_names) ``X f`` of the structured design without the market: sector + industry + styles."""
     days = f.shape[0]
     rows = np.arange(days)[:, None]
     n_ind = f.shape[1] - 1 - n_sectors - style_block.shape[2]
     sector_part = np.where(sector >= 0, f[rows, 1 + np.clip(sector, 0, None)], 0.0) if n_sectors else 0.0
     industry_part = np.where(member_industry >= 0, f[rows, 1 + n_sectors + np.clip(member_industry, 0, None)], 0.0) if n_ind else 0.0
-    styles_part = np.einsum("dnp,dp->dn", style_block, f[:, 1 + n_sectors + n_ind :])
-    return market_column * f[:, :1] + sector_part + industry_part + styles_part
+    styles_part = (style_block @ f[:, 1 + n_sectors + n_ind :, None])[:, :, 0]
+    return sector_part + industry_part + styles_part

@@ -6,9 +6,9 @@ covariance; see the study).
 
 from __future__ import annotations
 
-import gzip
 import json
 import shutil
+import zlib
 from pathlib import Path
 
 import numpy as np
@@ -91,12 +91,7 @@ def write_files(snapshot: Snapshot, folder: Path) -> None:
     snapshot.factor_returns.to_csv(folder / layout.FACTOR_RETURNS, index_label="date")
     _long_returns(snapshot.residual_returns, "residual_return").to_csv(folder / layout.RESIDUAL_RETURNS, index=False)
     if snapshot.exposure_panel is not None:
-        blocks = [
-            exposures_long_frame(snapshot, snapshot.exposure_panel.values[d], None, date)
-            for d, date in enumerate(snapshot.exposure_panel.dates)
-        ]
-        text = pd.concat(blocks, ignore_index=True).to_csv(index=False).encode()
-        (folder / layout.EXPOSURES_PANEL).write_bytes(gzip.compress(text, compresslevel=6, mtime=0))
+        write_exposure_panel(snapshot, folder / layout.EXPOSURES_PANEL)
     if snapshot.scenarios is not None and len(snapshot.scenarios):
         snapshot.scenarios.to_csv(folder / layout.SCENARIOS, index=False)
     if snapshot.quality is not None:
@@ -108,6 +103,21 @@ def write_files(snapshot: Snapshot, folder: Path) -> None:
         snapshot.index_prices.to_csv(folder / layout.INDEX_PRICES, index=False)
     if snapshot.index_returns is not None:
         _long_returns(snapshot.index_returns, "return").to_csv(folder / layout.INDEX_RETURNS, index=False)
+
+
+def write_exposure_panel(snapshot: Snapshot, path: Path) -> None:
+    """``details/exposures_panel.csv.gz``: the long rows of every panel date, compressed one date at a time.
+
+    The text of the whole panel (64 dates x names x factors rows) is never held at once;
+    the bytes are those of ``gzip.compress(whole_text, 6, mtime=0)`` (zlib's gzip framing,
+    fed block by block).
+    """
+    packer = zlib.compressobj(6, zlib.DEFLATED, 31)  # wbits 31: gzip header and trailer, no name or time
+    with open(path, "wb") as handle:
+        for d, date in enumerate(snapshot.exposure_panel.dates):
+            block = exposures_long_frame(snapshot, snapshot.exposure_panel.values[d], None, date)
+            handle.write(packer.compress(block.to_csv(index=False, header=d == 0).encode()))
+        handle.write(packer.flush())
 
 
 def exposures_long_frame(
