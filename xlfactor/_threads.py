@@ -14,11 +14,20 @@ from typing import Any
 from threadpoolctl import threadpool_limits
 
 
+def single_threaded():
+    """Context manager: the BLAS/OpenMP thread pools limited to one thread inside it.
+
+    Entering scans the loaded libraries (about 2 ms), so a loop of many small pieces of
+    work enters it once around the loop rather than once per piece.
+    """
+    return threadpool_limits(limits=1)
+
+
 def call_single_threaded(fn: Callable[..., Any], *args: Any) -> Any:
     """``fn(*args)`` with the BLAS/OpenMP thread pools limited to one thread.
 
     >>> call_single_threaded(max, 2, 3)
     3
     """
-    with threadpool_limits(limits=1):
+    with single_threaded():
         return fn(*args)

@@ -4,7 +4,7 @@ The builder hands its independent pieces (chunks of regression days, the as-of s
 of a history) to a :data:`Mapper`. :func:`serial_map` runs them in order in this process;
 ``xlfactor.batch.dask_mapper`` runs each as a Dask task with the shared arguments sent
 once per worker. Results come back in task order and every piece is computed by the same
-function on the same inputs with one BLAS thread (:func:`xlfactor._threads.call_single_threaded`: a
+function on the same inputs with one BLAS thread (:func:`xlfactor._threads.single_threaded`: a
 multi-threaded BLAS may round differently with another thread count, and workers run
 with other settings than the client), so the output does not depend on the mapper, bit
 for bit.
@@ -15,7 +15,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from xlfactor._threads import call_single_threaded
+from xlfactor._threads import single_threaded
 
 Done = Callable[[int, int], None]
 """``on_done(finished, total)`` after each task."""
@@ -31,8 +31,9 @@ def serial_map(fn: Callable[..., Any], shared: tuple, tasks: Sequence[tuple], on
     [11, 12]
     """
     results = []
-    for i, task in enumerate(tasks):
-        results.append(call_single_threaded(fn, *shared, *task))
-        if on_done is not None:
-            on_done(i + 1, len(tasks))
+    with single_threaded():  # one BLAS thread for every task, set once for the loop
+        for i, task in enumerate(tasks):
+            results.append(fn(*shared, *task))
+            if on_done is not None:
+                on_done(i + 1, len(tasks))
     return results
