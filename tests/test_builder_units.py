@@ -82,6 +82,17 @@ def test_eigen_adjustment_scales_eigenvalues_and_keeps_eigenvectors():
     assert (bias > 0.8).all() and (bias < 1.5).all()
 
 
+def test_eigen_adjustment_can_spare_the_top_eigenfactor():
+    """``eigen_spare_top=1``: the largest eigenvalue keeps its estimate, the others get the same bias (same draws)."""
+    covariance = np.array([[4.0, 1.0, 0.5], [1.0, 3.0, 0.2], [0.5, 0.2, 2.0]]) * 1e-4
+    _, bias = eigen_adjustment(covariance, 60, CovarianceOptions(eigen_simulations=50))
+    adjusted, spared = eigen_adjustment(covariance, 60, CovarianceOptions(eigen_simulations=50, eigen_spare_top=1))
+    values, vectors = np.linalg.eigh(covariance)
+    assert spared[-1] == 1.0 and bias[-1] != 1.0
+    np.testing.assert_array_equal(spared[:-1], bias[:-1])
+    np.testing.assert_allclose(vectors[:, -1] @ adjusted @ vectors[:, -1], values[-1], rtol=1e-9)
+
+
 def test_ewma_variance_forecasts_use_only_earlier_days():
     """Row t: EWMA mean of the squared returns before t (lambda = 0.5 at half-life 1), NaN-aware."""
     r = np.array([0.02, np.nan, -0.01, 0.03])

@@ -31,6 +31,7 @@ class CovarianceOptions:
     eigen_simulations: int = 300
     eigen_scale: float = 1.0  # 1 = USE4's unscaled adjustment; 1.4 = the scaled variant
     eigen_min_days_per_factor: float = 5.0  # skip the adjustment on shorter histories (it overshoots)
+    eigen_spare_top: int = 0  # largest eigenfactors left unadjusted (1: spare the market-like one)
     regime_half_life: float = 42
     regime_min_days: int = 21
     seed: int = 7
@@ -96,7 +97,8 @@ def eigen_adjustment(covariance: np.ndarray, n_days: int, options: CovarianceOpt
 
     Simulated histories drawn from the eigenfactor variances are passed through the same
     estimator; ``v(k) = sqrt(mean(true/estimated variance))`` of each simulated eigenfactor
-    scales the k-th eigenvalue (optionally ``a (v - 1) + 1``).
+    scales the k-th eigenvalue (optionally ``a (v - 1) + 1``); the ``eigen_spare_top``
+    largest eigenfactors keep ``v = 1``.
     """
     values, vectors = np.linalg.eigh(covariance)
     values = np.maximum(values, values[-1] * 1e-12)
@@ -115,6 +117,8 @@ def eigen_adjustment(covariance: np.ndarray, n_days: int, options: CovarianceOpt
         ratios += (true_values / np.maximum(sim_values, 1e-30)).sum(axis=0)
     bias = np.sqrt(ratios / options.eigen_simulations)
     bias = options.eigen_scale * (bias - 1) + 1
+    if options.eigen_spare_top > 0:
+        bias[-options.eigen_spare_top :] = 1.0  # eigh sorts ascending: the last are the largest
     adjusted = (vectors * (bias**2 * values)) @ vectors.T
     return (adjusted + adjusted.T) / 2, bias
 
