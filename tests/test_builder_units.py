@@ -177,19 +177,22 @@ def price_market(closes: dict[str, np.ndarray], caps: dict[str, float] | None = 
 
 
 def test_momentum_on_a_260_day_path():
-    """Momentum at day d: price 21 days ago over the price 273 days ago (all available history here)."""
+    """Momentum at day d: price 21 days ago over the price 252 days ago (Fama-French prior 2-12 months)."""
     days = 260
     steady = 100 * 1.001 ** np.arange(days)
     jump = np.where(np.arange(days) < 100, 50.0, 55.0)  # +10% on day 100, flat otherwise
-    data = price_market({"AAA": steady, "BBB": jump})
+    late = np.where(np.arange(days) < 250, 50.0, 55.0)  # +10% on day 250: inside the skipped month
+    data = price_market({"AAA": steady, "BBB": jump, "CCC": late})
     mom = desc.momentum(data)
-    assert mom[259, 0] == pytest.approx(1.001**238 - 1, rel=1e-9)  # P[238] / P[0] - 1
+    assert mom[259, 0] == pytest.approx(1.001**231 - 1, rel=1e-9)  # P[238] / P[7] - 1
     assert mom[259, 1] == pytest.approx(0.10, rel=1e-9)
-    assert mom[221, 0] == pytest.approx(1.001**200 - 1, rel=1e-9)  # the first day with 200 returns
-    assert np.isnan(mom[220]).all()
+    assert mom[259, 2] == pytest.approx(0.0, abs=1e-15)
+    assert mom[201, 0] == pytest.approx(1.001**180 - 1, rel=1e-9)  # the first day with 180 returns
+    assert np.isnan(mom[200]).all()
     reversal = desc.short_term_reversal(data)
     assert reversal[259, 0] == pytest.approx(-(1.001**21 - 1), rel=1e-9)
     assert reversal[259, 1] == pytest.approx(0.0, abs=1e-15)
+    assert reversal[259, 2] == pytest.approx(-0.10, rel=1e-9)
     assert reversal[110, 1] == pytest.approx(-0.10, rel=1e-9)  # the jump is 10 days old
 
 
@@ -238,6 +241,38 @@ def test_downside_risk_and_liquidity_equal_direct_formulas(random_prices):
         assert desc.downside_risk(data)[-1, i] == pytest.approx(expected, rel=1e-9)
         dollars = closes[-63:, i] * 1e6
         assert desc.liquidity(data)[-1, i] == pytest.approx(math.log1p(dollars.mean()), rel=1e-12)
+
+
+def test_return_shape_styles_are_orthogonalized_to_momentum(random_prices):
+    """Downside risk and prospect are the residuals of a cap-weighted regression on the
+    primary styles (downside risk: beta, size, residual volatility, momentum; prospect:
+    momentum), recomputed here day by day with lstsq; absent momentum counts as neutral."""
+    from xlfactor.model.builder import style_exposures
+
+    data, _, caps = random_prices
+    exposures = style_exposures(data)
+    assert "industry_momentum" not in exposures.names  # redundant next to industry factors
+    scores = {n: exposures.styles[..., exposures.names.index(n)] for n in exposures.names}
+    raw = {n: standardize(v, data.market_cap, exposures.universe) for n, v in desc.raw_descriptors(data).items()}
+    checks = {"downside_risk": ["beta", "size", "residual_volatility", "momentum"], "prospect": ["momentum"]}
+    for day in (150, 299):  # momentum absent (needs 180 returns), then present
+        assert np.isnan(scores["momentum"][day]).all() == (day == 150)
+        for name, against in checks.items():
+            y = raw[name][day]
+            ok = np.isfinite(y)
+            design = np.column_stack([np.ones(ok.sum())] + [np.nan_to_num(scores[a][day][ok]) for a in against])
+            root = np.sqrt(caps[ok])
+            coef = np.linalg.lstsq(design * root[:, None], y[ok] * root, rcond=None)[0]
+            residual = np.full(len(y), np.nan)
+            residual[ok] = y[ok] - design @ coef
+            expected = standardize(residual[None, :], caps[None, :], exposures.universe[day : day + 1])[0]
+            np.testing.assert_allclose(scores[name][day], expected, rtol=1e-7, atol=1e-9, err_msg=f"{name} day {day}")
+    # the point of it: on the last day prospect carries no momentum (cap-weighted), the raw score did
+    w = caps / caps.sum()
+    def weighted_corr(a, b):
+        a, b = a - w @ a, b - w @ b
+        return (w @ (a * b)) / np.sqrt((w @ a**2) * (w @ b**2))
+    assert abs(weighted_corr(scores["prospect"][-1], scores["momentum"][-1])) < 1e-8
 
 
 # ---------------------------------------------------------------- hedge.index_exposures

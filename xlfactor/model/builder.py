@@ -31,7 +31,7 @@ from xlfactor.model.standardize import mid_cap, orthogonalize, standardize
 from xlfactor.snapshot.model import ExposurePanel, Snapshot
 
 MODEL_VERSION = "xlfactor-builder-1"
-STYLE_ORDER = (*desc.PRICE_DESCRIPTORS, "size", "mid_cap", "industry_momentum", "value", "earnings_yield",
+STYLE_ORDER = (*desc.PRICE_DESCRIPTORS, "size", "mid_cap", "value", "earnings_yield",
                "forward_earnings_yield", "dividend_yield", "growth", "forward_growth", "sentiment", "profitability",
                "gross_profitability", "leverage", "investment", "investment_quality", "earnings_quality",
                "earnings_variability", "short_interest")  # fmt: skip
@@ -48,7 +48,7 @@ class BuildOptions:
     risk_window: int = TRADING_DAYS_PER_YEAR  # days of factor and residual returns written to the snapshot
     history_days: int | None = None  # days of factor returns written if longer (scenarios, historical VaR)
     panel_dates: int = 64  # lagged exposure blocks kept for attribution and tracking
-    min_industry_members: int = 5
+    min_industry_members: int = 3  # fewer names that day: the industry folds into its sector
     market_series: str | None = "SPY"  # benchmark.csv series that pins the market factor, if present
     universe: str = "custom"
     quality: bool = True
@@ -71,7 +71,7 @@ class ModelHistory:
     factor_groups: np.ndarray
     market_pinned: bool
     skipped: dict[str, str]
-    min_industry_members: int = 5
+    min_industry_members: int = 3
 
 
 @dataclass(frozen=True, eq=False)
@@ -90,6 +90,11 @@ def style_exposures(data: MarketData, keep_raw: bool = True, from_reports: dict 
 
     ``from_reports`` may pass :func:`~xlfactor.model.descriptors.report_descriptors` of the
     same reports (the simulator recomputes exposures many times on the same reports).
+    A secondary style that mechanically shares a primary one's signal is orthogonalized
+    to it (USE4 practice, :func:`~xlfactor.model.standardize.orthogonalize`): residual
+    volatility to beta and size; downside risk to beta, size, residual volatility and
+    momentum (a falling stock has many negative days); prospect (skewness) to momentum.
+    The trend itself is then carried by momentum alone.
     """
     universe = np.isfinite(data.close) & (data.market_cap > 0) & (data.sector >= 0)
     raw = desc.raw_descriptors(data, from_reports)
@@ -113,13 +118,11 @@ def style_exposures(data: MarketData, keep_raw: bool = True, from_reports: dict 
         standardized["residual_volatility"] = orthogonalize(
             standardized["residual_volatility"], [standardized["beta"], standardized["size"]], data.market_cap, universe
         )
-        if "downside_risk" in standardized:  # downside risk beyond what volatility and beta imply
-            standardized["downside_risk"] = orthogonalize(
-                standardized["downside_risk"],
-                [standardized["beta"], standardized["size"], standardized["residual_volatility"]],
-                data.market_cap,
-                universe,
-            )
+        if "downside_risk" in standardized:  # downside risk beyond what volatility, beta and the trend imply
+            against = [standardized[n] for n in ("beta", "size", "residual_volatility", "momentum") if n in standardized]
+            standardized["downside_risk"] = orthogonalize(standardized["downside_risk"], against, data.market_cap, universe)
+    if {"prospect", "momentum"} <= set(standardized):  # the shape of the return distribution beyond its trend
+        standardized["prospect"] = orthogonalize(standardized["prospect"], [standardized["momentum"]], data.market_cap, universe)
     for name in STYLE_ORDER:
         if name not in raw and name not in skipped:
             skipped[name] = "inputs absent"
