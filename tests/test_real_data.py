@@ -93,7 +93,7 @@ def test_fit_targets_2012_2017(real_reference, capsys):
 
     GICS industries with at least 3 names, momentum over months t-12..t-2, return-shape
     styles orthogonalized to momentum, no industry-momentum style (README, Model quality).
-    The years before the test period (2010-2011: R2 from 2010-01, momentum from 2011-02)
+    The years before the test period (2010-2011: R2 from 2010-01, momentum from 2010-10)
     are printed beside it, as the out-of-period check of the same choices.
     """
     shared, history, _ = real_reference
