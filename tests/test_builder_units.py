@@ -23,7 +23,7 @@ from xlfactor.model.covariance import (
     ewma_weights,
     newey_west_covariance,
 )
-from xlfactor.model.idiosyncratic_risk import size_decile_shrinkage, time_series_variance
+from xlfactor.model.idiosyncratic_risk import column_quantiles, size_decile_shrinkage, time_series_variance
 from xlfactor.model.inputs import market_data
 from xlfactor.model.standardize import standardize, winsorize
 from xlfactor.risk.hedge import MIN_REGRESSION_DAYS, index_exposures
@@ -105,6 +105,19 @@ def test_ewma_variance_forecasts_use_only_earlier_days():
 
 
 # ---------------------------------------------------------------- idiosyncratic_risk.py
+
+
+def test_column_quantiles_equal_numpy_nanpercentile():
+    """The one-sort quantiles equal np.nanpercentile (linear method) bit for bit, gaps and empty columns too."""
+    rng = np.random.default_rng(3)
+    x = rng.standard_t(4, (400, 60)) * 0.01
+    x[rng.random(x.shape) < 0.3] = np.nan
+    x[:, 5] = np.nan  # empty
+    x[:399, 6] = np.nan  # one value
+    x[:398, 7] = np.nan  # two values
+    with pytest.warns(RuntimeWarning):
+        expected = np.nanpercentile(x, [25, 75], axis=0)
+    np.testing.assert_array_equal(column_quantiles(x, [0.25, 0.75]), expected)
 
 
 def test_time_series_variance_on_three_days_by_hand():
