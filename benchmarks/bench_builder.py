@@ -34,7 +34,9 @@ from pathlib import Path
 from tests.real_inputs import REFERENCE_OPTIONS, write_adjusted_inputs
 from xlfactor.model.builder import build_model, snapshot_at
 from xlfactor.model.inputs import read_inputs
+begin, begin_cpu = time.perf_counter(), time.process_time()
 folder = write_adjusted_inputs(Path({shared!r}), Path({work!r}))
+convert, convert_cpu = time.perf_counter() - begin, time.process_time() - begin_cpu
 start, cpu = time.perf_counter(), time.process_time()
 data = read_inputs(folder)
 read = time.perf_counter() - start
@@ -49,7 +51,7 @@ peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 print(f"real-data build ({{data.close.shape[0]}} days x {{data.close.shape[1]}} names): read {{read:.1f}} s, "
       f"model {{model:.1f}} s, snapshot {{plain:.1f}} s, snapshot+quality {{total - read - model:.1f}} s, total {{total:.1f}} s "
       f"(quality {{(total - read - model - plain) / max(total, 1e-9):.0%}} of it), CPU (all threads) {{time.process_time() - cpu:.0f}} s, "
-      f"peak memory {{peak:.0f}} MB")
+      f"peak memory {{peak:.0f}} MB; input conversion (tests/real_inputs.py) {{convert:.1f}} s ({{convert_cpu:.0f}} s CPU) before it")
 """
 
 

@@ -232,7 +232,7 @@ ADJUSTED_PANEL = "prices/us_stocks_sp500_universe_adj_daily_2000_2017.csv.gz"
 
 
 def write_adjusted_inputs(
-    shared: Path, folder: Path, start: str = "2010-01-01", end: str = "2017-12-31", industries: str = "sub_industry"
+    shared: Path, folder: Path, start: str = "2010-01-01", end: str = "2017-12-31", industries: str = "industry"
 ) -> Path:
     """The reference real-data build: adjusted (total-return) prices, point-in-time S&P 500.
 
@@ -248,9 +248,10 @@ def write_adjusted_inputs(
       snapshot (left the index before 2013) has no cap and stays out of the universe.
     * Fundamentals, classification and benchmark as in :func:`write_real_inputs`
       (GICS as of ~2017; the S&P 500 price index ``SPX`` pins the market factor).
-      ``industries``: ``"sub_industry"`` (GICS sub-industries), ``"industry"`` (GICS
-      industries, :data:`GICS_INDUSTRY`) or ``"fold_thin"`` (sub-industries with fewer
-      than 5 names in the file replaced by their GICS industry).
+      ``industries``: ``"industry"`` (GICS industries, :data:`GICS_INDUSTRY`: the
+      reference, about USE4's 60 industries), ``"sub_industry"`` (GICS sub-industries) or
+      ``"fold_thin"`` (sub-industries with fewer than 5 names in the file replaced by
+      their GICS industry).
     """
     folder.mkdir(parents=True, exist_ok=True)
     prices = pd.read_csv(shared / ADJUSTED_PANEL, usecols=["date", "ticker", "close", "volume"])

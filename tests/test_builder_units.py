@@ -23,7 +23,7 @@ from xlfactor.model.covariance import (
     ewma_weights,
     newey_west_covariance,
 )
-from xlfactor.model.idiosyncratic_risk import size_decile_shrinkage, time_series_variance
+from xlfactor.model.idiosyncratic_risk import column_quantiles, size_decile_shrinkage, time_series_variance
 from xlfactor.model.inputs import market_data
 from xlfactor.model.standardize import standardize, winsorize
 from xlfactor.risk.hedge import MIN_REGRESSION_DAYS, index_exposures
@@ -82,6 +82,17 @@ def test_eigen_adjustment_scales_eigenvalues_and_keeps_eigenvectors():
     assert (bias > 0.8).all() and (bias < 1.5).all()
 
 
+def test_eigen_adjustment_can_spare_the_top_eigenfactor():
+    """``eigen_spare_top=1``: the largest eigenvalue keeps its estimate, the others get the same bias (same draws)."""
+    covariance = np.array([[4.0, 1.0, 0.5], [1.0, 3.0, 0.2], [0.5, 0.2, 2.0]]) * 1e-4
+    _, bias = eigen_adjustment(covariance, 60, CovarianceOptions(eigen_simulations=50))
+    adjusted, spared = eigen_adjustment(covariance, 60, CovarianceOptions(eigen_simulations=50, eigen_spare_top=1))
+    values, vectors = np.linalg.eigh(covariance)
+    assert spared[-1] == 1.0 and bias[-1] != 1.0
+    np.testing.assert_array_equal(spared[:-1], bias[:-1])
+    np.testing.assert_allclose(vectors[:, -1] @ adjusted @ vectors[:, -1], values[-1], rtol=1e-9)
+
+
 def test_ewma_variance_forecasts_use_only_earlier_days():
     """Row t: EWMA mean of the squared returns before t (lambda = 0.5 at half-life 1), NaN-aware."""
     r = np.array([0.02, np.nan, -0.01, 0.03])
@@ -94,6 +105,19 @@ def test_ewma_variance_forecasts_use_only_earlier_days():
 
 
 # ---------------------------------------------------------------- idiosyncratic_risk.py
+
+
+def test_column_quantiles_equal_numpy_nanpercentile():
+    """The one-sort quantiles equal np.nanpercentile (linear method) bit for bit, gaps and empty columns too."""
+    rng = np.random.default_rng(3)
+    x = rng.standard_t(4, (400, 60)) * 0.01
+    x[rng.random(x.shape) < 0.3] = np.nan
+    x[:, 5] = np.nan  # empty
+    x[:399, 6] = np.nan  # one value
+    x[:398, 7] = np.nan  # two values
+    with pytest.warns(RuntimeWarning):
+        expected = np.nanpercentile(x, [25, 75], axis=0)
+    np.testing.assert_array_equal(column_quantiles(x, [0.25, 0.75]), expected)
 
 
 def test_time_series_variance_on_three_days_by_hand():
@@ -166,19 +190,22 @@ def price_market(closes: dict[str, np.ndarray], caps: dict[str, float] | None = 
 
 
 def test_momentum_on_a_260_day_path():
-    """Momentum at day d: price 21 days ago over the price 273 days ago (all available history here)."""
+    """Momentum at day d: price 21 days ago over the price 252 days ago (Fama-French prior 2-12 months)."""
     days = 260
     steady = 100 * 1.001 ** np.arange(days)
     jump = np.where(np.arange(days) < 100, 50.0, 55.0)  # +10% on day 100, flat otherwise
-    data = price_market({"AAA": steady, "BBB": jump})
+    late = np.where(np.arange(days) < 250, 50.0, 55.0)  # +10% on day 250: inside the skipped month
+    data = price_market({"AAA": steady, "BBB": jump, "CCC": late})
     mom = desc.momentum(data)
-    assert mom[259, 0] == pytest.approx(1.001**238 - 1, rel=1e-9)  # P[238] / P[0] - 1
+    assert mom[259, 0] == pytest.approx(1.001**231 - 1, rel=1e-9)  # P[238] / P[7] - 1
     assert mom[259, 1] == pytest.approx(0.10, rel=1e-9)
-    assert mom[221, 0] == pytest.approx(1.001**200 - 1, rel=1e-9)  # the first day with 200 returns
-    assert np.isnan(mom[220]).all()
+    assert mom[259, 2] == pytest.approx(0.0, abs=1e-15)
+    assert mom[201, 0] == pytest.approx(1.001**180 - 1, rel=1e-9)  # the first day with 180 returns
+    assert np.isnan(mom[200]).all()
     reversal = desc.short_term_reversal(data)
     assert reversal[259, 0] == pytest.approx(-(1.001**21 - 1), rel=1e-9)
     assert reversal[259, 1] == pytest.approx(0.0, abs=1e-15)
+    assert reversal[259, 2] == pytest.approx(-0.10, rel=1e-9)
     assert reversal[110, 1] == pytest.approx(-0.10, rel=1e-9)  # the jump is 10 days old
 
 
@@ -227,6 +254,38 @@ def test_downside_risk_and_liquidity_equal_direct_formulas(random_prices):
         assert desc.downside_risk(data)[-1, i] == pytest.approx(expected, rel=1e-9)
         dollars = closes[-63:, i] * 1e6
         assert desc.liquidity(data)[-1, i] == pytest.approx(math.log1p(dollars.mean()), rel=1e-12)
+
+
+def test_return_shape_styles_are_orthogonalized_to_momentum(random_prices):
+    """Downside risk and prospect are the residuals of a cap-weighted regression on the
+    primary styles (downside risk: beta, size, residual volatility, momentum; prospect:
+    momentum), recomputed here day by day with lstsq; absent momentum counts as neutral."""
+    from xlfactor.model.builder import style_exposures
+
+    data, _, caps = random_prices
+    exposures = style_exposures(data)
+    assert "industry_momentum" not in exposures.names  # redundant next to industry factors
+    scores = {n: exposures.styles[..., exposures.names.index(n)] for n in exposures.names}
+    raw = {n: standardize(v, data.market_cap, exposures.universe) for n, v in desc.raw_descriptors(data).items()}
+    checks = {"downside_risk": ["beta", "size", "residual_volatility", "momentum"], "prospect": ["momentum"]}
+    for day in (150, 299):  # momentum absent (needs 180 returns), then present
+        assert np.isnan(scores["momentum"][day]).all() == (day == 150)
+        for name, against in checks.items():
+            y = raw[name][day]
+            ok = np.isfinite(y)
+            design = np.column_stack([np.ones(ok.sum())] + [np.nan_to_num(scores[a][day][ok]) for a in against])
+            root = np.sqrt(caps[ok])
+            coef = np.linalg.lstsq(design * root[:, None], y[ok] * root, rcond=None)[0]
+            residual = np.full(len(y), np.nan)
+            residual[ok] = y[ok] - design @ coef
+            expected = standardize(residual[None, :], caps[None, :], exposures.universe[day : day + 1])[0]
+            np.testing.assert_allclose(scores[name][day], expected, rtol=1e-7, atol=1e-9, err_msg=f"{name} day {day}")
+    # the point of it: on the last day prospect carries no momentum (cap-weighted), the raw score did
+    w = caps / caps.sum()
+    def weighted_corr(a, b):
+        a, b = a - w @ a, b - w @ b
+        return (w @ (a * b)) / np.sqrt((w @ a**2) * (w @ b**2))
+    assert abs(weighted_corr(scores["prospect"][-1], scores["momentum"][-1])) < 1e-8
 
 
 # ---------------------------------------------------------------- hedge.index_exposures

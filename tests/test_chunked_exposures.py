@@ -32,9 +32,12 @@ def whole_history(data):
             skipped[name] = "no usable values (too little history or inputs)"
     scores["mid_cap"] = raw["mid_cap"] = mid_cap(scores["size"], data.market_cap, universe)
     scores["residual_volatility"] = orthogonalize(scores["residual_volatility"], [scores["beta"], scores["size"]], data.market_cap, universe)
+    trend = [scores["momentum"]] if "momentum" in scores else []  # momentum needs 200+ days of history
     scores["downside_risk"] = orthogonalize(
-        scores["downside_risk"], [scores["beta"], scores["size"], scores["residual_volatility"]], data.market_cap, universe
+        scores["downside_risk"], [scores["beta"], scores["size"], scores["residual_volatility"], *trend], data.market_cap, universe
     )
+    if trend:
+        scores["prospect"] = orthogonalize(scores["prospect"], trend, data.market_cap, universe)
     for name in STYLE_ORDER:
         if name not in raw and name not in skipped:
             skipped[name] = "inputs absent"

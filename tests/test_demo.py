@@ -77,7 +77,8 @@ def test_demo_is_small_and_labelled_simulated(demo):
 def test_demo_shape(demo):
     groups = pd.Series(demo.factor_groups).value_counts()
     assert groups["sector"] == 11 and 35 <= groups["industry"] <= 45 and groups["market"] == 1
-    assert groups["style"] == 27, "every style of the OpenFactor coverage table"
+    # every style of the OpenFactor coverage table but industry momentum (redundant next to industry factors)
+    assert groups["style"] == 26 and "industry_momentum" not in demo.factor_names
     assert len(demo.tickers) == 1000
     assert len(demo.factor_returns) == 504 and len(demo.residual_returns) == 252  # two years of factor history
     assert len(demo.exposure_panel.dates) == 64

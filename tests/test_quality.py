@@ -63,6 +63,9 @@ def test_constant_covariance_is_unbiased_at_both_horizons(constant):
     assert abs(daily["random_robust_bias_mean"] - daily["random_bias_mean"]) < 0.03
     assert 2.15 < daily["random_q_statistic_mean"] < 2.4
     assert len(daily["factor_bias"]) == 4 and len(daily["random_rolling_12m"]) > 30
+    # the extreme eigenfactors of each refit's forecast (market-like top, smallest bottom)
+    for key in ("top_eigenfactor_bias", "bottom_eigenfactor_bias"):
+        assert inside(daily, key) and inside(monthly, key), (key, daily[key], monthly[key])
 
 
 def test_volatility_regime_daily_refresh_stays_in_band_monthly_held_does_not():

@@ -42,7 +42,6 @@ REFERENCE_STYLES: tuple[str, ...] = (
     "growth",
     "forward_growth",
     "sentiment",
-    "industry_momentum",
     "profitability",
     "gross_profitability",
     "leverage",

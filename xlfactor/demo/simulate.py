@@ -177,7 +177,7 @@ def simulate_market(seed: int = SEED, n_assets: int = N_ASSETS, n_days: int = N_
             + np.take_along_axis(f[1:, 1 + n_sec : 1 + n_sec + n_ind], industry_grid[:-1], axis=1)
         )
         base = 1 + n_sec + n_ind
-        for j in range(len(exposures.names)):  # 27 styles, each a whole (days x names) array
+        for j in range(len(exposures.names)):  # 26 styles, each a whole (days x names) array
             common += np.nan_to_num(exposures.styles[:-1, :, j]) * truth[1:, base + j, None]
         updated = returns.copy()
         updated[1:] = common + specific[1:]

@@ -31,7 +31,7 @@ from xlfactor.model.standardize import mid_cap, orthogonalize, standardize
 from xlfactor.snapshot.model import ExposurePanel, Snapshot
 
 MODEL_VERSION = "xlfactor-builder-1"
-STYLE_ORDER = (*desc.PRICE_DESCRIPTORS, "size", "mid_cap", "industry_momentum", "value", "earnings_yield",
+STYLE_ORDER = (*desc.PRICE_DESCRIPTORS, "size", "mid_cap", "value", "earnings_yield",
                "forward_earnings_yield", "dividend_yield", "growth", "forward_growth", "sentiment", "profitability",
                "gross_profitability", "leverage", "investment", "investment_quality", "earnings_quality",
                "earnings_variability", "short_interest")  # fmt: skip
@@ -48,7 +48,7 @@ class BuildOptions:
     risk_window: int = TRADING_DAYS_PER_YEAR  # days of factor and residual returns written to the snapshot
     history_days: int | None = None  # days of factor returns written if longer (scenarios, historical VaR)
     panel_dates: int = 64  # lagged exposure blocks kept for attribution and tracking
-    min_industry_members: int = 5
+    min_industry_members: int = 3  # fewer names that day: the industry folds into its sector
     market_series: str | None = "SPY"  # benchmark.csv series that pins the market factor, if present
     universe: str = "custom"
     quality: bool = True
@@ -71,7 +71,7 @@ class ModelHistory:
     factor_groups: np.ndarray
     market_pinned: bool
     skipped: dict[str, str]
-    min_industry_members: int = 5
+    min_industry_members: int = 3
 
 
 @dataclass(frozen=True, eq=False)
@@ -118,6 +118,12 @@ def style_exposures(
     cross-section pass, so the peak is the stack plus one descriptor and its
     temporaries. Every step is a per-date (row) operation on the same values, so the
     scores do not depend on ``chunk_dates``, bit for bit.
+
+    A secondary style that mechanically shares a primary one's signal is orthogonalized
+    to it (USE4 practice, :func:`~xlfactor.model.standardize.orthogonalize`): residual
+    volatility to beta and size; downside risk to beta, size, residual volatility and
+    momentum (a falling stock has many negative days); prospect (skewness) to momentum.
+    The trend itself is then carried by momentum alone.
     """
     universe = np.isfinite(data.close) & (data.market_cap > 0) & (data.sector >= 0)
     items = desc.descriptor_items(data, from_reports)
@@ -178,13 +184,20 @@ def style_exposures(
         volatility = style("residual_volatility")
         store("residual_volatility", lambda chunk: orthogonalize(
             volatility[chunk], [a[chunk] for a in against], data.market_cap[chunk], universe[chunk]))  # fmt: skip
-        if "downside_risk" in usable:  # downside risk beyond what volatility and beta imply
+        if "downside_risk" in usable:  # downside risk beyond what volatility, beta and the trend imply
             against.append(style("residual_volatility"))
+            if "momentum" in usable:
+                against.append(style("momentum"))
             downside = style("downside_risk")
             store("downside_risk", lambda chunk: orthogonalize(
                 downside[chunk], [a[chunk] for a in against], data.market_cap[chunk], universe[chunk]))  # fmt: skip
             del downside
         del against, volatility
+    if {"prospect", "momentum"} <= usable:  # the shape of the return distribution beyond its trend
+        prospect, trend = style("prospect"), style("momentum")
+        store("prospect", lambda chunk: orthogonalize(
+            prospect[chunk], [trend[chunk]], data.market_cap[chunk], universe[chunk]))  # fmt: skip
+        del prospect, trend
     for name in STYLE_ORDER:
         if name not in usable and name not in skipped:
             skipped[name] = "inputs absent"

@@ -98,9 +98,18 @@ def residual_volatility(data: MarketData) -> np.ndarray:
     return np.sqrt(np.maximum(residual, 0.0)) * SQRT_TRADING_DAYS
 
 
+MOMENTUM_WINDOW = YEAR - MONTH
+"""Days of the momentum window: months t-12 to t-2, the prior 2-12 return of Fama-French and Carhart."""
+
+
 def momentum(data: MarketData) -> np.ndarray:
-    """Return over the 252 days ending 21 days ago (skipping the last month), >= 200 days."""
-    return np.expm1(rolling_sum(_log_returns(data), YEAR, 200, lag=MONTH))
+    """Return over the 231 days ending 21 days ago (months t-12..t-2, skipping the last month), >= 180 days.
+
+    The Fama-French / Carhart definition ("prior 2-12" returns, the sort variable of Ken
+    French's ``Mom``): the year before the latest month, whose own return is left to
+    short-term reversal. OpenFactor uses 252 days ending 21 days ago (months t-13..t-2).
+    """
+    return np.expm1(rolling_sum(_log_returns(data), MOMENTUM_WINDOW, 180, lag=MONTH))
 
 
 def short_term_reversal(data: MarketData) -> np.ndarray:
@@ -153,23 +162,6 @@ def liquidity(data: MarketData) -> np.ndarray:
     count = rolling_count(dollars, 63)
     with np.errstate(invalid="ignore", divide="ignore"):
         return np.log1p(total / count)
-
-
-def industry_momentum(data: MarketData, own_momentum: np.ndarray) -> np.ndarray:
-    """Cap-weighted momentum of the stock's industry peers, the stock itself left out."""
-    caps = np.where(np.isfinite(own_momentum) & (data.market_cap > 0) & (data.industry >= 0), data.market_cap, 0.0)
-    weighted = caps * np.nan_to_num(own_momentum)
-    n_ind = len(data.industry_names)
-    rows = np.broadcast_to(np.arange(caps.shape[0])[:, None], caps.shape)
-    codes = np.where(data.industry >= 0, data.industry, n_ind)
-    cap_sum = np.zeros((caps.shape[0], n_ind + 1))
-    mom_sum = np.zeros_like(cap_sum)
-    np.add.at(cap_sum, (rows, codes), caps)
-    np.add.at(mom_sum, (rows, codes), weighted)
-    peers = cap_sum[rows, codes] - caps
-    with np.errstate(invalid="ignore", divide="ignore"):
-        out = (mom_sum[rows, codes] - weighted) / peers
-    return np.where((data.industry >= 0) & (peers > 0), out, np.nan)
 
 
 # ---------------------------------------------------------------- fundamentals
@@ -298,7 +290,13 @@ PRICE_DESCRIPTORS: dict[str, Callable[[MarketData], np.ndarray]] = {
     "downside_risk": downside_risk,
     "liquidity": liquidity,
 }
-"""Price styles (OpenFactor group ``price``); ``size``, ``mid_cap`` and ``industry_momentum`` are added by the builder."""
+"""Price styles (OpenFactor group ``price``); ``size`` and ``mid_cap`` are added by the builder.
+
+OpenFactor's ``industry_momentum`` (the leave-one-out momentum of a name's industry peers)
+is not built: next to industry factors it is constant within an industry but for the
+name's own weight, so all it can add is minus the name's own momentum scaled by its cap
+share, which competes with momentum; the industry factor returns carry industry momentum.
+"""
 
 
 def descriptor_items(data: MarketData, from_reports: dict[str, np.ndarray] | None = None) -> Lazy:
@@ -306,30 +304,13 @@ def descriptor_items(data: MarketData, from_reports: dict[str, np.ndarray] | Non
 
     The names are known without computing anything, so a caller can lay out its arrays
     first and then compute, use and drop one descriptor at a time (the builder's memory
-    holds one raw panel, not all of them). ``industry_momentum`` reuses the raw momentum
-    when it was computed just before (as in this order), else computes it.
+    holds one raw panel, not all of them).
     """
     items: Lazy = [("size", lambda: size(data))]
-    last_momentum: dict[str, np.ndarray] = {}
-
-    def price(name: str, function: Callable[[MarketData], np.ndarray]) -> Callable[[], np.ndarray]:
-        def compute() -> np.ndarray:
-            values = function(data)
-            if name == "momentum":
-                last_momentum["values"] = values
-            return values
-
-        return compute
-
-    def peers() -> np.ndarray:
-        own = last_momentum.pop("values", None)
-        return industry_momentum(data, momentum(data) if own is None else own)
-
     for name, function in PRICE_DESCRIPTORS.items():
         if name == "liquidity" and not np.isfinite(data.volume).any():
             continue
-        items.append((name, price(name, function)))
-    items.append(("industry_momentum", peers))
+        items.append((name, lambda function=function: function(data)))
     items.extend(fundamental_items(data, from_reports))
     return items
 

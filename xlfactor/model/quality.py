@@ -15,8 +15,10 @@ tails lower that coverage). Two horizons, each scored against its own forecast:
   (the model's Newey-West estimator, scaled to 21 days) made at the start of the window.
 
 Test portfolios: each factor's pure factor portfolio, 100 random long-only portfolios of
-50 names (Dirichlet weights, redrawn at every refit from the universe), and the
-cap-weighted universe. The factor set is the model's own at each refit date. A name
+50 names (Dirichlet weights, redrawn at every refit from the universe), the
+cap-weighted universe, and the top (market-like) and bottom eigenfactor portfolios of each
+refit's forecast (factor space: the eigenvectors of the forecast covariance of that horizon;
+the eigenfactor adjustment rescales their variances, never the vectors). The factor set is the model's own at each refit date. A name
 without a return on a day (or in a 21-day window) is left out of that period's
 portfolio: the remaining weights are renormalized and the forecast is for those same
 weights; a missing return never counts as zero. Also reported: the tail-robust bias
@@ -150,6 +152,7 @@ def bias_statistics(
         weights = _portfolios(rng, members, caps[refit], universe[refit])
         days = np.arange(refit + 1, min(refit + 1 + REFIT_DAYS, n_days))
         base = F1 / TRADING_DAYS_PER_YEAR  # the refit's daily forecast (what its snapshot states)
+        top_bottom = _extreme_eigenvectors(F1)
         base_spec = (np.nan_to_num(spec1) / SQRT_TRADING_DAYS) ** 2
         for scores, refresh in ((daily, daily_refresh), (monthly, False)):
             if scores is monthly and not daily_refresh:
@@ -162,6 +165,7 @@ def bias_statistics(
             n_scale = n_scale * (name_regime[prior] / name_regime[refit])[:, None] ** 2
             factor_vol = np.sqrt(np.diag(base))[None, :] * f_scale
             scores.add_factors(factor_returns[days][:, factor_index], factor_vol, factor_index)
+            scores.add_eigen(factor_returns[days][:, factor_index], top_bottom, base, f_scale)
             scores.add_portfolios(weights, stock_returns[days], X, base, f_scale, base_spec[None, :] * n_scale)
         if refit + HORIZON_DAYS < n_days:  # one non-overlapping 21-day window per refit
             window = slice(refit + 1, refit + 1 + HORIZON_DAYS)
@@ -169,6 +173,7 @@ def bias_statistics(
             horizon = HORIZON_DAYS / TRADING_DAYS_PER_YEAR
             daily.add_horizon(weights, growth - 1, X, F21 * horizon, np.nan_to_num(spec21) ** 2 * horizon,
                               factor_returns[window][:, factor_index].sum(axis=0), factor_index)  # fmt: skip
+            daily.add_eigen_horizon(factor_returns[window][:, factor_index].sum(axis=0), F21 * horizon)
     result = {"bias": daily.summary(report_factors), "bias_21d": daily.summary_horizon(report_factors)}
     if daily_refresh and monthly.random:
         held = monthly.summary(report_factors)
@@ -190,6 +195,12 @@ def _regime_path(returns: np.ndarray, vol_half_life: float, regime_half_life: fl
         standardized = returns / np.sqrt(ewma_variance_forecasts(returns, vol_half_life))
     w = None if weights is None else np.where(np.nan_to_num(weights) > 0, np.nan_to_num(weights), 0.0)
     return regime_multiplier_path(standardized, regime_half_life, min_days, w)
+
+
+def _extreme_eigenvectors(covariance: np.ndarray) -> np.ndarray:
+    """(n_factors, 2): the top and the bottom eigenvector of ``covariance``, the top one net long."""
+    vectors = np.linalg.eigh(covariance)[1][:, [-1, 0]]
+    return vectors * np.where(vectors.sum(axis=0) < 0, -1.0, 1.0)
 
 
 def _portfolios(rng: np.random.Generator, members: np.ndarray, caps: np.ndarray, universe: np.ndarray) -> np.ndarray:
@@ -229,6 +240,23 @@ class _Scores:
         self.cap_21d: list[np.ndarray] = []
         self.loglik: list[np.ndarray] = []
         self.loglik_21d: list[np.ndarray] = []
+        self.eigen: list[np.ndarray] = []
+        self.eigen_21d: list[np.ndarray] = []
+
+    def add_eigen(self, returns: np.ndarray, vectors: np.ndarray, base: np.ndarray, f_scale: np.ndarray) -> None:
+        """Daily scores of eigenfactor portfolios ``vectors`` (K, E) under ``S_t base S_t`` (missing returns: 0)."""
+        x = vectors.T[None, :, :] * f_scale[:, None, :]  # (T, E, K)
+        variance = ((x @ base) * x).sum(axis=-1)
+        realized = np.nan_to_num(returns) @ vectors
+        with np.errstate(invalid="ignore", divide="ignore"):
+            self.eigen.append(np.where(variance > 0, realized / np.sqrt(variance), np.nan))
+
+    def add_eigen_horizon(self, factor_sums: np.ndarray, covariance: np.ndarray) -> None:
+        """One 21-day window: the extreme eigenfactors of ``covariance`` (the 21-day forecast)."""
+        vectors = _extreme_eigenvectors(covariance)
+        variance = np.einsum("ke,kl,le->e", vectors, covariance, vectors)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            self.eigen_21d.append((np.nan_to_num(factor_sums) @ vectors / np.sqrt(variance))[None, :])
 
     def add_factors(self, returns: np.ndarray, vol: np.ndarray, factor_index: np.ndarray) -> None:
         full = np.full((len(returns), self.n_factors), np.nan)
@@ -270,13 +298,18 @@ class _Scores:
         if not self.random:
             return {"out_of_sample_days": 0, "note": "not enough history for out-of-sample bias statistics"}
         return _summarize(np.vstack(self.factor), np.vstack(self.random), np.concatenate(self.cap),
-                          np.vstack(self.loglik), ROLLING_DAYS, report_factors, "days")  # fmt: skip
+                          np.vstack(self.loglik), ROLLING_DAYS, report_factors, "days", _stack(self.eigen))  # fmt: skip
 
     def summary_horizon(self, report_factors) -> dict:
         if not self.random_21d:
             return {"out_of_sample_periods": 0, "note": "not enough history for 21-day bias statistics"}
         return _summarize(np.vstack(self.factor_21d), np.vstack(self.random_21d), np.concatenate(self.cap_21d),
-                          np.vstack(self.loglik_21d), ROLLING_PERIODS_21D, report_factors, "periods")  # fmt: skip
+                          np.vstack(self.loglik_21d), ROLLING_PERIODS_21D, report_factors, "periods",
+                          _stack(self.eigen_21d))  # fmt: skip
+
+
+def _stack(blocks: list[np.ndarray]) -> np.ndarray | None:
+    return np.vstack(blocks) if blocks else None
 
 
 def _bias(scores: np.ndarray) -> np.ndarray:
@@ -314,7 +347,7 @@ def _rolling(scores: np.ndarray, window: int, step: int) -> np.ndarray:
     return np.array([_bias(scores[end - window : end]) for end in ends])  # a few dozen windows
 
 
-def _summarize(factors, randoms, cap_scores, loglik, rolling_window, report_factors, unit) -> dict:
+def _summarize(factors, randoms, cap_scores, loglik, rolling_window, report_factors, unit, eigen=None) -> dict:
     observations = int(np.isfinite(randoms).sum(axis=0).max())
     if observations < 2:
         return {f"out_of_sample_{unit}": observations, "note": "too few scored periods for bias statistics"}
@@ -331,9 +364,12 @@ def _summarize(factors, randoms, cap_scores, loglik, rolling_window, report_fact
         rolling_mean = np.nanmean(rolling, axis=1) if len(rolling) else np.empty(0)
         mrad = float(np.nanmean(np.abs(rolling - 1))) if len(rolling) else math.nan
         in_range = float(np.nanmean((rolling >= 0.66) & (rolling <= 1.34))) if len(rolling) else math.nan
+    eigen_bias = _bias(eigen) if eigen is not None else np.full(2, np.nan)
     return {
         f"out_of_sample_{unit}": observations,
         "band": [1 - band, 1 + band],
+        "top_eigenfactor_bias": float(eigen_bias[0]),
+        "bottom_eigenfactor_bias": float(eigen_bias[1]),
         "factor_bias_mean": float(np.nanmean(factor_bias)),
         "factor_bias_share_in_band": inside(factor_bias),
         "random_bias_mean": float(np.nanmean(random_bias)),

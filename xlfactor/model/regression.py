@@ -212,7 +212,7 @@ def regress(
     industry_sector: np.ndarray,
     n_sectors: int,
     market: np.ndarray | None = None,
-    min_industry_members: int = 5,
+    min_industry_members: int = 3,
     mapper: Mapper | None = None,
 ) -> RegressionResult:
     """Estimate factor returns for each row of ``returns`` from the previous row's exposures.

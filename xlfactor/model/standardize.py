@@ -79,16 +79,16 @@ def orthogonalize(values: np.ndarray, against: list[np.ndarray], caps: np.ndarra
     """Residual of each day's cap-weighted regression of ``values`` on ``against`` (and a constant), standardized.
 
     USE4 orthogonalizes residual volatility to beta and size this way, so the styles do
-    not double count one effect.
+    not double count one effect. An absent score in ``against`` counts as neutral (0),
+    as it does in the factor regression; a style absent all day drops out of that day's
+    fit (minimum-norm solution).
     """
-    usable = universe & np.isfinite(values) & np.all([np.isfinite(a) for a in against], axis=0) & (caps > 0)
+    usable = universe & np.isfinite(values) & (caps > 0)
     w = np.where(usable, caps, 0.0)
     design = np.stack([np.ones_like(values)] + [np.nan_to_num(a) for a in against], axis=2)
     y = np.nan_to_num(values)
     normal = np.einsum("dn,dnk,dnl->dkl", w, design, design)
     rhs = np.einsum("dn,dnk,dn->dk", w, design, y)
-    ok = np.linalg.matrix_rank(normal) == design.shape[2]
-    coefficients = np.zeros(rhs.shape)
-    coefficients[ok] = np.linalg.solve(normal[ok], rhs[ok][..., None])[..., 0]
+    coefficients = np.einsum("dkl,dl->dk", np.linalg.pinv(normal, hermitian=True), rhs)
     residual = np.where(usable, y - np.einsum("dnk,dk->dn", design, coefficients), np.nan)
     return standardize(residual, caps, universe)
