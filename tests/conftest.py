@@ -68,10 +68,9 @@ def small_market():
 @pytest.fixture(scope="session")
 def demo_history(simulated_market):
     """The builder's day-by-day model of the simulated market (demo options): built once per run."""
-    from xlfactor.demo.package import build_options, demo_market_data
-    from xlfactor.model.builder import build_model
+    from xlfactor.demo.package import build_demo_history
 
-    return build_model(demo_market_data(simulated_market), build_options())
+    return build_demo_history(simulated_market)
 
 
 @pytest.fixture(scope="session")

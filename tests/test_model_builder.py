@@ -108,9 +108,9 @@ def test_recovers_the_true_factor_returns(demo_history, simulated_market, capsys
     with capsys.disabled():
         print("\nrecovery (median, worst factor, worst correlation):", summary)
     assert correlations["market"] >= 0.95
-    # the worst sector: 0.92, as the demo's two hidden themes (an omitted factor on purpose, 56 names in
-    # every sector; xlfactor.demo.themes) put a little of their shock into the sector estimates
-    assert summary["sector"][0] >= 0.95 and summary["sector"][2] >= 0.92, summary["sector"]
+    # the demo's two hidden themes (an omitted factor on purpose, xlfactor.demo.themes) put a little of
+    # their shock into the sector estimates: worst sector 0.991 since issue 14's styles (0.925 before)
+    assert summary["sector"][0] >= 0.95 and summary["sector"][2] >= 0.93, summary["sector"]
     styles = list(h.factor_names[h.factor_groups == "style"])
     assert min(correlations[n] for n in styles) >= 0.95, {n: correlations[n] for n in styles if correlations[n] < 0.95}
     assert summary["industry"][0] >= 0.85
@@ -212,9 +212,9 @@ def test_factor_return_errors_match_their_standard_errors(demo_history, simulate
     for k in np.nonzero(np.isin(demo_history.factor_groups, ("sector", "industry", "style")))[0]:
         error = (f[2:, k] - truth[2:, k]) / standard_error[2:, k]
         error = error[np.isfinite(error)]
-        # up to 1.55: fat tails, and the hidden themes' correlated residuals (an omitted factor) that the
-        # standard errors assume away (sector:Financials 1.39, industry_momentum 1.50 on the demo)
-        assert 0.85 <= error.std() <= 1.55, (demo_history.factor_names[k], error.std())
+        # fat tails and the hidden themes' correlated residuals (an omitted factor the standard errors
+        # assume away): 0.91 to 1.27 on the demo (short_term_reversal the widest)
+        assert 0.85 <= error.std() <= 1.35, (demo_history.factor_names[k], error.std())
 
 
 def test_quality_evaluates_the_builds_own_covariance_options(tmp_path, demo_history):
