@@ -77,3 +77,34 @@ def test_editing_the_callers_lists_after_a_call_does_not_change_what_is_memoized
     second = parse_holdings_range(rows)
     assert second is not first and second.amounts[6] == 70.0 and first.amounts[6] == 7.0
     assert parse_holdings_range(_book()) is first
+
+
+@pytest.mark.parametrize(
+    ("numbers", "booleans"),
+    [
+        ([["AAPL", 1.0], ["MSFT", 1.0], [1, 2.0]], [["AAPL", True], ["MSFT", 1.0], [True, 2.0]]),
+        ([[None, 0], ["SIM0001", 5.0]], [[None, False], ["SIM0001", 5.0]]),
+    ],
+)
+def test_a_boolean_cell_is_never_served_a_numbers_result(numbers, booleans):
+    """TRUE == 1 in Python, but a boolean cell parses differently: the memo must not answer for it."""
+    def outcome(rows):
+        try:
+            return parse_holdings_range(rows).weights.tolist()
+        except PortfolioError as exc:
+            return str(exc)
+
+    ranges._MEMO.clear()
+    alone = outcome(booleans)  # what the boolean range gives with an empty memo
+    ranges._MEMO.clear()
+    outcome(numbers)  # the numeric twin is memoized
+    assert outcome(booleans) == alone
+    assert outcome(booleans) == alone  # a boolean range is not stored either
+    assert isinstance(alone, str)  # and it is an error, not weights
+
+
+def test_a_failed_parse_leaves_no_memo_entry():
+    ranges._MEMO.clear()
+    with pytest.raises(PortfolioError):
+        parse_holdings_range([["SIM0001", "abc"], ["SIM0002", 1.0]])
+    assert len(ranges._MEMO) == 0

@@ -64,36 +64,49 @@ def parse_holdings_range(value: object, name: str = "holdings") -> Holdings:
 
     The result is memoized per range content (the most recent ranges: :data:`MEMO_SIZE`
     keys of sampled rows, :data:`BUCKET_SIZE` ranges each), so twenty OF_ cells over the
-    same range parse it once; its arrays are read-only. Cells are compared by value, as Python's ``==`` does (so 1, 1.0 and TRUE
-    are the same content). The parse itself is a few array passes (no per-row branching).
+    same range parse it once; its arrays are read-only. Cells are compared by value, as
+    Python's ``==`` does (1 and 1.0 are the same content), except that TRUE/FALSE never
+    match a stored 1/0: a boolean cell parses differently from a number, so a range with
+    one is never memoized and never served from the memo. The parse itself is a few
+    array passes (no per-row branching).
 
     >>> h = parse_holdings_range([["ticker", "value"], [" aapl", 300.0], [None, None], ["MSFT", 100]])
     >>> h.tickers.tolist(), h.weights.tolist()
     (['AAPL', 'MSFT'], [0.75, 0.25])
     """
-    bucket, probe = _memo_bucket(value)
+    key, probe = _memo_key(value)
+    bucket = _MEMO.get(key) if key is not None else None
     if bucket is not None:
-        for content, holdings in bucket:
-            if probe == content:  # the whole range, cell by cell (C-level list equality, no copy)
+        _MEMO.move_to_end(key)
+        for content, zero_one, holdings in bucket:
+            # the whole range, cell by cell (C-level list equality, no copy); then the few cells
+            # equal to 0 or 1 must not be booleans in the probe (True == 1 in Python)
+            if probe == content and not any(isinstance(probe[i][j], _BOOLS) for i, j in zero_one):
                 return holdings
     holdings = _parse_holdings(as_rows(value), name)
     holdings.tickers.flags.writeable = False
     holdings.amounts.flags.writeable = False
-    copy = None if bucket is None else _row_copy(probe)
-    if copy is not None:
-        bucket.insert(0, (copy, holdings))
+    copied = None if key is None else _row_copy(probe)
+    if copied is not None:  # a bucket is made only when something is stored in it
+        if bucket is None:
+            bucket = _MEMO[key] = []
+            if len(_MEMO) > MEMO_SIZE:
+                _MEMO.popitem(last=False)
+        bucket.insert(0, (*copied, holdings))
         del bucket[BUCKET_SIZE:]
     return holdings
 
 
 MEMO_SIZE = 256
 BUCKET_SIZE = 8
-_MEMO: OrderedDict[int, list[tuple[list, Holdings]]] = OrderedDict()  # sample hash -> [(content, holdings)], newest first
+_MEMO: OrderedDict[int, list[tuple[list, list, Holdings]]] = OrderedDict()
+"""Sample hash -> [(content, positions of its 0/1 cells, holdings)], newest first."""
 _ROW_TYPES = frozenset({list, tuple})
+_BOOLS = (bool, np.bool_)
 
 
-def _memo_bucket(value: object) -> tuple[list | None, list | None]:
-    """The memo entries whose ranges share this block's size and sampled rows, and the block as a list of rows.
+def _memo_key(value: object) -> tuple[int | None, list | None]:
+    """The memo key of this block (its size and sampled rows), and the block as a list of rows.
 
     The key hashes the row count and four sampled rows only (a warm call must not hash
     1,000 rows); a hit is then confirmed on the full content. Ranges that share the
@@ -109,24 +122,17 @@ def _memo_bucket(value: object) -> tuple[list | None, list | None]:
     if not set(map(type, sample)) <= _ROW_TYPES:
         return None, None
     try:
-        key = hash((n, *map(tuple, sample)))
+        return hash((n, *map(tuple, sample))), probe
     except TypeError:
         return None, None
-    bucket = _MEMO.get(key)
-    if bucket is None:
-        bucket = _MEMO[key] = []
-        if len(_MEMO) > MEMO_SIZE:
-            _MEMO.popitem(last=False)
-    else:
-        _MEMO.move_to_end(key)
-    return bucket, probe
 
 
-def _row_copy(rows: list) -> list | None:
-    """A copy of the rows that later edits of the caller's lists cannot change.
+def _row_copy(rows: list) -> tuple[list, list[tuple[int, int]]] | None:
+    """A copy of the rows that later edits of the caller's lists cannot change, and its 0/1 cells.
 
-    None (not memoized) when a row is no list or tuple or a cell is unhashable (a
-    mutable cell could change behind the copy).
+    The positions ``(row, column)`` of cells equal to 0 or 1 are what a hit must check
+    for booleans. None (not memoized) when a row is no list or tuple, a cell is
+    unhashable (a mutable cell could change behind the copy) or a cell is a boolean.
     """
     if not set(map(type, rows)) <= _ROW_TYPES:
         return None
@@ -134,7 +140,17 @@ def _row_copy(rows: list) -> list | None:
         hash(tuple(map(tuple, rows)))
     except TypeError:
         return None
-    return [row if type(row) is tuple else list(row) for row in rows]
+    zero_one = [(i, j) for i, row in enumerate(rows) for j, cell in enumerate(row) if _is_zero_one(cell)]
+    if any(isinstance(rows[i][j], _BOOLS) for i, j in zero_one):
+        return None
+    return [row if type(row) is tuple else list(row) for row in rows], zero_one
+
+
+def _is_zero_one(cell: object) -> bool:
+    try:
+        return bool(cell == 0 or cell == 1)
+    except (TypeError, ValueError):
+        return False
 
 
 def _parse_holdings(rows: list[list[object]], name: str) -> Holdings:
