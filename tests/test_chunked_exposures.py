@@ -32,12 +32,11 @@ def whole_history(data):
             skipped[name] = "no usable values (too little history or inputs)"
     scores["mid_cap"] = raw["mid_cap"] = mid_cap(scores["size"], data.market_cap, universe)
     scores["residual_volatility"] = orthogonalize(scores["residual_volatility"], [scores["beta"], scores["size"]], data.market_cap, universe)
-    trend = [scores["momentum"]] if "momentum" in scores else []  # momentum needs 200+ days of history
-    scores["downside_risk"] = orthogonalize(
-        scores["downside_risk"], [scores["beta"], scores["size"], scores["residual_volatility"], *trend], data.market_cap, universe
-    )
-    if trend:
-        scores["prospect"] = orthogonalize(scores["prospect"], trend, data.market_cap, universe)
+    # momentum needs 252 days of history: without it, downside risk is orthogonalized to the rest only
+    against = [scores[n] for n in ("beta", "size", "residual_volatility", "momentum") if n in scores]
+    scores["downside_risk"] = orthogonalize(scores["downside_risk"], against, data.market_cap, universe)
+    if "momentum" in scores:
+        scores["prospect"] = orthogonalize(scores["prospect"], [scores["momentum"]], data.market_cap, universe)
     for name in STYLE_ORDER:
         if name not in raw and name not in skipped:
             skipped[name] = "inputs absent"

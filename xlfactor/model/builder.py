@@ -18,6 +18,7 @@ import numpy as np
 import pandas as pd
 
 from xlfactor.conventions import FORECAST_HORIZON_DAYS, INDUSTRY_PREFIX, MARKET_FACTOR, SECTOR_PREFIX, TRADING_DAYS_PER_YEAR, Choice
+from xlfactor._files import atomic_write
 from xlfactor.errors import XlfactorError
 from xlfactor.model import descriptors as desc
 from xlfactor.model.fanout import Mapper, serial_map
@@ -184,15 +185,14 @@ def style_exposures(
         volatility = style("residual_volatility")
         store("residual_volatility", lambda chunk: orthogonalize(
             volatility[chunk], [a[chunk] for a in against], data.market_cap[chunk], universe[chunk]))  # fmt: skip
-        if "downside_risk" in usable:  # downside risk beyond what volatility, beta and the trend imply
-            against.append(style("residual_volatility"))
-            if "momentum" in usable:
-                against.append(style("momentum"))
-            downside = style("downside_risk")
-            store("downside_risk", lambda chunk: orthogonalize(
-                downside[chunk], [a[chunk] for a in against], data.market_cap[chunk], universe[chunk]))  # fmt: skip
-            del downside
         del against, volatility
+    explains_downside = [n for n in ("beta", "size", "residual_volatility", "momentum") if n in usable]
+    if "downside_risk" in usable and explains_downside:  # downside risk beyond what volatility, beta and the trend imply
+        against = [style(n) for n in explains_downside]  # residual volatility as just orthogonalized
+        downside = style("downside_risk")
+        store("downside_risk", lambda chunk: orthogonalize(
+            downside[chunk], [a[chunk] for a in against], data.market_cap[chunk], universe[chunk]))  # fmt: skip
+        del against, downside
     if {"prospect", "momentum"} <= usable:  # the shape of the return distribution beyond its trend
         prospect, trend = style("prospect"), style("momentum")
         store("prospect", lambda chunk: orthogonalize(
@@ -514,7 +514,8 @@ def build_snapshot(
     shared = (history, options, source, str(out), every, rows[-1])
     written = (mapper or serial_map)(_write_snapshot_at, shared, [(row,) for row in rows], done)
     if every is not None:
-        (Path(out) / "latest.json").write_text(json.dumps({"latest": str(history.data.dates[rows[-1]]), "universe": options.universe}) + "\n")
+        latest = (json.dumps({"latest": str(history.data.dates[rows[-1]]), "universe": options.universe}) + "\n").encode()
+        atomic_write(Path(out) / "latest.json", lambda handle: handle.write(latest))
     return written
 
 

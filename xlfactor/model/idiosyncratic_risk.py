@@ -73,7 +73,7 @@ def column_quantiles(values: np.ndarray, probabilities: list[float]) -> np.ndarr
            [2. , 5. ]])
     """
     ordered = np.sort(values, axis=0)  # NaN sort last
-    count = np.isfinite(values).sum(axis=0)
+    count = (~np.isnan(values)).sum(axis=0)  # ±inf are values (sorted first and last), as for nanpercentile
     out = np.full((len(probabilities), values.shape[1]), np.nan)
     for i, p in enumerate(probabilities):  # a few probabilities, each over every column at once
         position = np.maximum(count - 1, 0) * p
