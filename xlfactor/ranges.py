@@ -103,6 +103,8 @@ _MEMO: OrderedDict[int, list[tuple[list, list, Holdings]]] = OrderedDict()
 """Sample hash -> [(content, positions of its 0/1 cells, holdings)], newest first."""
 _ROW_TYPES = frozenset({list, tuple})
 _BOOLS = (bool, np.bool_)
+_TEXT_TYPES = frozenset({str, type(None)})
+_NUMBER_TYPES = frozenset({float, int})
 
 
 def _memo_key(value: object) -> tuple[int | None, list | None]:
@@ -140,17 +142,33 @@ def _row_copy(rows: list) -> tuple[list, list[tuple[int, int]]] | None:
         hash(tuple(map(tuple, rows)))
     except TypeError:
         return None
-    zero_one = [(i, j) for i, row in enumerate(rows) for j, cell in enumerate(row) if _is_zero_one(cell)]
-    if any(isinstance(rows[i][j], _BOOLS) for i, j in zero_one):
+    zero_one = _zero_one_cells(rows)
+    if zero_one is None:
         return None
     return [row if type(row) is tuple else list(row) for row in rows], zero_one
 
 
-def _is_zero_one(cell: object) -> bool:
-    try:
-        return bool(cell == 0 or cell == 1)
-    except (TypeError, ValueError):
-        return False
+def _zero_one_cells(rows: list) -> list[tuple[int, int]] | None:
+    """``(row, column)`` of the cells equal to 0 or 1 in the two parsed columns; None if one is a boolean.
+
+    Array passes over the columns (``zip(*rows)``, as the parse reads them): cells beyond
+    the second column are not parsed, so they cannot change the result.
+    """
+    cells: list[tuple[int, int]] = []
+    for j, column in enumerate(list(zip(*rows))[:2]):
+        kinds = set(map(type, column))
+        if not kinds.isdisjoint(_BOOLS):
+            return None
+        if kinds <= _TEXT_TYPES:  # a ticker column: no cell can equal 0 or 1
+            continue
+        numeric = kinds <= _NUMBER_TYPES  # the usual value column: a float array compares at C speed
+        values = np.fromiter(column, dtype=float if numeric else object, count=len(column))
+        try:
+            found = np.nonzero((values == 0) | (values == 1))[0]
+        except (TypeError, ValueError):  # a cell whose == raises: not memoized
+            return None
+        cells.extend((int(i), j) for i in found)
+    return cells
 
 
 def _parse_holdings(rows: list[list[object]], name: str) -> Holdings:
