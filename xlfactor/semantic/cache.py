@@ -125,7 +125,7 @@ def read_cache(location: str | os.PathLike[str] | None = None) -> ThemeCache:
             raise SemanticError(f"semantic cache {text}: cannot be read ({detail})") from None
         return ThemeCache(text, _parse(raw, text), writable=False, note="remote")
     if scheme and scheme.group(1).lower() == "file":
-        text = urllib.parse.unquote(urllib.parse.urlparse(text).path)
+        text = urllib.request.url2pathname(urllib.parse.urlparse(text).path)  # as snapshot sources read file:// URLs
     elif scheme:  # r2://, s3://, ...: never mistaken for a local folder named "r2:"
         raise SemanticError(
             f"semantic cache {text}: {scheme.group(1)}:// is not supported; use a local path or an http(s) URL "

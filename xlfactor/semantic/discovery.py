@@ -212,8 +212,9 @@ def discover_semantic_factors(
         return _result([], share, threshold, _empty_tables(), skipped_run=reason)
 
     universe = _universe(data)
-    residuals = snap.residual_returns.reindex(columns=data.tickers).to_numpy(dtype=float)[-window:]
-    factor_returns = snap.factor_returns.reindex(columns=data.factor_names).to_numpy(dtype=float)[-window:]
+    residual_history = snap.residual_returns.reindex(columns=data.tickers).to_numpy(dtype=float)
+    factor_history = snap.factor_returns.reindex(columns=data.factor_names).to_numpy(dtype=float)
+    residuals, factor_returns = residual_history[-window:], factor_history[-window:]
     held = np.nonzero(w)[0]
     # the proposal sees only the earlier days, and no position size: equal weights
     pca = method.residual_pca(residuals[:-test_days, held], data.tickers[held], np.ones(len(held)))
@@ -248,9 +249,8 @@ def discover_semantic_factors(
         rows.append(_evaluate(proposal, member, eligible, standardized, residuals, factor_returns, data, universe,
                               rng, n_placebos, alpha, test_days, gram_inverse))  # fmt: skip
     accepted_ids = [r["theme_id"] for r in rows if r["accepted"]]
-    history = (snap.residual_returns.reindex(columns=data.tickers).to_numpy(dtype=float),
-               snap.factor_returns.reindex(columns=data.factor_names).to_numpy(dtype=float))  # fmt: skip
-    tables = _risk_tables(data, w, residuals, history, {k: memberships[k] for k in accepted_ids}, universe, rows)
+    tables = _risk_tables(data, w, residuals, (residual_history, factor_history),
+                          {k: memberships[k] for k in accepted_ids}, universe, rows)  # fmt: skip
     return _result(rows, share, threshold, tables, pca=_pca_table(pca, universe), notes=notes, calls=calls)
 
 
