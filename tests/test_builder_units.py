@@ -63,7 +63,7 @@ def test_newey_west_on_three_days_by_hand():
     gamma_21 = (2 * y * a + 4 * z * b) / 6
     cross = (a * x + 2 * b * y + 4 * c * z) / 7 + 0.5 * (gamma_12 + gamma_21)
     np.testing.assert_allclose(cov, [[var_1, cross], [cross, var_2]], rtol=EXACT)
-    assert var_1 == pytest.approx(1.19047619047619e-4, rel=1e-12)  # 13e-4/7 - 4e-4/6
+    assert cov[0, 0] == pytest.approx(13e-4 / 7 - 4e-4 / 6, rel=1e-12)  # the same variance, summed by hand
 
 
 def test_eigen_adjustment_is_the_identity_with_zero_simulations():
@@ -123,12 +123,14 @@ def test_column_quantiles_equal_numpy_nanpercentile():
 
 def test_time_series_variance_on_three_days_by_hand():
     """Same weights as above (1/7, 2/7, 4/7); the lag term is 2 x 1/2 x gamma; a missing day drops its pairs."""
-    e = np.array([[0.01, 0.02], [0.02, np.nan], [-0.01, 0.01]])
+    e = np.array([[0.01, 0.02, 0.02], [0.02, np.nan, -0.02], [-0.01, 0.01, 0.02]])
     variance = time_series_variance(e, half_life=1, lags=1)
     first = (1e-4 + 2 * 4e-4 + 4 * 1e-4) / 7 + (2 * 0.02 * 0.01 + 4 * -0.01 * 0.02) / 6
-    second_plain = (1 * 4e-4 + 4 * 1e-4) / 5  # weights 1 and 4 on the observed days
-    second = max(second_plain, 0.25 * second_plain)  # no complete lag-1 pair: no autocovariance term
-    np.testing.assert_allclose(variance, [max(first, 0.25 * (1e-4 + 8e-4 + 4e-4) / 7), second], rtol=EXACT)
+    second = (1 * 4e-4 + 4 * 1e-4) / 5  # weights 1 and 4 on the observed days; no complete lag-1 pair
+    # an alternating series: plain 4e-4, lag term (2 x -4e-4 + 4 x -4e-4) / 6 = -4e-4, so the
+    # Newey-West variance is 0 and the floor (a quarter of the plain variance) applies
+    third = 0.25 * (4e-4 + 2 * 4e-4 + 4 * 4e-4) / 7
+    np.testing.assert_allclose(variance, [max(first, 0.25 * (1e-4 + 8e-4 + 4e-4) / 7), second, third], rtol=EXACT)
 
 
 def test_size_decile_shrinkage_pulls_toward_the_cap_weighted_decile_mean():

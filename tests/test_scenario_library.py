@@ -99,12 +99,14 @@ def test_demo_carries_two_simulated_crises_inside_its_history(simulated_market):
         xf.scenario(data, data.benchmark_weights, "Lehman")
 
 
-def test_demo_historical_var_exceeds_the_parametric_at_99():
+@pytest.mark.parametrize("book", ["benchmark", "equal"])
+def test_demo_historical_var_exceeds_the_parametric_at_99(book):
     """Fat tails of the Student-t demo (with its crises): historical above parametric at 99%."""
     data = xf.factor_model_data(xf.load_snapshot())
-    market = xf.historical_var(data, data.benchmark_weights, 0.99)
-    assert market.ratio > 1.0, f"historical {market.var:.4f} vs parametric {market.parametric_var:.4f}"
-    assert market.es_ratio > 1.0
+    w = data.benchmark_weights if book == "benchmark" else np.full(len(data.tickers), 1 / len(data.tickers))
+    h = xf.historical_var(data, w, 0.99)
+    assert h.ratio > 1.0, f"historical {h.var:.4f} vs parametric {h.parametric_var:.4f}"
+    assert h.es_ratio > 1.0
 
 
 def test_real_2007_2009_build_has_the_lehman_episode(crisis_snapshot):
@@ -113,6 +115,7 @@ def test_real_2007_2009_build_has_the_lehman_episode(crisis_snapshot):
 
     snapshot = crisis_snapshot
     assert not snapshot.is_simulated and snapshot.as_of == "2009-12-31"
+    assert list(snapshot.scenarios.columns) == ["name", "start", "end", "description"]  # the written library's form
     names = list(snapshot.scenarios["name"])
     assert "2008 Lehman weeks" in names and "2007 quant quake" in names
     data = xf.factor_model_data(snapshot)

@@ -151,7 +151,10 @@ def test_thirty_name_placebo_is_rejected_with_its_p_value(discovery):
     assert not r["accepted"] and r["members"] == 30
     assert math.isfinite(r["placebo_p_value"]) and r["placebo_p_value"] >= 0.05
     assert r["reason"].startswith(("not_better_than_placebos", "no_out_of_sample_reduction"))
-    assert f"p = {r['placebo_p_value']:.3f}" in r["reason"] or r["out_of_sample_reduction"] <= 0
+    if r["reason"].startswith("not_better_than_placebos"):
+        assert f"p = {r['placebo_p_value']:.3f}" in r["reason"]
+    else:
+        assert r["out_of_sample_reduction"] <= 0 and f"{r['out_of_sample_reduction']:+.1%}" in r["reason"]
     # OpenFactor's in-sample rule would have kept it: any set of names lowers in-sample variance
     assert r["in_sample_reduction"] > 0
     assert PLACEBO in set(result.skipped["theme"])
@@ -298,12 +301,20 @@ def test_read_only_and_remote_caches_are_left_unchanged(demo, truth, book, llm_e
 
 
 def test_below_threshold_never_builds_a_client(demo, monkeypatch):
+    from xlfactor.semantic import client as client_module
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("a client was built below the threshold")
+
     monkeypatch.delenv("OPENAI_API_KEY", raising=False)
+    monkeypatch.setattr(client_module.OpenAIClient, "__init__", refuse)
     book = pd.DataFrame({"ticker": demo.tickers[:200], "value": 1.0})  # diversified long-only: mostly market
     result = discover_semantic_factors(book, demo)
     assert not result.ran and result.residual_share < 0.10 and result.candidates.empty
     assert result.skipped["reason"].iloc[0].startswith("residual_below_threshold")
     assert "openai" not in _modules_after("import xlfactor as xf, pandas as pd; xf.portfolio_report(pd.DataFrame({'ticker': ['SIM0001'], 'value': [1.0]}))")
+    below = "import xlfactor as xf, pandas as pd; xf.discover_semantic_factors(pd.DataFrame({'ticker': xf.load_snapshot().tickers[:200], 'value': 1.0}))"
+    assert "openai" not in _modules_after(below)  # a discovery that does not run never imports it
 
 
 def _modules_after(code: str) -> set[str]:
