@@ -115,54 +115,67 @@ def market_data(
     end: str | None = None,
 ) -> MarketData:
     """Validate input frames and align them into a :class:`MarketData`."""
-    prices = prices.copy()
-    prices["date"] = _iso_dates(prices["date"], "prices.csv")
-    prices["ticker"] = normalize_tickers(prices["ticker"])
-    duplicated = prices.duplicated(["date", "ticker"])
+    # Dates and tickers are validated and coded once per distinct value, not once per row:
+    # a 3,000-name x 5-year file has 3.8M rows but 1,260 dates and 3,000 tickers.
+    date_codes, row_dates = _coded_iso_dates(prices["date"], "prices.csv")
+    ticker_codes, ticker_values = _factorized(prices["ticker"])
+    row_tickers = normalize_tickers(pd.Series(ticker_values, dtype=object)).to_numpy(dtype=str)
+    all_dates, date_of = np.unique(row_dates, return_inverse=True)
+    all_tickers, ticker_of = np.unique(row_tickers, return_inverse=True)
+    d, t = date_of[date_codes], ticker_of[ticker_codes]  # per row, into all_dates / all_tickers
+
+    def example(rows: np.ndarray) -> str:
+        first = int(np.flatnonzero(rows)[0])
+        return f"{all_tickers[t[first]]} {all_dates[d[first]]}"
+
+    duplicated = pd.Series(d * len(all_tickers) + t).duplicated().to_numpy()
     if duplicated.any():
-        row = prices[duplicated].iloc[0]
-        raise InputError("prices.csv", f"{int(duplicated.sum())} duplicate (date, ticker) rows, e.g. {row['ticker']} {row['date']}")
-    previous = prices.groupby("ticker", sort=False)["date"].shift()
-    backwards = previous.notna() & (previous > prices["date"])
-    if backwards.any():
-        bad = prices.loc[backwards, "ticker"].unique().tolist()
+        raise InputError("prices.csv", f"{int(duplicated.sum())} duplicate (date, ticker) rows, e.g. {example(duplicated)}")
+    by_ticker = np.argsort(t, kind="stable")  # each ticker's rows in file order
+    earlier = (t[by_ticker][1:] == t[by_ticker][:-1]) & (d[by_ticker][1:] < d[by_ticker][:-1])
+    if earlier.any():
+        rows = np.sort(by_ticker[1:][earlier])  # the rows dated before the ticker's previous row, in file order
+        bad = pd.unique(all_tickers[t[rows]]).tolist()
         raise InputError("prices.csv", f"dates out of order for {len(bad)} tickers ({', '.join(bad[:5])})")
-    for column in ("close", "adj_close"):
+    numbers = {}
+    for column in ("close", "adj_close", "volume", "market_cap", "shares_outstanding"):
         if column in prices:
-            values = pd.to_numeric(prices[column], errors="coerce")
-            bad = ~(values > 0)
+            numbers[column] = pd.to_numeric(prices[column], errors="coerce").to_numpy(dtype=float)
+    for column in ("close", "adj_close"):
+        if column in numbers:
+            bad = ~(numbers[column] > 0)
             if bad.any():
-                row = prices[bad].iloc[0]
-                raise InputError("prices.csv", f"{int(bad.sum())} non-positive or missing {column} values, e.g. {row['ticker']} {row['date']}")
-            prices[column] = values
+                raise InputError("prices.csv", f"{int(bad.sum())} non-positive or missing {column} values, e.g. {example(bad)}")
+    kept_date = np.ones(len(all_dates), dtype=bool)
     if start:
-        prices = prices[prices["date"] >= start]
+        kept_date &= all_dates >= start
     if end:
-        prices = prices[prices["date"] <= end]
-    if prices.empty:
+        kept_date &= all_dates <= end
+    in_range = kept_date[d]
+    if not in_range.any():
         raise InputError("prices.csv", "no rows in the requested date range")
+    listed = np.zeros(len(all_tickers), dtype=bool)
+    listed[t[in_range]] = True  # a ticker with rows only outside the range is not in the universe
+    dates, tickers = all_dates[kept_date], all_tickers[listed]
+    d = (np.cumsum(kept_date) - 1)[d[in_range]]
+    t = (np.cumsum(listed) - 1)[t[in_range]]
 
-    dates = np.array(sorted(prices["date"].unique()))
-    tickers = np.array(sorted(prices["ticker"].unique()))
-    d = np.searchsorted(dates, prices["date"].to_numpy())
-    t = np.searchsorted(tickers, prices["ticker"].to_numpy())
-
-    def panel(values) -> np.ndarray:
+    def panel(values: np.ndarray) -> np.ndarray:
         out = np.full((len(dates), len(tickers)), np.nan)
-        out[d, t] = pd.to_numeric(values, errors="coerce").to_numpy(dtype=float)
+        out[d, t] = values[in_range]
         return out
 
-    close = panel(prices["close"])
-    adjusted = panel(prices["adj_close"]) if "adj_close" in prices else close.copy()
-    volume = panel(prices["volume"])
+    close = panel(numbers["close"])
+    adjusted = panel(numbers["adj_close"]) if "adj_close" in numbers else close.copy()
+    volume = panel(numbers["volume"])
     returns = np.full_like(adjusted, np.nan)
     returns[1:] = adjusted[1:] / adjusted[:-1] - 1.0
 
     asof = fundamentals_asof(fundamentals, dates, tickers) if fundamentals is not None else ({}, None)
-    if "market_cap" in prices:
-        market_cap = panel(prices["market_cap"])
-    elif "shares_outstanding" in prices:
-        market_cap = panel(prices["shares_outstanding"]) * close
+    if "market_cap" in numbers:
+        market_cap = panel(numbers["market_cap"])
+    elif "shares_outstanding" in numbers:
+        market_cap = panel(numbers["shares_outstanding"]) * close
     elif "shares_outstanding" in asof[0]:
         market_cap = asof[0]["shares_outstanding"] * close
     else:
@@ -233,10 +246,48 @@ def _read(folder: Path, stem: str, columns: tuple[str, ...], required: bool = Tr
 
 
 def _iso_dates(values: pd.Series, file: str) -> pd.Series:
-    parsed = pd.to_datetime(values, errors="coerce")
-    if parsed.isna().any():
-        raise InputError(file, f"{int(parsed.isna().sum())} unparseable dates, e.g. {values[parsed.isna()].iloc[0]!r}")
-    return parsed.dt.strftime("%Y-%m-%d")
+    """ISO ``YYYY-MM-DD`` text of each value (see :func:`_coded_iso_dates`)."""
+    codes, iso = _coded_iso_dates(values, file)
+    return pd.Series(iso[codes], index=values.index, dtype=object)
+
+
+def _coded_iso_dates(values: pd.Series, file: str) -> tuple[np.ndarray, np.ndarray]:
+    """(codes per row, ISO text of each distinct value): each distinct spelling is parsed once.
+
+    ISO 8601 first; what it cannot read is tried as any other spelling (``01/05/2024`` is
+    January 5), so a file mixing the two is read rather than half refused. A value no
+    spelling fits is refused, with the number of rows that have one.
+    """
+    codes, distinct = _factorized(values)
+    text = pd.Series(distinct, dtype=object)
+    parsed = pd.to_datetime(text, errors="coerce", format="ISO8601")
+    retry = (parsed.isna() & text.notna()).to_numpy()
+    if retry.any():
+        parsed[retry] = pd.to_datetime(text[retry], errors="coerce", format="mixed")
+    missing = parsed.isna().to_numpy()
+    if missing.any():
+        bad_rows = np.flatnonzero(missing[codes])
+        raise InputError(file, f"{len(bad_rows)} unparseable dates, e.g. {distinct[codes[bad_rows[0]]]!r}")
+    return codes, parsed.dt.strftime("%Y-%m-%d").to_numpy(dtype=str)
+
+
+def _factorized(values: pd.Series) -> tuple[np.ndarray, np.ndarray]:
+    """(codes per row, distinct values): missing values are one distinct value of their own, never dropped."""
+    codes, uniques = pd.factorize(values, use_na_sentinel=False)
+    return codes.astype(np.int64), np.asarray(uniques, dtype=object)
+
+
+def forward_fill(grid: np.ndarray) -> np.ndarray:
+    """Each column's last non-NaN value carried down its rows (NaN before the first), without a loop over columns.
+
+    >>> forward_fill(np.array([[np.nan, 1.0], [2.0, np.nan], [np.nan, np.nan]]))
+    array([[nan,  1.],
+           [ 2.,  1.],
+           [ 2.,  1.]])
+    """
+    source = np.where(np.isnan(grid), 0, np.arange(len(grid))[:, None])
+    np.maximum.accumulate(source, axis=0, out=source)  # the row each cell's value comes from
+    return np.take_along_axis(grid, source, axis=0)
 
 
 def _classification(frame: pd.DataFrame, dates: np.ndarray, tickers: np.ndarray):
@@ -267,7 +318,7 @@ def _classification(frame: pd.DataFrame, dates: np.ndarray, tickers: np.ndarray)
     marks = np.full(sector.shape, -2, dtype=np.int64)
     order = np.arange(len(frame))
     marks[np.minimum(start, len(dates) - 1), t] = np.where(start < len(dates), order, -2)
-    filled = pd.DataFrame(marks).replace(-2, np.nan).ffill().to_numpy()
+    filled = forward_fill(np.where(marks >= 0, marks, np.nan))
     has = ~np.isnan(filled)
     index = np.where(has, filled, 0).astype(np.int64)
     sector = np.where(has, s_codes[index] if len(frame) else -1, -1)
@@ -320,6 +371,6 @@ def fundamentals_asof(
             continue
         grid = np.full((len(dates), len(tickers)), np.nan)
         grid[row[keep], col[keep]] = values[keep]  # later rows (later available_date) win
-        panels[name] = pd.DataFrame(grid).ffill().to_numpy()
+        panels[name] = forward_fill(grid)
     reports = frame[["ticker", "available_date", *[c for c in FUNDAMENTAL_COLUMNS if c in frame.columns]]]
     return panels, reports.reset_index(drop=True)
