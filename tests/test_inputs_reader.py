@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from xlfactor.model.inputs import InputError, forward_fill, market_data
+from xlfactor.model.inputs import InputError, forward_fill, fundamentals_asof, market_data
 
 
 @pytest.fixture(scope="module")
@@ -84,3 +84,23 @@ def test_forward_fill_equals_pandas_ffill():
     grid[rng.random(grid.shape) < 0.7] = np.nan
     grid[:, 3] = np.nan  # a column with no value at all
     np.testing.assert_array_equal(forward_fill(grid), pd.DataFrame(grid).ffill().to_numpy())
+
+
+def test_fundamentals_as_of_equal_a_pandas_pivot_and_truncate_like_a_slice():
+    """Each value is known from the first trading date on or after its available date, the later report winning."""
+    rng = np.random.default_rng(11)
+    dates = pd.bdate_range("2024-01-01", periods=30).strftime("%Y-%m-%d").to_numpy()
+    tickers = np.array(["AAA", "BBB", "CCC"])
+    available = pd.to_datetime("2023-12-25") + pd.to_timedelta(rng.integers(0, 50, 24), unit="D")  # weekends, before and after
+    reports = pd.DataFrame({"ticker": rng.choice(["aaa", "BBB ", "ccc", "ZZZ"], 24), "available_date": available.strftime("%Y-%m-%d"),
+                            "book_equity": rng.normal(100, 10, 24), "net_income": np.where(rng.random(24) < 0.3, np.nan, 5.0)})  # fmt: skip
+    panels, _ = fundamentals_asof(reports, dates, tickers)
+    for name in ("book_equity", "net_income"):
+        rows = reports.assign(ticker=reports["ticker"].str.strip().str.upper()).dropna(subset=[name])
+        rows = rows[rows["ticker"].isin(tickers)]
+        first = np.searchsorted(dates, rows["available_date"].to_numpy())  # first trading date on or after
+        rows = rows.assign(row=first)[first < len(dates)].sort_values(["available_date", "ticker"], kind="stable")
+        known = rows.groupby(["row", "ticker"])[name].last().unstack().reindex(index=range(len(dates)), columns=tickers)
+        np.testing.assert_array_equal(panels[name], known.ffill().to_numpy())
+        np.testing.assert_array_equal(panels.until(17)[name], panels[name][:17])
+    assert sorted(panels) == ["book_equity", "net_income"]
