@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from scipy.linalg import null_space
 
-from xlfactor.model.regression import cell_sums, group_sums, regress
+from xlfactor.model.regression import augmented_design, cell_index, cell_totals, group_sums, group_totals, regress
 
 
 def _market(days=6, names=240, n_sec=4, per_sector=3, n_sty=3, seed=7):
@@ -77,8 +77,8 @@ def test_group_sums_equal_one_hot_products():
     np.testing.assert_allclose(group_sums(codes, values, 5), np.einsum("dng,dn->dg", onehot, values), atol=1e-13)
 
 
-def test_cell_sums_equal_one_hot_products_by_sector_and_industry():
-    """Each (sector, industry-or-none) cell holds the w-weighted sum of its names' values; no sector = left out."""
+def test_cell_and_group_totals_equal_one_hot_products_by_sector_and_industry():
+    """Cells hold the sums of their names' values, group totals the w-weighted sums of V's rows; no sector = left out."""
     rng = np.random.default_rng(1)
     days, names, n_sec, n_ind = 4, 60, 3, 5
     sector = rng.integers(-1, n_sec, (days, names))
@@ -87,12 +87,14 @@ def test_cell_sums_equal_one_hot_products_by_sector_and_industry():
     values = rng.normal(size=(days, names, 2))
     sector_hot = (sector[:, :, None] == np.arange(n_sec)).astype(float)
     industry_hot = (np.where(industry >= 0, industry, n_ind)[:, :, None] == np.arange(n_ind + 1)).astype(float)
-    expected = np.einsum("dns,dni,dn,dnq->dsiq", sector_hot, industry_hot, w, values)
-    got = cell_sums(sector, industry, w, values, n_sec, n_ind)
-    assert got.shape == (days, n_sec, n_ind + 1, 2)
-    np.testing.assert_allclose(got, expected, rtol=0, atol=1e-13)
-    assert np.abs(expected).sum() > 1  # names in cells, and the no-industry slot used
-    assert np.abs(expected[:, :, n_ind]).sum() > 0
+    got = cell_totals(cell_index(sector, industry, n_sec, n_ind), np.where(sector >= 0, w, np.nan), n_sec, n_ind)
+    np.testing.assert_allclose(got, np.einsum("dns,dni,dn->dsi", sector_hot, industry_hot, w), rtol=0, atol=1e-13)
+    assert got[:, :, n_ind].sum() > 0  # the no-industry slot is used
+    v = augmented_design(values, np.sqrt(w), values[:, :, 0])  # [sqrt(w) values | sqrt(w) | sqrt(w) y]
+    by_sector, by_industry = group_totals(sector, industry, np.sqrt(w), v, n_sec, n_ind)
+    design = np.concatenate([values, np.ones((days, names, 1)), values[:, :, :1]], axis=2)
+    np.testing.assert_allclose(by_sector, np.einsum("dns,dn,dnq->dsq", sector_hot, w, design), rtol=0, atol=1e-12)
+    np.testing.assert_allclose(by_industry, np.einsum("dni,dn,dnq->diq", industry_hot[:, :, :n_ind], w, design), rtol=0, atol=1e-12)
 
 
 def test_chunks_of_days_do_not_change_a_bit(monkeypatch):
