@@ -79,13 +79,13 @@ def live_industries(
     """(n_days, n_industries): industries with enough usable members and a usable sibling in their sector."""
     n_days = usable.shape[0]
     n_ind = len(industry_sector)
-    rows = np.broadcast_to(np.arange(n_days)[:, None], industry.shape)
-    members = np.zeros((n_days, n_ind + 1))
-    np.add.at(members, (rows, np.where(usable & (industry >= 0), industry, n_ind)), 1.0)
+    # member and sibling counts by bincount (exact small integers, as np.add.at gave, at a fraction of its cost)
+    slot = np.where(usable & (industry >= 0), industry, n_ind) + np.arange(n_days)[:, None] * (n_ind + 1)
+    members = np.bincount(slot.reshape(-1), minlength=n_days * (n_ind + 1)).reshape(n_days, n_ind + 1)
     enough = members[:, :n_ind] >= min_members
     parent = np.where(industry_sector >= 0, industry_sector, n_sectors)
-    siblings = np.zeros((n_days, n_sectors + 1))
-    np.add.at(siblings, (np.broadcast_to(np.arange(n_days)[:, None], enough.shape), np.broadcast_to(parent, enough.shape)), enough)
+    slot = parent[None, :] + np.arange(n_days)[:, None] * (n_sectors + 1)
+    siblings = np.bincount(slot[enough], minlength=n_days * (n_sectors + 1)).reshape(n_days, n_sectors + 1)
     return enough & (siblings[:, parent] >= 2) & (industry_sector >= 0)
 
 
