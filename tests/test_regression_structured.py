@@ -90,9 +90,9 @@ def test_cell_and_group_totals_equal_one_hot_products_by_sector_and_industry():
     got = cell_totals(cell_index(sector, industry, n_sec, n_ind), np.where(sector >= 0, w, np.nan), n_sec, n_ind)
     np.testing.assert_allclose(got, np.einsum("dns,dni,dn->dsi", sector_hot, industry_hot, w), rtol=0, atol=1e-13)
     assert got[:, :, n_ind].sum() > 0  # the no-industry slot is used
-    v = augmented_design(values, np.sqrt(w), values[:, :, 0])  # [sqrt(w) values | sqrt(w) | sqrt(w) y]
+    v = augmented_design(values, np.sqrt(w), values[:, :, 0])  # [sqrt(w) values | sqrt(w) y]
     by_sector, by_industry = group_totals(sector, industry, np.sqrt(w), v, n_sec, n_ind)
-    design = np.concatenate([values, np.ones((days, names, 1)), values[:, :, :1]], axis=2)
+    design = np.concatenate([values, values[:, :, :1]], axis=2)
     np.testing.assert_allclose(by_sector, np.einsum("dns,dn,dnq->dsq", sector_hot, w, design), rtol=0, atol=1e-12)
     np.testing.assert_allclose(by_industry, np.einsum("dni,dn,dnq->diq", industry_hot[:, :, :n_ind], w, design), rtol=0, atol=1e-12)
 

@@ -12,9 +12,9 @@ For each return day ``t`` with exposures ``X`` known at the previous close:
 * constraints: cap-weighted sector returns sum to 0, and cap-weighted industry returns
   sum to 0 within each sector.
 
-Per name, the work is a few passes over one array, ``V = sqrt(w) [S | 1 | y]``
+Per name, the work is a few passes over one array, ``V = sqrt(w) [S | y]``
 (:func:`augmented_design`): its Gram matrix ``V'V`` (one syrk per day) holds the style
-block ``S'WS`` with the market and right-hand-side terms, and one sparse product gives
+block ``S'WS`` with the right-hand side ``S'Wy`` and ``y'Wy``, and one sparse product gives
 the w-weighted sector and industry sums (:func:`group_totals`) that fill the one-hot
 blocks; the cost per name is O(n_styles^2), not O(n_factors^2).
 Per day, the KKT system ``[[X'WX, C'], [C, 0]]`` is not inverted whole: its industry x
@@ -113,12 +113,12 @@ def group_sums(codes: np.ndarray, values: np.ndarray, n_groups: int) -> np.ndarr
 
 
 def augmented_design(styles: np.ndarray, root: np.ndarray, y: np.ndarray) -> np.ndarray:
-    """``V = sqrt(w) [S | 1 | y]``: the one (days, names, q) array that every per-name product reads.
+    """``V = sqrt(w) [S | y]``: the one (days, names, q) array that every per-name product reads.
 
-    Its Gram matrix ``V'V`` (one syrk per day) holds ``S'WS``, the market terms ``S'W1``
-    and ``1'W1``, the right-hand side ``S'Wy``, ``1'Wy`` and ``y'Wy`` at once, and its
-    weighted group sums (:func:`group_totals`) give the one-hot blocks; building it is the
-    only pass over the input styles.
+    Its Gram matrix ``V'V`` (one syrk per day) holds ``S'WS``, the right-hand side ``S'Wy``
+    and ``y'Wy`` at once, and its weighted group sums (:func:`group_totals`) give the
+    one-hot blocks and, summed over sectors, the market terms ``S'W1`` and ``1'Wy`` (every
+    name in the regression has a sector); building it is the only pass over the input styles.
 
     Parameters
     ----------
@@ -129,20 +129,19 @@ def augmented_design(styles: np.ndarray, root: np.ndarray, y: np.ndarray) -> np.
 
     Returns
     -------
-    (n_days, n_names, n_styles + 2) C-contiguous: ``root * styles`` (absent 0), ``root``, ``root * y``.
+    (n_days, n_names, n_styles + 1) C-contiguous: ``root * styles`` (absent 0), ``root * y``.
 
     >>> augmented_design(np.array([[[2.0, np.nan]]]), np.array([[3.0]]), np.array([[0.5]])).tolist()
-    [[[6.0, 0.0, 3.0, 1.5]]]
+    [[[6.0, 0.0, 1.5]]]
     """
     days, names, n_sty = styles.shape
-    v = np.empty((days, names, n_sty + 2))
+    v = np.empty((days, names, n_sty + 1))
     scaled = v[:, :, :n_sty]
     np.multiply(styles, root[:, :, None], out=scaled)
     absent = np.isnan(scaled)
     if absent.any():  # absent scores are neutral; the masked write is skipped on complete chunks
         np.copyto(scaled, 0.0, where=absent)
-    v[:, :, n_sty] = root
-    np.multiply(root, y, out=v[:, :, n_sty + 1])
+    np.multiply(root, y, out=v[:, :, n_sty])
     return v
 
 
@@ -243,7 +242,7 @@ def reduced_system(gram, by_sector, by_industry, counts, constraints_sector, con
     Parameters
     ----------
     gram : (n_days, q, q) ``V'V`` of :func:`augmented_design` (styles, then the 1 and y columns).
-    by_sector, by_industry : (n_days, n_sectors, q), (n_days, n_industries, q) ``w``-weighted sums of ``[S | 1 | y]``.
+    by_sector, by_industry : (n_days, n_sectors, q), (n_days, n_industries, q) ``w``-weighted sums of ``[S | y]``.
     counts : (n_days, n_sectors, n_industries + 1) weights by cell (:func:`cell_totals`).
     constraints_sector : (n_days, n_sectors) coefficients of the sector constraint (row 0).
     constraints_industry : (n_days, n_sectors, n_industries) coefficients of the industry
@@ -257,8 +256,8 @@ def reduced_system(gram, by_sector, by_industry, counts, constraints_sector, con
     rhs_industry : (n_days, n_industries). ``r = 1 + n_sectors + n_styles + 1 + n_sectors``.
     """
     days, n_sec, q = by_sector.shape
-    n_ind, n_sty = by_industry.shape[1], q - 2
-    one, ret = n_sty, n_sty + 1
+    n_ind, n_sty = by_industry.shape[1], q - 1
+    ret = n_sty
     sec, sty = slice(1, 1 + n_sec), slice(1 + n_sec, 1 + n_sec + n_sty)
     con = 1 + n_sec + n_sty  # first multiplier
     r = con + 1 + n_sec
@@ -268,7 +267,7 @@ def reduced_system(gram, by_sector, by_industry, counts, constraints_sector, con
     rest = np.zeros((days, r, r))
     rest[:, 0, 0] = flag * sector_w.sum(axis=1)  # sum w m m: the market column is 1 (or 0) on every name with a sector
     rest[:, 0, sec] = rest[:, sec, 0] = flag * sector_w
-    rest[:, 0, sty] = rest[:, sty, 0] = flag * gram[:, one, :n_sty]
+    rest[:, 0, sty] = rest[:, sty, 0] = flag * by_sector[:, :, :n_sty].sum(axis=1)  # S'W1: every name has a sector
     rest[:, sec, sty] = by_sector[:, :, :n_sty]
     rest[:, sty, sec] = np.transpose(by_sector[:, :, :n_sty], (0, 2, 1))
     rest[:, sty, sty] = gram[:, :n_sty, :n_sty]
@@ -281,7 +280,7 @@ def reduced_system(gram, by_sector, by_industry, counts, constraints_sector, con
     coupling[:, sty] = np.transpose(by_industry[:, :, :n_sty], (0, 2, 1))
     coupling[:, con + 1 :] = constraints_industry
     rhs_rest = np.zeros((days, r))
-    rhs_rest[:, 0] = flag * gram[:, one, ret]
+    rhs_rest[:, 0] = flag * by_sector[:, :, ret].sum(axis=1)
     rhs_rest[:, sec] = by_sector[:, :, ret]
     rhs_rest[:, sty] = gram[:, :n_sty, ret]
     return rest, coupling, industry_w, rhs_rest, by_industry[:, :, ret].copy()
@@ -462,7 +461,7 @@ def _solve_chunk(y_fit, y_raw, usable, weights, caps, styles, sector, industry, 
         t = f / np.sqrt(np.where(variance > 0, variance, np.nan))
     # R^2 denominators from the Gram: sum w, sum w y, sum w y^2 (y net of a fixed market);
     # the centred sum is shift-invariant, so the fixed market drops out of it
-    total_w, sum_y, sum_yy = gram[:, n_sty, n_sty], gram[:, n_sty, n_sty + 1], gram[:, n_sty + 1, n_sty + 1]
+    total_w, sum_y, sum_yy = counts.sum(axis=(1, 2)), by_sector[:, :, n_sty].sum(axis=1), gram[:, n_sty, n_sty]
     with np.errstate(invalid="ignore", divide="ignore"):
         centred = sum_yy - sum_y**2 / total_w
         uncentred = sum_yy if market is None else sum_yy + 2 * market * sum_y + market**2 * total_w
@@ -483,15 +482,15 @@ def _solve_chunk(y_fit, y_raw, usable, weights, caps, styles, sector, industry, 
 
 
 def weighted_residuals(v, root, f, cells, n_sectors, n_industries, market_on):
-    """``sqrt(w) (y - X f)`` per name, from ``V = sqrt(w) [S | 1 | y]``: one product and one gather.
+    """``sqrt(w) (y - X f)`` per name, from ``V = sqrt(w) [S | y]``: one product and one gather.
 
-    ``V [-f_styles, -f_market, 1]`` gives ``sqrt(w) (y - f_market - S f_styles)``; each
-    name's sector + industry return is read from a per-day grid of the (sector,
-    industry-or-none) cells (:func:`cell_index`) and subtracted, scaled by ``sqrt(w)``.
+    ``V [-f_styles, 1]`` gives ``sqrt(w) (y - S f_styles)``; each name's market + sector +
+    industry return is read from a per-day grid of the (sector, industry-or-none) cells
+    (:func:`cell_index`) and subtracted, scaled by ``sqrt(w)``.
 
     Parameters
     ----------
-    v : (n_days, n_names, n_styles + 2) from :func:`augmented_design`.
+    v : (n_days, n_names, n_styles + 1) from :func:`augmented_design`.
     root : (n_days, n_names) square roots of the weights.
     f : (n_days, k) factor returns in the order market, sectors, industries, styles.
     cells : (n_days, n_names) from :func:`cell_index`.
@@ -505,9 +504,9 @@ def weighted_residuals(v, root, f, cells, n_sectors, n_industries, market_on):
     n_sty = k - 1 - n_sectors - n_industries
     grid = np.zeros((days, n_sectors * (n_industries + 1) + 1))  # the last slot: no cell, 0
     by_cell = grid[:, :-1].reshape(days, n_sectors, n_industries + 1)
-    by_cell += f[:, 1 : 1 + n_sectors, None]
+    by_cell += f[:, 1 : 1 + n_sectors, None] + (f[:, :1, None] if market_on else 0.0)
     by_cell[:, :, :n_industries] += f[:, None, 1 + n_sectors : 1 + n_sectors + n_industries]
-    coefficients = np.concatenate([-f[:, k - n_sty :], -f[:, :1] * market_on, np.ones((days, 1))], axis=1)
+    coefficients = np.concatenate([-f[:, k - n_sty :], np.ones((days, 1))], axis=1)
     e = (v @ coefficients[:, :, None])[:, :, 0]
     e -= root * np.take(grid, cells)
     return e
