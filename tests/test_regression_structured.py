@@ -195,7 +195,6 @@ def test_structured_solve_equals_a_dense_null_space_solve_with_absent_and_folded
     market = np.random.default_rng(5).normal(0, 0.01, returns.shape[0]) if pinned else None
     got = regress(returns, caps, styles, sector, industry, industry_sector, n_sec, market, min_industry_members=3)
     f, t, r2_w, r2_u, resid = _dense_reference(returns, caps, styles, sector, industry, industry_sector, n_sec, market, 3)
-    n_ind = len(industry_sector)
     assert np.isnan(got.factor_returns[:, 1 + n_sec + 2]).all()  # the thin industry is folded every day
     assert np.isnan(got.factor_returns[3, 2]) and np.isnan(got.factor_returns[2, -1])  # absent sector, absent style
     assert np.isnan(got.factor_returns[:, 1 + n_sec + 7]).all()  # the only industry of sector 3: folded

@@ -230,6 +230,38 @@ def cell_totals(index, values, n_sectors, n_industries):
     return sums.reshape(days, cells + 1)[:, :cells].reshape(days, n_sectors, n_industries + 1)
 
 
+def constraint_rows(cap_cells, industry_sector):
+    """Coefficients of the constraints on (sectors, industries), each row scaled to unit L1 norm.
+
+    Row 0: cap-weighted sector returns sum to 0; row ``1 + s``: cap-weighted returns of the
+    industries of sector ``s`` sum to 0. Caps are those of the names in the regression
+    (industry caps: members of a live industry only).
+
+    Parameters
+    ----------
+    cap_cells : (n_days, n_sectors, n_industries + 1) caps by cell (:func:`cell_totals`).
+    industry_sector : (n_industries,) sector code of each industry.
+
+    Returns
+    -------
+    constraints : (n_days, 1 + n_sectors, n_sectors + n_industries); empty : (n_days, 1 + n_sectors)
+    rows with no coefficient (their multiplier is pinned).
+
+    >>> c, empty = constraint_rows(np.array([[[1.0, 3.0, 0.0], [0.0, 0.0, 4.0]]]), np.array([0, 0]))
+    >>> c[0].tolist(), empty[0].tolist()
+    ([[0.5, 0.5, 0.0, 0.0], [0.0, 0.0, 0.25, 0.75], [0.0, 0.0, 0.0, 0.0]], [False, False, True])
+    """
+    days, n_sectors, slots = cap_cells.shape
+    n_ind = slots - 1
+    constraints = np.zeros((days, 1 + n_sectors, n_sectors + n_ind))
+    constraints[:, 0, :n_sectors] = cap_cells.sum(axis=2)
+    own = industry_sector[None, :] == np.arange(n_sectors)[:, None]  # (sectors, industries)
+    constraints[:, 1:, n_sectors:] = np.where(own, cap_cells[:, :, :n_ind].sum(axis=1)[:, None, :], 0.0)
+    norms = np.abs(constraints).sum(axis=2, keepdims=True)
+    constraints = np.where(norms > 0, constraints / np.where(norms > 0, norms, 1.0), 0.0)
+    return constraints, norms[:, :, 0] == 0
+
+
 def reduced_system(gram, by_sector, by_industry, counts, constraints_sector, constraints_industry, market_on):
     """The KKT system with the industries eliminated: ``[D, B; B', G]`` as its pieces.
 
@@ -405,7 +437,7 @@ def _solve_chunk(y_fit, y_raw, usable, weights, caps, styles, sector, industry, 
     n_ind = len(industry_sector)
     n_sty = styles.shape[2]
     k = 1 + n_sectors + n_ind + n_sty
-    sec, ind, sty = slice(1, 1 + n_sectors), slice(1 + n_sectors, 1 + n_sectors + n_ind), slice(1 + n_sectors + n_ind, k)
+    ind = slice(1 + n_sectors, 1 + n_sectors + n_ind)
     fixed_market = market is not None
     w = weights
     root = np.sqrt(w)
@@ -419,23 +451,16 @@ def _solve_chunk(y_fit, y_raw, usable, weights, caps, styles, sector, industry, 
     cells = cell_index(np.where(usable, sector, -1), member_industry, n_sectors, n_ind)
     counts = cell_totals(cells, w, n_sectors, n_ind)
     cap_cells = cell_totals(cells, caps, n_sectors, n_ind)
-    # Constraints with raw cap weights: sectors (row 0), then industries within each sector.
+    constraints, empty_rows = constraint_rows(cap_cells, industry_sector)
     n_con = 1 + n_sectors
-    constraints = np.zeros((days, n_con, n_sectors + n_ind))
-    constraints[:, 0, :n_sectors] = cap_cells.sum(axis=2)
-    own = industry_sector[None, :] == np.arange(n_sectors)[:, None]  # (sectors, industries)
-    constraints[:, 1:, n_sectors:] = np.where(own, cap_cells[:, :, :n_ind].sum(axis=1)[:, None, :], 0.0)
-    norms = np.abs(constraints).sum(axis=2, keepdims=True)
-    empty_rows = norms[:, :, 0] == 0
-    constraints = np.where(norms > 0, constraints / np.where(norms > 0, norms, 1.0), 0.0)
     rest, coupling, industry_w, rhs_rest, rhs_industry = reduced_system(
         gram, by_sector, by_industry, counts, constraints[:, 0, :n_sectors], constraints[:, 1:, n_sectors:], not fixed_market
     )
     # Factors with no usable member that day (or a fixed market) are pinned to 0: row and column
     # (constraint coefficients included) zeroed, 1 on the diagonal, 0 on the right.
     n_rest_factors = 1 + n_sectors + n_sty
-    diagonal = np.concatenate([np.einsum("dkk->dk", rest[:, :n_rest_factors, :n_rest_factors]), industry_w], axis=1)
-    absent_rest, absent_industry = diagonal[:, :n_rest_factors] <= 1e-14, industry_w <= 1e-14
+    absent_rest = np.einsum("dkk->dk", rest[:, :n_rest_factors, :n_rest_factors]) <= 1e-14
+    absent_industry = industry_w <= 1e-14
     keep_rest = np.concatenate([~absent_rest, np.ones((days, n_con), dtype=bool)], axis=1)
     rest *= keep_rest[:, :, None] & keep_rest[:, None, :]
     coupling *= keep_rest[:, :, None] & ~absent_industry[:, None, :]
@@ -459,8 +484,8 @@ def _solve_chunk(y_fit, y_raw, usable, weights, caps, styles, sector, industry, 
     variance = inverse_diagonal * (sse / dof)[:, None]
     with np.errstate(invalid="ignore", divide="ignore"):
         t = f / np.sqrt(np.where(variance > 0, variance, np.nan))
-    # R^2 denominators from the Gram: sum w, sum w y, sum w y^2 (y net of a fixed market);
-    # the centred sum is shift-invariant, so the fixed market drops out of it
+    # R^2 denominators without another pass over the names: sum w (cells), sum w y (sector sums),
+    # sum w y^2 (Gram), y net of a fixed market; the centred sum is shift-invariant, so the market drops out
     total_w, sum_y, sum_yy = counts.sum(axis=(1, 2)), by_sector[:, :, n_sty].sum(axis=1), gram[:, n_sty, n_sty]
     with np.errstate(invalid="ignore", divide="ignore"):
         centred = sum_yy - sum_y**2 / total_w
