@@ -273,7 +273,7 @@ def reduced_system(gram, by_sector, by_industry, counts, constraints_sector, con
 
     Parameters
     ----------
-    gram : (n_days, q, q) ``V'V`` of :func:`augmented_design` (styles, then the 1 and y columns).
+    gram : (n_days, q, q) ``V'V`` of :func:`augmented_design` (the styles, then y).
     by_sector, by_industry : (n_days, n_sectors, q), (n_days, n_industries, q) ``w``-weighted sums of ``[S | y]``.
     counts : (n_days, n_sectors, n_industries + 1) weights by cell (:func:`cell_totals`).
     constraints_sector : (n_days, n_sectors) coefficients of the sector constraint (row 0).
