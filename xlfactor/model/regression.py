@@ -12,13 +12,18 @@ For each return day ``t`` with exposures ``X`` known at the previous close:
 * constraints: cap-weighted sector returns sum to 0, and cap-weighted industry returns
   sum to 0 within each sector.
 
-``X'WX`` is assembled by blocks (:func:`structured_normal_equations`): the one-hot
-sector and industry blocks are sums over each day's (sector, industry) cells, one sparse
-product, and only the style block is a matrix product (a syrk), so the cost per name is
-O(n_styles^2) rather than O(n_factors^2).
-The KKT system ``[[X'WX, C'], [C, 0]]`` is inverted for a whole chunk of days at once;
-its top-left block gives the factor-return covariance for t-statistics. Residuals
-(idiosyncratic returns) are raw returns minus the fitted common return.
+Per name, the work is a few passes over one array, ``V = sqrt(w) [S | y]``
+(:func:`augmented_design`): its Gram matrix ``V'V`` (one syrk per day) holds the style
+block ``S'WS`` with the right-hand side ``S'Wy`` and ``y'Wy``, and one sparse product gives
+the w-weighted sector and industry sums (:func:`group_totals`) that fill the one-hot
+blocks; the cost per name is O(n_styles^2), not O(n_factors^2).
+Per day, the KKT system ``[[X'WX, C'], [C, 0]]`` is not inverted whole: its industry x
+industry block is diagonal (a name is in at most one industry), so the industries are
+eliminated exactly by a Schur complement (:func:`solve_reduced`) and only a system of
+market, sectors, styles and multipliers (about 40 + 12 unknowns) is inverted, for a whole
+chunk of days at once; the diagonal of the full inverse's factor block (the factor-return
+variances for t-statistics) follows from it. Residuals (idiosyncratic returns) are raw
+returns minus the fitted common return.
 """
 
 from __future__ import annotations
@@ -74,13 +79,13 @@ def live_industries(
     """(n_days, n_industries): industries with enough usable members and a usable sibling in their sector."""
     n_days = usable.shape[0]
     n_ind = len(industry_sector)
-    rows = np.broadcast_to(np.arange(n_days)[:, None], industry.shape)
-    members = np.zeros((n_days, n_ind + 1))
-    np.add.at(members, (rows, np.where(usable & (industry >= 0), industry, n_ind)), 1.0)
+    # member and sibling counts by bincount (exact small integers, as np.add.at gave, at a fraction of its cost)
+    slot = np.where(usable & (industry >= 0), industry, n_ind) + np.arange(n_days)[:, None] * (n_ind + 1)
+    members = np.bincount(slot.reshape(-1), minlength=n_days * (n_ind + 1)).reshape(n_days, n_ind + 1)
     enough = members[:, :n_ind] >= min_members
     parent = np.where(industry_sector >= 0, industry_sector, n_sectors)
-    siblings = np.zeros((n_days, n_sectors + 1))
-    np.add.at(siblings, (np.broadcast_to(np.arange(n_days)[:, None], enough.shape), np.broadcast_to(parent, enough.shape)), enough)
+    slot = parent[None, :] + np.arange(n_days)[:, None] * (n_sectors + 1)
+    siblings = np.bincount(slot[enough], minlength=n_days * (n_sectors + 1)).reshape(n_days, n_sectors + 1)
     return enough & (siblings[:, parent] >= 2) & (industry_sector >= 0)
 
 
@@ -107,100 +112,261 @@ def group_sums(codes: np.ndarray, values: np.ndarray, n_groups: int) -> np.ndarr
     return np.bincount(base, weights=values[valid], minlength=days * n_groups).reshape(days, n_groups)
 
 
-def cell_sums(sector, industry, w, values, n_sectors, n_industries):
-    """Per-day ``w``-weighted sums of ``values`` in each (sector, industry-or-none) cell, one sparse product.
+def augmented_design(styles: np.ndarray, root: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """``V = sqrt(w) [S | y]``: the one (days, names, q) array that every per-name product reads.
 
-    Each name adds ``w x values`` of its row to its cell: the one-hot blocks of ``X'WX``
-    are sums over this small grid (sectors over its industry axis, industries over its
-    sector axis, sector x industry counts the grid itself). The product is a sparse
-    matrix with one weight per name (column) times the (n_days n_names, q) values, so the
-    cost is O(n_names q), where a product with the one-hot membership is
-    O(n_names n_groups q).
+    Its Gram matrix ``V'V`` (one syrk per day) holds ``S'WS``, the right-hand side ``S'Wy``
+    and ``y'Wy`` at once, and its weighted group sums (:func:`group_totals`) give the
+    one-hot blocks and, summed over sectors, the market terms ``S'W1`` and ``1'Wy`` (every
+    name in the regression has a sector); building it is the only pass over the input styles.
+
+    Parameters
+    ----------
+    styles : (n_days, n_names, n_styles) exposures in any memory layout; NaN = absent,
+        counted as 0 (neutral).
+    root : (n_days, n_names) square roots of the regression weights, 0 outside the regression.
+    y : (n_days, n_names) returns fitted (daily decimals), 0 outside the regression.
+
+    Returns
+    -------
+    (n_days, n_names, n_styles + 1) C-contiguous: ``root * styles`` (absent 0), ``root * y``.
+
+    >>> augmented_design(np.array([[[2.0, np.nan]]]), np.array([[3.0]]), np.array([[0.5]])).tolist()
+    [[[6.0, 0.0, 1.5]]]
+    """
+    days, names, n_sty = styles.shape
+    v = np.empty((days, names, n_sty + 1))
+    scaled = v[:, :, :n_sty]
+    np.multiply(styles, root[:, :, None], out=scaled)
+    absent = np.isnan(scaled)
+    if absent.any():  # absent scores are neutral; the masked write is skipped on complete chunks
+        np.copyto(scaled, 0.0, where=absent)
+    np.multiply(root, y, out=v[:, :, n_sty])
+    return v
+
+
+def group_totals(sector, industry, root, v, n_sectors, n_industries):
+    """Per-day sums of ``root * v`` by sector and by industry: one sparse product, one pass over ``v``.
+
+    Each name adds its row of ``v`` (scaled once more by ``root``, so the sums are
+    ``w``-weighted) to two rows of the result, its sector's and its industry's: a sparse
+    matrix with two entries per name times the (n_days n_names, q) ``v``, O(n_names q)
+    where a product with the one-hot membership is O(n_names n_groups q). The sums of
+    each output row run over the names in order, so a day's sums do not depend on the
+    other days of the chunk.
 
     Parameters
     ----------
     sector, industry : (n_days, n_names) codes, -1 for none.
-    w : (n_days, n_names) weights.
-    values : (n_days, n_names, q) C-contiguous.
+    root : (n_days, n_names) square roots of the weights.
+    v : (n_days, n_names, q) C-contiguous.
 
     Returns
     -------
-    (n_days, n_sectors, n_industries + 1, q) sums; the last industry slot holds names
-    without an industry. Names without a sector are left out.
+    by_sector : (n_days, n_sectors, q) and by_industry : (n_days, n_industries, q);
+    names without a sector (industry) are left out of the sector (industry) sums.
     """
     import scipy.sparse
 
-    days, names, q = values.shape
-    cells = n_sectors * (n_industries + 1)
-    cell = np.where(sector >= 0, sector * (n_industries + 1) + np.where(industry >= 0, industry, n_industries), cells)
-    rows = (np.arange(days)[:, None] * (cells + 1) + cell).ravel()
+    days, names, q = v.shape
+    groups = n_sectors + n_industries + 2  # a slot for "no sector" and one for "no industry"
+    offset = np.arange(days)[:, None] * groups
+    rows = np.empty((days, names, 2), dtype=np.int64)
+    rows[:, :, 0] = offset + np.where(sector >= 0, sector, n_sectors)
+    rows[:, :, 1] = offset + (n_sectors + 1) + np.where(industry >= 0, industry, n_industries)
+    data = np.repeat(root.reshape(-1), 2)
     weighted = scipy.sparse.csc_matrix(
-        (np.ravel(w), rows, np.arange(days * names + 1)), shape=(days * (cells + 1), days * names)
+        (data, rows.reshape(-1), np.arange(0, 2 * days * names + 1, 2)), shape=(days * groups, days * names)
     )
-    sums = weighted @ values.reshape(days * names, q)
-    return sums.reshape(days, cells + 1, q)[:, :cells].reshape(days, n_sectors, n_industries + 1, q)
+    sums = (weighted @ v.reshape(days * names, q)).reshape(days, groups, q)
+    return sums[:, :n_sectors], sums[:, n_sectors + 1 : n_sectors + 1 + n_industries]
 
 
-def structured_normal_equations(w, y, market, sector, industry, styles, n_sectors, n_industries):
-    """``X'WX`` and ``X'Wy`` of the design (market, sector and industry one-hots, styles) by blocks.
+def cell_index(sector, industry, n_sectors, n_industries):
+    """Flat index of each name's (day, sector, industry-or-none) cell in per-day grids of ``cells + 1`` slots.
 
-    The one-hot blocks are sums over the (sector, industry) cells of each day
-    (:func:`cell_sums`: diagonal sector and industry blocks, sector x industry counts,
-    sector and industry sums of the styles and returns); the style block ``S'WS`` is
-    one symmetric product ``V'V`` with ``V = sqrt(w) S`` (BLAS syrk). The cost per
-    name is O(n_styles^2) for that product plus O(n_styles), instead of
-    O(n_factors^2) for the dense design or O(n_groups n_styles) for one-hot products.
+    ``cells = n_sectors (n_industries + 1)``; the last industry slot of a sector holds its
+    names without an industry, and the grid's last slot (``cells``) names without a sector.
 
     Parameters
     ----------
-    w, y : (n_days, n_names) regression weights (0 outside the regression) and returns.
-    market : (n_days, n_names) the market column (1, or 0 when the market is pinned).
-    sector, industry : (n_days, n_names) codes, -1 for none (industry: -1 when folded).
-    styles : (n_days, n_names, n_styles) C-contiguous exposures, absent = 0.
+    sector, industry : (n_days, n_names) codes, -1 for none.
 
     Returns
     -------
-    normal : (n_days, k, k) and rhs : (n_days, k), k = 1 + n_sectors + n_industries + n_styles.
+    (n_days, n_names) int: ``day (cells + 1) + cell``.
+
+    >>> cell_index(np.array([[0, 0, 1, -1]]), np.array([[1, -1, 0, 0]]), 2, 2).tolist()
+    [[1, 2, 3, 6]]
     """
-    days = w.shape[0]
-    n_sty = styles.shape[2]
-    n_ind = n_industries
-    k = 1 + n_sectors + n_ind + n_sty
-    sec = slice(1, 1 + n_sectors)
-    ind = slice(1 + n_sectors, 1 + n_sectors + n_ind)
-    sty = slice(1 + n_sectors + n_ind, k)
-    normal = np.zeros((days, k, k))
-    rhs = np.zeros((days, k))
-    root = np.sqrt(w)
-    v = styles * root[:, :, None]
-    v_t = np.transpose(v, (0, 2, 1))  # v_t @ v is a syrk: numpy sees one operand and its transpose
-    style_cells = cell_sums(sector, industry, w, styles, n_sectors, n_ind)
-    scalar_cells = cell_sums(sector, industry, w, np.stack([np.ones_like(w), market, y], axis=2), n_sectors, n_ind)
-    counts, market_cells, return_cells = (scalar_cells[..., j] for j in range(3))
-    style_market, style_return = np.moveaxis(v_t @ np.stack([root * market, root * y], axis=2), 2, 0)  # one pass over V
-    blocks = [
-        (0, slice(0, 1), (w * market * market).sum(axis=1)[:, None, None]),
-        (0, sec, market_cells.sum(axis=2)[:, None, :]),
-        (0, ind, market_cells[:, :, :n_ind].sum(axis=1)[:, None, :]),
-        (0, sty, style_market[:, None, :]),
-        (sec, ind, counts[:, :, :n_ind]),
-        (sec, sty, style_cells.sum(axis=2)),
-        (ind, sty, style_cells[:, :, :n_ind].sum(axis=1)),
-        (sty, sty, v_t @ v),
-    ]
-    for rows, cols, block in blocks:
-        rows = slice(rows, rows + 1) if isinstance(rows, int) else rows
-        normal[:, rows, cols] = block
-        normal[:, cols, rows] = np.transpose(block, (0, 2, 1))
-    diag = np.arange(n_sectors)
-    normal[:, 1 + diag, 1 + diag] = counts.sum(axis=2)
-    diag = np.arange(n_ind)
-    normal[:, 1 + n_sectors + diag, 1 + n_sectors + diag] = counts[:, :, :n_ind].sum(axis=1)
-    rhs[:, 0] = (w * market * y).sum(axis=1)
-    rhs[:, sec] = return_cells.sum(axis=2)
-    rhs[:, ind] = return_cells[:, :, :n_ind].sum(axis=1)
-    rhs[:, sty] = style_return
-    return normal, rhs
+    cells = n_sectors * (n_industries + 1)
+    cell = np.where(sector >= 0, sector * (n_industries + 1) + np.where(industry >= 0, industry, n_industries), cells)
+    return np.arange(sector.shape[0])[:, None] * (cells + 1) + cell
+
+
+def cell_totals(index, values, n_sectors, n_industries):
+    """Per-day sums of ``values`` in each (sector, industry-or-none) cell: one ``bincount``.
+
+    The sector x industry block of ``X'WX`` is this grid for the weights; the sector and
+    industry constraint coefficients are its row and column sums for the caps.
+
+    Parameters
+    ----------
+    index : (n_days, n_names) from :func:`cell_index`.
+    values : (n_days, n_names) weights (or caps); names without a sector are left out
+        (their slot is dropped, so a NaN there is never added in).
+
+    Returns
+    -------
+    (n_days, n_sectors, n_industries + 1).
+
+    >>> index = cell_index(np.array([[0, 0, 1, -1]]), np.array([[1, -1, 0, 0]]), 2, 2)
+    >>> cell_totals(index, np.array([[1.0, 2.0, 3.0, np.nan]]), 2, 2).tolist()
+    [[[0.0, 1.0, 2.0], [3.0, 0.0, 0.0]]]
+    """
+    days = index.shape[0]
+    cells = n_sectors * (n_industries + 1)
+    sums = np.bincount(index.reshape(-1), weights=values.reshape(-1), minlength=days * (cells + 1))
+    return sums.reshape(days, cells + 1)[:, :cells].reshape(days, n_sectors, n_industries + 1)
+
+
+def constraint_rows(cap_cells, industry_sector):
+    """Coefficients of the constraints on (sectors, industries), each row scaled to unit L1 norm.
+
+    Row 0: cap-weighted sector returns sum to 0; row ``1 + s``: cap-weighted returns of the
+    industries of sector ``s`` sum to 0. Caps are those of the names in the regression
+    (industry caps: members of a live industry only).
+
+    Parameters
+    ----------
+    cap_cells : (n_days, n_sectors, n_industries + 1) caps by cell (:func:`cell_totals`).
+    industry_sector : (n_industries,) sector code of each industry.
+
+    Returns
+    -------
+    constraints : (n_days, 1 + n_sectors, n_sectors + n_industries); empty : (n_days, 1 + n_sectors)
+    rows with no coefficient (their multiplier is pinned).
+
+    >>> c, empty = constraint_rows(np.array([[[1.0, 3.0, 0.0], [0.0, 0.0, 4.0]]]), np.array([0, 0]))
+    >>> c[0].tolist(), empty[0].tolist()
+    ([[0.5, 0.5, 0.0, 0.0], [0.0, 0.0, 0.25, 0.75], [0.0, 0.0, 0.0, 0.0]], [False, False, True])
+    """
+    days, n_sectors, slots = cap_cells.shape
+    n_ind = slots - 1
+    constraints = np.zeros((days, 1 + n_sectors, n_sectors + n_ind))
+    constraints[:, 0, :n_sectors] = cap_cells.sum(axis=2)
+    own = industry_sector[None, :] == np.arange(n_sectors)[:, None]  # (sectors, industries)
+    constraints[:, 1:, n_sectors:] = np.where(own, cap_cells[:, :, :n_ind].sum(axis=1)[:, None, :], 0.0)
+    norms = np.abs(constraints).sum(axis=2, keepdims=True)
+    constraints = np.where(norms > 0, constraints / np.where(norms > 0, norms, 1.0), 0.0)
+    return constraints, norms[:, :, 0] == 0
+
+
+def reduced_system(gram, by_sector, by_industry, counts, constraints_sector, constraints_industry, market_on):
+    """The KKT system with the industries eliminated: ``[D, B; B', G]`` as its pieces.
+
+    Unknowns are ordered ``rest = (market, sectors, styles, multipliers)`` and
+    ``industries``. The industry x industry block of ``X'WX`` is diagonal (a name is in
+    at most one industry), so the industries are eliminated exactly by a Schur
+    complement (:func:`solve_reduced`), leaving a system of
+    ``1 + n_sectors + n_styles + n_constraints`` unknowns instead of adding ``n_industries``.
+
+    Parameters
+    ----------
+    gram : (n_days, q, q) ``V'V`` of :func:`augmented_design` (the styles, then y).
+    by_sector, by_industry : (n_days, n_sectors, q), (n_days, n_industries, q) ``w``-weighted sums of ``[S | y]``.
+    counts : (n_days, n_sectors, n_industries + 1) weights by cell (:func:`cell_totals`).
+    constraints_sector : (n_days, n_sectors) coefficients of the sector constraint (row 0).
+    constraints_industry : (n_days, n_sectors, n_industries) coefficients of the industry
+        constraints (rows 1..n_sectors).
+    market_on : bool, the market is estimated (False: its column is empty, it is pinned).
+
+    Returns
+    -------
+    rest : (n_days, r, r) the rest x rest block ``G``; coupling : (n_days, r, n_industries)
+    ``B'``; industry : (n_days, n_industries) the diagonal ``D``; rhs_rest : (n_days, r);
+    rhs_industry : (n_days, n_industries). ``r = 1 + n_sectors + n_styles + 1 + n_sectors``.
+    """
+    days, n_sec, q = by_sector.shape
+    n_ind, n_sty = by_industry.shape[1], q - 1
+    ret = n_sty
+    sec, sty = slice(1, 1 + n_sec), slice(1 + n_sec, 1 + n_sec + n_sty)
+    con = 1 + n_sec + n_sty  # first multiplier
+    r = con + 1 + n_sec
+    flag = 1.0 if market_on else 0.0
+    sector_w = counts.sum(axis=2)
+    industry_w = counts[:, :, :n_ind].sum(axis=1)
+    rest = np.zeros((days, r, r))
+    rest[:, 0, 0] = flag * sector_w.sum(axis=1)  # sum w m m: the market column is 1 (or 0) on every name with a sector
+    rest[:, 0, sec] = rest[:, sec, 0] = flag * sector_w
+    rest[:, 0, sty] = rest[:, sty, 0] = flag * by_sector[:, :, :n_sty].sum(axis=1)  # S'W1: every name has a sector
+    rest[:, sec, sty] = by_sector[:, :, :n_sty]
+    rest[:, sty, sec] = np.transpose(by_sector[:, :, :n_sty], (0, 2, 1))
+    rest[:, sty, sty] = gram[:, :n_sty, :n_sty]
+    diag = np.arange(1, 1 + n_sec)
+    rest[:, diag, diag] = sector_w
+    rest[:, con, sec] = rest[:, sec, con] = constraints_sector
+    coupling = np.zeros((days, r, n_ind))
+    coupling[:, 0] = flag * industry_w
+    coupling[:, sec] = counts[:, :, :n_ind]
+    coupling[:, sty] = np.transpose(by_industry[:, :, :n_sty], (0, 2, 1))
+    coupling[:, con + 1 :] = constraints_industry
+    rhs_rest = np.zeros((days, r))
+    rhs_rest[:, 0] = flag * by_sector[:, :, ret].sum(axis=1)
+    rhs_rest[:, sec] = by_sector[:, :, ret]
+    rhs_rest[:, sty] = gram[:, :n_sty, ret]
+    return rest, coupling, industry_w, rhs_rest, by_industry[:, :, ret].copy()
+
+
+def solve_reduced(rest, coupling, industry, rhs_rest, rhs_industry):
+    """Solve ``[D, B; B', G] [x_i; x_r] = [b_i; b_r]`` with ``D`` diagonal, and the diagonal of its inverse.
+
+    Schur complement: ``M = G - B' D^-1 B``, ``x_r = M^-1 (b_r - B' D^-1 b_i)``,
+    ``x_i = D^-1 (b_i - B x_r)``; the inverse's diagonal is ``diag(M^-1)`` for the rest
+    and ``1/d + diag(U' M^-1 U)``, ``U = B' D^-1``, for the eliminated unknowns. Only
+    ``M`` (small) is inverted, so the cost does not grow with the number of industries
+    cubed. ``D`` must be positive (pinned unknowns carry 1).
+
+    Parameters
+    ----------
+    rest : (n_days, r, r); coupling : (n_days, r, n) the block ``B'``; industry : (n_days, n) ``D``.
+    rhs_rest : (n_days, r); rhs_industry : (n_days, n).
+
+    Returns
+    -------
+    x_rest (n_days, r), x_industry (n_days, n), diag_rest (n_days, r), diag_industry (n_days, n).
+
+    >>> k = np.array([[2.0, 0.0, 1.0], [0.0, 4.0, 1.0], [1.0, 1.0, 0.0]])  # D = diag(2, 4), rest = the last
+    >>> x_r, x_i, d_r, d_i = solve_reduced(k[None, 2:, 2:], k[None, 2:, :2], np.array([[2.0, 4.0]]),
+    ...                                    np.array([[1.0]]), np.array([[1.0, 2.0]]))
+    >>> bool(np.allclose(np.r_[x_i[0], x_r[0]], np.linalg.solve(k, [1.0, 2.0, 1.0])))
+    True
+    >>> bool(np.allclose(np.r_[d_i[0], d_r[0]], np.diag(np.linalg.inv(k))))
+    True
+    """
+    u = coupling / industry[:, None, :]
+    coupling_t = np.transpose(coupling, (0, 2, 1))
+    schur = rest - u @ coupling_t
+    inverse = _inverse(schur)
+    x_rest = (inverse @ (rhs_rest - (u @ rhs_industry[:, :, None])[:, :, 0])[:, :, None])[:, :, 0]
+    x_industry = (rhs_industry - (coupling_t @ x_rest[:, :, None])[:, :, 0]) / industry
+    diag_industry = 1.0 / industry + np.einsum("dai,dai->di", u, inverse @ u)
+    return x_rest, x_industry, np.einsum("daa->da", inverse).copy(), diag_industry
+
+
+def _inverse(matrices):
+    """Batched inverse; a singular day falls back to its pseudo-inverse alone (the others keep theirs, bit for bit)."""
+    try:
+        return np.linalg.inv(matrices)
+    except np.linalg.LinAlgError:
+        # rare: an exactly singular day. Day by day, so no day's result depends on its chunk's neighbours.
+        out = np.empty_like(matrices)
+        for d, matrix in enumerate(matrices):
+            try:
+                out[d] = np.linalg.inv(matrix)
+            except np.linalg.LinAlgError:
+                out[d] = np.linalg.pinv(matrix)
+        return out
 
 
 def regress(
@@ -271,89 +437,101 @@ def _solve_chunk(y_fit, y_raw, usable, weights, caps, styles, sector, industry, 
     n_ind = len(industry_sector)
     n_sty = styles.shape[2]
     k = 1 + n_sectors + n_ind + n_sty
-    w = weights
-    y = np.where(usable, y_fit, 0.0)
+    ind = slice(1 + n_sectors, 1 + n_sectors + n_ind)
     fixed_market = market is not None
-    if fixed_market:
-        y = np.where(usable, y - market[:, None], 0.0)
-    market_column = np.full((days, names), 0.0 if fixed_market else 1.0)
-    member_industry = np.where((industry >= 0) & usable_member, industry, -1)
-    # absent scores are neutral; C order whatever layout the chunk arrived in (a pickled copy's may differ)
-    style_block = np.ascontiguousarray(np.where(np.isnan(styles), 0.0, styles))
-    normal, rhs = structured_normal_equations(w, y, market_column, sector, member_industry, style_block, n_sectors, n_ind)
-    # Constraints with raw cap weights: sectors, then industries within each sector.
-    cap_used = np.where(usable, caps, 0.0)
-    sector_caps = group_sums(sector, cap_used, n_sectors)
-    industry_caps = group_sums(member_industry, cap_used, n_ind)
+    w = weights
+    root = np.sqrt(w)
+    y = np.where(usable, y_fit if market is None else y_fit - market[:, None], 0.0)
+    member_industry = np.where(usable_member, industry, -1)
+    # The per-name work: one pass builds V, one syrk, one sparse product, two bincounts.
+    v = augmented_design(styles, root, y)
+    gram = np.matmul(np.transpose(v, (0, 2, 1)), v)  # numpy sees one operand and its transpose: a syrk per day
+    by_sector, by_industry = group_totals(sector, member_industry, root, v, n_sectors, n_ind)
+    # names outside the regression get no cell: w is 0 there, but caps may not be
+    cells = cell_index(np.where(usable, sector, -1), member_industry, n_sectors, n_ind)
+    counts = cell_totals(cells, w, n_sectors, n_ind)
+    cap_cells = cell_totals(cells, caps, n_sectors, n_ind)
+    constraints, empty_rows = constraint_rows(cap_cells, industry_sector)
     n_con = 1 + n_sectors
-    constraints = np.zeros((days, n_con, k))
-    constraints[:, 0, 1 : 1 + n_sectors] = sector_caps
-    for s in range(n_sectors):  # one constraint row per sector (a handful), all days at once
-        in_sector = industry_sector == s
-        constraints[:, 1 + s, 1 + n_sectors : 1 + n_sectors + n_ind] = np.where(in_sector, industry_caps, 0.0)
-    norms = np.abs(constraints).sum(axis=2, keepdims=True)
-    empty_rows = norms[:, :, 0] == 0
-    constraints = np.where(norms > 0, constraints / np.where(norms > 0, norms, 1.0), 0.0)
-    # Factors with no usable member that day (or a fixed market) are pinned to 0.
-    diagonal = np.einsum("dkk->dk", normal)
-    absent = diagonal <= 1e-14
-    idx = np.nonzero(absent)
-    normal[idx[0], idx[1], :] = 0.0
-    normal[idx[0], :, idx[1]] = 0.0
-    normal[idx[0], idx[1], idx[1]] = 1.0
-    rhs[absent] = 0.0
-    constraints = np.where(absent[:, None, :], 0.0, constraints)
-    size = k + n_con
-    kkt = np.zeros((days, size, size))
-    kkt[:, :k, :k] = normal
-    kkt[:, :k, k:] = np.transpose(constraints, (0, 2, 1))
-    kkt[:, k:, :k] = constraints
-    di, ci = np.nonzero(empty_rows)
-    kkt[di, k + ci, k + ci] = 1.0  # an unused constraint row pins its multiplier instead
-    vector = np.concatenate([rhs, np.zeros((days, n_con))], axis=1)
-    try:
-        inverse = np.linalg.inv(kkt)
-    except np.linalg.LinAlgError:
-        inverse = np.linalg.pinv(kkt)
-    solution = np.einsum("dij,dj->di", inverse, vector)
-    f = solution[:, :k]
-    explained = _common(f, sector, member_industry, style_block, n_sectors)  # sectors, industries, styles
-    fitted = market_column * f[:, :1] + explained
-    residual_fit = np.where(usable, y - fitted, 0.0)
+    rest, coupling, industry_w, rhs_rest, rhs_industry = reduced_system(
+        gram, by_sector, by_industry, counts, constraints[:, 0, :n_sectors], constraints[:, 1:, n_sectors:], not fixed_market
+    )
+    # Factors with no usable member that day (or a fixed market) are pinned to 0: row and column
+    # (constraint coefficients included) zeroed, 1 on the diagonal, 0 on the right.
+    n_rest_factors = 1 + n_sectors + n_sty
+    absent_rest = np.einsum("dkk->dk", rest[:, :n_rest_factors, :n_rest_factors]) <= 1e-14
+    absent_industry = industry_w <= 1e-14
+    keep_rest = np.concatenate([~absent_rest, np.ones((days, n_con), dtype=bool)], axis=1)
+    rest *= keep_rest[:, :, None] & keep_rest[:, None, :]
+    coupling *= keep_rest[:, :, None] & ~absent_industry[:, None, :]
+    pin_rest = np.concatenate([absent_rest, empty_rows], axis=1)  # an unused constraint row pins its multiplier
+    rest[:, np.arange(rest.shape[1]), np.arange(rest.shape[1])] += pin_rest
+    rhs_rest *= keep_rest
+    industry_w = np.where(absent_industry, 1.0, industry_w)
+    rhs_industry[absent_industry] = 0.0
+    x_rest, x_industry, diag_rest, diag_industry = solve_reduced(rest, coupling, industry_w, rhs_rest, rhs_industry)
+    # back to the factor order: market, sectors, industries, styles
+    f = np.concatenate([x_rest[:, : 1 + n_sectors], x_industry, x_rest[:, 1 + n_sectors : n_rest_factors]], axis=1)
+    inverse_diagonal = np.concatenate(
+        [diag_rest[:, : 1 + n_sectors], diag_industry, diag_rest[:, 1 + n_sectors : n_rest_factors]], axis=1
+    )
+    absent = np.concatenate([absent_rest[:, : 1 + n_sectors], absent_industry, absent_rest[:, 1 + n_sectors :]], axis=1)
+    # root-weighted residuals of the fit, sqrt(w) (y - X f), read from V (no second copy of the styles)
+    e = weighted_residuals(v, root, f, cells, n_sectors, n_ind, not fixed_market)
     n = usable.sum(axis=1)
     dof = np.maximum(n - (k - absent.sum(axis=1) - (~empty_rows).sum(axis=1)), 1)
-    sigma2 = (w * residual_fit**2).sum(axis=1) / dof
-    variance = np.einsum("dkk->dk", inverse[:, :k, :k]) * sigma2[:, None]
+    sse = np.einsum("dn,dn->d", e, e)
+    variance = inverse_diagonal * (sse / dof)[:, None]
     with np.errstate(invalid="ignore", divide="ignore"):
         t = f / np.sqrt(np.where(variance > 0, variance, np.nan))
-    base = y + (market[:, None] if fixed_market else 0.0)
-    base = np.where(usable, base, 0.0)
-    total_w = w.sum(axis=1)
+    # R^2 denominators without another pass over the names: sum w (cells), sum w y (sector sums),
+    # sum w y^2 (Gram), y net of a fixed market; the centred sum is shift-invariant, so the market drops out
+    total_w, sum_y, sum_yy = counts.sum(axis=(1, 2)), by_sector[:, :, n_sty].sum(axis=1), gram[:, n_sty, n_sty]
     with np.errstate(invalid="ignore", divide="ignore"):
-        mean_w = (w * base).sum(axis=1) / total_w
-        sse = (w * residual_fit**2).sum(axis=1)
-        r2_w = 1 - sse / (w * (base - mean_w[:, None]) ** 2).sum(axis=1)
-        r2_u = 1 - sse / (w * base**2).sum(axis=1)
+        centred = sum_yy - sum_y**2 / total_w
+        uncentred = sum_yy if market is None else sum_yy + 2 * market * sum_y + market**2 * total_w
+        r2_w = 1 - sse / centred
+        r2_u = 1 - sse / uncentred
     if fixed_market:
         f[:, 0] = market
         t[:, 0] = np.nan  # pinned, not estimated
-    common = explained + f[:, :1]  # the pinned market, or the estimated one
-    residuals = np.where(usable, y_raw - common, np.nan)
+    # y - X f = y_fit - common (the fixed market is in y), so the raw residual is y_raw - y_fit + e / sqrt(w)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        residuals = np.where(usable, (y_raw - y_fit) + e / root, np.nan)
     f = np.where(absent & (np.arange(k) > 0), np.nan, f)
-    ind_slice = slice(1 + n_sectors, 1 + n_sectors + n_ind)
-    f[:, ind_slice] = np.where(live_industry, f[:, ind_slice], np.nan)
+    f[:, ind] = np.where(live_industry, f[:, ind], np.nan)
     t = np.where(np.isfinite(f), t, np.nan)
     none = n == 0
     f[none], t[none], r2_w[none], r2_u[none] = np.nan, np.nan, np.nan, np.nan
     return f, t, residuals, r2_w, r2_u
 
 
-def _common(f, sector, member_industry, style_block, n_sectors):
-    """(n_days, n_names) ``X f`` of the structured design without the market: sector + industry + styles."""
-    days = f.shape[0]
-    rows = np.arange(days)[:, None]
-    n_ind = f.shape[1] - 1 - n_sectors - style_block.shape[2]
-    sector_part = np.where(sector >= 0, f[rows, 1 + np.clip(sector, 0, None)], 0.0) if n_sectors else 0.0
-    industry_part = np.where(member_industry >= 0, f[rows, 1 + n_sectors + np.clip(member_industry, 0, None)], 0.0) if n_ind else 0.0
-    styles_part = (style_block @ f[:, 1 + n_sectors + n_ind :, None])[:, :, 0]
-    return sector_part + industry_part + styles_part
+def weighted_residuals(v, root, f, cells, n_sectors, n_industries, market_on):
+    """``sqrt(w) (y - X f)`` per name, from ``V = sqrt(w) [S | y]``: one product and one gather.
+
+    ``V [-f_styles, 1]`` gives ``sqrt(w) (y - S f_styles)``; each name's market + sector +
+    industry return is read from a per-day grid of the (sector, industry-or-none) cells
+    (:func:`cell_index`) and subtracted, scaled by ``sqrt(w)``.
+
+    Parameters
+    ----------
+    v : (n_days, n_names, n_styles + 1) from :func:`augmented_design`.
+    root : (n_days, n_names) square roots of the weights.
+    f : (n_days, k) factor returns in the order market, sectors, industries, styles.
+    cells : (n_days, n_names) from :func:`cell_index`.
+    market_on : bool, the market column is 1 (False: it is 0, the market is fixed).
+
+    Returns
+    -------
+    (n_days, n_names); 0 outside the regression (where ``root`` is 0).
+    """
+    days, k = f.shape
+    n_sty = k - 1 - n_sectors - n_industries
+    grid = np.zeros((days, n_sectors * (n_industries + 1) + 1))  # the last slot: no cell, 0
+    by_cell = grid[:, :-1].reshape(days, n_sectors, n_industries + 1)
+    by_cell += f[:, 1 : 1 + n_sectors, None] + (f[:, :1, None] if market_on else 0.0)
+    by_cell[:, :, :n_industries] += f[:, None, 1 + n_sectors : 1 + n_sectors + n_industries]
+    coefficients = np.concatenate([-f[:, k - n_sty :], np.ones((days, 1))], axis=1)
+    e = (v @ coefficients[:, :, None])[:, :, 0]
+    e -= root * np.take(grid, cells)
+    return e
