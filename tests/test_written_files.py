@@ -9,6 +9,7 @@ import stat
 import zipfile
 from pathlib import Path
 
+import numpy as np
 import openpyxl
 import pandas as pd
 import pytest
@@ -266,13 +267,22 @@ def test_summary_sheet_keeps_booleans_and_counts(tmp_path):
     assert facts["simulated"] is True and facts["tickers"] == 1000 and isinstance(facts["tickers"], int)
 
 
-def test_exposure_panel_written_date_by_date_equals_the_whole_text_compressed_at_once(tmp_path):
-    """Streaming the panel (bounded memory) gives the bytes of one gzip.compress of the whole CSV text."""
+@pytest.mark.parametrize("quoted", [False, True])
+def test_exposure_panel_written_date_by_date_equals_the_whole_text_compressed_at_once(tmp_path, quoted):
+    """Streaming the panel (bounded memory) gives the bytes of one gzip.compress of pandas' CSV text of the whole."""
+    import dataclasses
     import gzip
 
     from xlfactor.snapshot.writer import exposures_long_frame, write_exposure_panel
 
     snapshot = xf.load_snapshot()
+    if quoted:  # names that need CSV quoting: a comma, a double quote
+        industry = int(np.flatnonzero(snapshot.factor_groups == "industry")[0])
+        factor_names = snapshot.factor_names.astype(object).copy()
+        factor_names[industry] = 'Hotels, "Resorts" & Leisure'
+        tickers = snapshot.tickers.astype(object).copy()
+        tickers[0] = 'BRK,"B"'
+        snapshot = dataclasses.replace(snapshot, factor_names=factor_names, tickers=tickers)
     panel = snapshot.exposure_panel
     whole = pd.concat([exposures_long_frame(snapshot, panel.values[d], None, day) for d, day in enumerate(panel.dates)], ignore_index=True)
     expected = gzip.compress(whole.to_csv(index=False).encode(), compresslevel=6, mtime=0)
