@@ -348,10 +348,39 @@ def solve_reduced(rest, coupling, industry, rhs_rest, rhs_industry):
     coupling_t = np.transpose(coupling, (0, 2, 1))
     schur = rest - u @ coupling_t
     inverse = _inverse(schur)
+    # An exactly singular day (a style collinear with the others: constant, or a copy of another)
+    # is only nearly singular once eliminated (rounding), so inv succeeds with absurd entries;
+    # M M^-1 then is far from I (about 1e-8 on ordinary days, O(1) or worse on singular ones).
+    error = np.abs(schur @ inverse - np.eye(schur.shape[1])).max(axis=(1, 2))
+    singular = ~(error <= SINGULAR_RESIDUAL)
+    if singular.any():
+        inverse[singular] = _scaled_pinv(schur[singular])
     x_rest = (inverse @ (rhs_rest - (u @ rhs_industry[:, :, None])[:, :, 0])[:, :, None])[:, :, 0]
     x_industry = (rhs_industry - (coupling_t @ x_rest[:, :, None])[:, :, 0]) / industry
     diag_industry = 1.0 / industry + np.einsum("dai,dai->di", u, inverse @ u)
     return x_rest, x_industry, np.einsum("daa->da", inverse).copy(), diag_industry
+
+
+SINGULAR_RESIDUAL = 1e-4
+"""Largest ``|M M^-1 - I|`` entry of a day solved by the inverse; beyond it the day is singular
+and solved by :func:`_scaled_pinv` (a minimum-norm solution of the equilibrated system)."""
+
+
+def _scaled_pinv(matrices):
+    """Pseudo-inverses of symmetric systems after symmetric equilibration, ``S (S M S)^+ S``.
+
+    The reduced KKT mixes weight sums (~1e5) with unit constraint rows, so its raw condition
+    number is ~1e16 on ordinary days; scaling each row and column by ``1/sqrt(max |M_ij|)``
+    leaves only the true rank deficiency below the cut-off (1e-10 of the largest singular
+    value), so the dependent direction is dropped and the rest is solved exactly.
+
+    >>> m = np.array([[[4.0, 2.0], [2.0, 1.0]]])  # rank 1
+    >>> bool(np.allclose(m[0] @ _scaled_pinv(m)[0] @ m[0], m[0]))
+    True
+    """
+    scale = 1.0 / np.sqrt(np.maximum(np.abs(matrices).max(axis=2), np.finfo(float).tiny))
+    scaled = matrices * scale[:, :, None] * scale[:, None, :]
+    return np.linalg.pinv(scaled, rtol=1e-10) * scale[:, :, None] * scale[:, None, :]
 
 
 def _inverse(matrices):
