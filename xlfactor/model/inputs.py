@@ -15,6 +15,7 @@ Bad input is refused with :class:`InputError` naming the file and the problem.
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -121,7 +122,11 @@ def market_data(
     # a 3,000-name x 5-year file has 3.8M rows but 1,260 dates and 3,000 tickers.
     date_codes, row_dates = _coded_iso_dates(prices["date"], "prices.csv")
     ticker_codes, ticker_values = _factorized(prices["ticker"])
-    row_tickers = normalize_tickers(pd.Series(ticker_values, dtype=object)).to_numpy(dtype=str)
+    blank = np.array([pd.isna(v) or not str(v).strip() for v in ticker_values], dtype=bool)  # one check per distinct value
+    if blank[ticker_codes].any():
+        rows = np.flatnonzero(blank[ticker_codes])
+        raise InputError("prices.csv", f"{len(rows)} rows without a ticker, e.g. the row dated {row_dates[date_codes[rows[0]]]}")
+    row_tickers = np.asarray(normalize_tickers(pd.Series(ticker_values, dtype=object)).tolist(), dtype=str)
     all_dates, date_of = np.unique(row_dates, return_inverse=True)
     all_tickers, ticker_of = np.unique(row_tickers, return_inverse=True)
     d, t = date_of[date_codes], ticker_of[ticker_codes]  # per row, into all_dates / all_tickers
@@ -256,16 +261,23 @@ def _iso_dates(values: pd.Series, file: str) -> pd.Series:
 def _coded_iso_dates(values: pd.Series, file: str) -> tuple[np.ndarray, np.ndarray]:
     """(codes per row, ISO text of each distinct value): each distinct spelling is parsed once.
 
-    ISO 8601 first; what it cannot read is tried as any other spelling (``01/05/2024`` is
-    January 5), so a file mixing the two is read rather than half refused. A value no
-    spelling fits is refused, with the number of rows that have one.
+    One format for the whole column, inferred from its first value (as pandas reads a
+    column), so a file that mixes spellings is refused rather than read two ways
+    (``03.01.2024`` as March next to ``2024-01-03``), and so is a bare year. A numeric column
+    (``20240102`` read as a number) is read as its digits, never as nanoseconds since 1970.
     """
     codes, distinct = _factorized(values)
-    text = pd.Series(distinct, dtype=object)
-    parsed = pd.to_datetime(text, errors="coerce", format="ISO8601")
-    retry = (parsed.isna() & text.notna()).to_numpy()
-    if retry.any():
-        parsed[retry] = pd.to_datetime(text[retry], errors="coerce", format="mixed")
+    text = pd.Series(distinct, dtype=object)  # in order of first appearance: text[0] is the first row's
+    if pd.api.types.is_numeric_dtype(values.dtype) and not pd.api.types.is_bool_dtype(values.dtype):
+        numbers = pd.to_numeric(text, errors="coerce")
+        whole = (numbers.notna() & (numbers % 1 == 0)).to_numpy()
+        text = pd.Series(np.where(whole, numbers.fillna(0).astype(np.int64).astype(str), None), dtype=object)
+    try:
+        with warnings.catch_warnings():  # a day-first format inferred from an unambiguous first value is meant
+            warnings.filterwarnings("ignore", message="Parsing dates in", category=UserWarning)
+            parsed = pd.to_datetime(text, errors="coerce")
+    except (ValueError, TypeError) as exc:  # e.g. mixed time zones
+        raise InputError(file, f"dates cannot be read ({str(exc).splitlines()[0]})") from None
     missing = parsed.isna().to_numpy()
     if missing.any():
         bad_rows = np.flatnonzero(missing[codes])
@@ -339,8 +351,9 @@ class AsOfPanels(Mapping):
     """Point-in-time fundamentals: ``panels[name]`` builds the (n_dates, n_tickers) panel when read.
 
     Dense panels of every fundamental would hold 13 x n_dates x n_tickers floats (390 MB
-    at 3,000 names x 5 years, 1.6 GB at 20 years) for inputs that a few descriptors read
-    once each; the report cells behind them are a few MB. A panel is the report values
+    at 3,000 names x 5 years, 1.6 GB at 20 years) for inputs that a few descriptors read;
+    the report cells behind them are a few MB. The last two panels read are kept, since
+    the descriptors that share one (total assets, net income) are computed in a row. A panel is the report values
     at their first usable row, carried forward down each column (:func:`forward_fill`),
     so building it again gives the same array bit for bit.
 
@@ -356,11 +369,20 @@ class AsOfPanels(Mapping):
     shape: tuple[int, int]  # (n_dates, n_tickers)
     cells: dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]]  # name -> (rows, columns, values), report order
 
+    recent: dict = field(default_factory=dict, repr=False, compare=False)  # the last two panels read, read-only
+
     def __getitem__(self, name: str) -> np.ndarray:
+        if name in self.recent:
+            return self.recent[name]
         rows, columns, values = self.cells[name]
         grid = np.full(self.shape, np.nan)
         grid[rows, columns] = values  # later rows (later available_date) win
-        return forward_fill(grid)
+        panel = forward_fill(grid)
+        panel.flags.writeable = False  # shared by the descriptors that read it next
+        if len(self.recent) >= 2:  # the descriptors that share an input come one after another
+            self.recent.pop(next(iter(self.recent)))
+        self.recent[name] = panel
+        return panel
 
     def __iter__(self):
         return iter(self.cells)

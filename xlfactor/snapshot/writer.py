@@ -119,8 +119,9 @@ def write_exposure_panel(snapshot: Snapshot, path: Path) -> None:
     """
     packer = zlib.compressobj(6, zlib.DEFLATED, 31)  # wbits 31: gzip header and trailer, no name or time
     names = np.array([_csv_cell(t) + "," for t in snapshot.tickers], dtype=object)
+    group_of = {**_OPENFACTOR_GROUP, "market": ""}  # market rows are never written; an unknown group is a KeyError
     factors = np.array(
-        [f"{_csv_cell(f)},{_csv_cell(_OPENFACTOR_GROUP.get(g, g))}," for f, g in zip(snapshot.factor_names, snapshot.factor_groups)],
+        [f"{_csv_cell(f)},{_csv_cell(group_of[g])}," for f, g in zip(snapshot.factor_names, snapshot.factor_groups)],
         dtype=object,
     )
     with open(path, "wb") as handle:
@@ -140,7 +141,7 @@ def _csv_cell(text: str) -> str:
     ('"Hotels, Restaurants & Leisure"', '"5"" disk"', 'AAPL')
     """
     text = str(text)
-    if any(c in text for c in ',"\r\n'):
+    if any(c in text for c in ',"\n'):  # pandas' writer (line end "\n") leaves a lone "\r" unquoted
         return '"' + text.replace('"', '""') + '"'
     return text
 
