@@ -43,7 +43,7 @@ def _stop(process: subprocess.Popen) -> None:
         process.wait(timeout=20)
     except subprocess.TimeoutExpired:
         process.kill()
-        process.wait(timeout=10)
+        process.wait(timeout=60)
 
 
 @pytest.fixture(scope="module")
@@ -85,7 +85,8 @@ def test_batch_on_a_dask_scheduler_equals_the_serial_run(tmp_path, dask_schedule
     assert shown.out == "" and "books: 100%" in shown.err and "2/2" in shown.err  # tqdm's bar, on stderr only
     assert main(["batch", "--holdings", str(holdings), "--out", str(tmp_path / "dask"), "--scheduler", dask_scheduler]) == 0
     shown = capsys.readouterr()
-    assert shown.out == "" and "100% Completed" in shown.err  # Dask's own bar, moved to stderr
+    assert shown.out == "" and "books: 100%" in shown.err and "2/2" in shown.err  # the same tqdm bar, on stderr only
+    assert "Completed" not in shown.err  # not Dask's own bar (it blocks until every chunk is done)
     assert "priced 300 book(s), 1 failed" in shown.err
     serial = pd.read_parquet(tmp_path / "serial" / "summary.parquet")
     distributed = pd.read_parquet(tmp_path / "dask" / "summary.parquet")
@@ -104,6 +105,56 @@ def test_batch_on_a_dask_scheduler_equals_the_serial_run(tmp_path, dask_schedule
     with Client(dask_scheduler, timeout=30) as client:
         loaded = client.run(loaded_models)  # the worker loaded the snapshot once, from its source
     assert list(loaded.values()) == [[(None, "latest")]]
+
+
+def _waiting_report_writer(prefix: str):
+    """A report writer for books ``acct0000, acct0001, ...`` (one per chunk) that proves progress is live.
+
+    Book ``k`` is written only after the client has been told ``k`` chunks are done (the
+    progress callback sets the Dask event ``prefix-k``). A run that reported chunks only once
+    all of them were done would leave book 1 waiting: after the guard's wait it fails, and the
+    test sees it in ``failed``. Book ``acct0002``'s report raises, to show a failing book is
+    reported by name while the others complete. (A closure, so Dask ships it by value to a
+    worker that cannot import this test module.)
+    """
+
+    def write(path, holdings, snapshot, benchmark):
+        from distributed import Event
+
+        book = int(Path(path).stem[-4:])
+        if book and not Event(f"{prefix}-{book}").wait(timeout=60):  # a deadlock guard, not a timing check
+            raise RuntimeError(f"book {book} started before the client heard of {book} finished chunk(s)")
+        if book == 2:
+            raise ValueError("this report cannot be written")
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
+        Path(path).write_text(f"report of book {book}")
+
+    return write
+
+
+def test_dask_batch_progress_follows_each_chunk_as_it_finishes(tmp_path, dask_scheduler, capsys):
+    from distributed import Event
+
+    from xlfactor.batch import run_batch
+
+    prefix = f"progress-{tmp_path.name}"
+    seen = []
+
+    def progress(label, done, total):
+        seen.append((label, done, total))
+        Event(f"{prefix}-{done}").set()  # lets the next waiting book go on
+
+    books = _books(4, seed=3).query("portfolio != 'ghost'")
+    result = run_batch(books, tmp_path / "out", report_writer=_waiting_report_writer(prefix), scheduler=dask_scheduler,
+                       chunk_books=1, progress=progress, bar=True)  # fmt: skip
+    assert seen == [("chunks", done, 4) for done in range(1, 5)]  # one call per chunk, counted 1..4
+    assert set(result.failed) == {"acct0002"}, result.failed  # no book timed out waiting for progress
+    assert result.failed["acct0002"] == "report: ValueError: this report cannot be written"
+    assert sorted(result.summary.index) == ["acct0000", "acct0001", "acct0002", "acct0003"]  # the failing report does not stop the others
+    assert [(tmp_path / "out" / "reports" / f"acct000{k}.xlsx").read_text() for k in (0, 1, 3)] == [
+        "report of book 0", "report of book 1", "report of book 3"]  # fmt: skip
+    shown = capsys.readouterr()
+    assert shown.out == "" and "books: 100%" in shown.err and "4/4" in shown.err
 
 
 def test_batch_reports_a_failed_book_and_writes_reports_and_track_days(tmp_path):

@@ -15,7 +15,6 @@ reported by name with its reason, and the others complete.
 
 from __future__ import annotations
 
-import contextlib
 import re
 import sys
 import threading
@@ -262,10 +261,10 @@ def run_batch(
     chunk_books : int
         Books per task.
     progress : callable, optional
-        ``progress(label, done, total)`` after each chunk.
+        ``progress("chunks", done, total)`` as each chunk finishes (``done`` counts 1..total).
     bar : bool
-        Show a progress bar of the chunks on stderr (the CLI does): Dask's own
-        (``distributed.progress``) with a scheduler, tqdm in-process.
+        Show a tqdm bar of the chunks on stderr (the CLI does), advanced as each chunk
+        finishes, in-process or on Dask (``distributed.as_completed``); stdout is untouched.
 
     Returns
     -------
@@ -318,20 +317,24 @@ def _source(snapshot: str | None) -> str | None:
     return str(Path(snapshot).resolve())
 
 
+def _chunk_bar(total: int, shown: bool):
+    """A tqdm bar of ``total`` chunks on stderr (a disabled one that prints nothing when not ``shown``)."""
+    from tqdm import tqdm
+
+    return tqdm(total=total, desc="books", unit="chunk", file=sys.stderr, disable=not shown)
+
+
 def _run_serial(job: _Job, chunks: list[pd.DataFrame], progress: Progress | None, bar: bool = False) -> list:
     outcomes = []
-    shown = chunks
-    if bar:
-        from tqdm import tqdm
-
-        shown = tqdm(chunks, desc="books", unit="chunk", file=sys.stderr)
-    for i, chunk in enumerate(shown):
-        try:
-            outcomes.append(call_single_threaded(run_chunk, job, chunk))
-        except Exception as exc:  # noqa: BLE001 - a failed chunk is reported by book, the rest go on
-            outcomes.append(exc)
-        if progress is not None:
-            progress("chunks", i + 1, len(chunks))
+    with _chunk_bar(len(chunks), bar) as shown:
+        for i, chunk in enumerate(chunks):
+            try:
+                outcomes.append(call_single_threaded(run_chunk, job, chunk))
+            except Exception as exc:  # noqa: BLE001 - a failed chunk is reported by book, the rest go on
+                outcomes.append(exc)
+            shown.update(1)
+            if progress is not None:
+                progress("chunks", i + 1, len(chunks))
     return outcomes
 
 
@@ -357,18 +360,17 @@ def _run_dask(job: _Job, chunks: list[pd.DataFrame], scheduler: str, workers: in
     client, cluster = dask_client(scheduler, workers)
     try:
         futures = [client.submit(call_single_threaded, run_chunk, job, chunk, pure=False) for chunk in chunks]  # one task per chunk
-        if bar:
-            from distributed import progress as dask_progress
-
-            with contextlib.redirect_stdout(sys.stderr):  # Dask's text bar writes to stdout; ours is stderr only
-                dask_progress(futures)  # returns when every chunk is done (or one failed)
         index = {future.key: i for i, future in enumerate(futures)}
         outcomes: list = [None] * len(futures)
-        for done, future in enumerate(as_completed(futures), start=1):
-            error = future.exception()
-            outcomes[index[future.key]] = error if error is not None else future.result()
-            if progress is not None:
-                progress("chunks", done, len(futures))
+        # the bar and the callbacks follow each chunk as it finishes (not Dask's own bar, which
+        # blocks until every chunk is done and borrows the process-wide stdout while it waits)
+        with _chunk_bar(len(futures), bar) as shown:
+            for done, future in enumerate(as_completed(futures), start=1):
+                error = future.exception()
+                outcomes[index[future.key]] = error if error is not None else future.result()
+                shown.update(1)
+                if progress is not None:
+                    progress("chunks", done, len(futures))
         return outcomes
     finally:
         client.close()
