@@ -402,24 +402,57 @@ def loaded_models() -> list[tuple[str | None, str]]:
 def dask_mapper(client) -> Callable:
     """A mapper (see ``xlfactor.model.fanout.Mapper``) that runs each task on the Dask cluster of ``client``.
 
-    Shared arguments (e.g. the model history of a build) are scattered once to every
-    worker, not pickled per task; results come back in task order. The first failed task
-    raises its error (a build is all or nothing).
+    Shared arguments are scattered once to every worker (``broadcast=True``), not pickled
+    per task. Each task carries its own arguments (the builder sends each one only the
+    slices it reads), and only a few tasks per worker thread are in flight at a time: the
+    next one is submitted as one finishes, in task order, so the task data held by the
+    scheduler and the workers stays a few tasks' worth however long the list, and Dask
+    still balances the running tasks. Results come back in task order (``on_result`` sees
+    each one as it arrives); the first failed task raises its error (a build is all or nothing).
     """
     from distributed import as_completed
 
-    def run(fn, shared: tuple, tasks, on_done=None) -> list:
+    def run(fn, shared: tuple, tasks, on_done=None, on_result=None) -> list:
         handles = [a if a is None or isinstance(a, (str, int, float, bool)) else client.scatter(a, broadcast=True) for a in shared]
-        futures = [client.submit(call_single_threaded, fn, *handles, *task, pure=False) for task in tasks]
-        order = {future.key: i for i, future in enumerate(futures)}
-        results: list = [None] * len(futures)
+        threads = sum(client.nthreads().values())
+        ahead = 2 * max(threads, 1)  # a running and a queued task per thread: no worker waits for the client
+        queue = iter(enumerate(tasks))
+        position: dict[str, int] = {}
+        running = as_completed()
+
+        def submit_next() -> None:
+            for i, task in queue:  # at most one
+                with _large_tasks_allowed():
+                    future = client.submit(call_single_threaded, fn, *handles, *task, pure=False)
+                position[future.key] = i
+                running.add(future)
+                return
+
+        for _ in range(ahead):
+            submit_next()
+        results: list = [None] * len(tasks)
         try:
-            for done, future in enumerate(as_completed(futures), start=1):
-                results[order[future.key]] = future.result()
+            for done, future in enumerate(running, start=1):
+                result = future.result()
+                i = position.pop(future.key)
+                del future  # the worker may drop the result once the client has it
+                submit_next()
+                results[i] = result if on_result is None else on_result(i, result)
+                del result
                 if on_done is not None:
-                    on_done(done, len(futures))
+                    on_done(done, len(tasks))
         finally:
-            client.cancel(futures)
+            client.cancel(list(running.futures))
         return results
 
     return run
+
+
+def _large_tasks_allowed():
+    """Dask's warning about large task graphs off for one submit: each task's data is its own slice, sent once.
+
+    (The warning advises scattering data that many tasks repeat; shared data is scattered.)
+    """
+    import dask
+
+    return dask.config.set({"distributed.admin.large-graph-warning-threshold": "64GB"})
