@@ -194,17 +194,21 @@ def _tree(folder: Path) -> dict[str, bytes]:
     return {str(p.relative_to(folder)): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}
 
 
-def test_distributed_monthly_history_build_equals_the_serial_build_bit_for_bit(tmp_path, dask_scheduler):
+def test_distributed_history_builds_equal_the_serial_builds_bit_for_bit(tmp_path, dask_scheduler, small_market):
+    """Monthly (the snapshots fanned out, the last one's quality report a task of its own) and single-snapshot builds."""
     from xlfactor.demo import write_demo_inputs
-    from xlfactor.demo.simulate import simulate_market
 
-    small = simulate_market(seed=5, n_assets=400, n_days=330)
-    write_demo_inputs(tmp_path / "in", market=small)
-    build = ["build", "--data", str(tmp_path / "in"), "--every", "MONTH", "--start", small.data.dates[-70]]
-    assert main(build + ["--out", str(tmp_path / "serial")]) == 0
-    assert main(build + ["--out", str(tmp_path / "dask"), "--scheduler", dask_scheduler]) == 0
-    serial, distributed = _tree(tmp_path / "serial"), _tree(tmp_path / "dask")
-    assert len([name for name in serial if name.endswith("metadata.json")]) >= 3
-    assert sorted(distributed) == sorted(serial)
-    different = [name for name in serial if serial[name] != distributed[name]]
-    assert not different, f"files differ: {different[:5]}"
+    write_demo_inputs(tmp_path / "in", market=small_market)
+    monthly = ["build", "--data", str(tmp_path / "in"), "--every", "MONTH", "--start", small_market.data.dates[-70]]
+    single = ["build", "--data", str(tmp_path / "in")]
+    for name, build in (("monthly", monthly), ("single", single)):
+        assert main(build + ["--out", str(tmp_path / name / "serial")]) == 0
+        assert main(build + ["--out", str(tmp_path / name / "dask"), "--scheduler", dask_scheduler]) == 0
+        serial, distributed = _tree(tmp_path / name / "serial"), _tree(tmp_path / name / "dask")
+        assert sorted(distributed) == sorted(serial)
+        different = [file for file in serial if serial[file] != distributed[file]]
+        assert not different, f"{name}: files differ: {different[:5]}"
+    monthly_files = _tree(tmp_path / "monthly" / "serial")
+    assert len([file for file in monthly_files if file.endswith("metadata.json")]) >= 3
+    assert [file for file in monthly_files if file.endswith("quality.json")] == [f"date={small_market.data.dates[-1]}/quality.json"]
+    assert "quality.json" in _tree(tmp_path / "single" / "serial")

@@ -86,6 +86,43 @@ def test_build_every_month_and_quality(tmp_path, small_build, capsys):
     assert "Quality" in openpyxl.load_workbook(report).sheetnames
 
 
+def test_a_snapshot_task_carries_only_its_rows_and_gives_the_full_history_s_files(tmp_path, small_market):
+    """snapshot_view (one fan-out task's input): cut after its row, styles and panels to the exposure-panel window.
+
+    The snapshot estimated from the view is written to the same bytes as the one from the
+    whole history, and the quality report from the quality view is the same report.
+    """
+    import pickle
+
+    from xlfactor._json import to_plain
+    from xlfactor.model.builder import _for_snapshots, model_factors, model_quality, snapshot_view
+    from xlfactor.snapshot.writer import write_snapshot
+
+    options = BuildOptions(universe="xlfactor-demo", market_series="SPY")
+    history = _for_snapshots(build_model(demo_market_data(small_market), options))
+    row = len(history.data.dates) - 40
+    view = snapshot_view(history, row, options)
+    write_snapshot(snapshot_at(history, row, options, quality=False), tmp_path / "history")
+    write_snapshot(snapshot_at(view, row, options, quality=False), tmp_path / "view")
+    files = sorted(p.relative_to(tmp_path / "history") for p in (tmp_path / "history").rglob("*") if p.is_file())
+    assert len(files) > 10
+    for file in files:
+        assert (tmp_path / "view" / file).read_bytes() == (tmp_path / "history" / file).read_bytes(), file
+    for panel in (view.styles, view.universe, view.data.market_cap, view.data.sector, view.data.industry):
+        panel[row - options.panel_dates + 1]  # the first panel row is there
+        for outside in (row - options.panel_dates, row + 1):
+            with pytest.raises(KeyError):
+                panel[outside]
+    assert len(view.regression.residuals) == len(view.data.dates) == row + 1 and view.data.returns is None
+    assert len(pickle.dumps(view)) < 0.25 * len(pickle.dumps(history))
+
+    quality_view = snapshot_view(history, row, options, quality=True)
+    assert len(quality_view.styles) == row + 1
+    factor_index, _ = model_factors(history, row, np.nonzero(history.universe[row])[0])
+    expected = json.dumps(model_quality(history, row, factor_index, options), sort_keys=True, default=to_plain)
+    assert json.dumps(model_quality(quality_view, row, factor_index, options), sort_keys=True, default=to_plain) == expected
+
+
 def test_quality_of_a_snapshot_without_it(hand_folder, capsys):
     assert main(["quality", str(hand_folder)]) == 2
     assert "no quality.json" in capsys.readouterr().err
