@@ -37,6 +37,7 @@ CHUNK_BOOKS = 256
 
 DISTRIBUTED_EXTRA = "pip install 'xlfactor[distributed]'"
 CONNECT_TIMEOUT = "10s"  # to reach a scheduler by address
+WORKER_TIMEOUT = 120  # seconds for a first worker to join before the first task is sent
 
 Progress = Callable[[str, int, int], None]
 
@@ -339,18 +340,33 @@ def _run_serial(job: _Job, chunks: list[pd.DataFrame], progress: Progress | None
 
 
 def dask_client(scheduler: str, workers: int | None = None):
-    """A ``distributed.Client``: a new LocalCluster for ``"local"``, else the scheduler at that address."""
+    """``(client, cluster)``: a new LocalCluster for ``"local"`` (cluster None otherwise: the scheduler at that address).
+
+    The LocalCluster's worker processes (one thread each) start in the background
+    (``scale``): they import numpy and xlfactor, a second or two, while the caller reads
+    its inputs and computes what only it computes; :func:`wait_for_a_worker` before the
+    first task.
+    """
     try:
         from distributed import Client, LocalCluster
     except ImportError:
         raise XlfactorError(f"--scheduler needs Dask: {DISTRIBUTED_EXTRA}") from None
     if scheduler == "local":
-        cluster = LocalCluster(n_workers=workers or 2, threads_per_worker=1, processes=True, dashboard_address=None)
+        cluster = LocalCluster(n_workers=0, threads_per_worker=1, processes=True, dashboard_address=None)
+        cluster.scale(workers or 2)  # returns at once; the workers join when started
         return Client(cluster), cluster
     try:
         return Client(scheduler, timeout=CONNECT_TIMEOUT), None
     except (OSError, TimeoutError) as exc:
         raise XlfactorError(f"--scheduler {scheduler}: cannot connect ({exc})") from None
+
+
+def wait_for_a_worker(client) -> None:
+    """Return once the cluster has a worker; a clear error after ``WORKER_TIMEOUT`` seconds (never a silent hang)."""
+    try:
+        client.wait_for_workers(1, timeout=WORKER_TIMEOUT)
+    except TimeoutError:
+        raise XlfactorError(f"Dask: no worker joined the scheduler within {WORKER_TIMEOUT} s") from None
 
 
 def _run_dask(job: _Job, chunks: list[pd.DataFrame], scheduler: str, workers: int | None, progress: Progress | None,
@@ -359,6 +375,7 @@ def _run_dask(job: _Job, chunks: list[pd.DataFrame], scheduler: str, workers: in
 
     client, cluster = dask_client(scheduler, workers)
     try:
+        wait_for_a_worker(client)
         futures = [client.submit(call_single_threaded, run_chunk, job, chunk, pure=False) for chunk in chunks]  # one task per chunk
         index = {future.key: i for i, future in enumerate(futures)}
         outcomes: list = [None] * len(futures)
@@ -413,30 +430,31 @@ def dask_mapper(client) -> Callable:
     from distributed import as_completed
 
     def run(fn, shared: tuple, tasks, on_done=None, on_result=None) -> list:
+        wait_for_a_worker(client)
         handles = [a if a is None or isinstance(a, (str, int, float, bool)) else client.scatter(a, broadcast=True) for a in shared]
-        threads = sum(client.nthreads().values())
-        ahead = 2 * max(threads, 1)  # a running and a queued task per thread: no worker waits for the client
         queue = iter(enumerate(tasks))
         position: dict[str, int] = {}
         running = as_completed()
 
-        def submit_next() -> None:
-            for i, task in queue:  # at most one
+        def submit_more() -> None:
+            # a running and a queued task per worker thread (counted now: workers may still be joining)
+            ahead = 2 * max(sum(client.nthreads().values()), 1)
+            for i, task in queue:
                 with _large_tasks_allowed():
                     future = client.submit(call_single_threaded, fn, *handles, *task, pure=False)
                 position[future.key] = i
                 running.add(future)
-                return
+                if len(position) >= ahead:
+                    return
 
-        for _ in range(ahead):
-            submit_next()
+        submit_more()
         results: list = [None] * len(tasks)
         try:
             for done, future in enumerate(running, start=1):
                 result = future.result()
                 i = position.pop(future.key)
                 del future  # the worker may drop the result once the client has it
-                submit_next()
+                submit_more()
                 results[i] = result if on_result is None else on_result(i, result)
                 del result
                 if on_done is not None:
