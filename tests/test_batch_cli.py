@@ -212,3 +212,22 @@ def test_distributed_history_builds_equal_the_serial_builds_bit_for_bit(tmp_path
     assert len([file for file in monthly_files if file.endswith("metadata.json")]) >= 3
     assert [file for file in monthly_files if file.endswith("quality.json")] == [f"date={small_market.data.dates[-1]}/quality.json"]
     assert "quality.json" in _tree(tmp_path / "single" / "serial")
+
+
+def test_regressions_fanned_out_to_dask_equal_the_in_process_ones(dask_scheduler, small_market):
+    """build_model's mapper: the chunks of regression days solved on a Dask worker give the same numbers, bit for bit."""
+    from distributed import Client
+
+    from xlfactor.batch import dask_mapper
+    from xlfactor.demo.package import demo_market_data
+    from xlfactor.model.builder import BuildOptions, build_model
+    from xlfactor.model.regression import RegressionResult
+
+    data = demo_market_data(small_market)
+    options = BuildOptions(market_series="SPY")
+    here = build_model(data, options).regression
+    with Client(dask_scheduler, timeout=30) as client:
+        there = build_model(data, options, mapper=dask_mapper(client)).regression
+    for name in RegressionResult.__dataclass_fields__:
+        np.testing.assert_array_equal(getattr(there, name), getattr(here, name), err_msg=name)
+    assert np.isfinite(here.factor_returns[1:]).any(axis=1).all()  # every regression day has estimated factor returns
