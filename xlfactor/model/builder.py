@@ -10,6 +10,7 @@ Nothing at date ``d`` uses data after ``d``.
 from __future__ import annotations
 
 import json
+import shutil
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -18,7 +19,8 @@ import numpy as np
 import pandas as pd
 
 from xlfactor.conventions import FORECAST_HORIZON_DAYS, INDUSTRY_PREFIX, MARKET_FACTOR, SECTOR_PREFIX, TRADING_DAYS_PER_YEAR, Choice
-from xlfactor._files import atomic_write
+from xlfactor._files import atomic_write, make_temp_folder, replace_folder, write_error
+from xlfactor._json import to_plain
 from xlfactor.errors import XlfactorError
 from xlfactor.model import descriptors as desc
 from xlfactor.model.fanout import Mapper, serial_map
@@ -523,18 +525,21 @@ def build_snapshot(
     parts: dict[str, object] = {}
 
     def arrived(position: int, result):
-        """Write the last snapshot as soon as its estimate and its quality report both exist."""
+        """Finish the last snapshot as soon as its staged files and its quality report both exist."""
         kind = tasks[position][0]
         if kind == "write":
             return result
         parts[kind] = result
         if len(parts) < 2:
             return None
-        snapshot = replace(parts.pop("estimate"), quality=parts.pop("quality"))
-        return _write(snapshot, _snapshot_folder(out, every, history.data.dates[last]))
+        return finish_staged(parts.pop("stage"), parts.pop("quality"), _snapshot_folder(out, every, history.data.dates[last]))
 
     done = None if progress is None else (lambda i, n: progress("snapshots", i, n))
-    results = (mapper or serial_map)(_snapshot_task, (options, source, str(out), every), tasks, done, arrived)
+    try:
+        results = (mapper or serial_map)(_snapshot_task, (options, source, str(out), every), tasks, done, arrived)
+    finally:
+        if "stage" in parts:  # a failed build leaves no staged folder behind
+            shutil.rmtree(parts["stage"], ignore_errors=True)
     by_row = {task[2]: path for task, path in zip(tasks, results) if path is not None}
     written = [by_row[row] for row in rows]
     if every is not None:
@@ -548,9 +553,11 @@ def snapshot_tasks(history: ModelHistory, rows: list[int], options: BuildOptions
 
     ``"write"`` estimates and writes the snapshot of ``row``. The last row's quality
     report (the bias statistics refit the model every month of the history: the
-    longest piece) is a task of its own, ``"quality"``, beside ``"estimate"``, which
-    returns that snapshot unwritten; the two meet in the caller, which writes it. So even
-    a single-snapshot build has two pieces to run side by side. A mapper starts tasks in
+    longest piece) is a task of its own, ``"quality"``, beside ``"stage"``, which
+    estimates that snapshot and writes it to a hidden folder beside its target
+    (:func:`stage_snapshot`); the caller adds the report when both exist and moves the
+    folder into place (:func:`finish_staged`). So even a single-snapshot build has two
+    pieces to run side by side: the report, and the estimate and the files. A mapper starts tasks in
     order, so the order is longest first (quality, then the snapshots from the latest
     back: each has a longer history to estimate than the one before), and no long task
     starts last while the other workers idle. Each task carries only what it reads
@@ -559,7 +566,7 @@ def snapshot_tasks(history: ModelHistory, rows: list[int], options: BuildOptions
     last = rows[-1]
     quality = options.quality
     tasks = [("quality", snapshot_view(history, last, options, quality=True), last)] if quality else []
-    tasks += [("estimate" if quality and row == last else "write", snapshot_view(history, row, options), row) for row in reversed(rows)]
+    tasks += [("stage" if quality and row == last else "write", snapshot_view(history, row, options), row) for row in reversed(rows)]
     return tasks
 
 
@@ -615,15 +622,14 @@ def _for_snapshots(history: ModelHistory) -> ModelHistory:
 
 def _snapshot_task(options: BuildOptions, source: dict, out: str, every: str | None, kind: str, view: ModelHistory,
                    row: int):  # fmt: skip
-    """One fan-out task of :func:`build_snapshot` (see :func:`snapshot_tasks`): a path, a Snapshot or a quality report."""
+    """One fan-out task of :func:`build_snapshot` (see :func:`snapshot_tasks`): a folder or a quality report."""
     if kind == "quality":
         names = np.nonzero(view.universe[row])[0]
         factor_index, _ = model_factors(view, row, names)
         return model_quality(view, row, factor_index, options)
     snapshot = snapshot_at(view, row, options, quality=False, **source)
-    if kind == "estimate":
-        return snapshot
-    return _write(snapshot, _snapshot_folder(out, every, view.data.dates[row]))
+    target = _snapshot_folder(out, every, view.data.dates[row])
+    return stage_snapshot(snapshot, target) if kind == "stage" else _write(snapshot, target)
 
 
 def _snapshot_folder(out: str | Path, every: str | None, date: str) -> Path:
@@ -634,6 +640,56 @@ def _write(snapshot: Snapshot, folder: Path) -> Path:
     from xlfactor.snapshot.writer import write_snapshot
 
     return write_snapshot(snapshot, folder)
+
+
+def stage_snapshot(snapshot: Snapshot, target: Path) -> Path:
+    """Write ``snapshot`` (its quality report to come) to a new hidden folder beside ``target``; returns that folder.
+
+    :func:`finish_staged` adds the report and moves the folder to ``target``. Readers of
+    ``target`` never see the snapshot without its report.
+    """
+    target = Path(target)
+    _refuse_target(target)  # before the work, as write_snapshot does
+    staging = make_temp_folder(target.parent, f".{target.name}.staged-", target)
+    try:
+        return _write(snapshot, staging)  # an empty folder: written in place, atomically
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+
+
+def finish_staged(staging: Path, quality: dict, target: Path) -> Path:
+    """Add ``quality.json`` and a new manifest to a staged snapshot and move it to ``target`` (replacing an old snapshot).
+
+    The files equal what ``write_snapshot`` writes for the snapshot with its report, byte
+    for byte (a test compares them): the report as the writer formats it, the manifest
+    recomputed over every file.
+    """
+    from xlfactor.snapshot import layout
+    from xlfactor.snapshot.manifest import write_manifest
+
+    target = Path(target)
+    try:
+        _refuse_target(target)
+        text = json.dumps(quality, indent=2, sort_keys=True, default=to_plain) + "\n"  # as snapshot.writer.write_files
+        (Path(staging) / layout.QUALITY).write_text(text, encoding="utf-8")
+        write_manifest(Path(staging))
+        return replace_folder(staging, target)
+    except OSError as exc:
+        raise write_error(target, exc) from None
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)  # gone once moved; removed if anything failed
+
+
+def _refuse_target(target: Path) -> None:
+    """The refusals of ``write_snapshot``: a file, or a non-empty folder that is not a snapshot, is never replaced."""
+    from xlfactor.errors import FileWriteError
+    from xlfactor.snapshot import layout
+
+    if target.is_file():
+        raise FileWriteError(str(target), "is a file, not a folder")
+    if target.is_dir() and any(target.iterdir()) and not ((target / layout.METADATA).is_file() or (target / layout.MANIFEST).is_file()):
+        raise FileWriteError(str(target), "is a folder that is not a snapshot (not replaced); choose an empty or new folder")
 
 
 def _source_info(folder: Path) -> dict:
