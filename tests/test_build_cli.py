@@ -130,13 +130,11 @@ def test_a_staged_snapshot_finished_with_its_report_is_what_write_snapshot_write
 def test_a_snapshot_task_carries_only_its_rows_and_gives_the_full_history_s_files(tmp_path, small_history):
     """snapshot_view (one fan-out task's input): cut after its row, styles and panels to the exposure-panel window.
 
-    The snapshot estimated from the view is written to the same bytes as the one from the
-    whole history, and the quality report from the quality view is the same report.
+    The snapshot estimated from the view is written to the same bytes as the one from the whole history.
     """
     import pickle
 
-    from xlfactor._json import to_plain
-    from xlfactor.model.builder import model_factors, model_quality, snapshot_view
+    from xlfactor.model.builder import snapshot_view
     from xlfactor.snapshot.writer import write_snapshot
 
     history, options = small_history
@@ -155,12 +153,6 @@ def test_a_snapshot_task_carries_only_its_rows_and_gives_the_full_history_s_file
                 panel[outside]
     assert len(view.regression.residuals) == len(view.data.dates) == row + 1 and view.data.returns is None
     assert len(pickle.dumps(view)) < 0.25 * len(pickle.dumps(history))
-
-    quality_view = snapshot_view(history, row, options, quality=True)
-    assert len(quality_view.styles) == row + 1
-    factor_index, _ = model_factors(history, row, np.nonzero(history.universe[row])[0])
-    expected = json.dumps(model_quality(history, row, factor_index, options), sort_keys=True, default=to_plain)
-    assert json.dumps(model_quality(quality_view, row, factor_index, options), sort_keys=True, default=to_plain) == expected
 
 
 def test_quality_of_a_snapshot_without_it(hand_folder, capsys):

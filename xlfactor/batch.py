@@ -424,12 +424,14 @@ def dask_mapper(client) -> Callable:
     slices it reads), and only a few tasks per worker thread are in flight at a time: the
     next one is submitted as one finishes, in task order, so the task data held by the
     scheduler and the workers stays a few tasks' worth however long the list, and Dask
-    still balances the running tasks. Results come back in task order (``on_result`` sees
-    each one as it arrives); the first failed task raises its error (a build is all or nothing).
+    still balances the running tasks. ``meanwhile()`` runs here (one BLAS thread) once
+    the first tasks are sent, while the workers run them. Results come back in task order
+    (``on_result`` sees each one as it arrives); the first failed task raises its error
+    (a build is all or nothing).
     """
     from distributed import as_completed
 
-    def run(fn, shared: tuple, tasks, on_done=None, on_result=None) -> list:
+    def run(fn, shared: tuple, tasks, on_done=None, on_result=None, meanwhile=None) -> list:
         wait_for_a_worker(client)
         handles = [a if a is None or isinstance(a, (str, int, float, bool)) else client.scatter(a, broadcast=True) for a in shared]
         queue = iter(enumerate(tasks))
@@ -450,6 +452,8 @@ def dask_mapper(client) -> Callable:
         submit_more()
         results: list = [None] * len(tasks)
         try:
+            if meanwhile is not None:
+                call_single_threaded(meanwhile)  # the workers have the first tasks; more are sent after it
             for done, future in enumerate(running, start=1):
                 result = future.result()
                 i = position.pop(future.key)

@@ -502,9 +502,9 @@ def build_snapshot(
     One snapshot (at ``as_of``, default the last date) goes to ``out``; with ``every``
     (``DAY`` or ``MONTH``) one goes to ``out/date=YYYY-MM-DD`` per date from ``start``
     (after the first 63 regression days), plus ``out/latest.json``. ``mapper`` fans out
-    the as-of snapshots and the last one's quality report (:func:`snapshot_tasks`; each
-    estimated from the history alone, so the files do not depend on it; see
-    :mod:`xlfactor.model.fanout`).
+    the as-of snapshots (:func:`snapshot_tasks`; each estimated from the history alone,
+    so the files do not depend on it; see :mod:`xlfactor.model.fanout`) while this
+    process computes the last one's quality report.
 
     The daily regressions stay in this process even with a mapper (``build_model`` can
     fan them out): a chunk's solve reads about as many bytes as it computes on, so
@@ -524,22 +524,35 @@ def build_snapshot(
     last = rows[-1]
     parts: dict[str, object] = {}
 
-    def arrived(position: int, result):
-        """Finish the last snapshot as soon as its staged files and its quality report both exist."""
-        kind = tasks[position][0]
-        if kind == "write":
-            return result
-        parts[kind] = result
+    def finish_when_complete() -> Path | None:
+        """The last snapshot goes into place once its staged files and its quality report both exist."""
         if len(parts) < 2:
             return None
         return finish_staged(parts.pop("stage"), parts.pop("quality"), _snapshot_folder(out, every, history.data.dates[last]))
 
+    def arrived(position: int, result):
+        if tasks[position][0] == "write":
+            return result
+        parts["stage"] = result
+        return finish_when_complete()
+
+    def quality_here() -> None:
+        # here, on the history this process holds (nothing shipped), while the workers estimate the snapshots
+        names = np.nonzero(history.universe[last])[0]
+        factor_index, _ = model_factors(history, last, names)
+        parts["quality"] = model_quality(history, last, factor_index, options)
+        finished[0] = finish_when_complete()
+
+    finished: list[Path | None] = [None]
     done = None if progress is None else (lambda i, n: progress("snapshots", i, n))
     try:
-        results = (mapper or serial_map)(_snapshot_task, (options, source, str(out), every), tasks, done, arrived)
+        results = (mapper or serial_map)(_snapshot_task, (options, source, str(out), every), tasks, done, arrived,
+                                         quality_here if options.quality else None)  # fmt: skip
     finally:
         if "stage" in parts:  # a failed build leaves no staged folder behind
             shutil.rmtree(parts["stage"], ignore_errors=True)
+    if finished[0] is not None:
+        results[[task[0] for task in tasks].index("stage")] = finished[0]
     by_row = {task[2]: path for task, path in zip(tasks, results) if path is not None}
     written = [by_row[row] for row in rows]
     if every is not None:
@@ -551,58 +564,48 @@ def build_snapshot(
 def snapshot_tasks(history: ModelHistory, rows: list[int], options: BuildOptions) -> list[tuple[str, ModelHistory, int]]:
     """The fan-out tasks of ``build_snapshot``: ``(kind, view, row)``, longest first.
 
-    ``"write"`` estimates and writes the snapshot of ``row``. The last row's quality
-    report (the bias statistics refit the model every month of the history: the
-    longest piece) is a task of its own, ``"quality"``, beside ``"stage"``, which
-    estimates that snapshot and writes it to a hidden folder beside its target
-    (:func:`stage_snapshot`); the caller adds the report when both exist and moves the
-    folder into place (:func:`finish_staged`). So even a single-snapshot build has two
-    pieces to run side by side: the report, and the estimate and the files. A mapper starts tasks in
-    order, so the order is longest first (quality, then the snapshots from the latest
-    back: each has a longer history to estimate than the one before), and no long task
-    starts last while the other workers idle. Each task carries only what it reads
-    (:func:`snapshot_view`).
+    ``"write"`` estimates and writes the snapshot of ``row``. With quality, the last row
+    is ``"stage"``: the snapshot estimated and written to a hidden folder beside its
+    target (:func:`stage_snapshot`), while the calling process computes its quality
+    report (the bias statistics refit the model every month of the history: the longest
+    piece, on the history it already holds); the report is added and the folder moved
+    into place when both exist (:func:`finish_staged`). So even a single-snapshot build
+    has two pieces that run side by side. A mapper starts tasks in order, so the order is
+    longest first (the snapshots from the latest back: each has a longer history to
+    estimate than the one before), and no long task starts last while the other workers
+    idle. Each task carries only what it reads (:func:`snapshot_view`).
     """
     last = rows[-1]
-    quality = options.quality
-    tasks = [("quality", snapshot_view(history, last, options, quality=True), last)] if quality else []
-    tasks += [("stage" if quality and row == last else "write", snapshot_view(history, row, options), row) for row in reversed(rows)]
-    return tasks
+    return [("stage" if options.quality and row == last else "write", snapshot_view(history, row, options), row) for row in reversed(rows)]
 
 
-def snapshot_view(history: ModelHistory, row: int, options: BuildOptions = BuildOptions(), quality: bool = False) -> ModelHistory:
-    """What estimating the snapshot of ``row`` reads from ``history``, and nothing more (one task's input).
+def snapshot_view(history: ModelHistory, row: int, options: BuildOptions = BuildOptions()) -> ModelHistory:
+    """What estimating the snapshot of ``row`` (without its quality report) reads from ``history``, and nothing more.
 
-    Every per-date array is cut after ``row`` (nothing later is read). Without
-    ``quality``, the per-date panels (styles, universe, caps, classification) keep only
-    the rows of the lagged exposure panel, as :class:`RowSubset` windows, and the
-    regression its factor returns and residuals up to ``row`` (the covariance and the
-    idiosyncratic risk are estimated from the whole history). With ``quality`` (the bias
-    statistics refit the model at every month of the history) every row up to ``row``.
-    Everything is a view: in-process a view costs nothing; sent to a worker it is that
-    task's data, about 25 MB at 1,000 names (residuals and a 64-day style panel) where the
-    whole history is 320 MB. :func:`snapshot_at` and :func:`model_quality` give the same
-    numbers on the view as on ``history``, bit for bit.
+    One task's input. Every per-date array is cut after ``row`` (nothing later is read);
+    the per-date panels (styles, universe, caps, classification) keep only the rows of
+    the lagged exposure panel, as :class:`RowSubset` windows, and the regression its
+    factor returns and residuals up to ``row`` (the covariance and the idiosyncratic
+    risk are estimated from the whole history). Everything is a view: in-process a view
+    costs nothing; sent to a worker it is that task's data, about 25 MB at 1,000 names
+    (residuals and a 64-day style panel) where the whole history is 320 MB.
+    :func:`snapshot_at` gives the same numbers on the view as on ``history``, bit for bit.
     """
     stop = row + 1
     data, reg = history.data, history.regression
     panel = np.arange(max(0, row - options.panel_dates + 1), stop)
 
-    def rows_of(panel_array):
-        return panel_array[:stop] if quality else RowSubset(panel, panel_array[panel[0] : stop])
+    def window(panel_array: np.ndarray) -> RowSubset:
+        return RowSubset(panel, panel_array[panel[0] : stop])
 
     data = replace(
-        data, dates=data.dates[:stop], market_cap=rows_of(data.market_cap), sector=rows_of(data.sector),
-        industry=rows_of(data.industry), returns=data.returns[:stop] if quality else None,
-        benchmark=None if data.benchmark is None else data.benchmark.iloc[:stop],
+        data, dates=data.dates[:stop], market_cap=window(data.market_cap), sector=window(data.sector),
+        industry=window(data.industry), returns=None, benchmark=None if data.benchmark is None else data.benchmark.iloc[:stop],
     )  # fmt: skip
-    if quality:
-        regression = RegressionResult(*(getattr(reg, f)[:stop] for f in RegressionResult.__dataclass_fields__))
-    else:
-        empty = {f: getattr(reg, f)[:0] for f in RegressionResult.__dataclass_fields__}  # read only by the quality report
-        regression = RegressionResult(**{**empty, "factor_returns": reg.factor_returns[:stop], "residuals": reg.residuals[:stop]})
+    empty = {f: getattr(reg, f)[:0] for f in RegressionResult.__dataclass_fields__}  # read only by the quality report
+    regression = RegressionResult(**{**empty, "factor_returns": reg.factor_returns[:stop], "residuals": reg.residuals[:stop]})
     raw = RowSubset(np.array([row]), history.raw_styles[row][None])
-    return replace(history, data=data, styles=rows_of(history.styles), raw_styles=raw, universe=rows_of(history.universe),
+    return replace(history, data=data, styles=window(history.styles), raw_styles=raw, universe=window(history.universe),
                    regression=regression)  # fmt: skip
 
 
@@ -621,12 +624,8 @@ def _for_snapshots(history: ModelHistory) -> ModelHistory:
 
 
 def _snapshot_task(options: BuildOptions, source: dict, out: str, every: str | None, kind: str, view: ModelHistory,
-                   row: int):  # fmt: skip
-    """One fan-out task of :func:`build_snapshot` (see :func:`snapshot_tasks`): a folder or a quality report."""
-    if kind == "quality":
-        names = np.nonzero(view.universe[row])[0]
-        factor_index, _ = model_factors(view, row, names)
-        return model_quality(view, row, factor_index, options)
+                   row: int) -> Path:  # fmt: skip
+    """One fan-out task of :func:`build_snapshot` (see :func:`snapshot_tasks`): the folder written or staged."""
     snapshot = snapshot_at(view, row, options, quality=False, **source)
     target = _snapshot_folder(out, every, view.data.dates[row])
     return stage_snapshot(snapshot, target) if kind == "stage" else _write(snapshot, target)

@@ -24,18 +24,20 @@ Arrived = Callable[[int, Any], Any]
 """``on_result(position, result)`` as each task's result arrives (in completion order); what it returns is kept."""
 
 Mapper = Callable[..., list]
-"""``mapper(fn, shared, tasks, on_done=None, on_result=None)`` -> ``[fn(*shared, *task) for task in tasks]``.
+"""``mapper(fn, shared, tasks, on_done=None, on_result=None, meanwhile=None)`` -> ``[fn(*shared, *task) for task in tasks]``.
 
 Tasks may finish in any order; the list is in task order. A mapper that runs tasks
 concurrently starts them in task order, so a caller puts the longest first. With
 ``on_result``, the list holds what it returned for each task: a caller can consume a
 result as soon as it exists (write it, combine it with another) and keep ``None``.
+``meanwhile()`` is work of the calling process on data it already holds: a concurrent
+mapper runs it once the first tasks are sent, while they run; :func:`serial_map` first.
 """
 
 
 def serial_map(fn: Callable[..., Any], shared: tuple, tasks: Sequence[tuple], on_done: Done | None = None,
-               on_result: Arrived | None = None) -> list:  # fmt: skip
-    """Run the tasks one after the other in this process.
+               on_result: Arrived | None = None, meanwhile: Callable[[], Any] | None = None) -> list:  # fmt: skip
+    """Run ``meanwhile`` (if any), then the tasks one after the other, in this process.
 
     >>> serial_map(lambda a, b: a + b, (10,), [(1,), (2,)])
     [11, 12]
@@ -44,6 +46,8 @@ def serial_map(fn: Callable[..., Any], shared: tuple, tasks: Sequence[tuple], on
     """
     results = []
     with single_threaded():  # one BLAS thread for every task, set once for the loop
+        if meanwhile is not None:
+            meanwhile()
         for i, task in enumerate(tasks):
             result = fn(*shared, *task)
             results.append(result if on_result is None else on_result(i, result))
