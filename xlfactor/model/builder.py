@@ -522,7 +522,8 @@ def build_snapshot(
     del data  # the prices, volumes and fundamentals are in the exposures now
     tasks = snapshot_tasks(history, rows, options)
     last = rows[-1]
-    parts: dict[str, object] = {}
+    parts: dict[str, object] = {}  # the last snapshot's pieces: "stage" (its staged folder) and "quality" (its report)
+    finished: list[Path | None] = [None]  # the last snapshot's folder, when the report completes it
 
     def finish_when_complete() -> Path | None:
         """The last snapshot goes into place once its staged files and its quality report both exist."""
@@ -543,7 +544,6 @@ def build_snapshot(
         parts["quality"] = model_quality(history, last, factor_index, options)
         finished[0] = finish_when_complete()
 
-    finished: list[Path | None] = [None]
     done = None if progress is None else (lambda i, n: progress("snapshots", i, n))
     try:
         results = (mapper or serial_map)(_snapshot_task, (options, source, str(out), every), tasks, done, arrived,
