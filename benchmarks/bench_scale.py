@@ -3,17 +3,21 @@
 For each size it writes the simulated market (``xlfactor demo-data --names N --years Y``;
 with ``--iterations K`` the simulator's fixed point is cut at K iterations, which keeps the
 shapes and the build's work but makes the inputs quicker to produce on a busy machine),
-then builds the latest snapshot with quality statistics twice, as a user would: in-process
-and with ``--scheduler local --workers W``. Peak memory is the largest sum of the resident
+then builds, as a user would, in-process and with ``--scheduler local --workers W``: the
+latest snapshot with quality statistics and, with ``--every MONTH``, also the monthly
+history (a snapshot per month end after the first 63 days, the last with quality). Peak memory is the largest sum of the resident
 memory of the build process and all its children (the Dask workers), sampled every 0.2 s.
 Targets (2 cores): 3,000 names x 5 years serial under 3 minutes and 4 GB.
+Each line states the load average before the build (the machine may be shared) and the
+ratio of the cluster's time to the serial one.
 Run (heavy: minutes): nice -n 10 python benchmarks/bench_scale.py [--names 1000 3000] [--years 5] [--workers 2]
-    [--iterations K] [--markets DIR]  (DIR/market<N>/ is reused when present, so a market is simulated once)
+    [--every MONTH] [--iterations K] [--markets DIR]  (DIR/market<N>/ is reused when present, so a market is simulated once)
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import subprocess
 import sys
 import tempfile
@@ -49,6 +53,7 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--iterations", type=int, default=None, help="cut the simulator's fixed point (timing runs)")
     parser.add_argument("--markets", default=None, help="folder of market<N>/ inputs: reused when present, else written there")
+    parser.add_argument("--every", nargs="*", default=[], choices=["MONTH", "DAY"], help="also build these histories")
     args = parser.parse_args()
     cli = [sys.executable, "-m", "xlfactor.cli"]
     with tempfile.TemporaryDirectory() as work:
@@ -64,10 +69,18 @@ def main() -> None:
                 else:
                     wall, peak = run(cli + demo)
                 print(f"{names} names x {args.years:g} years: simulated market written in {wall:.0f} s (peak {peak:.0f} MB)", flush=True)
-            for label, extra in (("serial", []), (f"LocalCluster {args.workers} workers", ["--scheduler", "local", "--workers", str(args.workers)])):
-                out = Path(work) / f"snap{names}-{len(extra)}"
-                wall, peak = run(cli + ["build", "--data", str(folder), "--out", str(out)] + extra)
-                print(f"  build (latest snapshot + quality), {label}: {wall:.0f} s, peak memory {peak:.0f} MB", flush=True)
+            for every in [None, *args.every]:
+                what = "latest snapshot + quality" if every is None else f"every {every.lower()}, last + quality"
+                serial = None
+                cluster = ["--scheduler", "local", "--workers", str(args.workers)]
+                for label, extra in (("serial", []), (f"LocalCluster {args.workers} workers", cluster)):
+                    out = Path(work) / f"snap{names}-{every}-{len(extra)}"
+                    load = os.getloadavg()[0]
+                    history = [] if every is None else ["--every", every]
+                    wall, peak = run(cli + ["build", "--data", str(folder), "--out", str(out)] + history + extra)
+                    ratio = "" if serial is None else f", {wall / serial:.2f} x serial"
+                    serial = wall if serial is None else serial
+                    print(f"  build ({what}), {label}: {wall:.0f} s{ratio}, peak memory {peak:.0f} MB (load before {load:.2f})", flush=True)
 
 
 if __name__ == "__main__":

@@ -43,7 +43,7 @@ def _stop(process: subprocess.Popen) -> None:
         process.wait(timeout=20)
     except subprocess.TimeoutExpired:
         process.kill()
-        process.wait(timeout=10)
+        process.wait(timeout=60)
 
 
 @pytest.fixture(scope="module")
@@ -85,7 +85,8 @@ def test_batch_on_a_dask_scheduler_equals_the_serial_run(tmp_path, dask_schedule
     assert shown.out == "" and "books: 100%" in shown.err and "2/2" in shown.err  # tqdm's bar, on stderr only
     assert main(["batch", "--holdings", str(holdings), "--out", str(tmp_path / "dask"), "--scheduler", dask_scheduler]) == 0
     shown = capsys.readouterr()
-    assert shown.out == "" and "100% Completed" in shown.err  # Dask's own bar, moved to stderr
+    assert shown.out == "" and "books: 100%" in shown.err and "2/2" in shown.err  # the same tqdm bar, on stderr only
+    assert "Completed" not in shown.err  # not Dask's own bar (it blocks until every chunk is done)
     assert "priced 300 book(s), 1 failed" in shown.err
     serial = pd.read_parquet(tmp_path / "serial" / "summary.parquet")
     distributed = pd.read_parquet(tmp_path / "dask" / "summary.parquet")
@@ -104,6 +105,56 @@ def test_batch_on_a_dask_scheduler_equals_the_serial_run(tmp_path, dask_schedule
     with Client(dask_scheduler, timeout=30) as client:
         loaded = client.run(loaded_models)  # the worker loaded the snapshot once, from its source
     assert list(loaded.values()) == [[(None, "latest")]]
+
+
+def _waiting_report_writer(prefix: str):
+    """A report writer for books ``acct0000, acct0001, ...`` (one per chunk) that proves progress is live.
+
+    Book ``k`` is written only after the client has been told ``k`` chunks are done (the
+    progress callback sets the Dask event ``prefix-k``). A run that reported chunks only once
+    all of them were done would leave book 1 waiting: after the guard's wait it fails, and the
+    test sees it in ``failed``. Book ``acct0002``'s report raises, to show a failing book is
+    reported by name while the others complete. (A closure, so Dask ships it by value to a
+    worker that cannot import this test module.)
+    """
+
+    def write(path, holdings, snapshot, benchmark):
+        from distributed import Event
+
+        book = int(Path(path).stem[-4:])
+        if book and not Event(f"{prefix}-{book}").wait(timeout=60):  # a deadlock guard, not a timing check
+            raise RuntimeError(f"book {book} started before the client heard of {book} finished chunk(s)")
+        if book == 2:
+            raise ValueError("this report cannot be written")
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
+        Path(path).write_text(f"report of book {book}")
+
+    return write
+
+
+def test_dask_batch_progress_follows_each_chunk_as_it_finishes(tmp_path, dask_scheduler, capsys):
+    from distributed import Event
+
+    from xlfactor.batch import run_batch
+
+    prefix = f"progress-{tmp_path.name}"
+    seen = []
+
+    def progress(label, done, total):
+        seen.append((label, done, total))
+        Event(f"{prefix}-{done}").set()  # lets the next waiting book go on
+
+    books = _books(4, seed=3).query("portfolio != 'ghost'")
+    result = run_batch(books, tmp_path / "out", report_writer=_waiting_report_writer(prefix), scheduler=dask_scheduler,
+                       chunk_books=1, progress=progress, bar=True)  # fmt: skip
+    assert seen == [("chunks", done, 4) for done in range(1, 5)]  # one call per chunk, counted 1..4
+    assert set(result.failed) == {"acct0002"}, result.failed  # no book timed out waiting for progress
+    assert result.failed["acct0002"] == "report: ValueError: this report cannot be written"
+    assert sorted(result.summary.index) == ["acct0000", "acct0001", "acct0002", "acct0003"]  # the failing report does not stop the others
+    assert [(tmp_path / "out" / "reports" / f"acct000{k}.xlsx").read_text() for k in (0, 1, 3)] == [
+        "report of book 0", "report of book 1", "report of book 3"]  # fmt: skip
+    shown = capsys.readouterr()
+    assert shown.out == "" and "books: 100%" in shown.err and "4/4" in shown.err
 
 
 def test_batch_reports_a_failed_book_and_writes_reports_and_track_days(tmp_path):
@@ -143,17 +194,40 @@ def _tree(folder: Path) -> dict[str, bytes]:
     return {str(p.relative_to(folder)): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}
 
 
-def test_distributed_monthly_history_build_equals_the_serial_build_bit_for_bit(tmp_path, dask_scheduler):
+def test_distributed_history_builds_equal_the_serial_builds_bit_for_bit(tmp_path, dask_scheduler, small_market):
+    """Monthly (the snapshots fanned out, the last one's quality report a task of its own) and single-snapshot builds."""
     from xlfactor.demo import write_demo_inputs
-    from xlfactor.demo.simulate import simulate_market
 
-    small = simulate_market(seed=5, n_assets=400, n_days=330)
-    write_demo_inputs(tmp_path / "in", market=small)
-    build = ["build", "--data", str(tmp_path / "in"), "--every", "MONTH", "--start", small.data.dates[-70]]
-    assert main(build + ["--out", str(tmp_path / "serial")]) == 0
-    assert main(build + ["--out", str(tmp_path / "dask"), "--scheduler", dask_scheduler]) == 0
-    serial, distributed = _tree(tmp_path / "serial"), _tree(tmp_path / "dask")
-    assert len([name for name in serial if name.endswith("metadata.json")]) >= 3
-    assert sorted(distributed) == sorted(serial)
-    different = [name for name in serial if serial[name] != distributed[name]]
-    assert not different, f"files differ: {different[:5]}"
+    write_demo_inputs(tmp_path / "in", market=small_market)
+    monthly = ["build", "--data", str(tmp_path / "in"), "--every", "MONTH", "--start", small_market.data.dates[-70]]
+    single = ["build", "--data", str(tmp_path / "in")]
+    for name, build in (("monthly", monthly), ("single", single)):
+        assert main(build + ["--out", str(tmp_path / name / "serial")]) == 0
+        assert main(build + ["--out", str(tmp_path / name / "dask"), "--scheduler", dask_scheduler]) == 0
+        serial, distributed = _tree(tmp_path / name / "serial"), _tree(tmp_path / name / "dask")
+        assert sorted(distributed) == sorted(serial)
+        different = [file for file in serial if serial[file] != distributed[file]]
+        assert not different, f"{name}: files differ: {different[:5]}"
+    monthly_files = _tree(tmp_path / "monthly" / "serial")
+    assert len([file for file in monthly_files if file.endswith("metadata.json")]) >= 3
+    assert [file for file in monthly_files if file.endswith("quality.json")] == [f"date={small_market.data.dates[-1]}/quality.json"]
+    assert "quality.json" in _tree(tmp_path / "single" / "serial")
+
+
+def test_regressions_fanned_out_to_dask_equal_the_in_process_ones(dask_scheduler, small_market):
+    """build_model's mapper: the chunks of regression days solved on a Dask worker give the same numbers, bit for bit."""
+    from distributed import Client
+
+    from xlfactor.batch import dask_mapper
+    from xlfactor.demo.package import demo_market_data
+    from xlfactor.model.builder import BuildOptions, build_model
+    from xlfactor.model.regression import RegressionResult
+
+    data = demo_market_data(small_market)
+    options = BuildOptions(market_series="SPY")
+    here = build_model(data, options).regression
+    with Client(dask_scheduler, timeout=30) as client:
+        there = build_model(data, options, mapper=dask_mapper(client)).regression
+    for name in RegressionResult.__dataclass_fields__:
+        np.testing.assert_array_equal(getattr(there, name), getattr(here, name), err_msg=name)
+    assert np.isfinite(here.factor_returns[1:]).any(axis=1).all()  # every regression day has estimated factor returns

@@ -86,6 +86,75 @@ def test_build_every_month_and_quality(tmp_path, small_build, capsys):
     assert "Quality" in openpyxl.load_workbook(report).sheetnames
 
 
+@pytest.fixture(scope="module")
+def small_history(small_market):
+    """The small market's model history as build_snapshot keeps it for the snapshots."""
+    from xlfactor.model.builder import _for_snapshots
+
+    options = BuildOptions(universe="xlfactor-demo", market_series="SPY")
+    return _for_snapshots(build_model(demo_market_data(small_market), options)), options
+
+
+def _files(folder):
+    return {str(p.relative_to(folder)): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+def test_a_staged_snapshot_finished_with_its_report_is_what_write_snapshot_writes(tmp_path, small_history):
+    """The fanned-out last snapshot: files staged without the report, the report added when it arrives."""
+    from dataclasses import replace
+
+    from xlfactor.errors import FileWriteError
+    from xlfactor.model.builder import finish_staged, stage_snapshot
+    from xlfactor.snapshot.writer import write_snapshot
+
+    history, options = small_history
+    snapshot = snapshot_at(history, len(history.data.dates) - 1, options, quality=True)
+    assert snapshot.quality and "bias" in snapshot.quality
+    write_snapshot(snapshot, tmp_path / "written")
+    (tmp_path / "target").mkdir()
+    write_snapshot(snapshot_at(history, 200, options, quality=False), tmp_path / "target")  # an older snapshot, replaced
+    staged = stage_snapshot(replace(snapshot, quality=None), tmp_path / "target")
+    assert staged.parent == tmp_path and staged.name.startswith(".target.staged-")
+    assert "quality.json" not in _files(staged)
+    assert json.loads((tmp_path / "target" / "metadata.json").read_text())["as_of_date"] == str(history.data.dates[200])
+    assert finish_staged(staged, snapshot.quality, tmp_path / "target") == tmp_path / "target"
+    assert _files(tmp_path / "target") == _files(tmp_path / "written")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["target", "written"]  # nothing staged is left behind
+    (tmp_path / "notes").mkdir()
+    (tmp_path / "notes" / "todo.txt").write_text("mine")
+    with pytest.raises(FileWriteError, match="not a snapshot"):
+        stage_snapshot(replace(snapshot, quality=None), tmp_path / "notes")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["notes", "target", "written"]
+
+
+def test_a_snapshot_task_carries_only_its_rows_and_gives_the_full_history_s_files(tmp_path, small_history):
+    """snapshot_view (one fan-out task's input): cut after its row, styles and panels to the exposure-panel window.
+
+    The snapshot estimated from the view is written to the same bytes as the one from the whole history.
+    """
+    import pickle
+
+    from xlfactor.model.builder import snapshot_view
+    from xlfactor.snapshot.writer import write_snapshot
+
+    history, options = small_history
+    row = len(history.data.dates) - 40
+    view = snapshot_view(history, row, options)
+    write_snapshot(snapshot_at(history, row, options, quality=False), tmp_path / "history")
+    write_snapshot(snapshot_at(view, row, options, quality=False), tmp_path / "view")
+    files = sorted(p.relative_to(tmp_path / "history") for p in (tmp_path / "history").rglob("*") if p.is_file())
+    assert len(files) > 10
+    for file in files:
+        assert (tmp_path / "view" / file).read_bytes() == (tmp_path / "history" / file).read_bytes(), file
+    for panel in (view.styles, view.universe, view.data.market_cap, view.data.sector, view.data.industry):
+        panel[row - options.panel_dates + 1]  # the first panel row is there
+        for outside in (row - options.panel_dates, row + 1):
+            with pytest.raises(KeyError):
+                panel[outside]
+    assert len(view.regression.residuals) == len(view.data.dates) == row + 1 and view.data.returns is None
+    assert len(pickle.dumps(view)) < 0.25 * len(pickle.dumps(history))
+
+
 def test_quality_of_a_snapshot_without_it(hand_folder, capsys):
     assert main(["quality", str(hand_folder)]) == 2
     assert "no quality.json" in capsys.readouterr().err

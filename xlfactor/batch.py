@@ -15,7 +15,6 @@ reported by name with its reason, and the others complete.
 
 from __future__ import annotations
 
-import contextlib
 import re
 import sys
 import threading
@@ -38,6 +37,7 @@ CHUNK_BOOKS = 256
 
 DISTRIBUTED_EXTRA = "pip install 'xlfactor[distributed]'"
 CONNECT_TIMEOUT = "10s"  # to reach a scheduler by address
+WORKER_TIMEOUT = 120  # seconds for a first worker to join before the first task is sent
 
 Progress = Callable[[str, int, int], None]
 
@@ -262,10 +262,10 @@ def run_batch(
     chunk_books : int
         Books per task.
     progress : callable, optional
-        ``progress(label, done, total)`` after each chunk.
+        ``progress("chunks", done, total)`` as each chunk finishes (``done`` counts 1..total).
     bar : bool
-        Show a progress bar of the chunks on stderr (the CLI does): Dask's own
-        (``distributed.progress``) with a scheduler, tqdm in-process.
+        Show a tqdm bar of the chunks on stderr (the CLI does), advanced as each chunk
+        finishes, in-process or on Dask (``distributed.as_completed``); stdout is untouched.
 
     Returns
     -------
@@ -318,36 +318,55 @@ def _source(snapshot: str | None) -> str | None:
     return str(Path(snapshot).resolve())
 
 
+def _chunk_bar(total: int, shown: bool):
+    """A tqdm bar of ``total`` chunks on stderr (a disabled one that prints nothing when not ``shown``)."""
+    from tqdm import tqdm
+
+    return tqdm(total=total, desc="books", unit="chunk", file=sys.stderr, disable=not shown)
+
+
 def _run_serial(job: _Job, chunks: list[pd.DataFrame], progress: Progress | None, bar: bool = False) -> list:
     outcomes = []
-    shown = chunks
-    if bar:
-        from tqdm import tqdm
-
-        shown = tqdm(chunks, desc="books", unit="chunk", file=sys.stderr)
-    for i, chunk in enumerate(shown):
-        try:
-            outcomes.append(call_single_threaded(run_chunk, job, chunk))
-        except Exception as exc:  # noqa: BLE001 - a failed chunk is reported by book, the rest go on
-            outcomes.append(exc)
-        if progress is not None:
-            progress("chunks", i + 1, len(chunks))
+    with _chunk_bar(len(chunks), bar) as shown:
+        for i, chunk in enumerate(chunks):
+            try:
+                outcomes.append(call_single_threaded(run_chunk, job, chunk))
+            except Exception as exc:  # noqa: BLE001 - a failed chunk is reported by book, the rest go on
+                outcomes.append(exc)
+            shown.update(1)
+            if progress is not None:
+                progress("chunks", i + 1, len(chunks))
     return outcomes
 
 
 def dask_client(scheduler: str, workers: int | None = None):
-    """A ``distributed.Client``: a new LocalCluster for ``"local"``, else the scheduler at that address."""
+    """``(client, cluster)``: a new LocalCluster for ``"local"`` (cluster None otherwise: the scheduler at that address).
+
+    The LocalCluster's worker processes (one thread each) start in the background
+    (``scale``): they import numpy and xlfactor, a second or two, while the caller reads
+    its inputs and computes what only it computes; :func:`wait_for_a_worker` before the
+    first task.
+    """
     try:
         from distributed import Client, LocalCluster
     except ImportError:
         raise XlfactorError(f"--scheduler needs Dask: {DISTRIBUTED_EXTRA}") from None
     if scheduler == "local":
-        cluster = LocalCluster(n_workers=workers or 2, threads_per_worker=1, processes=True, dashboard_address=None)
+        cluster = LocalCluster(n_workers=0, threads_per_worker=1, processes=True, dashboard_address=None)
+        cluster.scale(workers or 2)  # returns at once; the workers join when started
         return Client(cluster), cluster
     try:
         return Client(scheduler, timeout=CONNECT_TIMEOUT), None
     except (OSError, TimeoutError) as exc:
         raise XlfactorError(f"--scheduler {scheduler}: cannot connect ({exc})") from None
+
+
+def wait_for_a_worker(client) -> None:
+    """Return once the cluster has a worker; a clear error after ``WORKER_TIMEOUT`` seconds (never a silent hang)."""
+    try:
+        client.wait_for_workers(1, timeout=WORKER_TIMEOUT)
+    except TimeoutError:
+        raise XlfactorError(f"Dask: no worker joined the scheduler within {WORKER_TIMEOUT} s") from None
 
 
 def _run_dask(job: _Job, chunks: list[pd.DataFrame], scheduler: str, workers: int | None, progress: Progress | None,
@@ -356,19 +375,19 @@ def _run_dask(job: _Job, chunks: list[pd.DataFrame], scheduler: str, workers: in
 
     client, cluster = dask_client(scheduler, workers)
     try:
+        wait_for_a_worker(client)
         futures = [client.submit(call_single_threaded, run_chunk, job, chunk, pure=False) for chunk in chunks]  # one task per chunk
-        if bar:
-            from distributed import progress as dask_progress
-
-            with contextlib.redirect_stdout(sys.stderr):  # Dask's text bar writes to stdout; ours is stderr only
-                dask_progress(futures)  # returns when every chunk is done (or one failed)
         index = {future.key: i for i, future in enumerate(futures)}
         outcomes: list = [None] * len(futures)
-        for done, future in enumerate(as_completed(futures), start=1):
-            error = future.exception()
-            outcomes[index[future.key]] = error if error is not None else future.result()
-            if progress is not None:
-                progress("chunks", done, len(futures))
+        # the bar and the callbacks follow each chunk as it finishes (not Dask's own bar, which
+        # blocks until every chunk is done and borrows the process-wide stdout while it waits)
+        with _chunk_bar(len(futures), bar) as shown:
+            for done, future in enumerate(as_completed(futures), start=1):
+                error = future.exception()
+                outcomes[index[future.key]] = error if error is not None else future.result()
+                shown.update(1)
+                if progress is not None:
+                    progress("chunks", done, len(futures))
         return outcomes
     finally:
         client.close()
@@ -400,24 +419,62 @@ def loaded_models() -> list[tuple[str | None, str]]:
 def dask_mapper(client) -> Callable:
     """A mapper (see ``xlfactor.model.fanout.Mapper``) that runs each task on the Dask cluster of ``client``.
 
-    Shared arguments (e.g. the model history of a build) are scattered once to every
-    worker, not pickled per task; results come back in task order. The first failed task
-    raises its error (a build is all or nothing).
+    Shared arguments are scattered once to every worker (``broadcast=True``), not pickled
+    per task. Each task carries its own arguments (the builder sends each one only the
+    slices it reads), and only a few tasks per worker thread are in flight at a time: the
+    next one is submitted as one finishes, in task order, so the task data held by the
+    scheduler and the workers stays a few tasks' worth however long the list, and Dask
+    still balances the running tasks. ``meanwhile()`` runs here (one BLAS thread) once
+    the first tasks are sent, while the workers run them. Results come back in task order
+    (``on_result`` sees each one as it arrives); the first failed task raises its error
+    (a build is all or nothing).
     """
     from distributed import as_completed
 
-    def run(fn, shared: tuple, tasks, on_done=None) -> list:
+    def run(fn, shared: tuple, tasks, on_done=None, on_result=None, meanwhile=None) -> list:
+        wait_for_a_worker(client)
         handles = [a if a is None or isinstance(a, (str, int, float, bool)) else client.scatter(a, broadcast=True) for a in shared]
-        futures = [client.submit(call_single_threaded, fn, *handles, *task, pure=False) for task in tasks]
-        order = {future.key: i for i, future in enumerate(futures)}
-        results: list = [None] * len(futures)
+        queue = iter(enumerate(tasks))
+        position: dict[str, int] = {}
+        running = as_completed()
+
+        def submit_more() -> None:
+            # a running and a queued task per worker thread (counted now: workers may still be joining)
+            ahead = 2 * max(sum(client.nthreads().values()), 1)
+            for i, task in queue:
+                with _large_tasks_allowed():
+                    future = client.submit(call_single_threaded, fn, *handles, *task, pure=False)
+                position[future.key] = i
+                running.add(future)
+                if len(position) >= ahead:
+                    return
+
+        submit_more()
+        results: list = [None] * len(tasks)
         try:
-            for done, future in enumerate(as_completed(futures), start=1):
-                results[order[future.key]] = future.result()
+            if meanwhile is not None:
+                call_single_threaded(meanwhile)  # the workers have the first tasks; more are sent after it
+            for done, future in enumerate(running, start=1):
+                result = future.result()
+                i = position.pop(future.key)
+                del future  # the worker may drop the result once the client has it
+                submit_more()
+                results[i] = result if on_result is None else on_result(i, result)
+                del result
                 if on_done is not None:
-                    on_done(done, len(futures))
+                    on_done(done, len(tasks))
         finally:
-            client.cancel(futures)
+            client.cancel(list(running.futures))
         return results
 
     return run
+
+
+def _large_tasks_allowed():
+    """Dask's warning about large task graphs off for one submit: each task's data is its own slice, sent once.
+
+    (The warning advises scattering data that many tasks repeat; shared data is scattered.)
+    """
+    import dask
+
+    return dask.config.set({"distributed.admin.large-graph-warning-threshold": "64GB"})
