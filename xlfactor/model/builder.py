@@ -502,15 +502,15 @@ def build_snapshot(
     One snapshot (at ``as_of``, default the last date) goes to ``out``; with ``every``
     (``DAY`` or ``MONTH``) one goes to ``out/date=YYYY-MM-DD`` per date from ``start``
     (after the first 63 regression days), plus ``out/latest.json``. ``mapper`` fans out
-    the as-of snapshots (:func:`snapshot_tasks`; each estimated from the history alone,
-    so the files do not depend on it; see :mod:`xlfactor.model.fanout`) while this
-    process computes the last one's quality report.
+    the chunks of regression days and the as-of snapshots (:func:`snapshot_tasks`; each
+    estimated from the history alone, so the files do not depend on it; see
+    :mod:`xlfactor.model.fanout`) while this process computes the last one's quality report.
 
-    The daily regressions stay in this process even with a mapper (``build_model`` can
-    fan them out): a chunk's solve reads about as many bytes as it computes on, so
-    shipping it costs more than solving it. Measured at 1,000 names x 5 years on a
-    2-worker LocalCluster: 2.1 s fanned out against 0.65 s here; the snapshots, seconds
-    of work each on a small slice, are what pays to fan out.
+    The regression chunks are the cheaper half to fan out: a chunk's solve reads about as
+    many bytes as it computes on, so on one machine shipping it costs about what solving
+    it does (measured at 1,000 names x 5 years on a 2-worker LocalCluster: 2.1 s fanned
+    out against 0.65 s in-process). They go to the workers anyway, so that a cluster
+    build leaves the client only the descriptors and the quality report.
     """
     every = None if every is None else BuildFrequency.parse(every, "every")  # refused before any work
     data_dir = Path(data_dir)
@@ -518,7 +518,7 @@ def build_snapshot(
     source = _source_info(data_dir)
     first = max(MIN_REGRESSION_DAYS, int(np.searchsorted(data.dates, start)) if start else MIN_REGRESSION_DAYS)
     rows = output_rows(data.dates, every, first)
-    history = _for_snapshots(build_model(data, options, progress, None, snapshot_rows=rows))  # regressions here: see above
+    history = _for_snapshots(build_model(data, options, progress, mapper, snapshot_rows=rows))
     del data  # the prices, volumes and fundamentals are in the exposures now
     tasks = snapshot_tasks(history, rows, options)
     last = rows[-1]
