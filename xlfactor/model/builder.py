@@ -20,7 +20,6 @@ import pandas as pd
 
 from xlfactor.conventions import FORECAST_HORIZON_DAYS, INDUSTRY_PREFIX, MARKET_FACTOR, SECTOR_PREFIX, TRADING_DAYS_PER_YEAR, Choice
 from xlfactor._files import atomic_write, make_temp_folder, replace_folder, write_error
-from xlfactor._json import to_plain
 from xlfactor.errors import XlfactorError
 from xlfactor.model import descriptors as desc
 from xlfactor.model.fanout import Mapper, serial_map
@@ -647,8 +646,10 @@ def stage_snapshot(snapshot: Snapshot, target: Path) -> Path:
     :func:`finish_staged` adds the report and moves the folder to ``target``. Readers of
     ``target`` never see the snapshot without its report.
     """
+    from xlfactor.snapshot.writer import refuse_target
+
     target = Path(target)
-    _refuse_target(target)  # before the work, as write_snapshot does
+    refuse_target(target)  # before the work, as write_snapshot does
     staging = make_temp_folder(target.parent, f".{target.name}.staged-", target)
     try:
         return _write(snapshot, staging)  # an empty folder: written in place, atomically
@@ -664,31 +665,19 @@ def finish_staged(staging: Path, quality: dict, target: Path) -> Path:
     for byte (a test compares them): the report as the writer formats it, the manifest
     recomputed over every file.
     """
-    from xlfactor.snapshot import layout
     from xlfactor.snapshot.manifest import write_manifest
+    from xlfactor.snapshot.writer import refuse_target, write_quality
 
     target = Path(target)
     try:
-        _refuse_target(target)
-        text = json.dumps(quality, indent=2, sort_keys=True, default=to_plain) + "\n"  # as snapshot.writer.write_files
-        (Path(staging) / layout.QUALITY).write_text(text, encoding="utf-8")
+        refuse_target(target)
+        write_quality(Path(staging), quality)
         write_manifest(Path(staging))
         return replace_folder(staging, target)
     except OSError as exc:
         raise write_error(target, exc) from None
     finally:
         shutil.rmtree(staging, ignore_errors=True)  # gone once moved; removed if anything failed
-
-
-def _refuse_target(target: Path) -> None:
-    """The refusals of ``write_snapshot``: a file, or a non-empty folder that is not a snapshot, is never replaced."""
-    from xlfactor.errors import FileWriteError
-    from xlfactor.snapshot import layout
-
-    if target.is_file():
-        raise FileWriteError(str(target), "is a file, not a folder")
-    if target.is_dir() and any(target.iterdir()) and not ((target / layout.METADATA).is_file() or (target / layout.MANIFEST).is_file()):
-        raise FileWriteError(str(target), "is a folder that is not a snapshot (not replaced); choose an empty or new folder")
 
 
 def _source_info(folder: Path) -> dict:

@@ -40,12 +40,7 @@ def write_snapshot(snapshot: Snapshot, folder: str | Path) -> Path:
         If ``folder`` is a file, a non-empty folder that is not a snapshot, or cannot be written.
     """
     folder = Path(folder)
-    if folder.is_file():
-        raise FileWriteError(str(folder), "is a file, not a folder")
-    if folder.is_dir() and any(folder.iterdir()) and not (
-        (folder / layout.METADATA).is_file() or (folder / layout.MANIFEST).is_file()
-    ):
-        raise FileWriteError(str(folder), "is a folder that is not a snapshot (not replaced); choose an empty or new folder")
+    refuse_target(folder)
     staging = make_temp_folder(folder.parent, f".{folder.name}.", folder)
     try:
         write_files(snapshot, staging)
@@ -96,14 +91,29 @@ def write_files(snapshot: Snapshot, folder: Path) -> None:
     if snapshot.scenarios is not None and len(snapshot.scenarios):
         snapshot.scenarios.to_csv(folder / layout.SCENARIOS, index=False)
     if snapshot.quality is not None:
-        text = json.dumps(snapshot.quality, indent=2, sort_keys=True, default=to_plain)
-        (folder / layout.QUALITY).write_text(text + "\n", encoding="utf-8")
+        write_quality(folder, snapshot.quality)
     if snapshot.indexes is not None:
         snapshot.indexes.to_csv(folder / layout.INDEXES, index=False)
     if snapshot.index_prices is not None:
         snapshot.index_prices.to_csv(folder / layout.INDEX_PRICES, index=False)
     if snapshot.index_returns is not None:
         _long_returns(snapshot.index_returns, "return").to_csv(folder / layout.INDEX_RETURNS, index=False)
+
+
+def refuse_target(folder: Path) -> None:
+    """Refuse to replace a file, or a non-empty folder that is not a snapshot (:class:`FileWriteError`)."""
+    if folder.is_file():
+        raise FileWriteError(str(folder), "is a file, not a folder")
+    if folder.is_dir() and any(folder.iterdir()) and not (
+        (folder / layout.METADATA).is_file() or (folder / layout.MANIFEST).is_file()
+    ):
+        raise FileWriteError(str(folder), "is a folder that is not a snapshot (not replaced); choose an empty or new folder")
+
+
+def write_quality(folder: Path, report: dict) -> None:
+    """``quality.json``: the report with sorted keys, indented, plain JSON types."""
+    text = json.dumps(report, indent=2, sort_keys=True, default=to_plain)
+    (folder / layout.QUALITY).write_text(text + "\n", encoding="utf-8")
 
 
 def write_exposure_panel(snapshot: Snapshot, path: Path) -> None:
