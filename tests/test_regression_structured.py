@@ -232,3 +232,14 @@ def test_a_singular_day_gets_the_least_squares_fit(case):
     clean = regress(*_awkward_market(), None, min_industry_members=3)  # the same market without the collinearity
     others = np.arange(returns.shape[0]) != day
     np.testing.assert_array_equal(got.factor_returns[others], clean.factor_returns[others])
+
+
+def test_an_exactly_singular_day_that_inv_refuses_gets_the_minimum_norm_solution():
+    """np.linalg.inv raises on day 0; that day alone goes to the pseudo-inverse, day 1 is solved as usual."""
+    from xlfactor.model.regression import solve_reduced
+
+    rest = np.array([[[1.0, 1.0], [1.0, 1.0]], [[2.0, 0.0], [0.0, 3.0]]])
+    rhs = np.array([[2.0, 2.0], [2.0, 3.0]])
+    x, _, _, _ = solve_reduced(rest, np.zeros((2, 2, 1)), np.ones((2, 1)), rhs, np.ones((2, 1)))
+    np.testing.assert_allclose(x[0], np.linalg.lstsq(rest[0], rhs[0], rcond=None)[0], atol=1e-12)
+    np.testing.assert_array_equal(x[1], np.linalg.solve(rest[1], rhs[1]))

@@ -77,15 +77,12 @@ def live_industries(
     usable: np.ndarray, industry: np.ndarray, industry_sector: np.ndarray, n_sectors: int, min_members: int
 ) -> np.ndarray:
     """(n_days, n_industries): industries with enough usable members and a usable sibling in their sector."""
-    n_days = usable.shape[0]
     n_ind = len(industry_sector)
-    # member and sibling counts by bincount (exact small integers, as np.add.at gave, at a fraction of its cost)
-    slot = np.where(usable & (industry >= 0), industry, n_ind) + np.arange(n_days)[:, None] * (n_ind + 1)
-    members = np.bincount(slot.reshape(-1), minlength=n_days * (n_ind + 1)).reshape(n_days, n_ind + 1)
-    enough = members[:, :n_ind] >= min_members
+    # member and sibling counts: per-day group sums of ones (exact small integers), one bincount each
+    members = group_sums(np.where(usable & (industry >= 0), industry, -1), np.ones(usable.shape), n_ind)
+    enough = members >= min_members
     parent = np.where(industry_sector >= 0, industry_sector, n_sectors)
-    slot = parent[None, :] + np.arange(n_days)[:, None] * (n_sectors + 1)
-    siblings = np.bincount(slot[enough], minlength=n_days * (n_sectors + 1)).reshape(n_days, n_sectors + 1)
+    siblings = group_sums(np.broadcast_to(parent, enough.shape), enough.astype(float), n_sectors + 1)
     return enough & (siblings[:, parent] >= 2) & (industry_sector >= 0)
 
 
@@ -384,17 +381,18 @@ def _scaled_pinv(matrices):
 
 
 def _inverse(matrices):
-    """Batched inverse; a singular day falls back to its pseudo-inverse alone (the others keep theirs, bit for bit)."""
+    """Batched inverse; a day that is exactly singular comes back NaN (the others keep theirs, bit for bit)."""
     try:
         return np.linalg.inv(matrices)
     except np.linalg.LinAlgError:
-        # rare: an exactly singular day. Day by day, so no day's result depends on its chunk's neighbours.
-        out = np.empty_like(matrices)
+        # rare: an exactly singular day. Day by day, so no day's result depends on its chunk's neighbours;
+        # a day inv refuses is left NaN, and solve_reduced's singularity check sends it to _scaled_pinv
+        out = np.full_like(matrices, np.nan)
         for d, matrix in enumerate(matrices):
             try:
                 out[d] = np.linalg.inv(matrix)
             except np.linalg.LinAlgError:
-                out[d] = np.linalg.pinv(matrix)
+                pass
         return out
 
 
