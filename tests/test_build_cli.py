@@ -104,8 +104,7 @@ def test_a_staged_snapshot_finished_with_its_report_is_what_write_snapshot_write
     from dataclasses import replace
 
     from xlfactor.errors import FileWriteError
-    from xlfactor.model.builder import finish_staged, stage_snapshot
-    from xlfactor.snapshot.writer import write_snapshot
+    from xlfactor.snapshot.writer import finish_snapshot, stage_snapshot, write_snapshot
 
     history, options = small_history
     snapshot = snapshot_at(history, len(history.data.dates) - 1, options, quality=True)
@@ -117,7 +116,7 @@ def test_a_staged_snapshot_finished_with_its_report_is_what_write_snapshot_write
     assert staged.parent == tmp_path and staged.name.startswith(".target.staged-")
     assert "quality.json" not in _files(staged)
     assert json.loads((tmp_path / "target" / "metadata.json").read_text())["as_of_date"] == str(history.data.dates[200])
-    assert finish_staged(staged, snapshot.quality, tmp_path / "target") == tmp_path / "target"
+    assert finish_snapshot(staged, tmp_path / "target", snapshot.quality) == tmp_path / "target"
     assert _files(tmp_path / "target") == _files(tmp_path / "written")
     assert sorted(p.name for p in tmp_path.iterdir()) == ["target", "written"]  # nothing staged is left behind
     (tmp_path / "notes").mkdir()

@@ -19,7 +19,7 @@ import numpy as np
 import pandas as pd
 
 from xlfactor.conventions import FORECAST_HORIZON_DAYS, INDUSTRY_PREFIX, MARKET_FACTOR, SECTOR_PREFIX, TRADING_DAYS_PER_YEAR, Choice
-from xlfactor._files import atomic_write, make_temp_folder, replace_folder, write_error
+from xlfactor._files import atomic_write
 from xlfactor.errors import XlfactorError
 from xlfactor.model import descriptors as desc
 from xlfactor.model.fanout import Mapper, serial_map
@@ -521,39 +521,32 @@ def build_snapshot(
     del data  # the prices, volumes and fundamentals are in the exposures now
     tasks = snapshot_tasks(history, rows, options)
     last = rows[-1]
-    parts: dict[str, object] = {}  # the last snapshot's pieces: "stage" (its staged folder) and "quality" (its report)
-    finished: list[Path | None] = [None]  # the last snapshot's folder, when the report completes it
+    from xlfactor.snapshot.writer import finish_snapshot
 
-    def finish_when_complete() -> Path | None:
-        """The last snapshot goes into place once its staged files and its quality report both exist."""
-        if len(parts) < 2:
-            return None
-        return finish_staged(parts.pop("stage"), parts.pop("quality"), _snapshot_folder(out, every, history.data.dates[last]))
+    report: dict[str, dict] = {}  # the last snapshot's quality report
+    staged: list[Path] = []  # the last snapshot's staged folder, until it is finished
 
-    def arrived(position: int, result):
-        if tasks[position][0] == "write":
-            return result
-        parts["stage"] = result
-        return finish_when_complete()
+    def arrived(position: int, result: Path) -> Path:
+        if tasks[position][0] == "stage":
+            staged.append(result)
+        return result
 
     def quality_here() -> None:
         # here, on the history this process holds (nothing shipped), while the workers estimate the snapshots
         names = np.nonzero(history.universe[last])[0]
         factor_index, _ = model_factors(history, last, names)
-        parts["quality"] = model_quality(history, last, factor_index, options)
-        finished[0] = finish_when_complete()
+        report["quality"] = model_quality(history, last, factor_index, options)
 
     done = None if progress is None else (lambda i, n: progress("snapshots", i, n))
     try:
         results = (mapper or serial_map)(_snapshot_task, (options, source, str(out), every), tasks, done, arrived,
                                          quality_here if options.quality else None)  # fmt: skip
+        if staged:  # the stage task is the first (longest first): its report is in, so it goes into place
+            results[0] = finish_snapshot(staged.pop(), _snapshot_folder(out, every, history.data.dates[last]), report["quality"])
     finally:
-        if "stage" in parts:  # a failed build leaves no staged folder behind
-            shutil.rmtree(parts["stage"], ignore_errors=True)
-    if finished[0] is not None:
-        results[[task[0] for task in tasks].index("stage")] = finished[0]
-    by_row = {task[2]: path for task, path in zip(tasks, results) if path is not None}
-    written = [by_row[row] for row in rows]
+        for folder in staged:  # a failed build leaves no staged folder behind
+            shutil.rmtree(folder, ignore_errors=True)
+    written = results[::-1]  # the tasks run from the latest row back
     if every is not None:
         latest = (json.dumps({"latest": str(history.data.dates[last]), "universe": options.universe}) + "\n").encode()
         atomic_write(Path(out) / "latest.json", lambda handle: handle.write(latest))
@@ -565,10 +558,10 @@ def snapshot_tasks(history: ModelHistory, rows: list[int], options: BuildOptions
 
     ``"write"`` estimates and writes the snapshot of ``row``. With quality, the last row
     is ``"stage"``: the snapshot estimated and written to a hidden folder beside its
-    target (:func:`stage_snapshot`), while the calling process computes its quality
+    target (:func:`xlfactor.snapshot.writer.stage_snapshot`), while the calling process computes its quality
     report (the bias statistics refit the model every month of the history: the longest
     piece, on the history it already holds); the report is added and the folder moved
-    into place when both exist (:func:`finish_staged`). So even a single-snapshot build
+    into place once the mapper is done (:func:`xlfactor.snapshot.writer.finish_snapshot`). So even a single-snapshot build
     has two pieces that run side by side. A mapper starts tasks in order, so the order is
     longest first (the snapshots from the latest back: each has a longer history to
     estimate than the one before), and no long task starts last while the other workers
@@ -627,57 +620,13 @@ def _snapshot_task(options: BuildOptions, source: dict, out: str, every: str | N
     """One fan-out task of :func:`build_snapshot` (see :func:`snapshot_tasks`): the folder written or staged."""
     snapshot = snapshot_at(view, row, options, quality=False, **source)
     target = _snapshot_folder(out, every, view.data.dates[row])
-    return stage_snapshot(snapshot, target) if kind == "stage" else _write(snapshot, target)
+    from xlfactor.snapshot.writer import stage_snapshot, write_snapshot
+
+    return stage_snapshot(snapshot, target) if kind == "stage" else write_snapshot(snapshot, target)
 
 
 def _snapshot_folder(out: str | Path, every: str | None, date: str) -> Path:
     return Path(out) if every is None else Path(out) / f"date={date}"
-
-
-def _write(snapshot: Snapshot, folder: Path) -> Path:
-    from xlfactor.snapshot.writer import write_snapshot
-
-    return write_snapshot(snapshot, folder)
-
-
-def stage_snapshot(snapshot: Snapshot, target: Path) -> Path:
-    """Write ``snapshot`` (its quality report to come) to a new hidden folder beside ``target``; returns that folder.
-
-    :func:`finish_staged` adds the report and moves the folder to ``target``. Readers of
-    ``target`` never see the snapshot without its report.
-    """
-    from xlfactor.snapshot.writer import refuse_target
-
-    target = Path(target)
-    refuse_target(target)  # before the work, as write_snapshot does
-    staging = make_temp_folder(target.parent, f".{target.name}.staged-", target)
-    try:
-        return _write(snapshot, staging)  # an empty folder: written in place, atomically
-    except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
-        raise
-
-
-def finish_staged(staging: Path, quality: dict, target: Path) -> Path:
-    """Add ``quality.json`` and a new manifest to a staged snapshot and move it to ``target`` (replacing an old snapshot).
-
-    The files equal what ``write_snapshot`` writes for the snapshot with its report, byte
-    for byte (a test compares them): the report as the writer formats it, the manifest
-    recomputed over every file.
-    """
-    from xlfactor.snapshot.manifest import write_manifest
-    from xlfactor.snapshot.writer import refuse_target, write_quality
-
-    target = Path(target)
-    try:
-        refuse_target(target)
-        write_quality(Path(staging), quality)
-        write_manifest(Path(staging))
-        return replace_folder(staging, target)
-    except OSError as exc:
-        raise write_error(target, exc) from None
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)  # gone once moved; removed if anything failed
 
 
 def _source_info(folder: Path) -> dict:

@@ -39,19 +39,45 @@ def write_snapshot(snapshot: Snapshot, folder: str | Path) -> Path:
     FileWriteError
         If ``folder`` is a file, a non-empty folder that is not a snapshot, or cannot be written.
     """
+    return finish_snapshot(stage_snapshot(snapshot, folder), folder)
+
+
+def stage_snapshot(snapshot: Snapshot, folder: str | Path) -> Path:
+    """The first half of :func:`write_snapshot`: the files, without a manifest, in a new hidden folder beside ``folder``.
+
+    Returns that folder; :func:`finish_snapshot` completes it (a quality report can be
+    added then) and moves it into place. Nothing is visible at ``folder`` before.
+    """
     folder = Path(folder)
-    refuse_target(folder)
-    staging = make_temp_folder(folder.parent, f".{folder.name}.", folder)
+    refuse_target(folder)  # before the work
+    staging = make_temp_folder(folder.parent, f".{folder.name}.staged-", folder)
     try:
         write_files(snapshot, staging)
-        write_manifest(staging)
-        replace_folder(staging, folder)
     except OSError as exc:
         shutil.rmtree(staging, ignore_errors=True)
         raise write_error(folder, exc) from None
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise
+    return staging
+
+
+def finish_snapshot(staging: Path, folder: str | Path, quality: dict | None = None) -> Path:
+    """The second half of :func:`write_snapshot`: add ``quality`` (if given) and the manifest to ``staging``, move it to ``folder``.
+
+    ``staging`` is gone afterwards, moved or (on failure) removed.
+    """
+    folder = Path(folder)
+    try:
+        refuse_target(folder)  # again: the folder may have changed while the files were written
+        if quality is not None:
+            write_quality(staging, quality)
+        write_manifest(staging)
+        replace_folder(staging, folder)
+    except OSError as exc:
+        raise write_error(folder, exc) from None
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)  # already moved, or the leftovers of a failure
     return folder
 
 
