@@ -424,11 +424,14 @@ def dask_mapper(client) -> Callable:
     slices it reads), and only a few tasks per worker thread are in flight at a time: the
     next one is submitted as one finishes, in task order, so the task data held by the
     scheduler and the workers stays a few tasks' worth however long the list, and Dask
-    still balances the running tasks. ``meanwhile()`` runs here (one BLAS thread) once
-    the first tasks are sent, while the workers run them. Results come back in task order
+    still balances the running tasks. ``meanwhile()`` runs in this process on a side
+    thread (one BLAS thread) once the first tasks are sent, while this thread keeps
+    collecting results and sending tasks, so the workers do not wait for it. Results come back in task order
     (``on_result`` sees each one as it arrives); the first failed task raises its error
     (a build is all or nothing).
     """
+    from concurrent.futures import ThreadPoolExecutor
+
     from distributed import as_completed
 
     def run(fn, shared: tuple, tasks, on_done=None, on_result=None, meanwhile=None) -> list:
@@ -451,20 +454,23 @@ def dask_mapper(client) -> Callable:
 
         submit_more()
         results: list = [None] * len(tasks)
-        try:
-            if meanwhile is not None:
-                call_single_threaded(meanwhile)  # the workers have the first tasks; more are sent after it
-            for done, future in enumerate(running, start=1):
-                result = future.result()
-                i = position.pop(future.key)
-                del future  # the worker may drop the result once the client has it
-                submit_more()
-                results[i] = result if on_result is None else on_result(i, result)
-                del result
-                if on_done is not None:
-                    on_done(done, len(tasks))
-        finally:
-            client.cancel(list(running.futures))
+        # meanwhile runs on a side thread, so this one keeps the workers fed while it runs
+        with ThreadPoolExecutor(1) as side:
+            aside = None if meanwhile is None else side.submit(call_single_threaded, meanwhile)
+            try:
+                for done, future in enumerate(running, start=1):
+                    result = future.result()
+                    i = position.pop(future.key)
+                    del future  # the worker may drop the result once the client has it
+                    submit_more()
+                    results[i] = result if on_result is None else on_result(i, result)
+                    del result
+                    if on_done is not None:
+                        on_done(done, len(tasks))
+            finally:
+                client.cancel(list(running.futures))
+            if aside is not None:
+                aside.result()  # done before the results are returned; its error, if any, is raised here
         return results
 
     return run
