@@ -40,8 +40,8 @@ import resource, sys, time
 sys.path.insert(0, {root!r})
 from pathlib import Path
 from tests.real_inputs import REFERENCE_OPTIONS, write_adjusted_inputs
-from xlfactor.model.builder import build_model, snapshot_at
-from xlfactor.model.inputs import read_inputs
+from xlfactor.builder.builder import build_model, snapshot_at
+from xlfactor.builder.inputs import read_inputs
 begin, begin_cpu = time.perf_counter(), time.process_time()
 folder = write_adjusted_inputs(Path({shared!r}), Path({work!r}))
 convert, convert_cpu = time.perf_counter() - begin, time.process_time() - begin_cpu
@@ -101,7 +101,7 @@ def dense_design(returns, caps, styles, sector, industry, industry_sector, n_sec
     day, and the residuals are y - X f: what the structured solve does without the
     structure. Returns the factor returns, residuals and the KKT inverse's factor diagonal.
     """
-    from xlfactor.model.regression import winsorize_returns
+    from xlfactor.builder.regression import winsorize_returns
 
     days, names = returns.shape
     n_ind, n_sty = len(industry_sector), styles.shape[2]
@@ -143,7 +143,7 @@ def syrk_floor(caps, styles):
 
 
 def main() -> None:
-    from xlfactor.model.regression import regress
+    from xlfactor.builder.regression import regress
 
     seconds, floors = {}, {}
     for names in (50, 1000, 3000):

@@ -19,7 +19,7 @@ from _timing import median_seconds
 
 import xlfactor as xf
 from xlfactor.functions import OF_ETFHEDGE
-from xlfactor.risk import etf_cascade as ec
+from xlfactor.hedging import cascade as ec
 
 
 def main() -> None:

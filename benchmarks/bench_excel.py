@@ -27,13 +27,13 @@ from _timing import median_seconds  # noqa: E402
 import xlfactor as xf
 from xlfactor.excel.report_workbook import write_report_workbook
 from xlfactor.functions import OF_TRACKINGERROR
-from xlfactor.ranges import _parse_holdings, as_rows
+from xlfactor.functions.ranges import _parse_holdings, as_rows
 
 COLD = """
 import time
 start = time.perf_counter()
 from xlfactor.functions import OF_TRACKINGERROR
-from xlfactor.ranges import _parse_holdings, as_rows
+from xlfactor.functions.ranges import _parse_holdings, as_rows
 value = OF_TRACKINGERROR([["SIM0001", 1.0], ["SIM0002", 2.0]])
 print(time.perf_counter() - start)
 """

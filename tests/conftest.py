@@ -96,8 +96,8 @@ def real_reference(tmp_path_factory):
     Returns ``(shared folder, ModelHistory, BuildOptions)``; shared by every real-data test.
     """
     from tests.real_inputs import REFERENCE_OPTIONS, write_adjusted_inputs
-    from xlfactor.model.builder import build_model
-    from xlfactor.model.inputs import read_inputs
+    from xlfactor.builder.builder import build_model
+    from xlfactor.builder.inputs import read_inputs
 
     shared = require_shared_data()
     folder = write_adjusted_inputs(shared, tmp_path_factory.mktemp("real_adjusted"))
@@ -107,7 +107,7 @@ def real_reference(tmp_path_factory):
 @pytest.fixture(scope="session")
 def real_reference_snapshot(real_reference):
     """The reference build's last snapshot with its quality report (the slowest real-data step)."""
-    from xlfactor.model.builder import snapshot_at
+    from xlfactor.builder.builder import snapshot_at
 
     _, history, options = real_reference
     return snapshot_at(history, len(history.data.dates) - 1, options)
@@ -117,7 +117,7 @@ def real_reference_snapshot(real_reference):
 def crisis_snapshot(tmp_path_factory):
     """A real-data snapshot as of 2009-12-31 over 2007-2009 (250 largest S&P 500 names, full factor history)."""
     from tests.real_inputs import write_crisis_inputs
-    from xlfactor.model.builder import BuildOptions, build_snapshot
+    from xlfactor.builder.builder import BuildOptions, build_snapshot
 
     import xlfactor as xf
 

@@ -220,7 +220,7 @@ GICS_INDUSTRY = {  # GICS sub-industry (as named in nyse_kaggle_securities.csv, 
 
 
 def _reference_options():
-    from xlfactor.model.builder import BuildOptions
+    from xlfactor.builder.builder import BuildOptions
 
     return BuildOptions(market_series="SPX", universe="sp500-point-in-time", quality_start="2012-01-01")
 

@@ -56,21 +56,21 @@ def test_classic_adapter_metadata(classic_udfs):
 def test_classic_vba_wrapper_names_every_function(classic_udfs, monkeypatch):
     from xlfactor.excel.adapters import classic_functions
 
-    module = types.ModuleType("udfs.xlfactor_udfs")
+    module = types.ModuleType("xlfactor.excel.udfs")
     fake_xw = types.SimpleNamespace(func=classic_udfs.xlfunc, arg=classic_udfs.xlarg)
     for name, function in classic_functions(fake_xw).items():
         setattr(module, name, function)
     out = io.StringIO()
     book = types.SimpleNamespace(Name="xlfactor_track.xlsm", FullName="xlfactor_track.xlsm")
-    classic_udfs.generate_vba_wrapper("udfs.xlfactor_udfs", module, out, book)
+    classic_udfs.generate_vba_wrapper("xlfactor.excel.udfs", module, out, book)
     vba = out.getvalue()
     assert "Function OF_TRACKINGERROR(holdings, Optional benchmark" in vba
     for name in CATALOG:
-        assert f'"udfs.xlfactor_udfs", "{name}"' in vba
+        assert f'"xlfactor.excel.udfs", "{name}"' in vba
 
 
 def test_udf_module_imports_without_excel():
-    module = importlib.import_module("udfs.xlfactor_udfs")
+    module = importlib.import_module("xlfactor.excel.udfs")
     assert set(CATALOG) <= set(dir(module))
     assert module.OF_TRACKINGERROR(HOLDINGS) == OF_TRACKINGERROR(HOLDINGS)
     assert module.OF_TOTALRISK([["ZZZ", 1.0]]).startswith("#XLFACTOR")

@@ -123,7 +123,7 @@ def test_blank_rows_are_skipped_and_counted(tmp_path, capsys, demo_tickers):
     clean = xf.portfolio_report(pd.DataFrame({"ticker": [a, b], "value": [100.0, 50.0]}))
     assert json.loads(captured.out)["summary"]["total_risk"] == pytest.approx(clean["summary"]["value"]["total_risk"])
     # The worksheet path counts them too.
-    from xlfactor.ranges import parse_holdings_range
+    from xlfactor.functions.ranges import parse_holdings_range
 
     assert parse_holdings_range([["ticker", "value"], [a, 100], [None, None], [b, 50]]).skipped_blank_rows == 1
     # and a DataFrame with an all-blank row (as pandas reads ",,") is the same portfolio

@@ -100,7 +100,7 @@ def test_batch_on_a_dask_scheduler_equals_the_serial_run(tmp_path, dask_schedule
     pd.testing.assert_frame_equal(csv, serial, check_exact=True, check_dtype=False)  # CSV keeps every digit
     from distributed import Client
 
-    from xlfactor.batch import loaded_models
+    from xlfactor.reporting.batch_run import loaded_models
 
     with Client(dask_scheduler, timeout=30) as client:
         loaded = client.run(loaded_models)  # the worker loaded the snapshot once, from its source
@@ -135,7 +135,7 @@ def _waiting_report_writer(prefix: str):
 def test_dask_batch_progress_follows_each_chunk_as_it_finishes(tmp_path, dask_scheduler, capsys):
     from distributed import Event
 
-    from xlfactor.batch import run_batch
+    from xlfactor.reporting.batch_run import run_batch
 
     prefix = f"progress-{tmp_path.name}"
     seen = []
@@ -218,10 +218,10 @@ def test_regressions_fanned_out_to_dask_equal_the_in_process_ones(dask_scheduler
     """build_model's mapper: the chunks of regression days solved on a Dask worker give the same numbers, bit for bit."""
     from distributed import Client
 
-    from xlfactor.batch import dask_mapper
+    from xlfactor.reporting.batch_run import dask_mapper
     from xlfactor.demo.package import demo_market_data
-    from xlfactor.model.builder import BuildOptions, build_model
-    from xlfactor.model.regression import RegressionResult
+    from xlfactor.builder.builder import BuildOptions, build_model
+    from xlfactor.builder.regression import RegressionResult
 
     data = demo_market_data(small_market)
     options = BuildOptions(market_series="SPY")

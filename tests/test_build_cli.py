@@ -12,7 +12,7 @@ import pytest
 import xlfactor as xf
 from xlfactor.cli import main
 from xlfactor.demo.package import demo_market_data
-from xlfactor.model.builder import BuildOptions, build_model, snapshot_at
+from xlfactor.builder.builder import BuildOptions, build_model, snapshot_at
 
 
 @pytest.fixture(scope="module")
@@ -89,7 +89,7 @@ def test_build_every_month_and_quality(tmp_path, small_build, capsys):
 @pytest.fixture(scope="module")
 def small_history(small_market):
     """The small market's model history as build_snapshot keeps it for the snapshots."""
-    from xlfactor.model.builder import _for_snapshots
+    from xlfactor.builder.builder import _for_snapshots
 
     options = BuildOptions(universe="xlfactor-demo", market_series="SPY")
     return _for_snapshots(build_model(demo_market_data(small_market), options)), options
@@ -133,7 +133,7 @@ def test_a_snapshot_task_carries_only_its_rows_and_gives_the_full_history_s_file
     """
     import pickle
 
-    from xlfactor.model.builder import snapshot_view
+    from xlfactor.builder.builder import snapshot_view
     from xlfactor.snapshot.writer import write_snapshot
 
     history, options = small_history

@@ -15,18 +15,18 @@ import pytest
 
 from xlfactor.conventions import TRADING_DAYS_PER_YEAR
 from xlfactor.errors import XlfactorError
-from xlfactor.model import descriptors as desc
-from xlfactor.model.covariance import (
+from xlfactor.builder import descriptors as desc
+from xlfactor.builder.covariance import (
     CovarianceOptions,
     eigen_adjustment,
     ewma_variance_forecasts,
     ewma_weights,
     newey_west_covariance,
 )
-from xlfactor.model.idiosyncratic_risk import column_quantiles, size_decile_shrinkage, time_series_variance
-from xlfactor.model.inputs import market_data
-from xlfactor.model.standardize import standardize, winsorize
-from xlfactor.risk.hedge import MIN_REGRESSION_DAYS, index_exposures
+from xlfactor.builder.idiosyncratic_risk import column_quantiles, size_decile_shrinkage, time_series_variance
+from xlfactor.builder.inputs import market_data
+from xlfactor.builder.standardize import standardize, winsorize
+from xlfactor.hedging.instruments import MIN_REGRESSION_DAYS, index_exposures
 
 EXACT = 1e-12
 
@@ -263,7 +263,7 @@ def test_return_shape_styles_are_orthogonalized_to_momentum(random_prices):
     """Downside risk and prospect are the residuals of a cap-weighted regression on the
     primary styles (downside risk: beta, size, residual volatility, momentum; prospect:
     momentum), recomputed here day by day with lstsq; absent momentum counts as neutral."""
-    from xlfactor.model.builder import style_exposures
+    from xlfactor.builder.builder import style_exposures
 
     data, _, caps = random_prices
     exposures = style_exposures(data)

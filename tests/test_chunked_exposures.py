@@ -11,9 +11,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from xlfactor.model import descriptors as desc
-from xlfactor.model.builder import MIN_STYLE_COVERAGE, STYLE_ORDER, RowSubset, style_exposures
-from xlfactor.model.standardize import mid_cap, orthogonalize, standardize
+from xlfactor.builder import descriptors as desc
+from xlfactor.builder.builder import MIN_STYLE_COVERAGE, STYLE_ORDER, RowSubset, style_exposures
+from xlfactor.builder.standardize import mid_cap, orthogonalize, standardize
 
 
 def whole_history(data):

@@ -72,7 +72,7 @@ def test_console_script_runs():
 
 def test_core_never_imports_excel_or_llm_libraries():
     code = (
-        "import sys, xlfactor, xlfactor.risk, xlfactor.snapshot, xlfactor.report, xlfactor.demo;"
+        "import sys, xlfactor, xlfactor.risk, xlfactor.snapshot, xlfactor.reporting.report, xlfactor.demo;"
         "xlfactor.portfolio_report(__import__('pandas').DataFrame({'ticker':['SIM0001'],'value':[1]}));"
         "print(sorted({'openpyxl', 'xlwings', 'openai'} & set(sys.modules)))"
     )

@@ -11,7 +11,7 @@ from scipy.stats import kurtosis
 
 import xlfactor as xf
 from xlfactor.demo import DEMO_FILE, load_packaged_demo
-from xlfactor.model.builder import style_exposures
+from xlfactor.builder.builder import style_exposures
 
 
 @pytest.fixture(scope="module")

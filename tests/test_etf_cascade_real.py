@@ -14,7 +14,7 @@ import pytest
 
 import xlfactor as xf
 from tests.conftest import require_shared_data
-from xlfactor.etf_map import etf_for_sector, etf_for_sub_industry
+from xlfactor.snapshot.etf_map import etf_for_sector, etf_for_sub_industry
 
 START, END = "2014-01-01", "2016-12-31"
 

@@ -26,7 +26,7 @@ from xlfactor.functions import (
     OF_ROLLINGBETA,
     OF_TRACKINGPORTFOLIO,
 )
-from xlfactor.risk import etf_cascade
+from xlfactor.hedging import cascade as etf_cascade
 from xlfactor.risk.timeseries import stock_returns
 
 
@@ -204,7 +204,7 @@ def test_cli_hedge_text_and_json(tmp_path, capsys, book):
 
 def test_report_workbook_has_the_hedging_sheet(tmp_path, book):
     from xlfactor.excel.report_workbook import write_report_workbook
-    from xlfactor.risk.hedge_summary import hedge_comparison
+    from xlfactor.hedging.hedge_summary import hedge_comparison
 
     frame = pd.DataFrame(book[1:], columns=book[0])
     path = write_report_workbook(tmp_path / "r.xlsx", frame)

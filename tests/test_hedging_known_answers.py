@@ -15,7 +15,8 @@ from scipy import linalg, optimize, stats
 
 import xlfactor as xf
 from xlfactor.errors import XlfactorError
-from xlfactor.risk import budgets, etf_cascade, timeseries
+from xlfactor.hedging import budgets, cascade as etf_cascade
+from xlfactor.risk import timeseries
 
 TIGHT = 1e-10
 
@@ -161,7 +162,7 @@ def test_instrument_hedge_to_share_matches_brentq_on_the_demo():
     data = xf.factor_model_data()
     w = np.zeros(len(data.tickers))
     w[:40] = 1 / 40
-    from xlfactor.risk.hedge import instrument_model, variance_with_hedge
+    from xlfactor.hedging.instruments import instrument_model, variance_with_hedge
 
     Y, S, rows, _ = instrument_model(data, ["SPY"])
 
@@ -387,7 +388,7 @@ def test_demo_has_subsector_etfs_and_the_portfolio_cascade_is_the_weighted_sum()
     book = etf_cascade.portfolio_cascade(cascade, w, levels=3)
 
     # independent: one public etf_cascade per held name on its mapped ETFs, weight-summed by ETF
-    from xlfactor.etf_map import etf_for_sector, etf_for_sub_industry
+    from xlfactor.snapshot.etf_map import etf_for_sector, etf_for_sub_industry
 
     R = timeseries.stock_returns(snap).loc[cascade.dates]
     ETF = snap.index_returns.loc[cascade.dates]
@@ -430,7 +431,7 @@ def test_etf_hedge_levels_and_unhedgeable_names():
 
 def test_etf_exposures_include_the_industries_of_their_sector():
     data = xf.factor_model_data()
-    from xlfactor.risk.hedge import instrument_model
+    from xlfactor.hedging.instruments import instrument_model
 
     names = list(data.factor_names)
     Y, _, _, _ = instrument_model(data, ["SOXX", "XLK", "SPY"])
@@ -463,7 +464,7 @@ def test_hedged_book_removes_the_tracked_exposures():
     data = xf.factor_model_data()
     w = np.zeros(len(data.tickers))
     w[100:160] = 1 / 60
-    from xlfactor.risk.hedge import instrument_model
+    from xlfactor.hedging.instruments import instrument_model
 
     book = xf.hedged_book(data, w, ["SPY", "XLK", "XLF"], factors=["market", "sector:Information Technology", "sector:Financials"])
     Y, _, _, _ = instrument_model(data, ["SPY", "XLK", "XLF"])

@@ -70,8 +70,8 @@ def test_report_var_table_uses_the_horizon_forecast(hand_snapshot):
 
 
 def test_builder_snapshot_states_both_horizons_and_round_trips(tmp_path, demo_history):
-    from xlfactor.model.builder import BuildOptions, snapshot_at
-    from xlfactor.model.covariance import factor_covariance
+    from xlfactor.builder.builder import BuildOptions, snapshot_at
+    from xlfactor.builder.covariance import factor_covariance
 
     row = 300
     snapshot = snapshot_at(demo_history, row, BuildOptions(quality=False))

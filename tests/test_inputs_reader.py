@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from xlfactor.model.inputs import InputError, forward_fill, fundamentals_asof, market_data
+from xlfactor.builder.inputs import InputError, forward_fill, fundamentals_asof, market_data
 
 
 @pytest.fixture(scope="module")
@@ -108,7 +108,7 @@ def test_a_row_without_a_ticker_is_refused(tmp_path):
     folder.mkdir()
     (folder / "prices.csv").write_text("date,ticker,close,volume,market_cap\n2024-01-02,AAPL,1,1,1\n2024-01-02,,1,1,1\n2024-01-02,MSFT,1,1,1\n")
     classification().to_csv(folder / "classification.csv", index=False)
-    from xlfactor.model.inputs import read_inputs
+    from xlfactor.builder.inputs import read_inputs
 
     with pytest.raises(InputError, match=r"prices.csv: 1 rows without a ticker, e.g. the row dated 2024-01-02"):
         read_inputs(folder)

@@ -1,16 +1,17 @@
 """Architecture rules read from the source: one-way layers, optional libraries in their module, 252 written once.
 
-The allowed import edges are listed here, in one place (:data:`LAYERS` and
-:data:`ALLOWED`). Data flows one way: market data -> model -> snapshot -> risk ->
-report/track -> worksheet-function catalog -> front ends (excel/, cli). In import terms:
+The folders carry the layers, and the allowed import edges are listed here, in one place
+(:data:`LAYERS` and :data:`ALLOWED`). Data flows one way: market data -> ``builder`` ->
+``snapshot`` -> ``risk`` -> ``hedging`` / ``reporting`` / ``semantic`` -> the worksheet-function
+catalog (``functions``) -> front ends (``excel/``, ``cli``). In import terms:
 
-* ``snapshot`` (the Snapshot type and its file formats) imports only the base modules;
-  the model builder imports ``snapshot`` to produce snapshots, never the reverse;
+* ``snapshot`` (the Snapshot type, its file formats and sources) imports only the base modules;
+  the ``builder`` imports ``snapshot`` to produce snapshots, never the reverse;
 * ``demo`` is a generator: it may use the builder, and nothing below the front ends imports it;
-* ``risk`` imports ``snapshot`` (never ``model`` or ``demo``); ``report``/``track`` (and
-  ``semantic``, ``batch``) import ``risk``; the catalog imports those; front ends import anything.
+* ``risk`` imports ``snapshot`` (never ``builder`` or ``demo``); ``hedging``, ``reporting`` and
+  ``semantic`` import ``risk``; the catalog imports those; front ends import anything.
 
-A new top-level module must be given a layer in :data:`LAYERS` (the test says so).
+A new top-level module or package must be given a layer in :data:`LAYERS` (the test says so).
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ import pytest
 
 PACKAGE = Path(__file__).resolve().parents[1] / "xlfactor"
 
-# Module prefix -> layer (longest prefix wins).
+# Module prefix -> layer (longest prefix wins). The folder is the layer; only the base modules are loose.
 LAYERS = {
     "xlfactor._files": "base",
     "xlfactor._json": "base",
@@ -33,34 +34,41 @@ LAYERS = {
     "xlfactor.cells": "base",
     "xlfactor.conventions": "base",
     "xlfactor.errors": "base",
-    "xlfactor.etf_map": "base",
     "xlfactor.snapshot": "snapshot",
-    "xlfactor.model": "model",
+    "xlfactor.builder": "builder",
     "xlfactor.demo": "demo",
     "xlfactor.risk": "risk",
-    "xlfactor.report": "report",
-    "xlfactor.track": "report",
-    "xlfactor.batch": "report",
-    "xlfactor.semantic": "report",
-    "xlfactor.ranges": "functions",
+    "xlfactor.hedging": "hedging",
+    "xlfactor.optimize": "optimize",
+    "xlfactor.reporting": "reporting",
+    "xlfactor.semantic": "semantic",
     "xlfactor.functions": "functions",
     "xlfactor.excel": "frontend",
     "xlfactor.cli": "frontend",
     "xlfactor": "api",  # the package root re-exports the public API
 }
 
+ANALYTICS = {"base", "snapshot", "risk"}
+
 # Layer -> the layers its modules may import (itself included).
 ALLOWED = {
     "base": {"base"},
     "snapshot": {"base", "snapshot"},
-    "model": {"base", "snapshot", "model"},
-    "demo": {"base", "snapshot", "model", "demo"},
-    "risk": {"base", "snapshot", "risk"},
-    "report": {"base", "snapshot", "risk", "report"},
-    "functions": {"base", "snapshot", "risk", "report", "functions"},
-    "frontend": {"base", "snapshot", "model", "demo", "risk", "report", "functions", "frontend", "api"},
-    "api": {"base", "snapshot", "risk", "report", "api"},
+    "builder": {"base", "snapshot", "builder"},
+    "demo": {"base", "snapshot", "builder", "demo"},
+    "risk": ANALYTICS,
+    "hedging": ANALYTICS | {"hedging"},
+    "optimize": ANALYTICS | {"hedging", "optimize"},
+    "reporting": ANALYTICS | {"hedging", "optimize", "reporting"},
+    "semantic": ANALYTICS | {"semantic"},
+    "functions": ANALYTICS | {"hedging", "optimize", "reporting", "semantic", "functions"},
+    "frontend": set(LAYERS.values()),
+    "api": ANALYTICS | {"hedging", "optimize", "reporting", "semantic", "api"},
 }
+
+LOOSE_MODULES_AT_MOST = 8
+"""Loose modules in ``xlfactor/`` (``__init__`` aside): the base helpers and the CLI, nothing else."""
+
 
 # Optional or front-end libraries -> the only module prefixes that may import them.
 THIRD_PARTY = {
@@ -69,7 +77,7 @@ THIRD_PARTY = {
     "xlsxwriter": ("xlfactor.excel",),
     "openai": ("xlfactor.semantic",),
     "statsmodels": ("xlfactor.risk.timeseries",),
-    "tqdm": ("xlfactor.cli", "xlfactor.batch"),  # progress bars of the command line
+    "tqdm": ("xlfactor.cli", "xlfactor.reporting.batch_run"),  # progress bars of the command line
 }
 
 
@@ -138,19 +146,24 @@ def test_every_import_follows_the_layers():
 @pytest.mark.parametrize(
     ("module", "source", "broken"),
     [
-        ("xlfactor.track", "from xlfactor.excel.track_workbook import render", True),  # analytics -> front end
+        ("xlfactor.reporting.track", "from xlfactor.excel.track_workbook import render", True),  # analytics -> front end
         ("xlfactor.snapshot.sources", "def f():\n    from xlfactor.demo import x", True),  # lazy import counts
-        ("xlfactor.snapshot.reader", "from xlfactor.model import builder", True),
-        ("xlfactor.risk.hedge", "from ..report import portfolio_report", True),  # relative import resolved
-        ("xlfactor.risk.hedge", "from xlfactor import report", True),
-        ("xlfactor.risk.hedge", "from xlfactor import XlfactorError", True),  # the root pulls in report
-        ("xlfactor.report", "import openpyxl", True),
+        ("xlfactor.snapshot.reader", "from xlfactor.builder import builder", True),
+        ("xlfactor.risk.model_data", "from xlfactor.hedging.instruments import hedge", True),  # risk sits below hedging
+        ("xlfactor.hedging.instruments", "from ..reporting.report import portfolio_report", True),  # relative import resolved
+        ("xlfactor.hedging.instruments", "from xlfactor import reporting", True),
+        ("xlfactor.hedging.instruments", "from xlfactor import XlfactorError", True),  # the root pulls in reporting
+        ("xlfactor.semantic.discovery", "from xlfactor.hedging import hedge", True),  # siblings stay apart
+        ("xlfactor.optimize.solver", "from xlfactor.reporting import portfolio_report", True),
+        ("xlfactor.reporting.report", "import openpyxl", True),
         ("xlfactor.risk.model_data", "import openai", True),
         ("xlfactor.somewhere_new", "import numpy", True),  # unassigned module
-        ("xlfactor.model.builder", "from xlfactor.snapshot.writer import write_snapshot", False),
-        ("xlfactor.excel.sheets", "import openpyxl\nfrom xlfactor.report import portfolio_report", False),
+        ("xlfactor.builder.builder", "from xlfactor.snapshot.writer import write_snapshot", False),
+        ("xlfactor.excel.sheets", "import openpyxl\nfrom xlfactor.reporting.report import portfolio_report", False),
         ("xlfactor.semantic.discover", "import openai", False),
-        ("xlfactor.risk.hedge", "from . import decomposition", False),
+        ("xlfactor.hedging.instruments", "from . import portfolios", False),
+        ("xlfactor.hedging.instruments", "from xlfactor.risk import decomposition", False),
+        ("xlfactor.reporting.report", "from xlfactor.hedging import hedge_comparison", False),
     ],
 )
 def test_the_layer_check_catches_broken_edges(module, source, broken):
@@ -166,7 +179,7 @@ def test_the_snapshot_memo_has_one_owner():
     found = {
         module_name(path): lines
         for path in package_modules()
-        if module_name(path) != "xlfactor.snapshot.model" and (lines := memo_uses(path.read_text(encoding="utf-8")))
+        if module_name(path) != "xlfactor.snapshot.snapshot" and (lines := memo_uses(path.read_text(encoding="utf-8")))
     }
     assert not found, f"use Snapshot.cached(key, compute) instead of _memo at {found}"
     assert memo_uses("x = snapshot._memo.get('k')\n") == [1]
@@ -200,3 +213,39 @@ def test_252_is_written_only_in_conventions():
 def test_the_252_check_reads_numbers_not_text():
     assert literal_252("x = 252\ny = 252.0\nz = 2_52\n") == [1, 2, 3]
     assert literal_252('"""sqrt(252)"""\n# 252 days\nw = 2520\n') == []
+
+
+def test_the_folders_carry_the_layers():
+    loose = sorted(p.stem for p in PACKAGE.glob("*.py") if p.name != "__init__.py")
+    assert len(loose) <= LOOSE_MODULES_AT_MOST, f"{len(loose)} loose modules in xlfactor/: {loose}"
+    assert all(layer_of(f"xlfactor.{name}") in {"base", "frontend"} for name in loose), loose
+    packages = sorted(p.name for p in PACKAGE.iterdir() if (p / "__init__.py").is_file())
+    assert all(layer_of(f"xlfactor.{name}") not in (None, "api", "base") for name in packages), packages
+
+
+def private_imports(source: str) -> list[str]:
+    """Private names (``_x``) imported from another xlfactor module, or reached as ``obj._x(...)`` on a non-self object."""
+    found = []
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("xlfactor"):
+            found += [alias.name for alias in node.names if alias.name.startswith("_") and not alias.name.startswith("__")]
+        elif (
+            isinstance(node, ast.Call)
+            and isinstance(node.func, ast.Attribute)
+            and node.func.attr.startswith("_")
+            and not node.func.attr.startswith("__")
+            and isinstance(node.func.value, ast.Name)
+            and node.func.value.id not in ("self", "cls", "os", "sys")
+        ):
+            found.append(f"{node.func.value.id}.{node.func.attr}")
+    return found
+
+
+def test_no_module_reaches_into_another_modules_private_helpers():
+    found = {
+        module_name(path): names for path in package_modules() if (names := private_imports(path.read_text(encoding="utf-8")))
+    }
+    assert not found, f"give what is shared a public name: {found}"
+    assert private_imports("from xlfactor.functions.catalog import _context\n") == ["_context"]
+    assert private_imports("data._vector(w)\n") == ["data._vector"]
+    assert private_imports("self._vector(w)\nfrom xlfactor._files import atomic_write\n") == []

@@ -9,9 +9,9 @@ from scipy.linalg import null_space
 
 import xlfactor as xf
 from xlfactor.demo.package import build_options
-from xlfactor.model.builder import BuildOptions, build_model, snapshot_at
-from xlfactor.model.inputs import InputError, market_data
-from xlfactor.model.regression import regress
+from xlfactor.builder.builder import BuildOptions, build_model, snapshot_at
+from xlfactor.builder.inputs import InputError, market_data
+from xlfactor.builder.regression import regress
 
 EXACT = 1e-10
 
@@ -198,7 +198,7 @@ def test_bad_inputs_are_refused(tmp_path, change, message):
     folder.mkdir()
     change(prices).to_csv(folder / "prices.csv", index=False)
     pd.DataFrame({"ticker": ["AAA", "BBB"], "sector": "Energy", "industry": "Oil"}).to_csv(folder / "classification.csv", index=False)
-    from xlfactor.model.inputs import read_inputs
+    from xlfactor.builder.inputs import read_inputs
 
     with pytest.raises(InputError, match=message):
         read_inputs(folder)
@@ -222,7 +222,7 @@ def test_quality_evaluates_the_builds_own_covariance_options(tmp_path, demo_hist
     import dataclasses
     import json
 
-    from xlfactor.model.covariance import CovarianceOptions
+    from xlfactor.builder.covariance import CovarianceOptions
 
     row = 480  # the eigenfactor adjustment needs 5 days per factor (about 400 days here)
     default = BuildOptions()

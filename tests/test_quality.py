@@ -10,8 +10,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from xlfactor.model.covariance import CovarianceOptions
-from xlfactor.model.quality import _held, bias_statistics
+from xlfactor.builder.covariance import CovarianceOptions
+from xlfactor.builder.quality import _held, bias_statistics
 
 DAYS, NAMES = 1200, 300
 OPTIONS = CovarianceOptions(eigen_simulations=50)

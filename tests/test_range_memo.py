@@ -5,10 +5,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from xlfactor import ranges
+from xlfactor.functions import ranges
 from xlfactor.errors import PortfolioError
 from xlfactor.functions import OF_TOTALRISK, OF_TRACKINGERROR
-from xlfactor.ranges import parse_holdings_range
+from xlfactor.functions.ranges import parse_holdings_range
 
 
 def _rows():

@@ -9,7 +9,7 @@ import pandas as pd
 
 import xlfactor as xf
 from tests.real_inputs import ken_french_momentum
-from xlfactor.model.quality import fit_statistics
+from xlfactor.builder.quality import fit_statistics
 
 
 def momentum_correlation(shared, history, start: str = "") -> tuple[float, int]:

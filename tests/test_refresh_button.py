@@ -14,7 +14,7 @@ import xlfactor as xf
 from xlfactor.excel import template
 from xlfactor.excel.refresh import refresh_book
 from xlfactor.functions import CATALOG
-from xlfactor.track import read_history
+from xlfactor.reporting.track import read_history
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -83,7 +83,7 @@ def test_refresh_records_the_day_like_the_cli(tmp_path):
     track = book.sheets["Track"].cells
     assert track[0][0] == "date" and [r[0] for r in track[1:]] == [dates[-2]]
     # Same numbers as the CLI's record for the same holdings and date.
-    from xlfactor.track import day_record
+    from xlfactor.reporting.track import day_record
 
     holdings = book.sheets["Holdings"].cells
     import pandas as pd

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from scipy.linalg import null_space
 
-from xlfactor.model.regression import augmented_design, cell_index, cell_totals, group_sums, group_totals, regress
+from xlfactor.builder.regression import augmented_design, cell_index, cell_totals, group_sums, group_totals, regress
 
 
 def _market(days=6, names=240, n_sec=4, per_sector=3, n_sty=3, seed=7):
@@ -99,7 +99,7 @@ def test_cell_and_group_totals_equal_one_hot_products_by_sector_and_industry():
 
 def test_chunks_of_days_do_not_change_a_bit(monkeypatch):
     """Every day is solved on its own: chunks of 1, 5 or all days give identical results."""
-    from xlfactor.model import regression
+    from xlfactor.builder import regression
 
     returns, caps, styles, sector, industry, industry_sector, n_sec, market = _market(days=30, names=120)
     styles[:, ::7, 1] = np.nan  # absent scores too
@@ -236,7 +236,7 @@ def test_a_singular_day_gets_the_least_squares_fit(case):
 
 def test_an_exactly_singular_day_that_inv_refuses_gets_the_minimum_norm_solution():
     """np.linalg.inv raises on day 0; that day alone goes to the pseudo-inverse, day 1 is solved as usual."""
-    from xlfactor.model.regression import solve_reduced
+    from xlfactor.builder.regression import solve_reduced
 
     rest = np.array([[[1.0, 1.0], [1.0, 1.0]], [[2.0, 0.0], [0.0, 3.0]]])
     rhs = np.array([[2.0, 2.0], [2.0, 3.0]])

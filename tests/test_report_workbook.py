@@ -13,7 +13,7 @@ import xlfactor as xf
 from tests.libreoffice import pdf_pages, print_to_pdf, recalculate
 from tests.test_track_attribution import synthetic_track
 from xlfactor.excel.report_workbook import HEADLINES, MODEL_SHEETS, write_report_workbook
-from xlfactor.track import realized_statistics
+from xlfactor.reporting.track import realized_statistics
 
 ROOT = Path(__file__).resolve().parents[1]
 MAX_PAGES = 12

@@ -11,7 +11,7 @@ import pytest
 import xlfactor as xf
 from tests.conftest import require_shared_data
 from xlfactor.errors import SnapshotError
-from xlfactor.model.scenario_library import KNOWN_EPISODES, scenarios_within
+from xlfactor.builder.scenario_library import KNOWN_EPISODES, scenarios_within
 
 LIBRARY = pd.DataFrame(
     {"name": ["Week two", "Tuesday"], "start": ["2026-01-12", "2026-01-13"], "end": ["2026-01-16", ""],
@@ -64,7 +64,7 @@ def test_library_keeps_the_episodes_inside_the_history():
 
 def test_builder_writes_a_longer_factor_history_and_the_library(demo_history):
     from xlfactor.demo.package import build_options
-    from xlfactor.model.builder import snapshot_at
+    from xlfactor.builder.builder import snapshot_at
 
     last = len(demo_history.data.dates) - 1
     options = dataclasses.replace(build_options(), history_days=400)

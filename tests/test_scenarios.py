@@ -13,7 +13,7 @@ from scipy.stats import norm
 import xlfactor as xf
 from tests.handmodel import FACTORS, TICKERS
 from xlfactor.errors import ScenarioError
-from xlfactor.snapshot.model import Snapshot
+from xlfactor.snapshot.snapshot import Snapshot
 
 LONG_ONLY = np.array([0.30, 0.10, 0.15, 0.20, 0.15, 0.10])
 LONG_SHORT = np.array([0.40, -0.25, 0.10, -0.05, 0.30, -0.20])

@@ -327,7 +327,7 @@ def test_only_the_semantic_client_imports_openai():
     importers = [p.relative_to(ROOT).as_posix() for p in (ROOT / "xlfactor").rglob("*.py")
                  if re.search(r"^\s*(import openai|from openai)", p.read_text(), re.MULTILINE)]  # fmt: skip
     assert importers == ["xlfactor/semantic/client.py"]
-    lower = ("xlfactor/risk", "xlfactor/snapshot", "xlfactor/model", "xlfactor/demo", "xlfactor/report.py")
+    lower = ("xlfactor/risk", "xlfactor/snapshot", "xlfactor/model", "xlfactor/demo", "xlfactor/reporting/report.py")
     for path in (ROOT / "xlfactor").rglob("*.py"):
         name = path.relative_to(ROOT).as_posix()
         if name.startswith(lower):

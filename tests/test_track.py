@@ -10,10 +10,10 @@ import pandas as pd
 import pytest
 
 import xlfactor as xf
-from xlfactor import track as track_module
+from xlfactor.reporting import track as track_module
 from xlfactor.cli import main
 from xlfactor.excel.track_workbook import write_track_workbook
-from xlfactor.track import TABLES, read_history, realized_statistics, record_day
+from xlfactor.reporting.track import TABLES, read_history, realized_statistics, record_day
 
 OPENFACTOR_COLUMNS = {
     "track.csv": ["date", "schema_version", "universe", "benchmark", "benchmark_kind", "benchmark_ticker", "holdings", "portfolio_return",

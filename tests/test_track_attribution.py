@@ -16,7 +16,7 @@ import pytest
 import xlfactor as xf
 from xlfactor.excel.track_workbook import render_track_workbook
 from xlfactor.functions import OF_REALIZED, OF_TRACKATTRIBUTION
-from xlfactor.track import load_track, read_day_report, realized_statistics, record_day, track_attribution
+from xlfactor.reporting.track import load_track, read_day_report, realized_statistics, record_day, track_attribution
 
 TOL = 1e-12
 FACTORS = (("market", "market"), ("size", "style"), ("momentum", "style"), ("sector:Energy", "sector"), ("industry:Banks", "industry"))

@@ -95,7 +95,7 @@ def test_report_workbook_stores_every_nasty_ticker_as_text(tmp_path):
 def test_track_workbook_and_csvs_store_nasty_tickers_as_text(tmp_path):
     history, workbook = tmp_path / "hist", tmp_path / "track.xlsx"
     from xlfactor.excel.track_workbook import write_track_workbook
-    from xlfactor.track import read_history, record_day
+    from xlfactor.reporting.track import read_history, record_day
 
     record_day(_universe_book(NASTY), history)
     write_track_workbook(workbook, read_history(history))

@@ -7,17 +7,33 @@ True
 """
 
 from xlfactor.errors import PortfolioError, ScenarioError, SnapshotError, UnknownTickersError, XlfactorError
-from xlfactor.report import portfolio_report
-from xlfactor.risk import FactorModelData, factor_model_data
-from xlfactor.risk.batch import batch_risk
-from xlfactor.risk.budgets import hedge_to_factor_share, implied_covariance, position_size
-from xlfactor.risk.etf_cascade import cascade_hedge_ratios, etf_cascade
-from xlfactor.risk.portfolios import factor_portfolio, hedged_book, tracking_portfolio
-from xlfactor.risk.scenarios import historical_var, replay, scenario, scenario_table, stress, worst_days, worst_window
-from xlfactor.risk.timeseries import regress_returns, rolling_exposures
+from xlfactor.hedging import (
+    cascade_hedge_ratios,
+    etf_cascade,
+    factor_portfolio,
+    hedge_to_factor_share,
+    hedged_book,
+    implied_covariance,
+    position_size,
+    tracking_portfolio,
+)
+from xlfactor.reporting import portfolio_report, track_attribution
+from xlfactor.risk import (
+    FactorModelData,
+    batch_risk,
+    factor_model_data,
+    historical_var,
+    regress_returns,
+    replay,
+    rolling_exposures,
+    scenario,
+    scenario_table,
+    stress,
+    worst_days,
+    worst_window,
+)
 from xlfactor.semantic import discover_semantic_factors, semantic_factor_members
 from xlfactor.snapshot import Snapshot, load_snapshot, write_snapshot
-from xlfactor.track import track_attribution
 
 __version__ = "0.1.0"
 

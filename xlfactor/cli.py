@@ -135,7 +135,7 @@ def _run_track(args: argparse.Namespace) -> int:
 
     from xlfactor.excel.track_workbook import write_track_workbook
     from xlfactor.snapshot import load_snapshot
-    from xlfactor.track import read_history, record_day
+    from xlfactor.reporting.track import read_history, record_day
 
     snapshot = load_snapshot(args.snapshot, progress=_progress)
     workbook = Path(args.workbook)
@@ -178,7 +178,7 @@ class _Bar:
 
 
 def _run_build(args: argparse.Namespace) -> int:
-    from xlfactor.model.builder import BuildOptions, build_snapshot
+    from xlfactor.builder.builder import BuildOptions, build_snapshot
 
     market = None if args.market_series.lower() == "none" else args.market_series
     if args.history_days is not None and args.history_days < 1:
@@ -186,7 +186,7 @@ def _run_build(args: argparse.Namespace) -> int:
     options = BuildOptions(universe=args.universe, market_series=market, quality=not args.no_quality, history_days=args.history_days)
     client = cluster = mapper = None
     if args.scheduler:
-        from xlfactor.batch import dask_client, dask_mapper
+        from xlfactor.reporting.batch_run import dask_client, dask_mapper
 
         client, cluster = dask_client(args.scheduler, args.workers)
         mapper = dask_mapper(client)
@@ -202,7 +202,7 @@ def _run_build(args: argparse.Namespace) -> int:
 
 
 def _run_batch(args: argparse.Namespace) -> int:
-    from xlfactor.batch import run_batch
+    from xlfactor.reporting.batch_run import run_batch
 
     benchmark = _read_holdings(args.benchmark) if args.benchmark else None
     writer = None
@@ -330,7 +330,7 @@ def _note_missing(missing: pd.DataFrame) -> None:
 
 
 def _run_report(args: argparse.Namespace) -> int:
-    from xlfactor.report import portfolio_report
+    from xlfactor.reporting.report import portfolio_report
 
     snapshot = _load(args)
     benchmark = _read_holdings(args.benchmark) if args.benchmark else None
@@ -350,7 +350,7 @@ def _run_report(args: argparse.Namespace) -> int:
         facts["diagnostics"] = snapshot.diagnostics  # structured: counts are numbers, flags booleans
         out = {"snapshot": facts, "summary": summary}
         if args.track:
-            from xlfactor.track import load_track, realized_statistics
+            from xlfactor.reporting.track import load_track, realized_statistics
 
             realized = realized_statistics(load_track(args.track)["track"])
             out["realized"] = json.loads(realized.to_json(orient="index"))
@@ -407,7 +407,7 @@ def _json_number(key: str, value: float) -> float | int | None:
 
 
 def _run_hedge(args: argparse.Namespace) -> int:
-    from xlfactor.risk.hedge_summary import hedge_comparison
+    from xlfactor.hedging.hedge_summary import hedge_comparison
     from xlfactor.risk.model_data import factor_model_data
 
     snapshot = _load(args)

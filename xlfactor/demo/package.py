@@ -1,7 +1,7 @@
 """The embedded demo snapshot: the model builder run on the simulated market.
 
 ``generate_demo_snapshot()`` simulates the market (:mod:`xlfactor.demo.simulate`),
-builds its snapshot with :mod:`xlfactor.model` exactly as ``xlfactor build`` would from
+builds its snapshot with :mod:`xlfactor.builder` exactly as ``xlfactor build`` would from
 the files ``xlfactor demo-data`` writes, and applies the rounding of the packed file
 format (:mod:`xlfactor.snapshot.packed`: exposures to 3 decimals, daily returns to
 float32; the covariance, idiosyncratic risk and quality report at full precision).
@@ -24,9 +24,9 @@ import pandas as pd
 from xlfactor._threads import single_threaded
 from xlfactor.demo.classification import SECTOR_ETFS
 from xlfactor.demo.simulate_constants import LAST_DATE, SEED
-from xlfactor.model.builder import BuildOptions, ModelHistory, build_model, snapshot_at
-from xlfactor.model.inputs import MarketData, market_data
-from xlfactor.snapshot.model import Snapshot
+from xlfactor.builder.builder import BuildOptions, ModelHistory, build_model, snapshot_at
+from xlfactor.builder.inputs import MarketData, market_data
+from xlfactor.snapshot.snapshot import Snapshot
 from xlfactor.snapshot.packed import DEMO_FILE, read_packed, round_trip, write_packed
 
 if TYPE_CHECKING:

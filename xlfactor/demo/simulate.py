@@ -9,7 +9,7 @@ Data-generating process (one draw per seed; ``n_assets`` names over ``n_days`` d
   margins, accruals, capex, payout, forward earnings, short interest, analyst score.
 * Exposures: **exactly the model builder's exposures of this market** --
   descriptors of the simulated prices, caps and reports, standardized day by day
-  (``xlfactor.model.builder.style_exposures``), plus market, sector and industry
+  (``xlfactor.builder.builder.style_exposures``), plus market, sector and industry
   membership. Because exposures depend on past simulated prices, the market is solved
   as a fixed point: returns -> exposures -> returns, until no daily return moves by 1e-6 (far below the
   idiosyncratic noise of any estimate; typically 12-15 iterations).
@@ -45,7 +45,7 @@ from xlfactor.conventions import SQRT_TRADING_DAYS, TRADING_DAYS_PER_YEAR
 from xlfactor.demo import classification as cls
 from xlfactor.demo import themes as demo_themes
 from xlfactor.demo.simulate_constants import LAST_DATE, SEED
-from xlfactor.model.inputs import MarketData, fundamentals_asof
+from xlfactor.builder.inputs import MarketData, fundamentals_asof
 
 CRISIS_STREAM = 12
 """Issue number keying the crisis episodes' own random stream ``default_rng([seed, 12])``."""
@@ -89,7 +89,7 @@ class SimulatedMarket:
 
 def simulate_market(seed: int = SEED, n_assets: int = N_ASSETS, n_days: int = N_DAYS) -> SimulatedMarket:
     """Simulate the market (see the module docstring)."""
-    from xlfactor.model.builder import factor_names, style_exposures
+    from xlfactor.builder.builder import factor_names, style_exposures
 
     rng = np.random.default_rng(seed)
     calendar = pd.bdate_range(end=LAST_DATE, periods=n_days + 2 * QUARTER * 3)
@@ -159,7 +159,7 @@ def simulate_market(seed: int = SEED, n_assets: int = N_ASSETS, n_days: int = N_
         + np.take_along_axis(draws[1:, 1 + n_sec : 1 + n_sec + n_ind], industry_grid[:-1], axis=1)
         + specific[1:]
     )
-    from xlfactor.model.descriptors import report_descriptors
+    from xlfactor.builder.descriptors import report_descriptors
 
     from_reports = None
     iterations = 0
@@ -365,7 +365,7 @@ SUBSECTOR_STREAM = 11  # the subsector ETFs' own random stream: adding them move
 
 def _subsector_etfs(seed: int, data: MarketData, industry: np.ndarray) -> pd.DataFrame:
     """Closes of the subsector ETFs mapped to demo industries (cap-weighted members plus noise)."""
-    from xlfactor.etf_map import etf_for_sub_industry
+    from xlfactor.snapshot.etf_map import etf_for_sub_industry
 
     rng = np.random.default_rng([seed, SUBSECTOR_STREAM])
     caps = data.market_cap[:-1]

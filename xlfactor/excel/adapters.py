@@ -1,7 +1,7 @@
 """Excel adapters generated from the worksheet-function catalog (no math here).
 
 * ``classic_functions(xw)``: xlwings classic UDFs for desktop Excel on Windows
-  (``=OF_TRACKINGERROR(...)``, category ``xlfactor``), imported by ``udfs/xlfactor_udfs.py``.
+  (``=OF_TRACKINGERROR(...)``, category ``xlfactor``), imported by ``xlfactor/excel/udfs.py``.
 * ``server_functions(func, arg)``: Office.js custom functions served by xlwings Server
   (``=OF.TRACKINGERROR(...)`` with the manifest namespace ``OF``), imported by the
   server project's ``custom_functions`` package.

@@ -18,7 +18,7 @@ def write_hedging_sheet(ws: Worksheet, data, weights: np.ndarray, levels: int = 
     When the snapshot cannot support an ETF hedge (no ETF returns, held names without
     a full return history) the sheet says why in one line instead.
     """
-    from xlfactor.risk.hedge_summary import hedge_comparison
+    from xlfactor.hedging.hedge_summary import hedge_comparison
 
     ws.cell(row=1, column=1, value="ETF hedges: cascade (SPY -> sector SPDR -> subsector ETF) and minimum-TE, same ETFs").font = Font(bold=True)
     note = "Hedge weights are decimals of the book's gross (negative = short). Risk is the model's, annualized."

@@ -1,7 +1,7 @@
 """What the track workbook's Refresh button runs: record today's risk and return.
 
 ``refresh_book(book)`` reads the ``Holdings`` and ``Settings`` sheets of the open
-workbook, records the day with :func:`xlfactor.track.record_day` (the same function as
+workbook, records the day with :func:`xlfactor.reporting.track.record_day` (the same function as
 ``xlfactor track``) into the history folder next to the workbook, and writes the
 ``Track`` and ``TrackSummary`` sheets back. ``book`` is an xlwings ``Book`` in Excel;
 anything with ``fullname``, ``sheets[name].used_range.value``,
@@ -17,9 +17,9 @@ from typing import Any
 import pandas as pd
 
 from xlfactor.cells import safe_text
-from xlfactor.ranges import as_rows, is_blank, optional_date, optional_text, parse_holdings_range
+from xlfactor.functions.ranges import as_rows, is_blank, optional_date, optional_text, parse_holdings_range
 from xlfactor.snapshot.sources import load_snapshot
-from xlfactor.track import DayRecord, read_history, realized_statistics, record_day
+from xlfactor.reporting.track import DayRecord, read_history, realized_statistics, record_day
 
 SETTINGS = ("snapshot", "date", "history")
 

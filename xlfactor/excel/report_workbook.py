@@ -47,8 +47,8 @@ from xlfactor.excel.sheets import (
 )
 from xlfactor.excel.themes_sheet import write_themes_sheet
 from xlfactor.excel.track_workbook import realized_table
-from xlfactor.report import portfolio_report
-from xlfactor.track import WINDOW_RULE
+from xlfactor.reporting.report import portfolio_report
+from xlfactor.reporting.track import WINDOW_RULE
 from xlfactor.risk.holdings import holdings_from_frame
 from xlfactor.risk.model_data import factor_model_data
 
@@ -141,7 +141,7 @@ def write_report_workbook(
 def _realized(track: str | Path | None) -> pd.DataFrame | None:
     if track is None:
         return None
-    from xlfactor.track import load_track, realized_statistics  # excel -> track: the allowed direction
+    from xlfactor.reporting.track import load_track, realized_statistics  # excel -> track: the allowed direction
 
     return realized_statistics(load_track(track)["track"])
 

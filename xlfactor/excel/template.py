@@ -17,7 +17,7 @@ import numpy as np
 
 TEMPLATE = Path(__file__).resolve().parents[2] / "workbook" / "xlfactor_track.xlsm"
 MACRO = "SampleCall"
-UDF_MODULE = "udfs.xlfactor_udfs"
+UDF_MODULE = "xlfactor.excel.udfs"
 EXAMPLE_NAMES = 25
 HOLDINGS_RANGE = "Holdings!$A$1:$B$500"
 

@@ -16,7 +16,7 @@ from openpyxl.styles import Font
 
 from xlfactor._files import atomic_write
 from xlfactor.excel.sheets import PERCENT, WARNING_FILL, apply_print_settings, autosize, write_table
-from xlfactor.track import WINDOW_RULE, realized_statistics, window_attributions
+from xlfactor.reporting.track import WINDOW_RULE, realized_statistics, window_attributions
 
 TOP_ROWS = 10
 SHEET_ORDER = (
@@ -85,7 +85,7 @@ def realized_table(statistics: pd.DataFrame) -> pd.DataFrame:
 
 
 def _write_attribution(ws, tables: dict[str, pd.DataFrame], days: int) -> None:
-    """One block per available window (1W, 1M, 1Q, 1Y, All), each from :func:`xlfactor.track.track_attribution`."""
+    """One block per available window (1W, 1M, 1Q, 1Y, All), each from :func:`xlfactor.reporting.track.track_attribution`."""
     ws["A1"] = "Multi-day active return attribution over the stored holding path"
     ws["A1"].font = Font(bold=True, size=12)
     ws["A2"] = "Sums of the stored daily contributions (each day's own holdings); compounded returns and the linking residual below."
@@ -110,5 +110,5 @@ def _write_attribution(ws, tables: dict[str, pd.DataFrame], days: int) -> None:
 
 
 def write_track_workbook(path: str | Path, tables: dict[str, pd.DataFrame]) -> Path:
-    """Render the history tables (:func:`xlfactor.track.read_history`) with their realized statistics."""
+    """Render the history tables (:func:`xlfactor.reporting.track.read_history`) with their realized statistics."""
     return render_track_workbook(path, tables, realized_statistics(tables["track"]))

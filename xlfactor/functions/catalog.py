@@ -22,7 +22,7 @@ import numpy as np
 import pandas as pd
 
 from xlfactor.errors import UnknownTickersError, XlfactorError
-from xlfactor.ranges import (
+from xlfactor.functions.ranges import (
     optional_date,
     optional_flag,
     optional_text,
@@ -152,19 +152,21 @@ def _error(message: str) -> str:
 
 
 @dataclass(frozen=True, eq=False)
-class _Context:
+class BookContext:
+    """The parsed common arguments of a worksheet function: model data, weights and benchmark weights (n_assets,)."""
+
     data: FactorModelData
     weights: np.ndarray
     benchmark: np.ndarray
 
 
-def _context(
+def book_context(
     holdings: object,
     snapshot: object = None,
     as_of: object = None,
     ignore_unknown: object = None,
     benchmark: object = None,
-) -> _Context:
+) -> BookContext:
     """Parse the common arguments: the model data and the aligned portfolio and benchmark weights."""
     snap = load_snapshot(optional_text(snapshot), optional_date(as_of) or "latest")
     data = factor_model_data(snap)
@@ -179,7 +181,7 @@ def _context(
         if len(aligned.missing) and not ignore:
             raise UnknownTickersError(list(aligned.missing["ticker"]))
         bench = aligned.weights
-    return _Context(data, held.weights, bench)
+    return BookContext(data, held.weights, bench)
 
 
 _ALIGNED: OrderedDict[tuple[int, int], tuple[Holdings, pd.Index, PortfolioWeights]] = OrderedDict()
@@ -210,7 +212,7 @@ def _factor_index(data: FactorModelData, factor: str) -> int:
     return data.factor_index(factor)
 
 
-def _model(snapshot: object, as_of: object) -> FactorModelData:
+def snapshot_model_data(snapshot: object, as_of: object) -> FactorModelData:
     """The FactorModelData of a snapshot argument (loaded once per process)."""
     return factor_model_data(load_snapshot(optional_text(snapshot), optional_date(as_of) or "latest"))
 

@@ -9,12 +9,12 @@ import pandas as pd
 
 from xlfactor.errors import UnknownTickersError, XlfactorError
 from xlfactor.functions.catalog import (
-    _context,
-    _model,
+    book_context,
+    snapshot_model_data,
     register_arguments,
     worksheet_function,
 )
-from xlfactor.ranges import (
+from xlfactor.functions.ranges import (
     as_rows,
     is_blank,
     optional_flag,
@@ -96,9 +96,9 @@ def _streams(returns, factors, holdings, snapshot, as_of, ignore_unknown) -> tup
     if source.lower() == "portfolio":
         if holdings is None:
             raise XlfactorError("returns 'portfolio' needs a holdings range")
-        ctx = _context(holdings, snapshot, as_of, ignore_unknown)
+        ctx = book_context(holdings, snapshot, as_of, ignore_unknown)
         return portfolio_returns(ctx.data.snapshot, ctx.weights), factor_series(ctx.data.snapshot, names)
-    data = _model(snapshot, as_of)
+    data = snapshot_model_data(snapshot, as_of)
     ticker = source.upper()
     if ticker not in data.ticker_index:
         raise UnknownTickersError([ticker])
@@ -109,7 +109,7 @@ def _weights_or_ticker(holdings_or_ticker, snapshot, as_of, ignore_unknown):
     """(data, weights) of a holdings range or of one ticker (weight 1)."""
     cells = [c for r in as_rows(holdings_or_ticker) for c in r if not is_blank(c)]
     if len(cells) == 1 and isinstance(cells[0], str):
-        data = _model(snapshot, as_of)
+        data = snapshot_model_data(snapshot, as_of)
         ticker = cells[0].strip().upper()
         row = data.ticker_index.get_indexer([ticker])[0]
         if row < 0:
@@ -117,7 +117,7 @@ def _weights_or_ticker(holdings_or_ticker, snapshot, as_of, ignore_unknown):
         w = np.zeros(len(data.tickers))
         w[row] = 1.0
         return data, w
-    ctx = _context(holdings_or_ticker, snapshot, as_of, ignore_unknown)
+    ctx = book_context(holdings_or_ticker, snapshot, as_of, ignore_unknown)
     return ctx.data, ctx.weights
 
 
@@ -175,9 +175,9 @@ def OF_ROLLINGBETA(returns, factors, window_days=None, holdings=None, snapshot=N
 @worksheet_function(returns="table")
 def OF_FACTORPORTFOLIO(factor, snapshot=None, as_of=None):
     """Pure factor portfolio: unit exposure to the factor, zero to the others, least idiosyncratic risk (weights by name)."""
-    from xlfactor.risk.portfolios import factor_portfolio
+    from xlfactor.hedging.portfolios import factor_portfolio
 
-    data = _model(snapshot, as_of)
+    data = snapshot_model_data(snapshot, as_of)
     result = factor_portfolio(data, optional_text(factor) or "")
     rows = [[t, w] for t, w in zip(data.tickers.tolist(), result.weights.tolist()) if w != 0]
     rows.append(["idiosyncratic risk", result.idiosyncratic_risk])
@@ -189,10 +189,10 @@ def OF_FACTORPORTFOLIO(factor, snapshot=None, as_of=None):
 @worksheet_function(returns="table")
 def OF_TRACKINGPORTFOLIO(target, instruments, budget=None, snapshot=None, as_of=None):
     """Weights on the instruments that reproduce the target factor exposures (exact when square, else least idiosyncratic risk)."""
-    from xlfactor.risk.hedge import instrument_model
-    from xlfactor.risk.portfolios import tracking_portfolio
+    from xlfactor.hedging.instruments import instrument_model
+    from xlfactor.hedging.portfolios import tracking_portfolio
 
-    data = _model(snapshot, as_of)
+    data = snapshot_model_data(snapshot, as_of)
     pairs = [r for r in as_rows(target) if len(r) >= 2 and not is_blank(r[0])]
     pairs = [r for r in pairs if _number_or_none(r[1]) is not None and not is_blank(r[1])]
     if not pairs:
@@ -218,7 +218,7 @@ def OF_TRACKINGPORTFOLIO(target, instruments, budget=None, snapshot=None, as_of=
 @worksheet_function(returns="number")
 def OF_POSITIONSIZE(holdings_or_ticker, budget, horizon_days=None, hedged=None, snapshot=None, as_of=None, ignore_unknown=None):
     """Dollar position whose standard deviation over the horizon equals the risk budget (hedged: idiosyncratic risk only)."""
-    from xlfactor.risk.budgets import position_size
+    from xlfactor.hedging.budgets import position_size
 
     data, w = _weights_or_ticker(holdings_or_ticker, snapshot, as_of, ignore_unknown)
     days = optional_text(horizon_days) or "1"
@@ -234,9 +234,9 @@ def OF_POSITIONSIZE(holdings_or_ticker, budget, horizon_days=None, hedged=None, 
 @worksheet_function(returns="table")
 def OF_HEDGETOSHARE(holdings, limit, instrument=None, snapshot=None, as_of=None, ignore_unknown=None):
     """The hedge that brings the factor share of variance down to the limit: hedge rows, then share and risk before and after."""
-    from xlfactor.risk.budgets import hedge_book_to_share
+    from xlfactor.hedging.budgets import hedge_book_to_share
 
-    ctx = _context(holdings, snapshot, as_of, ignore_unknown)
+    ctx = book_context(holdings, snapshot, as_of, ignore_unknown)
     result = hedge_book_to_share(ctx.data, ctx.weights, optional_number(limit, "limit", math.nan), optional_text(instrument))
     rows = [[n, h] for n, h in zip(result.instruments, result.hedge_weights.tolist())]
     rows += [["factor share before", result.share_before], ["factor share after", result.share_after],
@@ -247,7 +247,7 @@ def OF_HEDGETOSHARE(holdings, limit, instrument=None, snapshot=None, as_of=None,
 @worksheet_function(returns="table")
 def OF_ETFHEDGE(holdings_or_ticker, levels=None, snapshot=None, as_of=None, ignore_unknown=None):
     """ETF cascade hedge (SPY, sector SPDR, subsector ETF): hedge ratios per level, explained risk per level and residual share."""
-    from xlfactor.risk.etf_cascade import portfolio_cascade, universe_cascade
+    from xlfactor.hedging.cascade import portfolio_cascade, universe_cascade
 
     data, w = _weights_or_ticker(holdings_or_ticker, snapshot, as_of, ignore_unknown)
     depth = optional_number(levels, "levels", 3.0)
@@ -265,9 +265,9 @@ def OF_ETFHEDGE(holdings_or_ticker, levels=None, snapshot=None, as_of=None, igno
 @worksheet_function(returns="table")
 def OF_IMPLIEDCOV(tickers, snapshot=None, as_of=None):
     """Factor-implied covariance B F B' + D of the tickers (annualized), with its parameter count next to a sample covariance's."""
-    from xlfactor.risk.budgets import implied_covariance
+    from xlfactor.hedging.budgets import implied_covariance
 
-    data = _model(snapshot, as_of)
+    data = snapshot_model_data(snapshot, as_of)
     result = implied_covariance(data, text_list(tickers))
     rows = [[t, *row] for t, row in zip(result.tickers, result.covariance.tolist())]
     width = len(result.tickers) + 1

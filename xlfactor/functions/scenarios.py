@@ -9,8 +9,8 @@ from __future__ import annotations
 import numpy as np
 
 from xlfactor.errors import ScenarioError, XlfactorError
-from xlfactor.functions.catalog import _context, register_arguments, worksheet_function
-from xlfactor.ranges import as_rows, is_blank, optional_date, optional_flag, optional_number, optional_text, parse_holdings_range, table
+from xlfactor.functions.catalog import book_context, register_arguments, worksheet_function
+from xlfactor.functions.ranges import as_rows, is_blank, optional_date, optional_flag, optional_number, optional_text, parse_holdings_range, table
 from xlfactor.risk import scenarios as sc
 
 register_arguments(
@@ -65,7 +65,7 @@ def _summary_rows(summary, gross: float | None, compounded: dict | None = None) 
 @worksheet_function(returns="table")
 def OF_STRESS(holdings, shocks, propagate=None, benchmark=None, snapshot=None, as_of=None, ignore_unknown=None):  # noqa: N802
     """Factor-shock P&L (decimal of gross; dollars for value holdings) by factor group: portfolio, benchmark, active."""
-    ctx = _context(holdings, snapshot, as_of, ignore_unknown, benchmark)
+    ctx = book_context(holdings, snapshot, as_of, ignore_unknown, benchmark)
     book = sc.Book(ctx.weights, _gross(holdings))
     result = sc.stress(ctx.data, book, _shock_pairs(shocks), optional_flag(propagate, "propagate", True), ctx.benchmark)
     return table(["component", "portfolio", "benchmark", "active"], _summary_rows(result.summary, book.gross))
@@ -74,7 +74,7 @@ def OF_STRESS(holdings, shocks, propagate=None, benchmark=None, snapshot=None, a
 @worksheet_function(returns="table")
 def OF_SCENARIO(holdings, name_or_start=None, end=None, benchmark=None, snapshot=None, as_of=None, ignore_unknown=None):  # noqa: N802
     """Historical replay on today's exposures: one library episode or date range by group, or (no name) every scenario."""
-    ctx = _context(holdings, snapshot, as_of, ignore_unknown, benchmark)
+    ctx = book_context(holdings, snapshot, as_of, ignore_unknown, benchmark)
     book = sc.Book(ctx.weights, _gross(holdings))
     start = _name_or_date(name_or_start)
     if start is None:
@@ -95,7 +95,7 @@ def _name_or_date(value) -> str | None:
 
 
 def _histvar(holdings, confidence, horizon_days, active, benchmark, snapshot, as_of, ignore_unknown) -> sc.HistoricalVaR:
-    ctx = _context(holdings, snapshot, as_of, ignore_unknown, benchmark)
+    ctx = book_context(holdings, snapshot, as_of, ignore_unknown, benchmark)
     return sc.historical_var(
         ctx.data,
         ctx.weights,

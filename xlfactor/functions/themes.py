@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from xlfactor.functions.catalog import _context, register_arguments, worksheet_function
-from xlfactor.ranges import optional_text, table
+from xlfactor.functions.catalog import book_context, register_arguments, worksheet_function
+from xlfactor.functions.ranges import optional_text, table
 
 register_arguments({"semantic_cache": "Semantic theme cache CSV (path or URL); default: the local cache that xlfactor discover writes."})
 
@@ -13,6 +13,6 @@ def OF_THEMES(holdings, semantic_cache=None, snapshot=None, as_of=None, ignore_u
     """Cached semantic themes of the holdings: members held and net/gross weight in each theme (no LLM call)."""
     from xlfactor.semantic.holdings import cached_theme_exposures
 
-    ctx = _context(holdings, snapshot, as_of, ignore_unknown)
+    ctx = book_context(holdings, snapshot, as_of, ignore_unknown)
     frame = cached_theme_exposures(ctx.weights, ctx.data.tickers, optional_text(semantic_cache))
     return table(list(frame.columns), frame.itertuples(index=False, name=None))

@@ -11,7 +11,7 @@ from typing import Any
 
 from xlfactor.errors import XlfactorError
 from xlfactor.functions.catalog import register_arguments, worksheet_function
-from xlfactor.ranges import optional_text, table
+from xlfactor.functions.ranges import optional_text, table
 
 register_arguments(
     {
@@ -38,7 +38,7 @@ def _folder(track_folder) -> str:
 @worksheet_function(returns="table")
 def OF_TRACKATTRIBUTION(track_folder, window=None):  # noqa: N802
     """Multi-day active-return reconciliation over the stored days of a window (sums of daily contributions)."""
-    from xlfactor.track import track_attribution
+    from xlfactor.reporting.track import track_attribution
 
     result = track_attribution(_folder(track_folder), optional_text(window) or "1M")
     frame = result["reconciliation"]
@@ -51,7 +51,7 @@ def OF_TRACKATTRIBUTION(track_folder, window=None):  # noqa: N802
 @worksheet_function(returns="number or table")
 def OF_REALIZED(track_folder, statistic=None, window=None) -> Any:  # noqa: N802
     """Realized statistics from the stored daily returns: beta, information ratio, hit rate, volatility, ex-post TE."""
-    from xlfactor.track import load_track, realized_statistics, window_dates
+    from xlfactor.reporting.track import load_track, realized_statistics, window_dates
 
     tables = load_track(_folder(track_folder))
     stats = realized_statistics(tables["track"])

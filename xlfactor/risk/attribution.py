@@ -33,7 +33,7 @@ import pandas as pd
 from xlfactor._typing import FloatArray
 from xlfactor.conventions import FACTOR_GROUPS
 from xlfactor.errors import XlfactorError
-from xlfactor.snapshot.model import Snapshot
+from xlfactor.snapshot.snapshot import Snapshot
 
 if TYPE_CHECKING:
     from xlfactor.risk.model_data import FactorModelData

@@ -30,7 +30,7 @@ from xlfactor.conventions import FactorGroup, normalize_ticker, normalize_ticker
 from xlfactor.errors import PortfolioError, UnknownTickersError, XlfactorError
 from xlfactor.risk import decomposition as dec
 from xlfactor.risk.holdings import PortfolioWeights, align, holdings_from_frame
-from xlfactor.snapshot.model import Snapshot
+from xlfactor.snapshot.snapshot import Snapshot
 
 
 @dataclass(frozen=True, eq=False)
@@ -67,7 +67,26 @@ class FactorModelData:
         universe = str(self.snapshot.metadata.get("universe", ""))
         return align(holdings_from_frame(portfolio, name), self.ticker_index, name, universe)
 
-    def _vector(self, weights: FloatArray | pd.Series) -> FloatArray:
+    def weight_vector(self, weights: FloatArray | pd.Series) -> FloatArray:
+        """Weights as a vector in universe order.
+
+        Parameters
+        ----------
+        weights : ndarray, shape (n_assets,), or Series indexed by ticker
+            Decimals of gross exposure, shorts negative. A Series may list a ticker twice
+            (the weights add) and may omit names (weight 0).
+
+        Returns
+        -------
+        ndarray, shape (n_assets,)
+
+        Raises
+        ------
+        UnknownTickersError
+            A Series names a ticker outside the universe.
+        PortfolioError
+            An array has the wrong shape.
+        """
         if isinstance(weights, pd.Series):
             positions = self.ticker_index.get_indexer(normalize_tickers(weights.index))
             if (positions < 0).any():
@@ -81,23 +100,23 @@ class FactorModelData:
         return vector
 
     def _benchmark(self, benchmark: FloatArray | pd.Series | None) -> FloatArray:
-        return self.benchmark_weights if benchmark is None else self._vector(benchmark)
+        return self.benchmark_weights if benchmark is None else self.weight_vector(benchmark)
 
     # ------------------------------------------------------------------ exposures
     def factor_exposure(self, weights: FloatArray | pd.Series) -> FloatArray:
         """Portfolio exposure to each factor ``X' w`` (market = net weight in the universe)."""
-        return dec.factor_exposures(self._vector(weights), self.exposures)
+        return dec.factor_exposures(self.weight_vector(weights), self.exposures)
 
     def active_factor_exposure(
         self, weights: FloatArray | pd.Series, benchmark: FloatArray | pd.Series | None = None
     ) -> FloatArray:
         """Exposure of portfolio minus benchmark (default: cap-weighted universe)."""
-        return dec.factor_exposures(self._vector(weights) - self._benchmark(benchmark), self.exposures)
+        return dec.factor_exposures(self.weight_vector(weights) - self._benchmark(benchmark), self.exposures)
 
     # ------------------------------------------------------------------ risk
     def risk(self, weights: FloatArray | pd.Series) -> float:
         """Annualized total risk (volatility, decimal)."""
-        return dec.total_risk(self._vector(weights), self.exposures, self.factor_covariance, self.idiosyncratic_variance)
+        return dec.total_risk(self.weight_vector(weights), self.exposures, self.factor_covariance, self.idiosyncratic_variance)
 
     def factor_risk(self, weights: FloatArray | pd.Series, group: FactorGroup | str | None = None) -> float:
         """Annualized common-factor risk ``sqrt(x' F x)``, of every factor or of one group's.
@@ -113,19 +132,19 @@ class FactorModelData:
 
     def idiosyncratic_risk(self, weights: FloatArray | pd.Series) -> float:
         """Annualized idiosyncratic risk ``sqrt(sum w^2 d)``."""
-        return math.sqrt(dec.idiosyncratic_variance(self._vector(weights), self.idiosyncratic_variance))
+        return math.sqrt(dec.idiosyncratic_variance(self.weight_vector(weights), self.idiosyncratic_variance))
 
     def tracking_error(
         self, weights: FloatArray | pd.Series, benchmark: FloatArray | pd.Series | None = None
     ) -> float:
         """Annualized ex-ante tracking error against ``benchmark`` (default: cap-weighted universe)."""
-        active = self._vector(weights) - self._benchmark(benchmark)
+        active = self.weight_vector(weights) - self._benchmark(benchmark)
         return dec.total_risk(active, self.exposures, self.factor_covariance, self.idiosyncratic_variance)
 
     def beta(self, weights: FloatArray | pd.Series, benchmark: FloatArray | pd.Series | None = None) -> float:
         """Ex-ante beta to ``benchmark`` (default: cap-weighted universe, whose beta is 1)."""
         return dec.beta(
-            self._vector(weights),
+            self.weight_vector(weights),
             self._benchmark(benchmark),
             self.exposures,
             self.factor_covariance,
@@ -164,7 +183,7 @@ class FactorModelData:
         every horizon. Risk over the horizon is ``horizon_risk sqrt(h / 252)``.
         """
         check_horizon(horizon_days)
-        w = self._vector(weights) - (self._benchmark(benchmark) if active else 0.0)
+        w = self.weight_vector(weights) - (self._benchmark(benchmark) if active else 0.0)
         main = dec.total_risk(w, self.exposures, self.factor_covariance, self.idiosyncratic_variance)
         daily = self._daily_model()
         if daily is None:
@@ -230,7 +249,7 @@ class FactorModelData:
     def marginal_contributions(self, weights: FloatArray | pd.Series) -> FloatArray:
         """(n_assets,) marginal contribution to risk ``(V w)_i / sigma`` of every name (d risk / d w_i)."""
         return dec.asset_marginal_contributions(
-            self._vector(weights), self.exposures, self.factor_covariance, self.idiosyncratic_variance
+            self.weight_vector(weights), self.exposures, self.factor_covariance, self.idiosyncratic_variance
         )
 
     def marginal_contribution(self, weights: FloatArray | pd.Series, ticker: str) -> float:
@@ -245,7 +264,7 @@ class FactorModelData:
         ``idiosyncratic``, variance ``sum w^2 d`` and NaN exposure, volatility, correlation
         and marginal contribution. Use active weights for the tracking error's rows.
         """
-        w = self._vector(weights)
+        w = self.weight_vector(weights)
         frame = self.factor_contributions(w)
         variance = dec.idiosyncratic_variance(w, self.idiosyncratic_variance)
         risk = self.risk(w)
@@ -267,7 +286,7 @@ class FactorModelData:
         (Euler: the four groups and idiosyncratic add up to the total variance) and
         ``share`` of the total variance. Use active weights for the tracking error's.
         """
-        w = self._vector(weights)
+        w = self.weight_vector(weights)
         x = dec.factor_exposures(w, self.exposures)
         F = self.factor_covariance
         contribution = dec.factor_variance_contributions(x, F)
@@ -293,7 +312,7 @@ class FactorModelData:
         the idiosyncratic row of :meth:`risk_contributions` to the risk, ``share`` (of
         variance) to 1 minus the idiosyncratic share.
         """
-        w = self._vector(weights)
+        w = self.weight_vector(weights)
         x = dec.factor_exposures(w, self.exposures)
         risk = dec.total_risk(w, self.exposures, self.factor_covariance, self.idiosyncratic_variance)
         variance_contribution = dec.factor_variance_contributions(x, self.factor_covariance)
@@ -317,7 +336,7 @@ class FactorModelData:
 
         Only names with a non-zero weight. Risk contributions sum to the total risk.
         """
-        w = self._vector(weights)
+        w = self.weight_vector(weights)
         marginal = self.marginal_contributions(w)
         held = np.nonzero(w)[0]
         contribution = w[held] * marginal[held]
@@ -342,7 +361,7 @@ class FactorModelData:
         variance), ``share`` (of it, sums to 1) and ``active_variance_contribution``
         (``(w - b)^2 d``).
         """
-        w = self._vector(weights)
+        w = self.weight_vector(weights)
         b = self._benchmark(benchmark)
         held = np.nonzero(w)[0]
         d = self.idiosyncratic_variance[held]
@@ -367,7 +386,7 @@ class FactorModelData:
 
         ``risk_contribution`` (weight x marginal contribution) sums to the total risk.
         """
-        w = self._vector(weights)
+        w = self.weight_vector(weights)
         b = self._benchmark(benchmark)
         held = np.nonzero(w)[0]
         marginal = self.marginal_contributions(w)

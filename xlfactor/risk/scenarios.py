@@ -41,7 +41,7 @@ from xlfactor.errors import ScenarioError, UnknownTickersError
 from xlfactor.risk import decomposition as dec
 from xlfactor.risk.holdings import PortfolioWeights, align, holdings_from_frame
 from xlfactor.risk.model_data import FactorModelData, check_confidence, check_horizon, factor_model_data
-from xlfactor.snapshot.model import Snapshot
+from xlfactor.snapshot.snapshot import Snapshot
 
 MAX_SHOCK = 1.0
 """Largest shock magnitude accepted (100%); larger ones are almost always percent typed as numbers."""
@@ -99,7 +99,7 @@ def as_book(data: FactorModelData, weights: object, name: str = "portfolio") -> 
         holdings = weights.holdings
         gross = float(np.abs(holdings.amounts).sum()) if holdings.kind == "value" else None
         return Book(weights.weights, gross)
-    return Book(data._vector(weights), None)
+    return Book(data.weight_vector(weights), None)
 
 
 def _benchmark(data: FactorModelData, benchmark: object) -> FloatArray:

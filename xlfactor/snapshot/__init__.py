@@ -1,6 +1,6 @@
 """Snapshot layer: the Snapshot type, reading/writing the OpenFactor layout, sources and cache."""
 
-from xlfactor.snapshot.model import ExposurePanel, Snapshot
+from xlfactor.snapshot.snapshot import ExposurePanel, Snapshot
 from xlfactor.snapshot.reader import read_snapshot_folder
 from xlfactor.snapshot.sources import DEMO_NAME, cache_dir, clear_loaded, load_snapshot
 from xlfactor.snapshot.writer import write_snapshot

@@ -16,7 +16,7 @@ import pandas as pd
 
 from xlfactor._json import to_plain
 from xlfactor._files import atomic_write
-from xlfactor.snapshot.model import ExposurePanel, Snapshot
+from xlfactor.snapshot.snapshot import ExposurePanel, Snapshot
 
 FORMAT_VERSION = 3
 _ARRAYS = (

@@ -33,7 +33,7 @@ import pandas as pd
 from xlfactor._files import atomic_write
 from xlfactor._json import to_plain
 from xlfactor.errors import SnapshotError
-from xlfactor.snapshot.model import ExposurePanel, Snapshot
+from xlfactor.snapshot.snapshot import ExposurePanel, Snapshot
 
 DEMO_FILE = Path(__file__).resolve().parents[1] / "demo" / "data" / "xlfactor-demo.npz"
 """The shipped packed file of the embedded simulated market (written by ``python -m xlfactor.demo``)."""

@@ -17,7 +17,7 @@ from xlfactor.conventions import MARKET_FACTOR, factor_group, normalize_tickers
 from xlfactor.errors import SnapshotError
 from xlfactor.snapshot import layout
 from xlfactor.snapshot.manifest import verify_manifest
-from xlfactor.snapshot.model import ExposurePanel, Snapshot
+from xlfactor.snapshot.snapshot import ExposurePanel, Snapshot
 from xlfactor.snapshot.validation import check_factor_covariance, check_scenarios, require_columns, require_finite
 
 

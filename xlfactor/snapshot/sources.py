@@ -26,7 +26,7 @@ from xlfactor.errors import SnapshotError, XlfactorError
 from xlfactor.snapshot import layout
 from xlfactor.snapshot.binary import load_binary, save_binary
 from xlfactor.snapshot.manifest import write_manifest
-from xlfactor.snapshot.model import Snapshot
+from xlfactor.snapshot.snapshot import Snapshot
 from xlfactor.snapshot.packed import DEMO_FILE, read_packed
 from xlfactor.snapshot.reader import read_snapshot_folder
 

@@ -21,7 +21,7 @@ from xlfactor.conventions import MARKET_FACTOR
 from xlfactor.errors import FileWriteError
 from xlfactor.snapshot import layout
 from xlfactor.snapshot.manifest import write_manifest
-from xlfactor.snapshot.model import Snapshot
+from xlfactor.snapshot.snapshot import Snapshot
 
 _OPENFACTOR_GROUP = {"style": "style", "sector": "sector", "industry": "industry"}
 

@@ -250,8 +250,8 @@ def hedge_book_to_share(data, weights: np.ndarray, limit: float, instrument: str
         the smallest position in it reaching the limit (closed form of a quadratic).
         A factor id: the same with that factor's pure factor portfolio.
     """
-    from xlfactor.risk.hedge import (
-        _idiosyncratic_overlap,
+    from xlfactor.hedging.instruments import (
+        idiosyncratic_overlap,
         instrument_model,
         variance_with_hedge,
     )
@@ -270,7 +270,7 @@ def hedge_book_to_share(data, weights: np.ndarray, limit: float, instrument: str
                               math.sqrt(q + idio), math.sqrt(kept + idio), float(limit))  # fmt: skip
     names = [str(n).lower() for n in data.factor_names]
     if instrument.strip().lower() in names:
-        from xlfactor.risk.portfolios import factor_portfolio
+        from xlfactor.hedging.portfolios import factor_portfolio
 
         fp = factor_portfolio(data, instrument.strip())
         y, s = fp.exposures, float(fp.weights**2 @ data.idiosyncratic_variance)
@@ -283,7 +283,7 @@ def hedge_book_to_share(data, weights: np.ndarray, limit: float, instrument: str
     else:
         Y, S, rows, label = instrument_model(data, [instrument])
         y = Y[0]
-        c = float(_idiosyncratic_overlap(data, rows, w)[0])  # non-zero when the instrument is a held stock
+        c = float(idiosyncratic_overlap(data, rows, w)[0])  # non-zero when the instrument is a held stock
         s = float(S[0])
 
         def variance(h: float) -> float:

@@ -236,7 +236,7 @@ def hedged_book(data, weights: np.ndarray, instruments: list[str], factors: list
     idiosyncratic variance when there is freedom left. Instruments are universe names
     or ETFs of the snapshot (exposures as in ``OF_HEDGE``).
     """
-    from xlfactor.risk.hedge import instrument_model, variance_with_hedge
+    from xlfactor.hedging.instruments import instrument_model, variance_with_hedge
 
     Y, S, rows, names = instrument_model(data, instruments)
     factor_names = [str(n) for n in data.factor_names]

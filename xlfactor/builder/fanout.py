@@ -2,7 +2,7 @@
 
 The builder hands its independent pieces (chunks of regression days, the as-of snapshots
 of a history and the quality report of the last one) to a :data:`Mapper`. :func:`serial_map` runs them in order in this process;
-``xlfactor.batch.dask_mapper`` runs each as a Dask task with the shared arguments sent
+``xlfactor.reporting.batch_run.dask_mapper`` runs each as a Dask task with the shared arguments sent
 once per worker. Results come back in task order and every piece is computed by the same
 function on the same inputs with one BLAS thread (:func:`xlfactor._threads.single_threaded`: a
 multi-threaded BLAS may round differently with another thread count, and workers run

@@ -36,10 +36,10 @@ from xlfactor._files import atomic_write, make_temp_folder, replace_folder
 from xlfactor.cells import safe_frame
 from xlfactor.conventions import SQRT_TRADING_DAYS, TRADING_DAYS_PER_YEAR, as_of_date
 from xlfactor.errors import XlfactorError
-from xlfactor.report import portfolio_report
+from xlfactor.reporting.report import portfolio_report
 from xlfactor.risk.attribution import attribution_date
 from xlfactor.risk.model_data import factor_model_data
-from xlfactor.snapshot.model import Snapshot
+from xlfactor.snapshot.snapshot import Snapshot
 
 TRACK_VERSION = 2
 TABLES = {

@@ -151,7 +151,7 @@ def instrument_model(
     -------
     exposures : ndarray (n_instruments, n_factors)
         A stock's model exposures; an ETF's from :func:`index_exposures` on the market,
-        the sectors and the industries of its sector (from :mod:`xlfactor.etf_map`),
+        the sectors and the industries of its sector (from :mod:`xlfactor.snapshot.etf_map`),
         pinned like a stock's when the model is nested; estimated once per snapshot.
     idiosyncratic_variance : ndarray (n_instruments,)
         Annualized.
@@ -204,7 +204,7 @@ def _nested(data: FactorModelData) -> bool:
 
 def _etf_industries(data: FactorModelData, etf: str) -> tuple[np.ndarray | None, int | None]:
     """The mask of the industry columns of the ETF's sector (from the ETF map) and that sector's column."""
-    from xlfactor.etf_map import sectors_of_etf
+    from xlfactor.snapshot.etf_map import sectors_of_etf
 
     names = [str(n) for n in data.factor_names]
     groups = np.asarray(data.factor_groups).astype(str)
@@ -217,8 +217,23 @@ def _etf_industries(data: FactorModelData, etf: str) -> tuple[np.ndarray | None,
     return None, None
 
 
-def _idiosyncratic_overlap(data: FactorModelData, stock_rows: np.ndarray, weights: FloatArray) -> FloatArray:
-    """Idiosyncratic covariance of ``weights`` with each instrument (non-zero only for a held stock)."""
+def idiosyncratic_overlap(data: FactorModelData, stock_rows: np.ndarray, weights: FloatArray) -> FloatArray:
+    """Idiosyncratic covariance of ``weights`` with each instrument (non-zero only for a held stock).
+
+    Parameters
+    ----------
+    data : FactorModelData
+        The model.
+    stock_rows : ndarray of int, shape (n_instruments,)
+        Each instrument's row in the universe, -1 for an index or ETF.
+    weights : ndarray, shape (n_assets,)
+        Portfolio weights (decimals of gross).
+
+    Returns
+    -------
+    ndarray, shape (n_instruments,)
+        ``w_i d_i`` (annualized decimal²) for an instrument that is stock ``i``, 0 otherwise.
+    """
     rows = np.maximum(stock_rows, 0)
     return np.where(stock_rows >= 0, weights[rows] * data.idiosyncratic_variance[rows], 0.0)
 
@@ -234,7 +249,7 @@ def variance_with_hedge(
 ) -> float:
     """Annualized variance of ``weights`` plus ``h`` of the instruments (exposures ``Y``, from :func:`instrument_model`)."""
     xx = data.exposures.T @ weights + Y.T @ h
-    c = _idiosyncratic_overlap(data, stock_rows, weights)
+    c = idiosyncratic_overlap(data, stock_rows, weights)
     S = _instrument_idiosyncratic(S_diag, stock_rows)
     return float(xx @ data.factor_covariance @ xx + (weights * weights) @ data.idiosyncratic_variance + 2 * c @ h + h @ S @ h)
 
@@ -258,7 +273,7 @@ def hedged_statistics(data: FactorModelData, weights: FloatArray, instruments: l
     b = data.benchmark_weights
     fb = data.factor_covariance @ (data.exposures.T @ b)
     bench_var = float(b @ (data.exposures @ fb + data.idiosyncratic_variance * b))
-    covariance = float(x @ fb + weights @ (data.idiosyncratic_variance * b) + _idiosyncratic_overlap(data, rows, b) @ h)
+    covariance = float(x @ fb + weights @ (data.idiosyncratic_variance * b) + idiosyncratic_overlap(data, rows, b) @ h)
     return HedgedStatistics(
         risk=float(np.sqrt(max(total, 0.0))),
         factor_share=factor / total if total > 0 else float("nan"),

@@ -18,7 +18,7 @@ import csv
 import functools
 from pathlib import Path
 
-ETF_MAP_FILE = Path(__file__).with_name("data") / "etf_map.csv"
+ETF_MAP_FILE = Path(__file__).resolve().parents[1] / "data" / "etf_map.csv"
 MARKET_ETF = "SPY"
 
 

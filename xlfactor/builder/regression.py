@@ -32,8 +32,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from xlfactor.model.fanout import Mapper, serial_map
-from xlfactor.model.standardize import MAD_SCALE, row_median
+from xlfactor.builder.fanout import Mapper, serial_map
+from xlfactor.builder.standardize import MAD_SCALE, row_median
 
 RETURN_WINSOR_LIMIT = 5.0
 CHUNK_DAYS = 42
@@ -419,7 +419,7 @@ def regress(
     industry_sector : (n_industries,) sector code of each industry.
     market : (n_days,) optional benchmark returns; the market factor is then fixed to them.
     mapper : how the chunks of days are solved (default in order, in-process; see
-        :mod:`xlfactor.model.fanout`). Every mapper gives the same numbers.
+        :mod:`xlfactor.builder.fanout`). Every mapper gives the same numbers.
     """
     n_days, n_names = returns.shape
     n_ind = len(industry_sector)

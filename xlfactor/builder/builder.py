@@ -2,7 +2,7 @@
 
 ``build_model`` computes everything that is known day by day (descriptors, standardized
 exposures, daily regressions); ``snapshot_at`` turns the history up to one date into a
-:class:`~xlfactor.snapshot.model.Snapshot` (covariance, idiosyncratic risk, quality);
+:class:`~xlfactor.snapshot.snapshot.Snapshot` (covariance, idiosyncratic risk, quality);
 ``build_snapshot`` does both from an input folder and writes the snapshot folder(s).
 Nothing at date ``d`` uses data after ``d``.
 """
@@ -21,16 +21,16 @@ import pandas as pd
 from xlfactor.conventions import FORECAST_HORIZON_DAYS, INDUSTRY_PREFIX, MARKET_FACTOR, SECTOR_PREFIX, TRADING_DAYS_PER_YEAR, Choice
 from xlfactor._files import atomic_write
 from xlfactor.errors import XlfactorError
-from xlfactor.model import descriptors as desc
-from xlfactor.model.fanout import Mapper, serial_map
-from xlfactor.model.covariance import CovarianceOptions, factor_covariance
-from xlfactor.model.inputs import MarketData, read_inputs
-from xlfactor.model.quality import bias_statistics, fit_statistics
-from xlfactor.model.scenario_library import scenarios_within
-from xlfactor.model.regression import RegressionResult, industry_members, live_industries, regress
-from xlfactor.model.idiosyncratic_risk import IdiosyncraticRiskOptions, idiosyncratic_risk
-from xlfactor.model.standardize import mid_cap, orthogonalize, standardize
-from xlfactor.snapshot.model import ExposurePanel, Snapshot
+from xlfactor.builder import descriptors as desc
+from xlfactor.builder.fanout import Mapper, serial_map
+from xlfactor.builder.covariance import CovarianceOptions, factor_covariance
+from xlfactor.builder.inputs import MarketData, read_inputs
+from xlfactor.builder.quality import bias_statistics, fit_statistics
+from xlfactor.builder.scenario_library import scenarios_within
+from xlfactor.builder.regression import RegressionResult, industry_members, live_industries, regress
+from xlfactor.builder.idiosyncratic_risk import IdiosyncraticRiskOptions, idiosyncratic_risk
+from xlfactor.builder.standardize import mid_cap, orthogonalize, standardize
+from xlfactor.snapshot.snapshot import ExposurePanel, Snapshot
 
 MODEL_VERSION = "xlfactor-builder-1"
 STYLE_ORDER = (*desc.PRICE_DESCRIPTORS, "size", "mid_cap", "value", "earnings_yield",
@@ -110,7 +110,7 @@ def style_exposures(
 ) -> StyleExposures:
     """Descriptors of every date, standardized day by day (also what the demo simulator uses).
 
-    ``from_reports`` may pass :func:`~xlfactor.model.descriptors.report_descriptors` of the
+    ``from_reports`` may pass :func:`~xlfactor.builder.descriptors.report_descriptors` of the
     same reports (the simulator recomputes exposures many times on the same reports).
     ``raw_rows`` (date rows) keeps the raw descriptors of those dates only (a
     :class:`RowSubset`; the builder needs them at its as-of dates); by default all dates.
@@ -122,7 +122,7 @@ def style_exposures(
     scores do not depend on ``chunk_dates``, bit for bit.
 
     A secondary style that mechanically shares a primary one's signal is orthogonalized
-    to it (USE4 practice, :func:`~xlfactor.model.standardize.orthogonalize`): residual
+    to it (USE4 practice, :func:`~xlfactor.builder.standardize.orthogonalize`): residual
     volatility to beta and size; downside risk to beta, size, residual volatility and
     momentum (a falling stock has many negative days); prospect (skewness) to momentum.
     The trend itself is then carried by momentum alone.
@@ -218,7 +218,7 @@ def build_model(
 ) -> ModelHistory:  # fmt: skip
     """Descriptors, standardized exposures and daily regressions for every date of ``data``.
 
-    ``mapper`` fans the chunks of regression days out (see :mod:`xlfactor.model.fanout`).
+    ``mapper`` fans the chunks of regression days out (see :mod:`xlfactor.builder.fanout`).
     ``snapshot_rows`` (date rows) limits the raw descriptors kept to those dates, the
     only ones :func:`snapshot_at` can then be asked for; by default every date.
     """
@@ -503,7 +503,7 @@ def build_snapshot(
     (after the first 63 regression days), plus ``out/latest.json``. ``mapper`` fans out
     the chunks of regression days and the as-of snapshots (:func:`snapshot_tasks`; each
     estimated from the history alone, so the files do not depend on it; see
-    :mod:`xlfactor.model.fanout`) while this process computes the last one's quality report.
+    :mod:`xlfactor.builder.fanout`) while this process computes the last one's quality report.
 
     The regression chunks are the cheaper half to fan out: a chunk's solve reads about as
     many bytes as it computes on, so on one machine shipping it costs about what solving

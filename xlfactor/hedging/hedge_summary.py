@@ -1,8 +1,8 @@
 """Two ways to hedge a book with the same ETFs, side by side.
 
-* The ETF cascade (:mod:`xlfactor.risk.etf_cascade`): time-series hedge ratios of every
+* The ETF cascade (:mod:`xlfactor.hedging.cascade`): time-series hedge ratios of every
   held name on SPY, its sector SPDR and its subsector ETF, weight-summed.
-* The factor-model alternative (:func:`xlfactor.risk.hedge.hedge`, objective ``risk``):
+* The factor-model alternative (:func:`xlfactor.hedging.instruments.hedge`, objective ``risk``):
   the minimum tracking-error hedge of the book with the same ETFs, whose model
   exposures include the industries of their sector.
 
@@ -17,13 +17,13 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from xlfactor.risk.etf_cascade import (
+from xlfactor.hedging.cascade import (
     CASCADE_WINDOW,
     PortfolioCascade,
     portfolio_cascade,
     universe_cascade,
 )
-from xlfactor.risk.hedge import hedge, hedged_statistics
+from xlfactor.hedging.instruments import hedge, hedged_statistics
 
 
 @dataclass(frozen=True, eq=False)

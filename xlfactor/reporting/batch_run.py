@@ -177,7 +177,7 @@ def run_chunk(job: _Job, chunk: pd.DataFrame) -> tuple[pd.DataFrame, dict[str, s
 
 def _book_files(job: _Job, data: FactorModelData, chunk: pd.DataFrame, usable: set) -> dict[str, str]:
     """Report workbook and track day of each usable book of the chunk (per book: files)."""
-    from xlfactor.track import record_day
+    from xlfactor.reporting.track import record_day
 
     failed = {}
     amount = "value" if "value" in {str(c).strip().lower() for c in chunk.columns} else "allocation"
@@ -417,7 +417,7 @@ def loaded_models() -> list[tuple[str | None, str]]:
 
 
 def dask_mapper(client) -> Callable:
-    """A mapper (see ``xlfactor.model.fanout.Mapper``) that runs each task on the Dask cluster of ``client``.
+    """A mapper (see ``xlfactor.builder.fanout.Mapper``) that runs each task on the Dask cluster of ``client``.
 
     Shared arguments are scattered once to every worker (``broadcast=True``), not pickled
     per task. Each task carries its own arguments (the builder sends each one only the

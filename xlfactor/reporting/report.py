@@ -25,7 +25,7 @@ from xlfactor.errors import XlfactorError
 from xlfactor.risk import decomposition as dec
 from xlfactor.risk.attribution import daily_attribution
 from xlfactor.risk.model_data import FactorModelData, factor_model_data, factor_model_data_at
-from xlfactor.snapshot.model import Snapshot, diagnostic_value
+from xlfactor.snapshot.snapshot import Snapshot, diagnostic_value
 
 VAR_CONFIDENCES = (0.95, 0.99)
 VAR_HORIZONS_DAYS = (1, 10)

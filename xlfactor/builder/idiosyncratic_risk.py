@@ -21,7 +21,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from xlfactor.conventions import SQRT_TRADING_DAYS
-from xlfactor.model.covariance import ewma_variance_forecasts, ewma_weights, regime_multiplier
+from xlfactor.builder.covariance import ewma_variance_forecasts, ewma_weights, regime_multiplier
 
 
 @dataclass(frozen=True)

@@ -7,6 +7,6 @@ equal-weighted std) -> :mod:`regression` (daily constrained WLS, batched) ->
 (fit statistics and out-of-sample bias statistics) -> :mod:`builder` (the snapshot).
 """
 
-from xlfactor.model.builder import BuildOptions, build_snapshot, build_model
+from xlfactor.builder.builder import BuildOptions, build_snapshot, build_model
 
 __all__ = ["BuildOptions", "build_model", "build_snapshot"]

@@ -37,8 +37,8 @@ from collections.abc import Callable
 import numpy as np
 
 from xlfactor.conventions import FORECAST_HORIZON_DAYS, SQRT_TRADING_DAYS, TRADING_DAYS_PER_YEAR
-from xlfactor.model.covariance import CovarianceOptions, ewma_variance_path, factor_covariance
-from xlfactor.model.idiosyncratic_risk import IdiosyncraticRiskOptions, idiosyncratic_risk
+from xlfactor.builder.covariance import CovarianceOptions, ewma_variance_path, factor_covariance
+from xlfactor.builder.idiosyncratic_risk import IdiosyncraticRiskOptions, idiosyncratic_risk
 
 REFIT_DAYS = 21
 HORIZON_DAYS = FORECAST_HORIZON_DAYS
@@ -189,7 +189,7 @@ _HEADLINE = ("out_of_sample_days", "band", "random_bias_mean", "random_bias_shar
 def _regime_path(returns: np.ndarray, vol_half_life: float, regime_half_life: float, min_days: int,
                  weights: np.ndarray | None = None) -> np.ndarray:  # fmt: skip
     """Daily regime multiplier known at each close from one-day-ahead EWMA standardized returns."""
-    from xlfactor.model.covariance import ewma_variance_forecasts, regime_multiplier_path
+    from xlfactor.builder.covariance import ewma_variance_forecasts, regime_multiplier_path
 
     with np.errstate(invalid="ignore", divide="ignore"):
         standardized = returns / np.sqrt(ewma_variance_forecasts(returns, vol_half_life))

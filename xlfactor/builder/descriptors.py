@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 
 from xlfactor.conventions import SQRT_TRADING_DAYS, TRADING_DAYS_PER_YEAR
-from xlfactor.model.inputs import MarketData
+from xlfactor.builder.inputs import MarketData
 
 YEAR = TRADING_DAYS_PER_YEAR
 MONTH = 21

@@ -275,7 +275,7 @@ class UniverseCascade:
 
 def market_etf(snapshot) -> str:
     """The snapshot's market ETF: SPY when present, else its default benchmark series."""
-    from xlfactor.etf_map import MARKET_ETF
+    from xlfactor.snapshot.etf_map import MARKET_ETF
 
     returns = snapshot.index_returns
     if returns is None or returns.shape[1] == 0:
@@ -294,7 +294,7 @@ def universe_cascade(data, window: int = CASCADE_WINDOW) -> UniverseCascade:
     """Cascade every universe name on SPY, its sector SPDR and its subsector ETF (memoized per snapshot).
 
     Sector and sub-industry (the model's industry) come from the exposures; the ETFs
-    from :mod:`xlfactor.etf_map`, used when the snapshot has their returns. Names whose
+    from :mod:`xlfactor.snapshot.etf_map`, used when the snapshot has their returns. Names whose
     sector (sub-industry) has no ETF stop the cascade at the market (sector) level.
     Stock returns are :func:`xlfactor.risk.timeseries.stock_returns` (model plus residual).
     """
@@ -302,7 +302,7 @@ def universe_cascade(data, window: int = CASCADE_WINDOW) -> UniverseCascade:
 
 
 def _universe_cascade(data, window: int) -> UniverseCascade:
-    from xlfactor.etf_map import etf_for_sector, etf_for_sub_industry
+    from xlfactor.snapshot.etf_map import etf_for_sector, etf_for_sub_industry
     from xlfactor.risk.timeseries import stock_returns
 
     snapshot = data.snapshot

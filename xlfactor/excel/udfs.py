@@ -1,6 +1,6 @@
 """The module desktop Excel imports for the ``OF_`` worksheet functions (xlwings classic).
 
-The workbook's ``xlwings.conf`` sheet names it (``UDF Modules = xlfactor_udfs``). Every
+The workbook's ``xlwings.conf`` sheet names it (``UDF Modules = xlfactor.excel.udfs``). Every
 function here is generated from the catalog in :mod:`xlfactor.functions`; there is no
 code of its own. Without Excel (Linux, tests) the xlwings decorators do nothing and the
 functions are plain callables.
