@@ -19,8 +19,15 @@ def demo():
     return load_packaged_demo()
 
 
+QUALITY_RTOL = 1e-6
+"""The quality report is statistics of refitted statistics (bias of simulated eigenfactor and factor
+portfolios over hundreds of refits), which amplify an ulp of BLAS/LAPACK difference: numpy 2.4 moved
+``bottom_eigenfactor_bias`` by 6.5e-8 and ``factor_bias[5]`` by 1.0e-9 relative against the shipped file.
+The snapshot's arrays themselves are compared at 1e-9 below."""
+
+
 def assert_same_tree(fresh, shipped, path="quality"):
-    """Nested JSON values equal; floats to 1e-9 relative (BLAS summation order may differ by an ulp)."""
+    """Nested JSON values equal; floats to :data:`QUALITY_RTOL` relative."""
     if isinstance(shipped, dict):
         assert set(fresh) == set(shipped), path
         for key in shipped:
@@ -30,7 +37,8 @@ def assert_same_tree(fresh, shipped, path="quality"):
         for i, (a, b) in enumerate(zip(fresh, shipped)):
             assert_same_tree(a, b, f"{path}[{i}]")
     elif isinstance(shipped, float):
-        assert (np.isnan(fresh) and np.isnan(shipped)) or fresh == pytest.approx(shipped, rel=1e-9, abs=1e-12), path
+        rel = QUALITY_RTOL
+        assert (np.isnan(fresh) and np.isnan(shipped)) or fresh == pytest.approx(shipped, rel=rel, abs=1e-12), path
     else:
         assert fresh == shipped, path
 
