@@ -51,7 +51,7 @@ def main() -> None:
     turn = iter(range(10**9))
     warm = median_seconds(lambda: OF_TRACKINGERROR(copies[next(turn) % 64]), 300)
     data = xf.factor_model_data(snapshot)
-    weights = data.weights(portfolio).weights
+    weights = data.align_holdings(portfolio).weights
     bare = median_seconds(lambda: data.tracking_error(weights), 2000)
     cold = median_seconds(lambda: _parse_holdings(as_rows(rows), "holdings"), 100)
 

@@ -153,7 +153,7 @@ def run_chunk(job: _Job, chunk: pd.DataFrame) -> tuple[pd.DataFrame, dict[str, s
     """Price one chunk of books (a Dask task, or one step of the in-process run)."""
     data = worker_model(job.source, job.as_of)
     books = book_weights(chunk, data.ticker_index)
-    b = None if job.benchmark is None else data.weights(job.benchmark, "benchmark").weights
+    b = None if job.benchmark is None else data.align_holdings(job.benchmark, "benchmark").weights
     table = _batch_risk(data, books.weights, b, index=books.names)
     missing = books.missing.assign(weight=books.missing["weight"].abs()).groupby("portfolio", sort=False)["weight"]
     table["holdings"] = books.holdings.astype(float)

@@ -67,7 +67,7 @@ class Snapshot:
     factor_covariance_daily: FloatArray | None = None  # (n_factors, n_factors) one-day forecast x 252, if stated
     idiosyncratic_risk_daily: FloatArray | None = None  # (n_assets,) one-day forecast x sqrt(252), if stated
     scenarios: pd.DataFrame | None = None  # scenario library (scenarios.csv): name, start, end, description
-    _memo: Memo = field(default_factory=lambda: memo("snapshot-derived values", SNAPSHOT_MEMO_SIZE), repr=False)
+    _memo: Memo = field(default_factory=lambda: memo("snapshot-derived values", SNAPSHOT_MEMO_SIZE), init=False, repr=False)
 
     def __post_init__(self) -> None:
         n, k = len(self.tickers), len(self.factor_names)
