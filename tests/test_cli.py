@@ -29,8 +29,8 @@ def test_report_writes_workbook_and_json(tmp_path, capsys):
     assert "SIMULATED" in captured.err
     wb = openpyxl.load_workbook(out)
     assert wb.sheetnames[0] == "Summary"
-    assert "SIMULATED" in str(wb["Summary"]["A2"].value)
-    assert {"Risk", "ActiveRisk", "IdioRisk", "Attribution", "Holdings"} <= set(wb.sheetnames)
+    assert "SIMULATED" in str(wb["Summary"]["A3"].value) and wb["Summary"]["A1"].value == "Risk report: portfolio"
+    assert {"Exposures", "ActiveRisk", "Names", "Attribution", "Stress", "Hedging", "Model", "Holdings"} <= set(wb.sheetnames)
 
 
 def test_report_with_folder_snapshot(tmp_path, hand_folder, capsys):
@@ -54,7 +54,9 @@ def test_bad_input_gives_message_and_exit_code(tmp_path, capsys):
 
 def test_snapshot_info_and_export(tmp_path, capsys):
     assert main(["snapshot", "info"]) == 0
-    assert "simulated: True" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    lines = [line.split() for line in out.splitlines()]
+    assert ["simulated", "yes"] in lines and ["tickers", "1,000"] in lines and ["Diagnostics"] in lines
     assert main(["snapshot", "export", "--out", str(tmp_path / "demo")]) == 0
     exported = xf.load_snapshot(tmp_path / "demo")
     assert exported.is_simulated and exported.as_of == xf.load_snapshot().as_of

@@ -14,11 +14,13 @@ import json
 import math
 import sys
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
-import pandas as pd
-
-from xlfactor._json import to_plain
 from xlfactor.errors import XlfactorError
+
+if TYPE_CHECKING:
+    import pandas as pd
+# pandas, numpy and the model load inside the commands, after the first progress line: `xlfactor build` shows it at once
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -200,6 +202,8 @@ class _Bar:
         from tqdm import tqdm
 
         if self.bar is None or label != self.label or done < self.bar.n or total != self.bar.total:
+            if self.bar is not None and label != self.label:
+                self.bar.update(self.bar.total - self.bar.n)  # stages run one after the other: the last one is done
             self.close()
             unit = "day" if "days" in label else "book" if "book" in label else "step"
             self.bar = tqdm(total=total, desc=label, file=sys.stderr, unit=unit, mininterval=0.5, dynamic_ncols=True)
@@ -221,7 +225,19 @@ def _quiet(args: argparse.Namespace) -> bool:
 
 
 
+STARTING = "starting"
+"""The first progress stage of a long command, shown before the model loads (under 2 s after the command starts)."""
+
+
+def _started(args: argparse.Namespace) -> _Bar:
+    """A progress bar for a long command, already showing its first line (``starting``) on stderr."""
+    bar = _Bar(_quiet(args))
+    bar(STARTING, 0, 1)
+    return bar
+
+
 def _run_build(args: argparse.Namespace) -> int:
+    bar = _started(args)
     from xlfactor.builder.builder import BuildOptions, build_snapshot
 
     market = None if args.market_series.lower() == "none" else args.market_series
@@ -235,7 +251,7 @@ def _run_build(args: argparse.Namespace) -> int:
         client, cluster = dask_client(args.scheduler, args.workers)
         mapper = dask_mapper(client)
     try:
-        written = build_snapshot(args.data, args.out, args.start, args.end, args.as_of, args.every, options, _Bar(_quiet(args)), mapper)
+        written = build_snapshot(args.data, args.out, args.start, args.end, args.as_of, args.every, options, bar, mapper)
     finally:
         if client is not None:
             client.close()
@@ -246,12 +262,14 @@ def _run_build(args: argparse.Namespace) -> int:
 
 
 def _run_batch(args: argparse.Namespace) -> int:
+    starting = _started(args)
     from xlfactor.reporting.batch_run import run_batch
 
     benchmark = _read_holdings(args.benchmark) if args.benchmark else None
     writer = None
     if args.reports:
         from xlfactor.excel.report_workbook import write_report_workbook as writer
+    starting.close()  # the books bar follows
     result = run_batch(
         args.holdings, args.out, args.snapshot, args.as_of, benchmark, writer, args.track,
         args.scheduler, args.workers, bar=not _quiet(args),
@@ -300,6 +318,7 @@ def quality_text(quality: dict) -> str:
 
 
 def _run_demo_data(args: argparse.Namespace) -> int:
+    bar = _started(args)
     from xlfactor.demo import write_demo_inputs
     from xlfactor.demo.simulate_constants import SEED
 
@@ -310,8 +329,9 @@ def _run_demo_data(args: argparse.Namespace) -> int:
     if (args.names is not None and not 50 <= args.names <= MAX_NAMES) or (args.years is not None and args.years * TRADING_DAYS_PER_YEAR < 200):
         raise XlfactorError(f"demo-data needs --names from 50 to {MAX_NAMES:,} and --years of at least 0.8")
     days = N_DAYS if args.years is None else int(round(args.years * TRADING_DAYS_PER_YEAR))
-    bar = _Bar(_quiet(args))
-    market = simulate_market(seed, N_ASSETS if args.names is None else args.names, days, progress=bar)
+    market = None  # the default market is simulated by write_demo_inputs
+    if args.names is not None or args.years is not None:
+        market = simulate_market(seed, N_ASSETS if args.names is None else args.names, days, progress=bar)
     folder = write_demo_inputs(args.folder, seed, market, progress=bar)
     print(f"wrote the simulated market (inputs and truth/) to {folder}", file=sys.stderr)
     return 0
@@ -412,6 +432,8 @@ def _run_report(args: argparse.Namespace) -> int:
 
             realized = realized_statistics(load_track(args.track)["track"])
             out["realized"] = json.loads(realized.to_json(orient="index"))
+        from xlfactor._json import to_plain
+
         print(json.dumps(out, indent=2, default=to_plain))
     return 0
 
@@ -484,6 +506,8 @@ def _run_hedge(args: argparse.Namespace) -> int:
             "summary": result.summary.to_dict(orient="index"),
             "missing_holdings": held.missing["ticker"].tolist(),
         }
+        from xlfactor._json import to_plain
+
         print(json.dumps(payload, indent=2, default=to_plain))
         return 0
     print(f"ETF hedges as of {snapshot.as_of} (percent of gross; negative = short)")
@@ -635,6 +659,8 @@ def report_text(report: dict, name: str, gross: float | None = None) -> str:
 
 
 def _gross(portfolio: pd.DataFrame) -> float | None:
+    import pandas as pd
+
     columns = {str(c).strip().lower(): c for c in portfolio.columns}
     if "value" not in columns:
         return None
@@ -643,6 +669,9 @@ def _gross(portfolio: pd.DataFrame) -> float | None:
 
 def _run_factors(args: argparse.Namespace) -> int:
     import numpy as np
+    import pandas as pd
+
+    from xlfactor._json import to_plain
 
     from xlfactor.risk.model_data import factor_model_data
 

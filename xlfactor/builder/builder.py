@@ -558,11 +558,16 @@ def build_snapshot(
         stage("quality", 1, 1)
 
     label = "covariance and write (snapshots)"
-    stage(label, 0, len(tasks))
     done = None if progress is None else (lambda i, n: progress(label, i, n))
+
+    def meanwhile() -> None:
+        if options.quality:
+            quality_here()
+        stage(label, 0, len(tasks))  # the snapshots' bar, once the quality report is in
+
     try:
         results = (mapper or serial_map)(_snapshot_task, (options, source, str(out), every), tasks, done, arrived,
-                                         quality_here if options.quality else None)  # fmt: skip
+                                         meanwhile if options.quality or progress is not None else None)  # fmt: skip
         if staged:  # the stage task is the first (longest first): its report is in, so it goes into place
             stage("write", 0, 1)
             results[0] = finish_snapshot(staged.pop(), _snapshot_folder(out, every, history.data.dates[last]), report["quality"])
