@@ -35,7 +35,7 @@ def test_sentences_say_the_numbers():
     assert 3 <= len(sentences) <= 5
     assert sentences[0] == "Total risk is 18.7% a year, 97% of its variance from factors; the ex-ante beta to the benchmark is 0.82."
     assert sentences[1] == "Tracking error is 12.6%, 94% of it from factors; the largest driver is the Energy underweight (-12.4%), 31% of TE²."
-    assert sentences[2] == ("By group, TE² comes from style factors 55%, sectors 31%, the market 8%, stock-specific risk 6% "
+    assert sentences[2] == ("By group, TE² comes from style factors 55%, sectors 31%, the market 8%, idiosyncratic risk 6% "
                             "and industries 0%.")  # fmt: skip
     # BBB: 0.137 of the 0.187 total risk, short 40% of gross
     assert sentences[3] == "The largest single-name risk is BBB (short 40.0% of gross), 73% of total risk."
@@ -47,7 +47,7 @@ def test_the_driver_is_the_largest_share_and_said_by_its_kind():
     assert "the market underweight (active exposure -0.23), 40% of TE²" in tear_sheet_sentences(hand_report("market", 0.4))[1]
     report = hand_report()
     report["active_risk"].loc[report["active_risk"]["factor"] == "idiosyncratic", "te_share"] = 0.9
-    assert largest_te_driver(report["active_risk"]).factor == "sector:Energy"  # stock-specific risk is not a factor
+    assert largest_te_driver(report["active_risk"]).factor == "sector:Energy"  # idiosyncratic risk is not a factor
     driver = largest_te_driver(pd.DataFrame({"factor": ["industry:Banks"], "group": ["industry"], "active_exposure": [0.031],
                                              "te_share": [0.5]}))  # fmt: skip
     assert driver_phrase(driver) == "the Banks overweight (+3.1%)"

@@ -9,6 +9,7 @@ left of the plot (clear of negative bars).
 from __future__ import annotations
 
 from openpyxl.chart import BarChart, LineChart, Reference
+from openpyxl.chart.axis import DateAxis
 from openpyxl.chart.label import DataLabelList
 from openpyxl.chart.text import RichText
 from openpyxl.chart.text import Text
@@ -19,12 +20,14 @@ LABEL_POINTS = 9
 TITLE_POINTS = 11
 BAR_COLOR = "1F4E78"
 SECOND_COLOR = "ED7D31"
+LABEL_ROOM = 0.25  # share of the value range added beyond the longest bar, for its label
 
 
-def _text(points: int, bold: bool = False) -> RichText:
+def axis_text(points: int, bold: bool = False) -> RichText:
+    """Text properties of chart labels: ``points`` high, horizontal."""
     size = int(points * 100)
     props = CharacterProperties(sz=size, b=bold)
-    return RichText(bodyPr=RichTextProperties(rot=0, vert="horz"),
+    return RichText(bodyPr=RichTextProperties(rot=0, vert="horz", wrap="none"),
                     p=[Paragraph(pPr=ParagraphProperties(defRPr=props), endParaRPr=props)])  # fmt: skip
 
 
@@ -36,8 +39,8 @@ def set_title(chart, text: str) -> None:
 
 
 def _style_axes(chart) -> None:
-    chart.x_axis.txPr = _text(LABEL_POINTS)
-    chart.y_axis.txPr = _text(LABEL_POINTS)
+    chart.x_axis.txPr = axis_text(LABEL_POINTS)
+    chart.y_axis.txPr = axis_text(LABEL_POINTS)
     chart.x_axis.delete = False
     chart.y_axis.delete = False
 
@@ -72,15 +75,21 @@ def add_series(chart, ws, column: int, first_row: int, last_row: int, categories
     series.invertIfNegative = False
 
 
-def value_labels(chart, number_format: str) -> None:
-    """Print each bar's value at its end (9 pt)."""
+def value_labels(chart, number_format: str, values=None) -> None:
+    """Print each bar's value at its end (8 pt); ``values`` (the bars) widen the value axis so no label meets the category labels."""
     chart.dataLabels = DataLabelList()
     chart.dataLabels.showVal = True
     chart.dataLabels.showSerName = chart.dataLabels.showCatName = chart.dataLabels.showLegendKey = False
     chart.dataLabels.showPercent = chart.dataLabels.showLeaderLines = False
     chart.dataLabels.position = "outEnd"
+    chart.y_axis.delete = True  # each bar says its value: no value axis to read across
+    if values is not None and len(values):
+        low, high = min(0.0, float(min(values))), max(0.0, float(max(values)))
+        room = LABEL_ROOM * (high - low)
+        chart.y_axis.scaling.min = low - room if low < 0 else 0.0
+        chart.y_axis.scaling.max = high + room if high > 0 else 0.0
     chart.dataLabels.numFmt = number_format
-    chart.dataLabels.txPr = _text(LABEL_POINTS - 1)
+    chart.dataLabels.txPr = axis_text(LABEL_POINTS - 1)
 
 
 def line_chart(title: str, number_format: str, width: float = 13.0, height: float = 6.5) -> LineChart:
@@ -95,3 +104,15 @@ def line_chart(title: str, number_format: str, width: float = 13.0, height: floa
     chart.legend.position = "b"
     chart.height, chart.width = height, width
     return chart
+
+
+def date_axis(chart, days: int) -> None:
+    """Make the category axis of a line chart a date axis (dates in the category cells), about six labels along it."""
+    axis = DateAxis(crossAx=100)
+    axis.number_format = "yyyy-mm-dd"
+    axis.majorTimeUnit = "days"
+    axis.majorUnit = max(1, days * 7 // 5 // 6)  # calendar days between labels (business days x 7/5)
+    axis.txPr = axis_text(LABEL_POINTS)
+    axis.delete = False
+    axis.tickLblPos = "low"
+    chart.x_axis = axis

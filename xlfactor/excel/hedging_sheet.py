@@ -36,7 +36,7 @@ def write_hedging_sheet(ws: Worksheet, data, weights: np.ndarray, levels: int = 
     row, _ = write_table(ws, result.hedges, start_row=row, index=True, formats=HEDGE_FORMATS)
     chart = bar_chart("Cascade hedge ratios (share of gross)", len(result.hedges), "0%", width=11.0)
     add_series(chart, ws, 2, first, row, 1)
-    value_labels(chart, "0.0%")
+    value_labels(chart, "0.0%", result.hedges["etf_cascade"])
     ws.add_chart(chart, ws.cell(row=first, column=6).coordinate)
     section(ws, row + 2, 1, "The cascade, level by level (shares of the book's own variance over the window)")
     levels = result.levels.rename(index=lambda s: str(s).replace("_", " ").capitalize()).rename_axis("level")

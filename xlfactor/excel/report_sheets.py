@@ -14,10 +14,10 @@ from pathlib import Path
 import pandas as pd
 from openpyxl import Workbook
 from openpyxl.chart import Reference
-from openpyxl.styles import Font
+from openpyxl.styles import Alignment, Font
 
 from xlfactor.cells import set_cell
-from xlfactor.excel.charts import SECOND_COLOR, add_series, bar_chart, line_chart, value_labels
+from xlfactor.excel.charts import SECOND_COLOR, add_series, bar_chart, date_axis, line_chart, value_labels
 from xlfactor.excel.sheets import (
     DECIMAL,
     DIVERSIFIER_FILL,
@@ -39,15 +39,15 @@ TOP_INDUSTRIES = 12
 DATA_PREFIX = "Data"
 
 DIAGNOSTIC_MEANINGS = {
-    "eigen_adjusted": "Yes: the factor covariance was eigen-adjusted (optimized books are not under-risked).",
-    "eigen_bias_max": "Largest simulated bias of an eigen-portfolio's risk before that adjustment (1 = unbiased).",
+    "eigen_adjusted": "Yes: the covariance was eigen-adjusted, so optimized books are not under-risked.",
+    "eigen_bias_max": "Largest simulated bias of an eigen-portfolio's risk before adjusting (1 = none).",
     "eigen_bias_min": "Smallest simulated bias of an eigen-portfolio's risk (below 1: over-forecast).",
-    "idiosyncratic_regime_multiplier": "Scale on idiosyncratic volatility for the recent regime (1 = calm as usual).",
-    "volatility_regime_multiplier": "Scale on factor volatility for the recent regime (1 = calm as usual).",
-    "min_eigenvalue": "Smallest eigenvalue of the factor covariance: positive means a valid covariance.",
-    "missing_factor_return_days": "Factor-days without a return in the history (factors that did not exist yet).",
-    "no_history": "Stocks without an idiosyncratic return history (their risk is the structural estimate).",
-    "structural_share": "Share of stocks whose idiosyncratic risk leans on the structural (cross-sectional) estimate.",
+    "idiosyncratic_regime_multiplier": "Scale on idiosyncratic volatility for the recent regime (1 = as usual).",
+    "volatility_regime_multiplier": "Scale on factor volatility for the recent regime (1 = as usual).",
+    "min_eigenvalue": "Smallest eigenvalue of the factor covariance: positive = a valid covariance.",
+    "missing_factor_return_days": "Factor-days without a return in the history (factors not yet listed).",
+    "no_history": "Stocks without an idiosyncratic return history (structural estimate used).",
+    "structural_share": "Share of stocks whose idiosyncratic risk leans on the structural estimate.",
     "simulated": "Whether the market behind the snapshot is simulated.",
 }
 """One-line meanings of the snapshot diagnostics (Model sheet)."""
@@ -101,7 +101,7 @@ def write_exposures(wb: Workbook, report: dict[str, pd.DataFrame]) -> None:
                           labels={"active": "Active weight"})  # fmt: skip
     chart = bar_chart("Sector active weights", len(report["sector"]), "0%", width=11.5)
     add_series(chart, ws, 4, sector_row + 1, last, 1)
-    value_labels(chart, "0.0%")
+    value_labels(chart, "0.0%", report["sector"]["active"])
     ws.add_chart(chart, ws.cell(row=sector_row, column=6).coordinate)
     industry = report["industry"]
     top = industry.reindex(industry["active"].abs().sort_values(ascending=False).index).head(TOP_INDUSTRIES)
@@ -132,7 +132,7 @@ def write_active_risk(wb: Workbook, report: dict[str, pd.DataFrame]) -> None:
     order = table["te_share"].abs().sort_values(ascending=False).index
     top = _labelled(table.reindex(order).head(TOP_FACTORS))
     row = title_rows(ws, f"Active risk: the {len(top)} factors that matter most",
-                     "Share of TE² sums to 100% over all factors and stock-specific risk; a diversifier (green, negative "
+                     "Share of TE² sums to 100% over all factors and idiosyncratic risk; a diversifier (green, negative "
                      f"share) lowers TE. Exposures: weights for sectors and industries, standard deviations for styles. "
                      f"All {len(table)} factors: DataFactors.")  # fmt: skip
     last, _ = write_table(ws, top, start_row=row)
@@ -143,9 +143,15 @@ def write_active_risk(wb: Workbook, report: dict[str, pd.DataFrame]) -> None:
     bars = min(TOP_CHART, len(top))
     chart = bar_chart(f"Share of TE², top {bars} factors", bars, "0%", width=12.0)
     add_series(chart, ws, 8, row, row + bars, 1)
-    value_labels(chart, "0%")
+    value_labels(chart, "0%", top["te_share"].head(bars))
     chart.height = max(chart.height, 0.53 * (len(top) + 3))
     ws.add_chart(chart, ws.cell(row=row, column=len(columns) + 2).coordinate)
+    section(ws, last + 2, 1, "Risk by group: total and active")
+    decomposition = report["risk_decomposition"].rename(index=lambda s: str(s).replace("_", " ").capitalize())
+    write_table(ws, decomposition.rename_axis("component"), start_row=last + 3, index=True,
+                formats={"variance_contribution": "0.0000", "active_variance_contribution": "0.0000"},
+                labels={"risk": "Total risk", "share": "Share of risk²", "active_risk": "Active risk (TE)",
+                        "active_share": "Share of TE²"})  # fmt: skip
     ws.freeze_panes = ws.cell(row=row + 1, column=2)
     autosize(ws, maximum=30)
     data_sheet(wb, "Factors", "Active risk of every factor", _labelled(table))
@@ -173,7 +179,7 @@ def write_names(wb: Workbook, report: dict[str, pd.DataFrame]) -> None:
     bars = min(TOP_CHART, len(top))
     chart = bar_chart(f"Top {bars} names by share of total risk", bars, "0%", width=11.0)
     add_series(chart, ws, 8, row, row + bars, 1)
-    value_labels(chart, "0.0%")
+    value_labels(chart, "0.0%", top["share_of_total_risk"].head(bars))
     chart.height = max(chart.height, 0.53 * (len(top) + 2))
     ws.add_chart(chart, ws.cell(row=row, column=10).coordinate)
     ws.freeze_panes = ws.cell(row=row + 1, column=2)
@@ -200,13 +206,13 @@ def write_attribution(wb: Workbook, report: dict[str, pd.DataFrame]) -> None:
     notes = " ".join(attrs.get("notes", []))
     row = title_rows(ws, f"Active return attribution, {attrs['date']}",
                      f"Daily returns on the exposures known at the close of {attrs['exposure_date']}: what each group of "
-                     f"factors and stock-specific returns added to the active return. {notes}".strip())  # fmt: skip
+                     f"factors and idiosyncratic returns added to the active return. {notes}".strip())  # fmt: skip
     section(ws, row, 1, "Reconciliation")
     frame = attribution.rename(index=str.capitalize)
     last, _ = write_table(ws, frame, start_row=row + 1, index=True, formats=dict.fromkeys(attribution.columns, PERCENT))
     chart = bar_chart("Active return by group", len(frame), "0.00%", width=11.0)
     add_series(chart, ws, 4, row + 1, last, 1)
-    value_labels(chart, "0.00%")
+    value_labels(chart, "0.00%", attribution["active"])
     chart.height = 6.5
     ws.add_chart(chart, ws.cell(row=row, column=7).coordinate)
     contributors = _labelled(report["attribution_contributors"].head(TOP_CONTRIBUTORS))
@@ -242,17 +248,18 @@ def write_track(wb: Workbook, track: str | Path) -> None:
         write_table(ws, table, start_row=row, index=True, by_row=True)
     if len(history) >= 2:
         series = pd.DataFrame({
-            "date": history["date"].astype(str),
+            "date": pd.to_datetime(history["date"]).dt.to_pydatetime(),
             "cumulative_active": (1 + history["portfolio_return"]).cumprod() - (1 + history["benchmark_return"]).cumprod(),
             "tracking_error": history["tracking_error"],
         })  # fmt: skip
-        data_sheet(wb, "Track", "Daily track: cumulative active return and ex-ante tracking error", series)
+        data_sheet(wb, "Track", "Daily track: cumulative active return and ex-ante tracking error", series, formats={"date": "yyyy-mm-dd"})
         data = wb[f"{DATA_PREFIX}Track"]
         first, last = 4, 4 + len(series)
-        chart = line_chart("Cumulative active return and ex-ante TE", "0.0%", width=16.0, height=8.0)
+        chart = line_chart("Cumulative active return and ex-ante TE", "0.0%", width=17.0, height=10.0)
         for column in (2, 3):
             chart.add_data(Reference(data, min_col=column, min_row=first, max_row=last), titles_from_data=True)
         chart.set_categories(Reference(data, min_col=1, min_row=first + 1, max_row=last))
+        date_axis(chart, len(series))
         chart.series[1].graphicalProperties.line.solidFill = SECOND_COLOR
         for s in chart.series:
             s.smooth = False
@@ -291,13 +298,9 @@ def write_model(wb: Workbook, report: dict[str, pd.DataFrame]) -> None:
             elif isinstance(cell.value, int):
                 cell.number_format = "#,##0"
             ws.cell(row=i, column=3).font = Font(name="Calibri", size=10)
+            ws.cell(row=i, column=3).alignment = Alignment(wrap_text=True, vertical="top")
     right = 5
-    section(ws, row, right, "Risk decomposition")
-    decomposition = report["risk_decomposition"].rename(index=lambda s: str(s).replace("_", " ").capitalize())
-    last_right, _ = write_table(ws, decomposition, start_row=row + 1, start_col=right, index=True,
-                                formats={"variance_contribution": "0.0000", "active_variance_contribution": "0.0000"})  # fmt: skip
-    section(ws, last_right + 2, right, "Value at risk (normal, share of gross)")
-    last_right, _ = write_table(ws, report["var"], start_row=last_right + 3, start_col=right, formats={"confidence": "0%"})
+    last_right = row - 2
     if "model_quality" in report:
         quality = report["model_quality"]
         keep = [k for k in quality.index if str(k).startswith(("r2_", "regression_days", "stocks_per_regression", "bias_"))][:16]
@@ -312,7 +315,7 @@ def write_model(wb: Workbook, report: dict[str, pd.DataFrame]) -> None:
         write_table(dq, factor, start_row=4, start_col=4, formats={"mean_abs_t": RATIO, "share_abs_t_over_2": PERCENT})
         autosize(dq)
     autosize(ws, maximum=40)
-    ws.column_dimensions["C"].width = 60
+    ws.column_dimensions["C"].width = 66
     ws.column_dimensions["D"].width = 2
 
 

@@ -34,6 +34,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 from openpyxl import Workbook
+from openpyxl.chart import Reference
+from openpyxl.chart.legend import Legend
 from openpyxl.styles import Alignment, Font
 from openpyxl.utils import get_column_letter
 from openpyxl.workbook.defined_name import DefinedName
@@ -43,7 +45,7 @@ from xlfactor._files import atomic_write
 from xlfactor.cells import append_row, set_cell
 from xlfactor.conventions import TRADING_DAYS_PER_YEAR
 from xlfactor.excel import report_sheets
-from xlfactor.excel.charts import SECOND_COLOR, add_series, bar_chart
+from xlfactor.excel.charts import LABEL_POINTS, add_series, axis_text, bar_chart, value_labels
 from xlfactor.excel.hedging_sheet import write_hedging_sheet
 from xlfactor.excel.sheets import (
     HEADER_FILL,
@@ -100,6 +102,8 @@ BOOK_SIZE = (
 
 MODEL_SHEETS = ("ModelUniverse", "ModelExposures", "ModelCovariance", "ModelCovariance1d", "Calc")
 TOP_TE_FACTORS = 8
+CHART_CM = 8.6  # height of the tear sheet's charts
+CHART_ROWS = 17  # rows under them (15 pt rows), before the sentences
 CARD_COLUMNS = {"A": 28, "B": 14, "C": 13, "D": 2}
 CHART_COLUMNS = 10  # E:N, each CHART_COLUMN_WIDTH wide
 CHART_COLUMN_WIDTH = 10.5
@@ -146,7 +150,7 @@ def write_report_workbook(
     report_sheets.write_active_risk(wb, report)
     report_sheets.write_names(wb, report)
     report_sheets.write_attribution(wb, report)
-    write_stress_sheet(wb, data, weights, bench, data.snapshot.is_simulated)
+    write_stress_sheet(wb, data, weights, bench, data.snapshot.is_simulated, report["var"])
     write_hedging_sheet(wb.create_sheet("Hedging"), data, weights)
     if track is not None:
         report_sheets.write_track(wb, track)
@@ -179,16 +183,17 @@ def _write_holdings(ws, holdings, missing: pd.DataFrame) -> int:
         row[0].number_format = number_format
     ws["D1"] = "Holdings: the book as given"
     ws["D1"].font = TITLE_FONT
-    ws["D2"] = "Edit tickers and values in columns A:B (add rows below): the Summary's headline formulas recompute."
-    ws["D2"].font = NOTE_FONT
+    ws["D2"] = "Edit tickers and values in columns A:B, or add rows below:"
+    ws["D3"] = "the Summary's headline formulas recompute."
+    ws["D2"].font = ws["D3"].font = NOTE_FONT
     if len(missing):
-        section(ws, 4, 4, "Missing holdings (outside the universe, treated as cash)")
-        write_table(ws, missing, start_row=5, start_col=4)
+        section(ws, 5, 4, "Missing holdings (outside the universe, treated as cash)")
+        write_table(ws, missing, start_row=6, start_col=4)
     ws.freeze_panes = "A2"
     ws.column_dimensions["A"].width = 14
     ws.column_dimensions["B"].width = 16
     ws.column_dimensions["C"].width = 3
-    for column in "DEFG":
+    for column in "DEFGH":
         ws.column_dimensions[column].width = 14
     return len(holdings.tickers) + 1 + HOLDINGS_SPARE_ROWS
 
@@ -352,7 +357,7 @@ def _write_tear_sheet(wb: Workbook, ws, report, model: _ModelCells, name: str, w
         cell.font = Font(name="Calibri", bold=True, size=12)
         cell.alignment = Alignment(horizontal="right")
         wb.defined_names[headline.name] = DefinedName(headline.name, attr_text=f"Summary!$B${i}")
-    after_cards = top + len(cards) + 1
+    after_cards = max(top + len(cards) + 1, top + CHART_ROWS)
     # the sentences, under the cards and charts
     gross = None if allocation else float(np.abs(holdings.amounts).sum())
     sentences = tear_sheet_sentences(report, gross)
@@ -380,6 +385,7 @@ def _banner(ws, row: int, bold: bool) -> None:
     ws.row_dimensions[row].height = 18
 
 
+GROUP_COLORS = ("1F4E78", "5B9BD5", "ED7D31", "FFC000", "A5A5A5")  # market, style, sector, industry, idiosyncratic
 GROUP_ROWS = (("market", "Market"), ("style", "Style"), ("sector", "Sector"), ("industry", "Industry"),
               ("idiosyncratic", "Idiosyncratic"))  # fmt: skip
 
@@ -395,19 +401,23 @@ def _tear_sheet_tables(ws, report, chart_row: int, row: int) -> None:
     section(ws, row, 1, "Risk by group")
     last, _ = write_table(ws, groups, start_row=row + 1, formats={"share": PERCENT, "active_share": PERCENT},
                           labels={"share": "Share of risk²", "active_share": "Share of TE²"})  # fmt: skip
-    chart = bar_chart("Risk by group (share of variance)", len(groups) * 2, "0%", width=9.6)
-    add_series(chart, ws, 2, row + 1, last, 1)
-    add_series(chart, ws, 3, row + 1, last, 1, SECOND_COLOR)
-    chart.legend = None
-    from openpyxl.chart.legend import Legend
-
+    chart = bar_chart("Risk by group (share of variance)", 2, "0%", width=10.2)
+    chart.grouping, chart.overlap, chart.gapWidth = "percentStacked", 100, 40  # one bar per risk, split by group
+    header = row + 1
+    chart.add_data(Reference(ws, min_col=1, max_col=3, min_row=header + 1, max_row=last), from_rows=True, titles_from_data=True)
+    chart.set_categories(Reference(ws, min_col=2, max_col=3, min_row=header, max_row=header))
+    for series, color in zip(chart.series, GROUP_COLORS):
+        series.graphicalProperties.solidFill = color
+        series.graphicalProperties.line.solidFill = color
+    chart.y_axis.majorUnit = 0.25
     chart.legend = Legend()
     chart.legend.position = "b"
-    chart.height = 7.2
+    chart.legend.txPr = axis_text(LABEL_POINTS)
+    chart.height = CHART_CM
     ws.add_chart(chart, f"E{chart_row}")
 
     active = report["active_risk"]
-    active = active[active["group"] != "idiosyncratic"]  # factors only: stock-specific risk is in the table on the left
+    active = active[active["group"] != "idiosyncratic"]  # factors only: idiosyncratic risk is in the table on the left
     top = active.reindex(active["te_share"].sort_values(ascending=False).index).head(TOP_TE_FACTORS)
     frame = pd.DataFrame({"factor": [factor_label(f) for f in top["factor"]], "group": top["group"].str.title().tolist(),
                           "active_exposure": top["active_exposure"].to_numpy(), "te_share": top["te_share"].to_numpy()})  # fmt: skip
@@ -427,5 +437,6 @@ def _tear_sheet_tables(ws, report, chart_row: int, row: int) -> None:
     last = header + len(frame)
     chart = bar_chart(f"Top {len(frame)} factors: share of TE²", len(frame), "0%", width=10.4)
     add_series(chart, ws, 11, header, last, 5)
-    chart.height = 7.2
+    value_labels(chart, "0%", frame["te_share"])
+    chart.height = CHART_CM
     ws.add_chart(chart, f"J{chart_row}")

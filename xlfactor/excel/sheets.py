@@ -208,17 +208,22 @@ def write_table(
         frame = frame.reset_index()
     formats = formats or {}
     labels = labels or {}
+    numeric = [pd.api.types.is_numeric_dtype(frame[c]) and not pd.api.types.is_bool_dtype(frame[c]) for c in frame.columns]
     for j, name in enumerate(frame.columns):
         cell = set_cell(ws.cell(row=start_row, column=start_col + j), labels.get(str(name), header_label(name)))
         cell.font = HEADER_FONT
         cell.fill = HEADER_FILL
+        if numeric[j] and not by_row:
+            cell.alignment = Alignment(horizontal="right")  # over its numbers
     values = frame.to_numpy(dtype=object)
     for i, row in enumerate(values, start=start_row + 1):
         for j, value in enumerate(row):
             shown = yes_no(cell_value(value))
             if by_row and j == 0:
                 shown = labels.get(str(value), header_label(value))
-            set_cell(ws.cell(row=i, column=start_col + j), shown)  # text stays text, never a formula
+            cell = set_cell(ws.cell(row=i, column=start_col + j), shown)  # text stays text, never a formula
+            if shown in ("Yes", "No") and shown is not value:
+                cell.alignment = Alignment(horizontal="center")
     if by_row:
         for i, row in enumerate(values, start=start_row + 1):
             fmt = formats.get(str(row[0]), quantity_format(str(row[0]))) or RATIO
@@ -247,18 +252,31 @@ def autosize(ws: Worksheet, minimum: int = 8, maximum: int = 48) -> None:
             if cell.coordinate in ws.merged_cells:
                 continue  # a merged note wraps over its range
             text = cell.value if isinstance(cell.value, str) else f"{cell.value:,.2f}" if isinstance(cell.value, float) else str(cell.value)
-            if _is_header(cell):
-                headers.append(cell)
-                text = max(text.split(), key=len, default=text) + "  "  # headers wrap: the longest word sets the width
             size = cell.font.sz if cell.font is not None and cell.font.sz else 11
             bold = 1.1 if cell.font is not None and cell.font.b else 1.0
+            if _is_header(cell):
+                headers.append(cell)
+                text = max(text.split(), key=len, default=text)  # headers wrap: the longest word sets the width
             widths[cell.column] = max(widths.get(cell.column, 0), math.ceil(len(text) * size / 11 * bold))
     for column, width in widths.items():
-        ws.column_dimensions[get_column_letter(column)].width = max(minimum, min(maximum, width + 2))
+        ws.column_dimensions[get_column_letter(column)].width = max(minimum, min(maximum, width + 1))
     for cell in headers:
-        if len(str(cell.value)) * 1.1 > _column_width(ws, cell.column):
-            cell.alignment = Alignment(wrap_text=True, vertical="bottom")
-            ws.row_dimensions[cell.row].height = 30
+        width = _column_width(ws, cell.column)
+        if len(str(cell.value)) * 1.1 > width:
+            cell.alignment = Alignment(wrap_text=True, vertical="bottom", horizontal=cell.alignment.horizontal)
+            lines = _wrapped_lines(str(cell.value), width / 1.1)
+            ws.row_dimensions[cell.row].height = max(15 * lines, ws.row_dimensions[cell.row].height or 0)
+
+
+def _wrapped_lines(text: str, width: float) -> int:
+    """Lines ``text`` takes when wrapped at word breaks to ``width`` characters."""
+    lines, length = 1, 0
+    for word in text.split():
+        if length and length + 1 + len(word) > width:
+            lines, length = lines + 1, len(word)
+        else:
+            length += (1 if length else 0) + len(word)
+    return lines
 
 
 def _is_header(cell) -> bool:

@@ -35,10 +35,11 @@ def stress_frames(data, weights, benchmark) -> tuple[pd.DataFrame, pd.DataFrame,
     return stresses, worst, var
 
 
-def write_stress_sheet(wb: Workbook, data, weights, benchmark, simulated: bool = False) -> None:
+def write_stress_sheet(wb: Workbook, data, weights, benchmark, simulated: bool = False, normal_var: pd.DataFrame | None = None) -> None:
     """Add the ``Stress`` sheet (VaR, the worst scenarios and their chart) and ``DataStress`` (every scenario) to ``wb``.
 
-    ``weights`` in universe order, against ``benchmark``.
+    ``weights`` in universe order, against ``benchmark``; ``normal_var`` (the report's ``var``
+    table: confidence, horizon, VaR and expected shortfall) is shown under the historical VaR.
     """
     ws = wb.create_sheet("Stress")
     stresses, worst, var = stress_frames(data, weights, benchmark)
@@ -49,8 +50,12 @@ def write_stress_sheet(wb: Workbook, data, weights, benchmark, simulated: bool =
         "their conditional expectation; episodes replay stored factor returns." + (" SIMULATED MARKET." if simulated else ""),
     )
     section(ws, row, 1, "Value at risk: historical (replayed days) against parametric (normal)")
-    last_row, _ = write_table(ws, var, start_row=row + 1, formats={"ratio": RATIO, "es_ratio": RATIO},
+    last_row, _ = write_table(ws, var, start_row=row + 1, formats={"ratio": RATIO, "es_ratio": RATIO, "historical_es": PERCENT,
+                                                                    "parametric_es": PERCENT},
                               labels={"measure": "Confidence, horizon"})  # fmt: skip
+    if normal_var is not None:
+        section(ws, last_row + 2, 1, "Value at risk, normal model (share of gross; 10 days scales one day by the square root of time)")
+        last_row, _ = write_table(ws, normal_var, start_row=last_row + 3, formats={"confidence": "0%"})
     shown = stresses.drop(columns=["description"]).copy()
     shown["kind"] = shown["kind"].str.capitalize()
     shown = shown.reindex(shown["portfolio"].sort_values(kind="stable").index).head(TOP_SCENARIOS)
@@ -61,7 +66,7 @@ def write_stress_sheet(wb: Workbook, data, weights, benchmark, simulated: bool =
     bars = min(CHART_SCENARIOS, len(worst))
     chart = bar_chart(f"The {bars} worst scenarios (portfolio P&L, % of gross)", bars, "0%", width=12.5)
     add_series(chart, ws, 5, table_row, table_row + bars, 1)
-    value_labels(chart, "0.0%")
+    value_labels(chart, "0.0%", shown["portfolio"].head(bars))
     chart.height = 9.0
     ws.add_chart(chart, ws.cell(row=row, column=10).coordinate)
     autosize(ws, maximum=34)

@@ -21,7 +21,7 @@ GROUP_WORDS = {
     "style": "style factors",
     "sector": "sectors",
     "industry": "industries",
-    "idiosyncratic": "stock-specific risk",
+    "idiosyncratic": "idiosyncratic risk",
 }
 """How the risk groups (rows of ``risk_decomposition``) are named in a sentence."""
 
@@ -47,7 +47,7 @@ def largest_te_driver(active_risk: pd.DataFrame) -> Driver | None:
     """
     if active_risk is None or active_risk.empty or "te_share" not in active_risk:
         return None
-    active_risk = active_risk[active_risk["group"] != "idiosyncratic"]  # a factor, not stock-specific risk
+    active_risk = active_risk[active_risk["group"] != "idiosyncratic"]  # a factor, not idiosyncratic risk
     shares = pd.to_numeric(active_risk["te_share"], errors="coerce")
     if shares.isna().all():
         return None
