@@ -21,7 +21,7 @@ def small_build(tmp_path_factory, small_market):
     small = small_market
     root = tmp_path_factory.mktemp("small")
     with pytest.MonkeyPatch.context() as patch:
-        patch.setattr("xlfactor.demo.simulate.simulate_market", lambda seed=None: small)
+        patch.setattr("xlfactor.demo.simulate.simulate_market", lambda seed=None, progress=None: small)
         assert main(["demo-data", str(root / "in"), "--seed", "5"]) == 0
     out = root / "history"
     command = ["build", "--data", str(root / "in"), "--out", str(out), "--every", "MONTH", "--start", small.data.dates[-70]]

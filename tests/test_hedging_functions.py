@@ -214,8 +214,8 @@ def test_report_workbook_has_the_hedging_sheet(tmp_path, book):
     cells = {ws.cell(row=r, column=1).value: [ws.cell(row=r, column=c).value for c in range(2, 5)] for r in range(1, ws.max_row + 1)}
     for etf, row in expected.hedges.iterrows():
         assert cells[etf][:2] == pytest.approx([row["etf_cascade"], row["minimum_te"]], abs=1e-15)
-    for name in ("unhedged", "etf_cascade", "minimum_te"):
-        assert cells[name] == pytest.approx(expected.summary.loc[name].tolist(), abs=1e-15)
+    for name, label in (("unhedged", "Unhedged"), ("etf_cascade", "Cascade hedge"), ("minimum_te", "Minimum-TE hedge")):
+        assert cells[label] == pytest.approx(expected.summary.loc[name].tolist(), abs=1e-15)
     assert expected.summary.loc["minimum_te", "risk"] < expected.summary.loc["unhedged", "risk"]
 
 

@@ -258,13 +258,14 @@ def test_summary_sheet_keeps_booleans_and_counts(tmp_path):
 
     out = tmp_path / "r.xlsx"
     write_report_workbook(out, _universe_book([]))
-    ws = openpyxl.load_workbook(out)["Summary"]
+    ws = openpyxl.load_workbook(out)["Model"]  # the snapshot's facts: flags read Yes/No, counts stay integers
     facts = {}
     for row in ws.iter_rows():
         for cell in row[:-1]:
-            if isinstance(cell.value, str) and cell.value in ("simulated", "tickers") and cell.value not in facts:
+            if isinstance(cell.value, str) and cell.value in ("Simulated market", "Stocks in the universe") and cell.value not in facts:
                 facts[cell.value] = ws.cell(row=cell.row, column=cell.column + 1).value
-    assert facts["simulated"] is True and facts["tickers"] == 1000 and isinstance(facts["tickers"], int)
+    assert facts["Simulated market"] == "Yes" and facts["Stocks in the universe"] == 1000
+    assert isinstance(facts["Stocks in the universe"], int)
 
 
 @pytest.mark.parametrize("quoted", [False, True])

@@ -1,17 +1,26 @@
-"""The ``xlfactor`` command line: a thin adapter over the Python API (no math here)."""
+"""The ``xlfactor`` command line: a thin adapter over the Python API (no math here).
+
+Results go to stdout (tables a person reads, or JSON with ``--json``), so they pipe
+cleanly; notes, warnings and progress bars (tqdm) go to stderr, and ``--quiet`` silences
+the progress. Money and percentages are printed with the sign first (``-$445,660``,
+``-8.21%``), and a zero is never signed.
+"""
 
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import math
 import sys
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
-import pandas as pd
-
-from xlfactor._json import to_plain
 from xlfactor.errors import XlfactorError
+
+if TYPE_CHECKING:
+    import pandas as pd
+# pandas, numpy and the model load inside the commands, after the first progress line: `xlfactor build` shows it at once
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -24,19 +33,35 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return args.run(args)
     except (XlfactorError, OSError) as exc:
-        print(f"xlfactor: error: {exc}", file=sys.stderr)
+        print(f"xlfactor: error: {cli_message(exc)}", file=sys.stderr)
         return 2
+
+
+def cli_message(exc: BaseException) -> str:
+    """An error's one line as the command line says it: the factor list is ``xlfactor factors`` here, not OF_FACTORS()."""
+    return str(exc).replace("OF_FACTORS()", "`xlfactor factors`")
+
+
+def _version() -> str:
+    from xlfactor import __version__
+
+    return f"xlfactor {__version__}"
 
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="xlfactor", description="Open equity factor risk model.")
+    parser.add_argument("--version", action="version", version=_version())
+    parser.add_argument("-q", "--quiet", action="store_true", help="no progress bars on stderr")
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("-q", "--quiet", action="store_true", default=argparse.SUPPRESS, help="no progress bars on stderr")
     commands = parser.add_subparsers(title="commands")
+    commands.add_parser = functools.partial(commands.add_parser, parents=[common])  # every command takes --quiet
 
     report = commands.add_parser("report", help="risk report of a portfolio (workbook and/or JSON summary)")
     _holdings_arguments(report)
     _snapshot_arguments(report)
     report.add_argument("--out", help="write the report workbook here (.xlsx)")
-    report.add_argument("--json", action="store_true", help="print the summary as JSON")
+    report.add_argument("--json", action="store_true", help="print the summary as JSON (default: a table)")
     report.add_argument("--track", help="track folder (xlfactor track --history or OpenFactor --track): realized statistics on the Summary")
     report.set_defaults(run=_run_report)
 
@@ -51,6 +76,7 @@ def _parser() -> argparse.ArgumentParser:
 
     snapshot = commands.add_parser("snapshot", help="snapshot commands")
     snapshot_commands = snapshot.add_subparsers(title="snapshot commands")
+    snapshot_commands.add_parser = functools.partial(snapshot_commands.add_parser, parents=[common])
     info = snapshot_commands.add_parser("info", help="describe a snapshot")
     _snapshot_arguments(info)
     info.set_defaults(run=_run_snapshot_info)
@@ -119,6 +145,11 @@ def _parser() -> argparse.ArgumentParser:
     discover.add_argument("--out", help="also write the report workbook with a Themes sheet (.xlsx)")
     discover.set_defaults(run=_run_discover)
 
+    factors = commands.add_parser("factors", help="list the factor ids with their group and volatility")
+    _snapshot_arguments(factors)
+    factors.add_argument("--json", action="store_true", help="print JSON")
+    factors.set_defaults(run=_run_factors)
+
     functions = commands.add_parser("functions", help="list the OF_ worksheet functions")
     functions.add_argument("--markdown", action="store_true", help="print the README reference table")
     functions.set_defaults(run=_run_functions)
@@ -144,29 +175,39 @@ def _run_track(args: argparse.Namespace) -> int:
     day = record_day(_read_holdings(args.portfolio), history, snapshot, args.as_of, benchmark)
     write_track_workbook(workbook, read_history(history))
     track = day.tables["track"].iloc[0]
-    if snapshot.is_simulated:
-        print("note: SIMULATED MARKET (embedded demo snapshot), not real data", file=sys.stderr)
+    _note_simulated(snapshot)
     _note_missing(day.missing)
     print(
-        f"recorded {day.date}: portfolio {track['portfolio_return']:+.4%}, benchmark {track['benchmark_return']:+.4%}, "
-        f"TE {track['tracking_error']:.2%} -> {workbook} ({history})"
+        f"recorded {day.date}: portfolio {percent(track['portfolio_return'])}, benchmark {percent(track['benchmark_return'])}, "
+        f"TE {percent(track['tracking_error'], sign=False)} -> {workbook} ({history})"
     )
     return 0
 
 
 class _Bar:
-    """``progress(label, done, total)`` as tqdm bars on stderr: a new bar when a count restarts."""
+    """``progress(label, done, total)`` as tqdm bars on stderr: one bar per stage (a new one when the label changes).
 
-    def __init__(self) -> None:
+    A stage is announced with ``done=0`` as it starts, so the bar shows before the work;
+    ``quiet`` draws nothing.
+    """
+
+    def __init__(self, quiet: bool = False) -> None:
         self.bar = None
+        self.label = None
+        self.quiet = quiet
 
     def __call__(self, label: str, done: int, total: int) -> None:
+        if self.quiet:
+            return
         from tqdm import tqdm
 
-        if self.bar is None or done <= self.bar.n or total != self.bar.total:
+        if self.bar is None or label != self.label or done < self.bar.n or total != self.bar.total:
+            if self.bar is not None and label != self.label:
+                self.bar.update(self.bar.total - self.bar.n)  # stages run one after the other: the last one is done
             self.close()
-            self.bar = tqdm(total=total, file=sys.stderr, unit="step")
-        self.bar.set_description_str(label, refresh=False)
+            unit = "day" if "days" in label else "book" if "book" in label else "step"
+            self.bar = tqdm(total=total, desc=label, file=sys.stderr, unit=unit, mininterval=0.5, dynamic_ncols=True)
+            self.label = label
         self.bar.update(done - self.bar.n)
         if done >= total:
             self.close()
@@ -175,9 +216,28 @@ class _Bar:
         if self.bar is not None:
             self.bar.close()
             self.bar = None
+            self.label = None
+
+
+def _quiet(args: argparse.Namespace) -> bool:
+    return bool(getattr(args, "quiet", False))
+
+
+
+
+STARTING = "starting"
+"""The first progress stage of a long command, shown before the model loads (under 2 s after the command starts)."""
+
+
+def _started(args: argparse.Namespace) -> _Bar:
+    """A progress bar for a long command, already showing its first line (``starting``) on stderr."""
+    bar = _Bar(_quiet(args))
+    bar(STARTING, 0, 1)
+    return bar
 
 
 def _run_build(args: argparse.Namespace) -> int:
+    bar = _started(args)
     from xlfactor.builder.builder import BuildOptions, build_snapshot
 
     market = None if args.market_series.lower() == "none" else args.market_series
@@ -191,7 +251,7 @@ def _run_build(args: argparse.Namespace) -> int:
         client, cluster = dask_client(args.scheduler, args.workers)
         mapper = dask_mapper(client)
     try:
-        written = build_snapshot(args.data, args.out, args.start, args.end, args.as_of, args.every, options, _Bar(), mapper)
+        written = build_snapshot(args.data, args.out, args.start, args.end, args.as_of, args.every, options, bar, mapper)
     finally:
         if client is not None:
             client.close()
@@ -202,15 +262,17 @@ def _run_build(args: argparse.Namespace) -> int:
 
 
 def _run_batch(args: argparse.Namespace) -> int:
+    starting = _started(args)
     from xlfactor.reporting.batch_run import run_batch
 
     benchmark = _read_holdings(args.benchmark) if args.benchmark else None
     writer = None
     if args.reports:
         from xlfactor.excel.report_workbook import write_report_workbook as writer
+    starting.close()  # the books bar follows
     result = run_batch(
         args.holdings, args.out, args.snapshot, args.as_of, benchmark, writer, args.track,
-        args.scheduler, args.workers, bar=True,
+        args.scheduler, args.workers, bar=not _quiet(args),
     )  # fmt: skip
     for name, reason in result.failed.items():
         print(f"xlfactor: book {name}: {reason}", file=sys.stderr)
@@ -256,20 +318,21 @@ def quality_text(quality: dict) -> str:
 
 
 def _run_demo_data(args: argparse.Namespace) -> int:
+    bar = _started(args)
     from xlfactor.demo import write_demo_inputs
     from xlfactor.demo.simulate_constants import SEED
 
-    seed = SEED if args.seed is None else args.seed
-    market = None
-    if args.names is not None or args.years is not None:
-        from xlfactor.conventions import TRADING_DAYS_PER_YEAR
-        from xlfactor.demo.simulate import N_ASSETS, N_DAYS, simulate_market
+    from xlfactor.conventions import TRADING_DAYS_PER_YEAR
+    from xlfactor.demo.simulate import MAX_NAMES, N_ASSETS, N_DAYS, simulate_market
 
-        if (args.names is not None and args.names < 50) or (args.years is not None and args.years * TRADING_DAYS_PER_YEAR < 200):
-            raise XlfactorError("demo-data needs --names of at least 50 and --years of at least 0.8")
-        days = N_DAYS if args.years is None else int(round(args.years * TRADING_DAYS_PER_YEAR))
-        market = simulate_market(seed, N_ASSETS if args.names is None else args.names, days)
-    folder = write_demo_inputs(args.folder, seed, market)
+    seed = SEED if args.seed is None else args.seed
+    if (args.names is not None and not 50 <= args.names <= MAX_NAMES) or (args.years is not None and args.years * TRADING_DAYS_PER_YEAR < 200):
+        raise XlfactorError(f"demo-data needs --names from 50 to {MAX_NAMES:,} and --years of at least 0.8")
+    days = N_DAYS if args.years is None else int(round(args.years * TRADING_DAYS_PER_YEAR))
+    market = None  # the default market is simulated by write_demo_inputs
+    if args.names is not None or args.years is not None:
+        market = simulate_market(seed, N_ASSETS if args.names is None else args.names, days, progress=bar)
+    folder = write_demo_inputs(args.folder, seed, market, progress=bar)
     print(f"wrote the simulated market (inputs and truth/) to {folder}", file=sys.stderr)
     return 0
 
@@ -312,6 +375,14 @@ def _progress(name: str, done: int, total: int | None) -> None:
     print(f"\rdownloading {name}: {size}", end="" if total is None or done < total else "\n", file=sys.stderr)
 
 
+def _note_simulated(snapshot) -> None:
+    """The simulated-market note on stderr, naming the snapshot it is about."""
+    if snapshot.is_simulated:
+        facts = snapshot.describe()
+        print(f"note: SIMULATED MARKET: the snapshot {facts.get('source')} (as of {snapshot.as_of}) is built from "
+              "simulated data, not real data", file=sys.stderr)  # fmt: skip
+
+
 def _read_holdings(path: str) -> pd.DataFrame:
     from xlfactor.risk.holdings_file import read_holdings_csv
 
@@ -336,15 +407,22 @@ def _run_report(args: argparse.Namespace) -> int:
     benchmark = _read_holdings(args.benchmark) if args.benchmark else None
     portfolio = _read_holdings(args.portfolio)
     report = portfolio_report(portfolio, snapshot, benchmark)
-    if snapshot.is_simulated:
-        print("note: SIMULATED MARKET (embedded demo snapshot), not real data", file=sys.stderr)
+    _note_simulated(snapshot)
     _note_missing(report["missing_holdings"])
     if args.out:
+        from pathlib import Path
+
         from xlfactor.excel.report_workbook import write_report_workbook
 
-        path = write_report_workbook(args.out, portfolio, snapshot, benchmark, report, track=args.track)
+        path = write_report_workbook(args.out, portfolio, snapshot, benchmark, report, track=args.track, name=Path(args.portfolio).stem)
         print(f"wrote {path}", file=sys.stderr)
-    if args.json or not args.out:
+    if not args.json:
+        if not args.out:
+            from pathlib import Path
+
+            print(report_text(report, Path(args.portfolio).stem, _gross(portfolio)), end="")
+        return 0
+    if args.json:
         summary = {k: _json_number(k, v) for k, v in report["summary"]["value"].items()}
         facts = report["snapshot"]["value"].to_dict()
         facts["diagnostics"] = snapshot.diagnostics  # structured: counts are numbers, flags booleans
@@ -354,6 +432,8 @@ def _run_report(args: argparse.Namespace) -> int:
 
             realized = realized_statistics(load_track(args.track)["track"])
             out["realized"] = json.loads(realized.to_json(orient="index"))
+        from xlfactor._json import to_plain
+
         print(json.dumps(out, indent=2, default=to_plain))
     return 0
 
@@ -364,8 +444,7 @@ def _run_discover(args: argparse.Namespace) -> int:
     snapshot = _load(args)
     portfolio = _read_holdings(args.portfolio)
     benchmark = _read_holdings(args.benchmark) if args.benchmark else None
-    if snapshot.is_simulated:
-        print("note: SIMULATED MARKET (embedded demo snapshot), not real data", file=sys.stderr)
+    _note_simulated(snapshot)
     try:
         result = discover_semantic_factors(portfolio, snapshot, args.threshold, args.window, semantic_cache=args.cache)
     except SemanticError as exc:
@@ -413,8 +492,7 @@ def _run_hedge(args: argparse.Namespace) -> int:
     snapshot = _load(args)
     data = factor_model_data(snapshot)
     held = data.align_holdings(_read_holdings(args.portfolio))
-    if snapshot.is_simulated:
-        print("note: SIMULATED MARKET (embedded demo snapshot), not real data", file=sys.stderr)
+    _note_simulated(snapshot)
     if len(held.missing):
         print(f"note: {len(held.missing)} holdings outside the universe treated as cash: {', '.join(held.missing['ticker'][:5])}", file=sys.stderr)
     result = hedge_comparison(data, held.weights, args.levels)
@@ -428,14 +506,17 @@ def _run_hedge(args: argparse.Namespace) -> int:
             "summary": result.summary.to_dict(orient="index"),
             "missing_holdings": held.missing["ticker"].tolist(),
         }
+        from xlfactor._json import to_plain
+
         print(json.dumps(payload, indent=2, default=to_plain))
         return 0
-    print(f"ETF hedges as of {snapshot.as_of} (decimals of gross; negative = short)")
-    print(result.hedges.to_string(float_format=lambda v: f"{v:+.4f}"))
+    print(f"ETF hedges as of {snapshot.as_of} (percent of gross; negative = short)")
+    print(result.hedges.to_string(formatters={c: percent for c in result.hedges.columns}))
     print("\nETF cascade by level (shares of the book's variance over the window)")
-    print(result.levels.to_string(float_format=lambda v: f"{v:.4f}"))
+    print(result.levels.to_string(formatters={c: functools.partial(percent, sign=False) for c in result.levels.columns}))
     print("\nModel risk (annualized), factor share of variance and beta")
-    print(result.summary.to_string(float_format=lambda v: f"{v:.4f}"))
+    unsigned = functools.partial(percent, sign=False)
+    print(result.summary.to_string(formatters={"risk": unsigned, "factor_share": unsigned, "beta": lambda v: f"{v:.2f}"}))
     return 0
 
 
@@ -447,8 +528,7 @@ def _run_stress(args: argparse.Namespace) -> int:
     data = factor_model_data(snapshot)
     book = scenarios.as_book(data, _read_holdings(args.portfolio))
     benchmark = scenarios.as_book(data, _read_holdings(args.benchmark), "benchmark") if args.benchmark else None
-    if snapshot.is_simulated:
-        print("note: SIMULATED MARKET (embedded demo snapshot), not real data", file=sys.stderr)
+    _note_simulated(snapshot)
     if args.shock:
         result = scenarios.stress(data, book, [_shock(text) for text in args.shock], not args.no_propagate, benchmark)
         if args.json:
@@ -456,16 +536,16 @@ def _run_stress(args: argparse.Namespace) -> int:
             print(json.dumps({"summary": result.summary.to_dict(orient="index"), "dollars": result.dollars,
                               "factors": factors.to_dict(orient="records")}, indent=2, default=float))  # fmt: skip
         else:
-            print(result.summary.to_string(float_format=lambda v: f"{v:+.4%}"))
+            print(result.summary.to_string(float_format=percent))
             if result.dollars is not None:
-                print(f"portfolio P&L ${result.dollars['portfolio']:+,.0f}, active ${result.dollars['active']:+,.0f}")
+                print(f"portfolio P&L {money(result.dollars['portfolio'])}, active {money(result.dollars['active'])}")
         return 0
     table = scenarios.stress_table(data, book, benchmark)
     if args.json:
         print(json.dumps(table.to_dict(orient="records"), indent=2, default=float))
     else:
         shown = table.drop(columns=["description"])
-        print(shown.to_string(index=False, float_format=lambda v: f"{v:+.4%}"))
+        print(shown.to_string(index=False, float_format=percent))
     return 0
 
 
@@ -481,8 +561,130 @@ def _shock(text: str) -> tuple[str, float]:
 
 def _run_snapshot_info(args: argparse.Namespace) -> int:
     snapshot = _load(args)
-    for key, value in snapshot.describe().items():
-        print(f"{key:>20}: {value}")
+    print(snapshot_text(snapshot.describe(), snapshot.diagnostics), end="")
+    return 0
+
+
+SNAPSHOT_SECTIONS = (
+    ("Snapshot", ("source", "universe", "model_version", "as_of_date", "simulated")),
+    ("Coverage", ("tickers", "factors", "factor_return_days", "panel_dates", "scenarios")),
+)
+
+
+def snapshot_text(facts: dict, diagnostics: dict) -> str:
+    """``snapshot info`` as sections: what it is, what it covers, its diagnostics one per line."""
+    lines = []
+    shown = set()
+    for title, keys in SNAPSHOT_SECTIONS:
+        lines.append(title)
+        for key in keys:
+            if key in facts:
+                lines.append(f"  {key.replace('_', ' '):<22} {_plain(facts[key])}")
+                shown.add(key)
+        lines.append("")
+    rest = [k for k in facts if k not in shown and k != "diagnostics"]
+    if rest:
+        lines.append("Other")
+        lines += [f"  {k.replace('_', ' '):<22} {_plain(facts[k])}" for k in rest]
+        lines.append("")
+    if diagnostics:
+        lines.append("Diagnostics")
+        lines += [f"  {str(k).replace('_', ' '):<32} {_plain(v)}" for k, v in diagnostics.items()]
+    return "\n".join(lines).rstrip("\n") + "\n"
+
+
+def _plain(value: object) -> str:
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, float):
+        return f"{value:,.0f}" if value.is_integer() and abs(value) >= 1 else f"{value:.4g}"
+    if isinstance(value, int):
+        return f"{value:,}"
+    if isinstance(value, dict):
+        return ", ".join(f"{k} {_plain(v)}" for k, v in value.items())
+    return str(value)
+
+
+def percent(value: float, digits: int = 2, sign: bool = True) -> str:
+    """A decimal as a percent with the sign first: ``-8.21%``, ``+0.41%``; a value that rounds to zero is ``0.00%``."""
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "n/a"
+    rounded = round(float(value) * 100, digits)
+    if rounded == 0:
+        return f"{0:.{digits}f}%"
+    return f"{rounded:+.{digits}f}%" if sign else f"{rounded:.{digits}f}%"
+
+
+def money(value: float) -> str:
+    """Dollars with the sign before the symbol and no cents: ``-$445,660``, ``+$12,000``; zero is ``$0``."""
+    rounded = round(float(value))
+    if rounded == 0:
+        return "$0"
+    return f"-${-rounded:,.0f}" if rounded < 0 else f"+${rounded:,.0f}"
+
+
+REPORT_ROWS = (
+    ("total_risk", "Total risk (annualized)"), ("factor_risk", "Factor risk"), ("idiosyncratic_risk", "Idiosyncratic risk"),
+    ("tracking_error", "Tracking error"), ("active_factor_risk", "Active factor risk"),
+    ("active_idiosyncratic_risk", "Active idiosyncratic risk"), ("beta", "Ex-ante beta"),
+    ("var_95", "One-day VaR 95% (of gross)"), ("var_99", "One-day VaR 99% (of gross)"),
+    ("idiosyncratic_share_of_te", "Idiosyncratic share of TE²"), ("net_exposure", "Net exposure (of gross)"),
+    ("holdings", "Holdings"), ("missing_holdings", "Holdings outside the universe"),
+)  # fmt: skip
+
+
+def report_text(report: dict, name: str, gross: float | None = None) -> str:
+    """The report's summary as a table a person reads, then the tear sheet's sentences."""
+    from xlfactor.reporting.narrative import tear_sheet_sentences
+
+    summary = report["summary"]["value"]
+    facts = report["snapshot"]["value"]
+    lines = [f"Risk report: {name}", f"snapshot {facts.get('source')} as of {facts.get('as_of_date')}, benchmark: {facts.get('benchmark')}", ""]
+    for key, label in REPORT_ROWS:
+        if key not in summary:
+            continue
+        value = summary[key]
+        if key in ("holdings", "missing_holdings"):
+            text = f"{int(value):,}"
+        elif key == "beta":
+            text = f"{value:.2f}"
+        else:
+            text = percent(value, sign=key == "net_exposure")
+        lines.append(f"  {label:<32} {text:>10}")
+    if gross is not None:
+        lines.append(f"  {'Gross (dollars)':<32} {money(gross).lstrip('+'):>10}")
+    lines.append("")
+    lines += tear_sheet_sentences(report, gross)
+    return "\n".join(lines) + "\n"
+
+
+def _gross(portfolio: pd.DataFrame) -> float | None:
+    import pandas as pd
+
+    columns = {str(c).strip().lower(): c for c in portfolio.columns}
+    if "value" not in columns:
+        return None
+    return float(pd.to_numeric(portfolio[columns["value"]], errors="coerce").abs().sum())
+
+
+def _run_factors(args: argparse.Namespace) -> int:
+    import numpy as np
+    import pandas as pd
+
+    from xlfactor._json import to_plain
+
+    from xlfactor.risk.model_data import factor_model_data
+
+    snapshot = _load(args)
+    data = factor_model_data(snapshot)
+    volatility = np.sqrt(np.diag(data.factor_covariance))
+    table = pd.DataFrame({"factor": data.factor_names, "group": data.factor_groups, "volatility": volatility})
+    _note_simulated(snapshot)
+    if args.json:
+        print(json.dumps(table.to_dict(orient="records"), indent=2, default=to_plain))
+        return 0
+    print(f"{len(table)} factors of snapshot {snapshot.describe().get('source')} as of {snapshot.as_of} (volatility annualized)")
+    print(table.to_string(index=False, formatters={"volatility": functools.partial(percent, sign=False)}))
     return 0
 
 

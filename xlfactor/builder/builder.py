@@ -222,19 +222,20 @@ def build_model(
     ``snapshot_rows`` (date rows) limits the raw descriptors kept to those dates, the
     only ones :func:`snapshot_at` can then be asked for; by default every date.
     """
-    step = _stepper(progress, 3)
+    stage = _stage(progress)
+    stage("descriptors", 0, 1)
     exposures = style_exposures(data, raw_rows=snapshot_rows)
-    step("exposures")
+    stage("descriptors", 1, 1)
     market, pinned = _market_series(data, options)
+    days = len(data.dates) - 1
+    stage("regressions (days)", 0, days)
     regression = regress(
         data.returns[1:], data.market_cap[:-1], exposures.styles[:-1], data.sector[:-1], data.industry[:-1],
         data.industry_sector, len(data.sector_names), None if market is None else market[1:],
-        options.min_industry_members, mapper,
+        options.min_industry_members, _counting(mapper, progress, "regressions (days)", days),
     )  # fmt: skip
     regression = _prepend_empty_day(regression)
-    step("regressions")
     names, groups = factor_names(data, exposures.names)
-    step("done")
     return ModelHistory(
         data, exposures.names, exposures.styles, exposures.raw, exposures.universe, regression, names, groups,
         pinned, exposures.skipped, options.min_industry_members,
@@ -255,15 +256,29 @@ def factor_names(data: MarketData, style_names: list[str]) -> tuple[np.ndarray, 
     return names, groups
 
 
-def _stepper(progress: Progress | None, total: int):
-    state = {"done": 0}
+def _stage(progress: Progress | None) -> Progress:
+    """``progress`` or a no-op: ``stage(label, done, total)`` as a stage starts (done 0) and advances."""
+    return progress if progress is not None else (lambda label, done, total: None)
 
-    def step(label: str) -> None:
-        state["done"] += 1
-        if progress is not None:
-            progress(label, state["done"], total)
 
-    return step
+def _counting(mapper: Mapper | None, progress: Progress | None, label: str, units: int) -> Mapper | None:
+    """``mapper`` (default in-process) reporting ``progress(label, units done, units)`` as its tasks finish.
+
+    The tasks are chunks of ``units`` (days): a finished share of the tasks is reported as
+    the same share of the units.
+    """
+    if progress is None:
+        return mapper
+
+    def mapped(fn, shared, tasks, on_done=None, on_result=None, meanwhile=None):
+        def done(i: int, n: int) -> None:
+            progress(label, round(units * i / n), units)
+            if on_done is not None:
+                on_done(i, n)
+
+        return (mapper or serial_map)(fn, shared, tasks, done, on_result, meanwhile)
+
+    return mapped
 
 
 def _market_series(data: MarketData, options: BuildOptions) -> tuple[np.ndarray | None, bool]:
@@ -512,8 +527,11 @@ def build_snapshot(
     build leaves the client only the descriptors and the quality report.
     """
     every = None if every is None else BuildFrequency.parse(every, "every")  # refused before any work
+    stage = _stage(progress)
     data_dir = Path(data_dir)
+    stage("read", 0, 1)
     data = read_inputs(data_dir, None, as_of or end)
+    stage("read", 1, 1)
     source = _source_info(data_dir)
     first = max(MIN_REGRESSION_DAYS, int(np.searchsorted(data.dates, start)) if start else MIN_REGRESSION_DAYS)
     rows = output_rows(data.dates, every, first)
@@ -533,16 +551,27 @@ def build_snapshot(
 
     def quality_here() -> None:
         # here, on the history this process holds (nothing shipped), while the workers estimate the snapshots
+        stage("quality", 0, 1)
         names = np.nonzero(history.universe[last])[0]
         factor_index, _ = model_factors(history, last, names)
         report["quality"] = model_quality(history, last, factor_index, options)
+        stage("quality", 1, 1)
 
-    done = None if progress is None else (lambda i, n: progress("snapshots", i, n))
+    label = "covariance and write (snapshots)"
+    done = None if progress is None else (lambda i, n: progress(label, i, n))
+
+    def meanwhile() -> None:
+        if options.quality:
+            quality_here()
+        stage(label, 0, len(tasks))  # the snapshots' bar, once the quality report is in
+
     try:
         results = (mapper or serial_map)(_snapshot_task, (options, source, str(out), every), tasks, done, arrived,
-                                         quality_here if options.quality else None)  # fmt: skip
+                                         meanwhile if options.quality or progress is not None else None)  # fmt: skip
         if staged:  # the stage task is the first (longest first): its report is in, so it goes into place
+            stage("write", 0, 1)
             results[0] = finish_snapshot(staged.pop(), _snapshot_folder(out, every, history.data.dates[last]), report["quality"])
+            stage("write", 1, 1)
     finally:
         for folder in staged:  # a failed build leaves no staged folder behind
             shutil.rmtree(folder, ignore_errors=True)

@@ -146,30 +146,39 @@ def _index_table(tickers) -> pd.DataFrame:
     )
 
 
-def write_demo_inputs(folder: str | Path, seed: int = SEED, market=None) -> Path:
+def write_demo_inputs(folder: str | Path, seed: int = SEED, market=None, progress=None) -> Path:
     """``xlfactor demo-data``: the simulated market as builder input files, plus ``truth/``.
 
     ``truth/factor_returns.csv`` is date x factor (the snapshot's factor names) and
     ``truth/exposures.csv`` the true exposures at the last close (long: ticker, factor, value);
     ``truth/semantic_themes.csv`` the members of the hidden themes (``theme, ticker``).
     ``source.json`` marks the data as simulated, so snapshots built from it say so.
+    ``progress(stage, done, total)`` follows the simulation's stages, then the files written.
     """
     from xlfactor.demo.simulate import simulate_market
 
     folder = Path(folder)
-    market = market if market is not None else simulate_market(seed)
+    market = market if market is not None else simulate_market(seed, progress=progress)
+    stage = progress if progress is not None else (lambda label, done, total: None)
+    files = "write files"
+    stage(files, 0, 6)
     (folder / "truth").mkdir(parents=True, exist_ok=True)
     market.prices.to_csv(folder / "prices.csv.gz", index=False)
+    stage(files, 1, 6)
     market.classification.to_csv(folder / "classification.csv", index=False)
     market.fundamentals.to_csv(folder / "fundamentals.csv.gz", index=False)
+    stage(files, 2, 6)
     market.benchmark.to_csv(folder / "benchmark.csv", index=False)
     (folder / "source.json").write_text(json.dumps({"simulated": True, "description": SIMULATED_NOTE, "seed": seed}, indent=2) + "\n")
     truth = pd.DataFrame(market.factor_returns, index=pd.Index(market.data.dates, name="date"), columns=market.factor_names)
     truth.iloc[1:].to_csv(folder / "truth" / "factor_returns.csv")
+    stage(files, 3, 6)
     rows, cols = np.nonzero(np.isfinite(market.exposures) & (market.exposures != 0))
     pd.DataFrame(
         {"ticker": market.data.tickers[rows], "factor": market.factor_names[cols], "value": market.exposures[rows, cols]}
     ).to_csv(folder / "truth" / "exposures.csv.gz", index=False)
+    stage(files, 5, 6)
     if market.themes is not None:
         market.themes[["theme", "ticker"]].to_csv(folder / "truth" / "semantic_themes.csv", index=False)
+    stage(files, 6, 6)
     return folder

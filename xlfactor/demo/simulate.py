@@ -36,6 +36,7 @@ Data-generating process (one draw per seed; ``n_assets`` names over ``n_days`` d
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -63,6 +64,8 @@ N_DAYS = 760
 STUDENT_DOF = 5
 QUARTER = 63
 MAX_ITERATIONS = 40
+MAX_NAMES = demo_themes.MAX_COMPANY_NAMES
+"""The largest simulated market (one unique fictional company name per stock)."""
 TOLERANCE = 1e-6
 
 
@@ -87,9 +90,21 @@ class SimulatedMarket:
     episodes: pd.DataFrame | None = None  # simulated crisis episodes: name, start, end, description
 
 
-def simulate_market(seed: int = SEED, n_assets: int = N_ASSETS, n_days: int = N_DAYS) -> SimulatedMarket:
-    """Simulate the market (see the module docstring)."""
+def simulate_market(
+    seed: int = SEED, n_assets: int = N_ASSETS, n_days: int = N_DAYS, progress: Callable[[str, int, int], None] | None = None
+) -> SimulatedMarket:
+    """Simulate the market (see the module docstring).
+
+    ``progress(stage, done, total)`` is called as each stage starts (``done`` 0) and
+    advances: the daily draws (days), then the exposure fixed point (iterations, at most
+    ``MAX_ITERATIONS``: it usually stops well before), then the final exposures.
+    """
     from xlfactor.builder.builder import factor_names, style_exposures
+
+    stage = progress if progress is not None else (lambda label, done, total: None)
+    if n_assets > MAX_NAMES:
+        raise ValueError(f"at most {MAX_NAMES:,} simulated names, {n_assets:,} asked")
+    stage("simulate draws (days)", 0, n_days)
 
     rng = np.random.default_rng(seed)
     calendar = pd.bdate_range(end=LAST_DATE, periods=n_days + 2 * QUARTER * 3)
@@ -152,6 +167,7 @@ def simulate_market(seed: int = SEED, n_assets: int = N_ASSETS, n_days: int = N_
     styles_drawn = ["market"] + [""] * (n_sec + n_ind) + list(cls.PRICE_STYLES) + list(cls.REFERENCE_STYLES)
     episodes = _crisis_episodes(np.random.default_rng([seed, CRISIS_STREAM]), draws, dates, vols, styles_drawn)
 
+    stage("simulate draws (days)", n_days, n_days)
     returns = np.full((n_days, n_assets), np.nan)
     returns[1:] = (
         draws[1:, :1]
@@ -163,6 +179,8 @@ def simulate_market(seed: int = SEED, n_assets: int = N_ASSETS, n_days: int = N_
 
     from_reports = None
     iterations = 0
+    fixed_point = f"exposure fixed point (iterations, at most {MAX_ITERATIONS})"
+    stage(fixed_point, 0, MAX_ITERATIONS)
     for iterations in range(1, MAX_ITERATIONS + 1):  # fixed point: exposures depend on past prices
         data = _market_data(dates, tickers, price0, shares, volume, returns, sector_grid, industry_grid,
                             np.array(sectors), industry_names, industry_sector, panels, report_rows)  # fmt: skip
@@ -185,9 +203,13 @@ def simulate_market(seed: int = SEED, n_assets: int = N_ASSETS, n_days: int = N_
         returns = updated
         if change < TOLERANCE:
             break
+        stage(fixed_point, iterations, MAX_ITERATIONS)
+    stage(fixed_point, MAX_ITERATIONS, MAX_ITERATIONS)
+    stage("final exposures", 0, 1)
     data = _market_data(dates, tickers, price0, shares, volume, returns, sector_grid, industry_grid,
                         np.array(sectors), industry_names, industry_sector, panels, report_rows)  # fmt: skip
     exposures = style_exposures(data, keep_raw=False, from_reports=from_reports)
+    stage("final exposures", 1, 1)
     names, groups = factor_names(data, exposures.names)
     truth = _truth_columns(f, exposures.names, n_sec, n_ind)
     final = np.zeros((n_assets, len(names)))

@@ -60,10 +60,13 @@ _STEMS_B = (
     "dale", "moor", "port", "well", "land", "by", "hurst", "ward", "ley", "mere",
 )  # fmt: skip
 _SUFFIXES = ("Inc.", "Corp.", "Holdings", "Group", "plc", "Co.", "Ltd.", "SA")
+_QUALIFIERS = ("", "North", "Pacific", "Atlantic", "United", "First", "Summit", "Global", "Prime", "Royal")
+MAX_COMPANY_NAMES = len(_STEMS_A) * len(_STEMS_B) * len(_QUALIFIERS)
+"""Unique fictional company names available (12,000: stems, then stems with a qualifier)."""
 
 
 def company_names(rng: np.random.Generator, industries: np.ndarray) -> np.ndarray:
-    """One unique fictional company name per stock, e.g. ``'Norvanecrest Software Holdings'``.
+    """One unique fictional company name per stock, e.g. ``'Norvanecrest Software Holdings'`` (up to 12,000).
 
     Parameters
     ----------
@@ -74,6 +77,8 @@ def company_names(rng: np.random.Generator, industries: np.ndarray) -> np.ndarra
     """
     n = len(industries)
     stems = np.array([a + b for a in _STEMS_A for b in _STEMS_B])
+    if n > len(stems):  # a larger market: qualified stems too ("Pacific Asterford"); up to 1,200 names draw as before
+        stems = np.array([f"{q} {s}".strip() for q in _QUALIFIERS for s in stems])
     if n > len(stems):
         raise ValueError(f"at most {len(stems)} fictional names, {n} asked")
     chosen = stems[rng.permutation(len(stems))[:n]]

@@ -1,27 +1,41 @@
-"""The report workbook: Python's report tables plus live Excel formulas for the headline risk.
+"""The report workbook: a one-page risk tear sheet with live formulas, then one printed page per topic.
 
-The headline numbers (defined names ``TotalRisk, FactorRisk, IdiosyncraticRisk,
-TrackingError, Beta, VaR95, VaR99``) are formulas over the ``Holdings`` sheet (header
-``ticker,value`` in A1:B1; a header ``allocation`` means weights as given) and the model
-data sheets, so editing a weight recomputes the risk in Excel or LibreOffice without
-Python. Only functions LibreOffice also computes are used (SUMIF, SUMPRODUCT, MMULT,
-SQRT, ABS, LOWER, TRIM, ``_xlfn.NORM.S.INV``), and full calculation on load is set.
-Every other table holds values computed by :func:`xlfactor.portfolio_report`.
+The first sheet (``Summary``) stands alone: headline cards, each one live formula
+(defined names ``TotalRisk, FactorRisk, IdiosyncraticRisk, TrackingError, Beta, VaR95,
+VaR99, IdiosyncraticShareOfTE, GrossExposure, NetExposure, LongExposure, ShortExposure``)
+over the ``Holdings`` sheet (header ``ticker,value`` in A1:B1; a header ``allocation``
+means weights as given) and the model data sheets, so editing a weight recomputes the
+risk in Excel or LibreOffice without Python; two charts (risk by group, the top factor
+contributions to TE); three to five sentences written from the numbers
+(:func:`xlfactor.reporting.narrative.tear_sheet_sentences`); the book's name, the
+snapshot and its date, the time of the report and the simulated-data warning.
+
+Only functions LibreOffice also computes are used (SUMIF, SUMPRODUCT, MMULT, SQRT, ABS,
+LOWER, TRIM, ``_xlfn.NORM.S.INV``), and full calculation on load is set. Every other
+table holds values computed by :func:`xlfactor.portfolio_report`: Exposures, ActiveRisk,
+Names, Attribution, Stress, Hedging, Track (with a track folder), Model (snapshot facts
+and diagnostics, each with its meaning), then extra sheets (``extra_sheets``, e.g. the
+optimizer's Rebalance sheet), Holdings, and the full tables on data sheets (``Data...``:
+on screen, not printed; each printed page shows their top rows).
 
 The model-data sheets the formulas read (``ModelUniverse, ModelExposures,
-ModelCovariance, ModelCovariance1d (the one-day forecast, for VaR), Calc``) are hidden: they recalculate but do not print. Every visible
-sheet gets print settings from :func:`xlfactor.excel.sheets.apply_print_settings`.
+ModelCovariance, ModelCovariance1d (the one-day forecast, for VaR), Calc``) are hidden:
+they recalculate but do not print. Every visible sheet gets print settings from
+:func:`xlfactor.excel.sheets.apply_print_settings` (A4 landscape, one page each in the demo).
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from datetime import datetime, timezone
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 from openpyxl import Workbook
-from openpyxl.chart import BarChart, Reference
+from openpyxl.chart import Reference
+from openpyxl.chart.legend import Legend
 from openpyxl.styles import Alignment, Font
 from openpyxl.utils import get_column_letter
 from openpyxl.workbook.defined_name import DefinedName
@@ -30,25 +44,28 @@ from openpyxl.worksheet.formula import ArrayFormula
 from xlfactor._files import atomic_write
 from xlfactor.cells import append_row, set_cell
 from xlfactor.conventions import TRADING_DAYS_PER_YEAR
-from xlfactor.excel.stress_sheet import write_stress_sheet
+from xlfactor.excel import report_sheets
+from xlfactor.excel.charts import LABEL_POINTS, add_series, axis_text, bar_chart, value_labels
 from xlfactor.excel.hedging_sheet import write_hedging_sheet
 from xlfactor.excel.sheets import (
-    DECIMAL,
-    DIVERSIFIER_FILL,
     HEADER_FILL,
     HEADER_FONT,
+    MONEY,
+    NOTE_FONT,
     PERCENT,
     RATIO,
+    TITLE_FONT,
     WARNING_FILL,
     apply_print_settings,
-    autosize,
+    factor_label,
     hide_sheets,
+    section,
     write_table,
 )
+from xlfactor.excel.stress_sheet import write_stress_sheet
 from xlfactor.excel.themes_sheet import write_themes_sheet
-from xlfactor.excel.track_workbook import realized_table
+from xlfactor.reporting.narrative import tear_sheet_sentences
 from xlfactor.reporting.report import portfolio_report
-from xlfactor.reporting.track import WINDOW_RULE
 from xlfactor.risk.holdings import holdings_from_frame
 from xlfactor.risk.model_data import factor_model_data
 
@@ -58,7 +75,7 @@ HOLDINGS_SPARE_ROWS = 500
 
 @dataclass(frozen=True)
 class Headline:
-    """A headline number of the Summary sheet: its defined name, label and number format."""
+    """A headline card of the tear sheet: its defined name, label and number format."""
 
     name: str  # workbook-level defined name
     label: str
@@ -71,19 +88,29 @@ HEADLINES = (
     Headline("IdiosyncraticRisk", "Idiosyncratic risk", PERCENT),
     Headline("TrackingError", "Tracking error (annualized)", PERCENT),
     Headline("Beta", "Ex-ante beta", RATIO),
-    Headline("VaR95", "1-day VaR 95% (of gross)", PERCENT),
-    Headline("VaR99", "1-day VaR 99% (of gross)", PERCENT),
+    Headline("VaR95", "One-day VaR 95% (of gross)", PERCENT),
+    Headline("VaR99", "One-day VaR 99% (of gross)", PERCENT),
     Headline("IdiosyncraticShareOfTE", "Idiosyncratic share of TE²", PERCENT),
 )
-
-VALUE_SHEETS = (
-    ("Risk", "risk_decomposition", True),
-    ("IdioRisk", "idiosyncratic_by_name", False),
-    ("AttributionFactors", "attribution_factors", False),
-    ("VaR", "var", False),
+BOOK_SIZE = (
+    Headline("GrossExposure", "Gross", MONEY),
+    Headline("NetExposure", "Net", MONEY),
+    Headline("LongExposure", "Long", MONEY),
+    Headline("ShortExposure", "Short", MONEY),
 )
+"""The book's size in dollars (in weights when the holdings are an allocation)."""
+
 MODEL_SHEETS = ("ModelUniverse", "ModelExposures", "ModelCovariance", "ModelCovariance1d", "Calc")
-TOP_CONTRIBUTORS = 10
+TOP_TE_FACTORS = 8
+CHART_CM = 8.6  # height of the tear sheet's charts
+CHART_ROWS = 17  # rows under them (15 pt rows), before the sentences
+CARD_COLUMNS = {"A": 28, "B": 14, "C": 13, "D": 2}
+CHART_COLUMNS = 10  # E:N, each CHART_COLUMN_WIDTH wide
+CHART_COLUMN_WIDTH = 10.5
+LAST_COLUMN = "N"
+
+ExtraSheet = Callable[[Workbook], object]
+"""A writer that adds a sheet to the report workbook (e.g. the optimizer's Rebalance sheet)."""
 
 
 def write_report_workbook(
@@ -94,56 +121,52 @@ def write_report_workbook(
     report: dict[str, pd.DataFrame] | None = None,
     track: str | Path | None = None,
     discovery=None,
+    name: str | None = None,
+    extra_sheets: Sequence[ExtraSheet] = (),
+    written_at: datetime | None = None,
 ) -> Path:
     """Write the report workbook for ``portfolio`` to ``path`` (atomically).
 
     ``report`` may be passed when already computed with the same arguments. ``track``
-    (a track folder) adds the realized statistics of each available window to the Summary;
-    ``discovery`` (a :class:`xlfactor.semantic.SemanticDiscovery`) adds a Themes sheet.
+    (a track folder) adds the Track sheet (realized statistics, cumulative active return
+    and TE over time); ``discovery`` (a :class:`xlfactor.semantic.SemanticDiscovery`)
+    adds a Themes sheet. ``name`` is the book's name on the tear sheet (default: the
+    file name of ``path``). ``extra_sheets``: writers called with the workbook after the
+    Model sheet (each adds its sheet; print settings are applied to it like the others).
+    ``written_at`` is the report time shown (default now, UTC).
     """
     data = factor_model_data(snapshot)
     report = report if report is not None else portfolio_report(portfolio, data.snapshot, benchmark)
     holdings = holdings_from_frame(portfolio)
     bench = data.benchmark_weights if benchmark is None else data.align_holdings(benchmark, "benchmark").weights
+    weights = data.align_holdings(portfolio).weights
+    name = name if name is not None else Path(path).stem
+    written_at = written_at or datetime.now(timezone.utc)
 
-    wb = Workbook()  # sheets in display order; the Summary's formulas are filled in last
+    wb = Workbook()  # sheets in display order; the tear sheet's formulas are filled in last
     summary = wb.active
     summary.title = "Summary"
-    _write_active_risk(wb.create_sheet("ActiveRisk"), report["active_risk"])
-    _write_attribution(wb.create_sheet("Attribution"), report)
-    for title, key, with_index in VALUE_SHEETS:
-        ws = wb.create_sheet(title)
-        write_table(ws, report[key], index=with_index)
-        if key == "var":
-            _write_beta(ws, report)
-        ws.freeze_panes = "A2"
-        autosize(ws)
-    _write_exposures(wb.create_sheet("Exposures"), report)
-    if "model_quality" in report:
-        ws = wb.create_sheet("Quality")
-        write_table(ws, report["model_quality"], index=True, by_row=True)
-        write_table(ws, report["factor_quality"], start_row=1, start_col=4, formats={"mean_abs_t": "0.00", "share_abs_t_over_2": PERCENT})
-        ws.freeze_panes = "A2"
-        autosize(ws)
-    write_stress_sheet(wb, data, data.align_holdings(portfolio).weights, bench, data.snapshot.is_simulated)
-    write_hedging_sheet(wb.create_sheet("Hedging"), data, data.align_holdings(portfolio).weights)
+    report_sheets.write_exposures(wb, report)
+    report_sheets.write_active_risk(wb, report)
+    report_sheets.write_names(wb, report)
+    report_sheets.write_attribution(wb, report)
+    write_stress_sheet(wb, data, weights, bench, data.snapshot.is_simulated, report["var"])
+    write_hedging_sheet(wb.create_sheet("Hedging"), data, weights)
+    if track is not None:
+        report_sheets.write_track(wb, track)
     if discovery is not None:
         write_themes_sheet(wb, discovery)
+    report_sheets.write_model(wb, report)
+    for writer in extra_sheets:
+        writer(wb)
     last_holding_row = _write_holdings(wb.create_sheet("Holdings"), holdings, report["missing_holdings"])
     model = _write_model_sheets(wb, data, bench, last_holding_row)
-    _write_summary(wb, summary, report, model, _realized(track))
+    _write_tear_sheet(wb, summary, report, model, name, written_at, holdings)
+    report_sheets.order_data_sheets(wb)
     hide_sheets(wb, MODEL_SHEETS)
     apply_print_settings(wb)
     wb.calculation.fullCalcOnLoad = True
     return atomic_write(path, wb.save)
-
-
-def _realized(track: str | Path | None) -> pd.DataFrame | None:
-    if track is None:
-        return None
-    from xlfactor.reporting.track import load_track, realized_statistics  # excel -> track: the allowed direction
-
-    return realized_statistics(load_track(track)["track"])
 
 
 # ---------------------------------------------------------------- input and model data
@@ -155,18 +178,23 @@ def _write_holdings(ws, holdings, missing: pd.DataFrame) -> int:
         append_row(ws, [ticker, amount])
     for cell in ws[1]:
         cell.font, cell.fill = HEADER_FONT, HEADER_FILL
-    number_format = PERCENT if holdings.kind == "allocation" else "#,##0.00"
+    number_format = PERCENT if holdings.kind == "allocation" else MONEY
     for row in ws.iter_rows(min_row=2, min_col=2, max_col=2):
         row[0].number_format = number_format
-    ws["D1"] = "Edit tickers and values in columns A:B; the Summary formulas recompute."
-    ws["D1"].font = Font(italic=True)
+    ws["D1"] = "Holdings: the book as given"
+    ws["D1"].font = TITLE_FONT
+    ws["D2"] = "Edit tickers and values in columns A:B, or add rows below:"
+    ws["D3"] = "the Summary's headline formulas recompute."
+    ws["D2"].font = ws["D3"].font = NOTE_FONT
     if len(missing):
-        ws["D3"] = "Missing holdings (outside the universe, treated as cash)"
-        ws["D3"].font = Font(bold=True)
-        write_table(ws, missing, start_row=4, start_col=4)
+        section(ws, 5, 4, "Missing holdings (outside the universe, treated as cash)")
+        write_table(ws, missing, start_row=6, start_col=4)
     ws.freeze_panes = "A2"
     ws.column_dimensions["A"].width = 14
     ws.column_dimensions["B"].width = 16
+    ws.column_dimensions["C"].width = 3
+    for column in "DEFGH":
+        ws.column_dimensions[column].width = 14
     return len(holdings.tickers) + 1 + HOLDINGS_SPARE_ROWS
 
 
@@ -175,6 +203,7 @@ class _ModelCells:
     """Addresses of the calculation cells the headline formulas use."""
 
     cells: dict[str, str]
+    holdings_values: str  # the Holdings value column the formulas cover
 
 
 def _write_model_sheets(wb: Workbook, data, bench: np.ndarray, last_holding_row: int) -> _ModelCells:
@@ -250,13 +279,18 @@ def _write_model_sheets(wb: Workbook, data, bench: np.ndarray, last_holding_row:
     wb.defined_names["WeightScale"] = DefinedName("WeightScale", attr_text=cells["weight_scale"])
     calc.freeze_panes = "B2"
     calc.column_dimensions["A"].width = 44
-    return _ModelCells(cells)
+    return _ModelCells(cells, holdings_values)
 
 
 # ---------------------------------------------------------------- summary and tables
 
 
-def _headline_formulas(c: dict[str, str]) -> dict[str, str]:
+
+
+# ---------------------------------------------------------------- the tear sheet
+
+
+def _headline_formulas(c: dict[str, str], values: str) -> dict[str, str]:
     total = f"SQRT({c['portfolio_factor_variance']}+{c['portfolio_idiosyncratic_variance']})"
     te_variance = f"({c['active_factor_variance']}+{c['active_idiosyncratic_variance']})"
     one_day = f"SQRT({c['portfolio_factor_variance_1d']}+{c['portfolio_idiosyncratic_variance_1d']})"  # one-day forecast
@@ -272,28 +306,28 @@ def _headline_formulas(c: dict[str, str]) -> dict[str, str]:
         "VaR95": f"=_xlfn.NORM.S.INV(0.95)*{one_day}/SQRT({TRADING_DAYS_PER_YEAR})",
         "VaR99": f"=_xlfn.NORM.S.INV(0.99)*{one_day}/SQRT({TRADING_DAYS_PER_YEAR})",
         "IdiosyncraticShareOfTE": f"={c['active_idiosyncratic_variance']}/{te_variance}",
+        "GrossExposure": f"=SUMPRODUCT(ABS({values}))",
+        "NetExposure": f"=SUM({values})",
+        "LongExposure": f'=SUMIF({values},">0")',
+        "ShortExposure": f'=SUMIF({values},"<0")',
     }
 
 
-def _write_summary(
-    wb: Workbook, ws, report: dict[str, pd.DataFrame], model: _ModelCells, realized: pd.DataFrame | None = None
-) -> None:
-    """Write the Summary sheet: one printed page.
-
-    Title, banner, live headlines, the risk summary and realized statistics (columns A:F);
-    snapshot facts and diagnostics, one row per item (columns H:I).
-    """
+def _write_tear_sheet(wb: Workbook, ws, report, model: _ModelCells, name: str, written_at: datetime, holdings) -> None:
+    """The first page: who and when, headline cards (live formulas), two charts, the sentences, the chart data."""
     facts = report["snapshot"]["value"]
-    ws["A1"] = "xlfactor portfolio risk report"
-    ws["A1"].font = Font(bold=True, size=14)
-    simulated = facts.get("simulated") is True
-    set_cell(ws["A2"], facts.get("note") if simulated else f"Snapshot {facts.get('source')} as of {facts.get('as_of_date')}")
-    ws.merge_cells("A2:I2")
-    ws["A2"].alignment = Alignment(wrap_text=True, vertical="top")
-    ws.row_dimensions[2].height = 32
-    if simulated:
-        ws["A2"].font = Font(bold=True, color="C00000")
-        ws["A2"].fill = WARNING_FILL
+    set_cell(ws["A1"], f"Risk report: {name}").font = Font(name="Calibri", bold=True, size=16, color="1F4E78")
+    ws.row_dimensions[1].height = 24
+    line = (
+        f"Snapshot {facts.get('source')} ({facts.get('model_version')}) as of {facts.get('as_of_date')}; "
+        f"benchmark: {facts.get('benchmark')}; report written {written_at.astimezone(timezone.utc):%Y-%m-%d %H:%M} UTC"
+    )
+    set_cell(ws["A2"], line).font = NOTE_FONT
+    row = 3
+    if facts.get("simulated") is True:
+        set_cell(ws[f"A{row}"], facts.get("note") or "SIMULATED MARKET: not real data")
+        _banner(ws, row, bold=True)
+        row += 1
     missing = report["missing_holdings"]
     outside = missing[missing["side"] == "portfolio"]
     if len(outside):
@@ -305,158 +339,104 @@ def _write_summary(
         )
         if share > 0.5:
             text = "WARNING: most of the portfolio is not in the model: " + text
-        set_cell(ws["A3"], text)
-        ws["A3"].font = Font(bold=share > 0.5, color="C00000")
-        ws["A3"].fill = WARNING_FILL
-        ws.merge_cells("A3:I3")
-        ws["A3"].alignment = Alignment(wrap_text=True, vertical="top")
-        ws.row_dimensions[3].height = 32
-    ws["A4"], ws["B4"], ws["C4"] = "headline (live formula)", "value", "Python"
-    for cell in ws[4][:3]:
-        cell.font, cell.fill = HEADER_FONT, HEADER_FILL
-    formulas = _headline_formulas(model.cells)
-    python_values = report["summary"]["value"]
-    python_keys = {
-        "TotalRisk": "total_risk", "FactorRisk": "factor_risk", "IdiosyncraticRisk": "idiosyncratic_risk",
-        "TrackingError": "tracking_error", "Beta": "beta", "VaR95": "var_95", "VaR99": "var_99",
-        "IdiosyncraticShareOfTE": "idiosyncratic_share_of_te",
-    }  # fmt: skip
-    for row, headline in enumerate(HEADLINES, start=5):
-        ws.cell(row=row, column=1, value=headline.label)
-        cell = ws.cell(row=row, column=2, value=formulas[headline.name])
-        cell.number_format = headline.number_format
-        cell.font = Font(bold=True, size=12)
-        check = ws.cell(row=row, column=3, value=float(python_values[python_keys[headline.name]]))
-        check.number_format = headline.number_format
-        wb.defined_names[headline.name] = DefinedName(headline.name, attr_text=f"Summary!$B${row}")
-    row = 5 + len(HEADLINES)
-    ws.cell(row=row, column=1, value="Column C holds Python's numbers when the report was written.").font = Font(italic=True)
-    row = _block(ws, row + 2, "Risk summary", report["summary"], by_row=True)
-    if realized is None:
-        ws.cell(row=row + 2, column=1, value="Realized statistics: pass a track folder (xlfactor report --track DIR).").font = Font(italic=True)
-    if realized is not None:
-        row = _block(ws, row + 2, "Realized (stored track days)", _realized_rows(realized), by_row=True)
-    snapshot = report["snapshot"].drop(index=["diagnostics", "note"], errors="ignore")
-    row = _block(ws, 4, "Snapshot", snapshot, column=8)
-    if "diagnostics" in report and len(report["diagnostics"]):
-        diagnostics = report["diagnostics"].set_index("item")
-        diagnostics["value"] = [_number_or_text(v) for v in diagnostics["value"]]
-        _block(ws, row + 2, "Snapshot diagnostics", diagnostics, column=8, formats={"value": "General"})
-    for column, width in zip("ABCDEFGHI", (30, 13, 13, 11, 11, 11, 2, 28, 30)):
-        ws.column_dimensions[column].width = width
-    ws.freeze_panes = "A4"
-
-
-def _number_or_text(value: object) -> object:
-    if not isinstance(value, str):
-        return value  # already typed (counts, flags)
-    try:
-        return float(value)
-    except ValueError:
-        return value
-
-
-def _block(
-    ws, row: int, title: str, frame: pd.DataFrame, by_row: bool = False, column: int = 1, formats: dict | None = None
-) -> int:
-    """A bold title then ``frame`` (index as first column) at (``row``, ``column``); return the last row."""
-    ws.cell(row=row, column=column, value=title).font = Font(bold=True)
-    last, _ = write_table(ws, frame, start_row=row + 1, start_col=column, index=True, by_row=by_row, formats=formats)
-    return last
-
-
-def _realized_rows(realized: pd.DataFrame) -> pd.DataFrame:
-    """Realized statistics with one row per statistic and one column per window."""
-    if realized.empty:
-        return pd.DataFrame({"value": [f"no window yet ({WINDOW_RULE})"]}, index=pd.Index(["note"], name="statistic"))
-    return realized_table(realized).drop(index=["start", "end", "summed_active"])
-
-
-def _write_active_risk(ws, table: pd.DataFrame) -> None:
-    columns = ["factor", "group", "portfolio_exposure", "benchmark_exposure", "active_exposure",
-               "factor_volatility", "te_contribution", "te_share", "diversifier"]  # fmt: skip
-    frame = table[columns]
-    last_row, _ = write_table(ws, frame)
-    for i, diversifier in enumerate(frame["diversifier"].tolist(), start=2):
-        if diversifier:
-            for cell in ws[i]:
-                cell.fill = DIVERSIFIER_FILL
-    ws.cell(row=last_row + 2, column=1, value="Green rows are diversifiers (they reduce TE). te_share sums to 100% of TE².")
-    top = min(len(frame), 15)
-    chart = _bar_chart("Share of TE² (top 15 factors)", top, "0%")
-    chart.add_data(Reference(ws, min_col=8, min_row=1, max_row=top + 1), titles_from_data=True)
-    chart.set_categories(Reference(ws, min_col=1, min_row=2, max_row=top + 1))
-    ws.add_chart(chart, f"A{last_row + 4}")
-    ws.freeze_panes = "B2"
-    autosize(ws)
-
-
-def _bar_chart(title: str, bars: int, number_format: str) -> BarChart:
-    """A horizontal bar chart sized to its bars (no legend, labels on the left axis)."""
-    chart = BarChart()
-    chart.type = "bar"
-    chart.title = title
-    chart.legend = None
-    chart.y_axis.number_format = number_format
-    chart.y_axis.majorGridlines = None
-    chart.x_axis.delete = False
-    chart.y_axis.delete = False
-    chart.x_axis.tickLblPos = "low"  # labels left of the plot, clear of negative bars
-    chart.x_axis.scaling.orientation = "maxMin"  # first table row on top
-    chart.height, chart.width = max(7.0, 0.55 * bars + 2.5), 17.0
-    return chart
-
-
-def _write_exposures(ws, report: dict[str, pd.DataFrame]) -> None:
-    """Style exposures with their chart below (A:D); sector and industry allocations (F:I)."""
-    style = report["style"]
-    last, _ = write_table(ws, style, formats={c: DECIMAL for c in ("portfolio", "benchmark", "active")})
-    weights = {c: PERCENT for c in ("portfolio", "benchmark", "active")}
-    sector_end, _ = write_table(ws, report["sector"], start_col=6, formats=weights)
-    write_table(ws, report["industry"], start_row=sector_end + 3, start_col=6, formats=weights)
-    chart = _bar_chart("Active style exposures", last - 1, "0.0")
-    chart.add_data(Reference(ws, min_col=4, min_row=1, max_row=last), titles_from_data=True)
-    chart.set_categories(Reference(ws, min_col=1, min_row=2, max_row=last))
-    chart.width = 12.0
-    ws.add_chart(chart, f"A{last + 3}")
-    ws.freeze_panes = "A2"
-    autosize(ws)
-
-
-def _write_beta(ws, report: dict[str, pd.DataFrame]) -> None:
-    summary = report["summary"]["value"]
-    row = len(report["var"]) + 3
-    ws.cell(row=row, column=1, value="Ex-ante beta").font = Font(bold=True)
-    ws.cell(row=row, column=2, value=float(summary["beta"])).number_format = RATIO
-    ws.cell(row=row + 1, column=1, value="against")
-    set_cell(ws.cell(row=row + 1, column=2), report["snapshot"].loc["benchmark", "value"])
-    ws.cell(row=row + 2, column=1, value="VaR: normal, mean ignored, positive loss fraction of gross: z x sigma / sqrt(252) x sqrt(days).")
-
-
-def _write_attribution(ws, report: dict[str, pd.DataFrame]) -> None:
-    """Active return reconciliation, top contributors (% Active next to TE share) and name rows."""
-    attribution = report["attribution"]
-    if "note" in attribution:
-        write_table(ws, attribution)
-        return
-    attrs = attribution.attrs
-    ws["A1"] = f"Active return attribution, {attrs['date']}"
-    ws["A1"].font = Font(bold=True)
-    ws["A2"] = f"Exposures known at the close of {attrs['exposure_date']}; daily decimal returns."
-    ws["A2"].font = Font(italic=True)
-    row = 3
-    for note in attrs.get("notes", []):
-        set_cell(ws.cell(row=row, column=1), note)
+        set_cell(ws[f"A{row}"], text)
+        _banner(ws, row, bold=share > 0.5)
         row += 1
-    last, _ = write_table(ws, attribution, start_row=row + 1, index=True, formats=dict.fromkeys(attribution.columns, PERCENT))
-    top = report["attribution_contributors"].head(TOP_CONTRIBUTORS)
-    ws.cell(row=last + 2, column=1, value=f"Top {len(top)} active return contributors").font = Font(bold=True)
-    last, _ = write_table(ws, top, start_row=last + 3, formats={"pct_active": PERCENT, "te_share": PERCENT})
-    ws.cell(row=last + 1, column=1, value="pct_active = contribution / active return (may exceed 100%); te_share = ex-ante share of TE².").font = Font(italic=True)
-    names = report["idiosyncratic_returns"]
-    names = names.reindex(names["active_contribution"].abs().sort_values(ascending=False).index)
-    ws.cell(row=last + 3, column=1, value="Idiosyncratic return by name").font = Font(bold=True)
-    ws.cell(row=last + 4, column=1, value="active_contribution = contribution less the name's gross share of the benchmark's "
-            "idiosyncratic return: the rows add up to the active idiosyncratic row.").font = Font(italic=True)
-    write_table(ws, names, start_row=last + 5, formats={"benchmark_adjustment": PERCENT})
-    autosize(ws, maximum=22)
+    top = row + 1
+    section(ws, top, 1, "Headline risk (live formulas over the Holdings sheet)")
+    formulas = _headline_formulas(model.cells, model.holdings_values)
+    allocation = holdings.kind == "allocation"
+    cards = [*HEADLINES, *BOOK_SIZE]
+    for i, headline in enumerate(cards, start=top + 1):
+        label = headline.label
+        if headline in BOOK_SIZE:
+            label += " (of capital)" if allocation else " ($)"
+        ws.cell(row=i, column=1, value=label)
+        cell = ws.cell(row=i, column=2, value=formulas[headline.name])
+        cell.number_format = PERCENT if headline in BOOK_SIZE and allocation else headline.number_format
+        cell.font = Font(name="Calibri", bold=True, size=12)
+        cell.alignment = Alignment(horizontal="right")
+        wb.defined_names[headline.name] = DefinedName(headline.name, attr_text=f"Summary!$B${i}")
+    after_cards = max(top + len(cards) + 1, top + CHART_ROWS)
+    # the sentences, under the cards and charts
+    gross = None if allocation else float(np.abs(holdings.amounts).sum())
+    sentences = tear_sheet_sentences(report, gross)
+    words_row = after_cards + 1
+    section(ws, words_row, 1, "What drives the risk")
+    for i, sentence in enumerate(sentences, start=words_row + 1):
+        set_cell(ws.cell(row=i, column=1), sentence)
+        ws.merge_cells(f"A{i}:{LAST_COLUMN}{i}")
+        ws.cell(row=i, column=1).alignment = Alignment(wrap_text=True, vertical="top")
+        ws.row_dimensions[i].height = 16
+    tables_row = words_row + len(sentences) + 2
+    _tear_sheet_tables(ws, report, top, tables_row)
+    for column, width in CARD_COLUMNS.items():
+        ws.column_dimensions[column].width = width
+    for j in range(CHART_COLUMNS):
+        ws.column_dimensions[get_column_letter(5 + j)].width = CHART_COLUMN_WIDTH
+
+
+def _banner(ws, row: int, bold: bool) -> None:
+    cell = ws[f"A{row}"]
+    cell.font = Font(name="Calibri", bold=bold, color="C00000")
+    cell.fill = WARNING_FILL
+    ws.merge_cells(f"A{row}:{LAST_COLUMN}{row}")
+    cell.alignment = Alignment(wrap_text=True, vertical="center")
+    ws.row_dimensions[row].height = 18
+
+
+GROUP_COLORS = ("1F4E78", "5B9BD5", "ED7D31", "FFC000", "A5A5A5")  # market, style, sector, industry, idiosyncratic
+GROUP_ROWS = (("market", "Market"), ("style", "Style"), ("sector", "Sector"), ("industry", "Industry"),
+              ("idiosyncratic", "Idiosyncratic"))  # fmt: skip
+
+
+def _tear_sheet_tables(ws, report, chart_row: int, row: int) -> None:
+    """Risk by group (A:C) and the top factor contributions to TE (E:N), each the data of its chart above."""
+    decomposition = report["risk_decomposition"]
+    groups = pd.DataFrame(
+        {"group": [label for key, label in GROUP_ROWS if key in decomposition.index],
+         "share": [float(decomposition.loc[key, "share"]) for key, _ in GROUP_ROWS if key in decomposition.index],
+         "active_share": [float(decomposition.loc[key, "active_share"]) for key, _ in GROUP_ROWS if key in decomposition.index]}
+    )  # fmt: skip
+    section(ws, row, 1, "Risk by group")
+    last, _ = write_table(ws, groups, start_row=row + 1, formats={"share": PERCENT, "active_share": PERCENT},
+                          labels={"share": "Share of risk²", "active_share": "Share of TE²"})  # fmt: skip
+    chart = bar_chart("Risk by group (share of variance)", 2, "0%", width=10.2)
+    chart.grouping, chart.overlap, chart.gapWidth = "percentStacked", 100, 40  # one bar per risk, split by group
+    header = row + 1
+    chart.add_data(Reference(ws, min_col=1, max_col=3, min_row=header + 1, max_row=last), from_rows=True, titles_from_data=True)
+    chart.set_categories(Reference(ws, min_col=2, max_col=3, min_row=header, max_row=header))
+    for series, color in zip(chart.series, GROUP_COLORS):
+        series.graphicalProperties.solidFill = color
+        series.graphicalProperties.line.solidFill = color
+    chart.y_axis.majorUnit = 0.25
+    chart.legend = Legend()
+    chart.legend.position = "b"
+    chart.legend.txPr = axis_text(LABEL_POINTS)
+    chart.height = CHART_CM
+    ws.add_chart(chart, f"E{chart_row}")
+
+    active = report["active_risk"]
+    active = active[active["group"] != "idiosyncratic"]  # factors only: idiosyncratic risk is in the table on the left
+    top = active.reindex(active["te_share"].sort_values(ascending=False).index).head(TOP_TE_FACTORS)
+    frame = pd.DataFrame({"factor": [factor_label(f) for f in top["factor"]], "group": top["group"].str.title().tolist(),
+                          "active_exposure": top["active_exposure"].to_numpy(), "te_share": top["te_share"].to_numpy()})  # fmt: skip
+    section(ws, row, 5, f"Top {len(frame)} factor contributions to TE")
+    header = row + 1
+    for j, text in enumerate(("Factor", "", "", "Group", "Active exposure", "", "Share of TE²")):
+        cell = ws.cell(row=header, column=5 + j, value=text or None)
+        cell.font, cell.fill = HEADER_FONT, HEADER_FILL
+    for i, values in enumerate(frame.itertuples(index=False), start=header + 1):
+        set_cell(ws.cell(row=i, column=5), values.factor)
+        ws.merge_cells(start_row=i, start_column=5, end_row=i, end_column=7)
+        set_cell(ws.cell(row=i, column=8), values.group)
+        ws.cell(row=i, column=9, value=float(values.active_exposure)).number_format = RATIO
+        ws.cell(row=i, column=11, value=float(values.te_share)).number_format = PERCENT
+    ws.cell(row=header + len(frame) + 1, column=5,
+            value="Active exposure: weight for sectors and industries, standard deviations for styles.").font = NOTE_FONT
+    last = header + len(frame)
+    chart = bar_chart(f"Top {len(frame)} factors: share of TE²", len(frame), "0%", width=10.4)
+    add_series(chart, ws, 11, header, last, 5)
+    value_labels(chart, "0%", frame["te_share"])
+    chart.height = CHART_CM
+    ws.add_chart(chart, f"J{chart_row}")

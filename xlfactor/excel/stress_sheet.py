@@ -1,20 +1,23 @@
 """The report workbook's Stress sheet: standard shocks, library episodes, worst days, historical VaR.
 
-Values only (computed by :mod:`xlfactor.risk.scenarios`); a bar chart shows the ten
-scenarios with the largest portfolio loss.
+Values only (computed by :mod:`xlfactor.risk.scenarios`): the printed sheet shows the
+twenty scenarios with the largest portfolio loss and a bar chart of the ten worst; every
+scenario, with its description, is on the ``DataStress`` data sheet.
 """
 
 from __future__ import annotations
 
 import pandas as pd
-from openpyxl.chart import BarChart, Reference
-from openpyxl.styles import Font
 from openpyxl.workbook.workbook import Workbook
 
-from xlfactor.excel.sheets import PERCENT, autosize, write_table
+from xlfactor.excel.charts import add_series, bar_chart, value_labels
+from xlfactor.excel.report_sheets import data_sheet
+from xlfactor.excel.sheets import PERCENT, RATIO, autosize, section, title_rows, write_table
 from xlfactor.risk.scenarios import historical_var, stress_table, worst_scenarios
 
 CHART_SCENARIOS = 10
+TOP_SCENARIOS = 20
+PNL_LABELS = {"portfolio": "Portfolio P&L", "benchmark": "Benchmark P&L", "active": "Active P&L"}
 VAR_CONFIDENCES = (0.95, 0.99)
 
 
@@ -32,34 +35,40 @@ def stress_frames(data, weights, benchmark) -> tuple[pd.DataFrame, pd.DataFrame,
     return stresses, worst, var
 
 
-def write_stress_sheet(wb: Workbook, data, weights, benchmark, simulated: bool = False) -> None:
-    """Add the ``Stress`` sheet to ``wb`` for ``weights`` (universe order) against ``benchmark``."""
+def write_stress_sheet(wb: Workbook, data, weights, benchmark, simulated: bool = False, normal_var: pd.DataFrame | None = None) -> None:
+    """Add the ``Stress`` sheet (VaR, the worst scenarios and their chart) and ``DataStress`` (every scenario) to ``wb``.
+
+    ``weights`` in universe order, against ``benchmark``; ``normal_var`` (the report's ``var``
+    table: confidence, horizon, VaR and expected shortfall) is shown under the historical VaR.
+    """
     ws = wb.create_sheet("Stress")
     stresses, worst, var = stress_frames(data, weights, benchmark)
-    ws["A1"] = "Stress tests and historical scenarios: factor P&L on today's exposures (decimal of gross, loss negative)"
-    ws["A1"].font = Font(bold=True)
-    ws["A2"] = (
-        "Standard shocks move the other factors by their conditional expectation; episodes replay the stored factor "
-        "returns (summed over their days)." + (" SIMULATED MARKET." if simulated else "")
+    row = title_rows(
+        ws,
+        "Stress tests: what today's book would lose",
+        "Factor P&L on today's exposures, percent of gross (loss negative). Standard shocks move the other factors by "
+        "their conditional expectation; episodes replay stored factor returns." + (" SIMULATED MARKET." if simulated else ""),
     )
-    ws["A2"].font = Font(italic=True)
-    last_row, _ = write_table(ws, var, start_row=4, formats={"ratio": "0.00", "es_ratio": "0.00"})
+    section(ws, row, 1, "Value at risk: historical (replayed days) against parametric (normal)")
+    last_row, _ = write_table(ws, var, start_row=row + 1, formats={"ratio": RATIO, "es_ratio": RATIO, "historical_es": PERCENT,
+                                                                    "parametric_es": PERCENT},
+                              labels={"measure": "Confidence, horizon"})  # fmt: skip
+    if normal_var is not None:
+        section(ws, last_row + 2, 1, "Value at risk, normal model (share of gross; 10 days scales one day by the square root of time)")
+        last_row, _ = write_table(ws, normal_var, start_row=last_row + 3, formats={"confidence": "0%"})
+    shown = stresses.drop(columns=["description"]).copy()
+    shown["kind"] = shown["kind"].str.capitalize()
+    shown = shown.reindex(shown["portfolio"].sort_values(kind="stable").index).head(TOP_SCENARIOS)
     table_row = last_row + 3
-    last_row, last_col = write_table(ws, stresses, start_row=table_row)
-    chart_col = last_col + 2
-    ws.cell(row=table_row - 1, column=chart_col, value=f"The {CHART_SCENARIOS} worst scenarios").font = Font(bold=True)
-    chart_last, _ = write_table(ws, worst, start_row=table_row, start_col=chart_col)
-    chart = BarChart()
-    chart.type = "bar"
-    chart.title = f"{CHART_SCENARIOS} worst scenarios (portfolio P&L)"
-    chart.y_axis.title = "P&L (decimal of gross)"
-    chart.y_axis.numFmt = PERCENT
-    chart.legend = None
-    values = Reference(ws, min_col=chart_col + 1, min_row=table_row, max_row=chart_last)
-    labels = Reference(ws, min_col=chart_col, min_row=table_row + 1, max_row=chart_last)
-    chart.add_data(values, titles_from_data=True)
-    chart.set_categories(labels)
-    chart.height, chart.width = 9, 18
-    ws.add_chart(chart, ws.cell(row=chart_last + 2, column=chart_col).coordinate)
-    ws.freeze_panes = ws.cell(row=table_row + 1, column=2)
-    autosize(ws)
+    section(ws, table_row - 1, 1, f"The {len(shown)} worst of {len(stresses)} scenarios for the book (all: DataStress)")
+    pnl = dict.fromkeys(("portfolio", "benchmark", "active"), PERCENT)
+    last, _ = write_table(ws, shown, start_row=table_row, formats=pnl, labels=PNL_LABELS)
+    bars = min(CHART_SCENARIOS, len(worst))
+    chart = bar_chart(f"The {bars} worst scenarios (portfolio P&L, % of gross)", bars, "0%", width=12.5)
+    add_series(chart, ws, 5, table_row, table_row + bars, 1)
+    value_labels(chart, "0.0%", shown["portfolio"].head(bars))
+    chart.height = 9.0
+    ws.add_chart(chart, ws.cell(row=row, column=10).coordinate)
+    autosize(ws, maximum=34)
+    full = stresses.copy()
+    data_sheet(wb, "Stress", "Every stress scenario, with its description", full, formats=pnl, labels=PNL_LABELS)

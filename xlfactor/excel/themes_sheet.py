@@ -39,7 +39,7 @@ def write_themes_sheet(wb: Workbook, discovery) -> None:
     ws = wb.create_sheet("Themes")
     tables = discovery.report_tables()
     row = 1
-    ws.cell(row=row, column=1, value="Semantic residual discovery").font = Font(bold=True, size=12)
+    ws.cell(row=row, column=1, value="Semantic residual discovery").font = Font(name="Calibri", bold=True, size=12)
     row += 2
     for title, key, index in (
         ("Summary", "semantic_summary", True),
@@ -50,7 +50,7 @@ def write_themes_sheet(wb: Workbook, discovery) -> None:
         ("Notes", "semantic_notes", False),
     ):
         frame = tables[key]
-        ws.cell(row=row, column=1, value=title).font = Font(bold=True)
+        ws.cell(row=row, column=1, value=title).font = Font(name="Calibri", bold=True)
         if frame.empty:
             ws.cell(row=row + 1, column=1, value="none")
             row += 3

@@ -37,15 +37,15 @@ def render_track_workbook(path: str | Path, tables: dict[str, pd.DataFrame], sta
     summary.title = "Summary"
     track = tables["track"].sort_values("date")
     summary["A1"] = "xlfactor track history"
-    summary["A1"].font = Font(bold=True, size=14)
+    summary["A1"].font = Font(name="Calibri", bold=True, size=14)
     days = len(track)
     summary["A2"] = f"{days} recorded day(s)" + (f", {track['date'].iloc[0]} to {track['date'].iloc[-1]}" if days else "")
     if days and "simulated" in track and track["simulated"].astype(str).eq("True").any():
         summary["A3"] = "SIMULATED MARKET: recorded on the embedded demo snapshot, not real data"
-        summary["A3"].font = Font(bold=True, color="C00000")
+        summary["A3"].font = Font(name="Calibri", bold=True, color="C00000")
         summary["A3"].fill = WARNING_FILL
     summary["A5"] = "Realized statistics (from the stored daily returns; windows shown when enough days exist)"
-    summary["A5"].font = Font(bold=True)
+    summary["A5"].font = Font(name="Calibri", bold=True)
     if statistics.empty:
         summary["A6"] = f"No window yet: {WINDOW_RULE}."
     else:
@@ -87,9 +87,9 @@ def realized_table(statistics: pd.DataFrame) -> pd.DataFrame:
 def _write_attribution(ws, tables: dict[str, pd.DataFrame], days: int) -> None:
     """One block per available window (1W, 1M, 1Q, 1Y, All), each from :func:`xlfactor.reporting.track.track_attribution`."""
     ws["A1"] = "Multi-day active return attribution over the stored holding path"
-    ws["A1"].font = Font(bold=True, size=12)
+    ws["A1"].font = Font(name="Calibri", bold=True, size=12)
     ws["A2"] = "Sums of the stored daily contributions (each day's own holdings); compounded returns and the linking residual below."
-    ws["A2"].font = Font(italic=True)
+    ws["A2"].font = Font(name="Calibri", italic=True)
     windows = window_attributions(tables) if days else {}
     if not windows:
         ws["A4"] = f"{days} stored day(s): no window yet ({WINDOW_RULE})."
@@ -97,13 +97,13 @@ def _write_attribution(ws, tables: dict[str, pd.DataFrame], days: int) -> None:
     row = 4
     for label, result in windows.items():
         attrs = result["reconciliation"].attrs
-        ws.cell(row=row, column=1, value=f"{label}: {attrs['days']} stored days, {attrs['start']} to {attrs['end']}").font = Font(bold=True, size=12)
+        ws.cell(row=row, column=1, value=f"{label}: {attrs['days']} stored days, {attrs['start']} to {attrs['end']}").font = Font(name="Calibri", bold=True, size=12)
         last, _ = write_table(ws, result["reconciliation"], start_row=row + 1, index=True, formats={"return": PERCENT, "pct_active": PERCENT})
         top = result["contributors"].head(TOP_ROWS)
-        ws.cell(row=last + 2, column=1, value=f"Top {len(top)} active return contributors ({label})").font = Font(bold=True)
+        ws.cell(row=last + 2, column=1, value=f"Top {len(top)} active return contributors ({label})").font = Font(name="Calibri", bold=True)
         last, _ = write_table(ws, top, start_row=last + 3, formats={"pct_active": PERCENT, "te_share": PERCENT})
         names = result["names"].head(TOP_ROWS)
-        ws.cell(row=last + 2, column=1, value=f"Idiosyncratic return by name ({label}, average weight over the window)").font = Font(bold=True)
+        ws.cell(row=last + 2, column=1, value=f"Idiosyncratic return by name ({label}, average weight over the window)").font = Font(name="Calibri", bold=True)
         last, _ = write_table(ws, names, start_row=last + 3, formats={"pct_idiosyncratic": PERCENT})
         row = last + 3
     autosize(ws, maximum=40)

@@ -149,8 +149,8 @@ class _Job:
     report_writer: Callable | None = None  # write_report_workbook (front-end layer, passed in)
 
 
-def run_chunk(job: _Job, chunk: pd.DataFrame) -> tuple[pd.DataFrame, dict[str, str]]:
-    """Price one chunk of books (a Dask task, or one step of the in-process run)."""
+def run_chunk(job: _Job, chunk: pd.DataFrame, on_book: Callable[[], None] | None = None) -> tuple[pd.DataFrame, dict[str, str]]:
+    """Price one chunk of books (a Dask task, or one step of the in-process run); ``on_book()`` after each book's files."""
     data = worker_model(job.source, job.as_of)
     books = book_weights(chunk, data.ticker_index)
     b = None if job.benchmark is None else data.align_holdings(job.benchmark, "benchmark").weights
@@ -161,11 +161,11 @@ def run_chunk(job: _Job, chunk: pd.DataFrame) -> tuple[pd.DataFrame, dict[str, s
     table["missing_weight"] = missing.sum().reindex(table.index, fill_value=0.0).to_numpy(dtype=float)
     failed = dict(books.failed)
     if job.reports is not None and len(books.names):
-        failed.update(_book_files(job, data, chunk, set(books.names)))
+        failed.update(_book_files(job, data, chunk, set(books.names), on_book))
     return table, failed
 
 
-def _book_files(job: _Job, data: FactorModelData, chunk: pd.DataFrame, usable: set) -> dict[str, str]:
+def _book_files(job: _Job, data: FactorModelData, chunk: pd.DataFrame, usable: set, on_book: Callable[[], None] | None = None) -> dict[str, str]:
     """Report workbook and track day of each usable book of the chunk (per book: files)."""
     from xlfactor.reporting.track import record_day
 
@@ -183,6 +183,8 @@ def _book_files(job: _Job, data: FactorModelData, chunk: pd.DataFrame, usable: s
             record_day(holdings, track / stem, data.snapshot, None, job.benchmark)
         except Exception as exc:  # noqa: BLE001 - one book's files never stop the others
             failed[name] = f"report: {type(exc).__name__}: {' '.join(str(exc).split())}"
+        if on_book is not None:
+            on_book()
     return failed
 
 
@@ -309,21 +311,26 @@ def _source(snapshot: str | None) -> str | None:
 
 
 def _chunk_bar(total: int, shown: bool):
-    """A tqdm bar of ``total`` chunks on stderr (a disabled one that prints nothing when not ``shown``)."""
+    """A tqdm bar of ``total`` books on stderr (a disabled one that prints nothing when not ``shown``)."""
     from tqdm import tqdm
 
-    return tqdm(total=total, desc="books", unit="chunk", file=sys.stderr, disable=not shown)
+    return tqdm(total=total, desc="books", unit="book", file=sys.stderr, disable=not shown, mininterval=0.5)
+
+
+def _books_in(chunk: pd.DataFrame) -> int:
+    return int(chunk["portfolio"].astype(str).str.strip().nunique())
 
 
 def _run_serial(job: _Job, chunks: list[pd.DataFrame], progress: Progress | None, bar: bool = False) -> list:
     outcomes = []
-    with _chunk_bar(len(chunks), bar) as shown:
+    with _chunk_bar(sum(_books_in(c) for c in chunks), bar) as shown:
         for i, chunk in enumerate(chunks):
+            before = shown.n
             try:
-                outcomes.append(call_single_threaded(run_chunk, job, chunk))
+                outcomes.append(call_single_threaded(run_chunk, job, chunk, lambda: shown.update(1)))  # each book's files
             except Exception as exc:  # noqa: BLE001 - a failed chunk is reported by book, the rest go on
                 outcomes.append(exc)
-            shown.update(1)
+            shown.update(before + _books_in(chunk) - shown.n)  # the chunk's books are all done
             if progress is not None:
                 progress("chunks", i + 1, len(chunks))
     return outcomes
@@ -371,11 +378,11 @@ def _run_dask(job: _Job, chunks: list[pd.DataFrame], scheduler: str, workers: in
         outcomes: list = [None] * len(futures)
         # the bar and the callbacks follow each chunk as it finishes (not Dask's own bar, which
         # blocks until every chunk is done and borrows the process-wide stdout while it waits)
-        with _chunk_bar(len(futures), bar) as shown:
+        with _chunk_bar(sum(_books_in(c) for c in chunks), bar) as shown:
             for done, future in enumerate(as_completed(futures), start=1):
                 error = future.exception()
                 outcomes[index[future.key]] = error if error is not None else future.result()
-                shown.update(1)
+                shown.update(_books_in(chunks[index[future.key]]))
                 if progress is not None:
                     progress("chunks", done, len(futures))
         return outcomes

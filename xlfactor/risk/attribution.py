@@ -24,6 +24,8 @@ long/short books, any benchmark).
 
 from __future__ import annotations
 
+import bisect
+
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -79,6 +81,12 @@ def attribution_date(snapshot: Snapshot, date: str | None = None) -> str:
         raise XlfactorError("the snapshot has no lagged exposure panel: return attribution is unavailable")
     chosen = dates[-1] if date in (None, "", "latest") else str(date)
     if chosen not in dates:
+        position = bisect.bisect_left(dates, chosen)
+        if 0 < position < len(dates):  # inside the range: not a trading date of the snapshot
+            raise XlfactorError(
+                f"no attribution for {chosen}: not a trading date of the snapshot; the nearest are "
+                f"{dates[position - 1]} (before) and {dates[position]} (after)"
+            )
         raise XlfactorError(f"no attribution for {chosen}: attributable dates run {dates[0]} to {dates[-1]}")
     return chosen
 
