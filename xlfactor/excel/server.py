@@ -536,7 +536,7 @@ def serve(host: str = "127.0.0.1", port: int = 8000, config: ServerConfig | None
         import uvicorn
     except ImportError:
         raise XlfactorError("xlwings Server is not installed: pip install 'xlfactor[server]'") from None
-    for line in lines:
+    for line in [*lines, f"listening on http://{host}:{port} (Ctrl+C stops)"]:
         print(f"xlfactor serve: {line}", file=sys.stderr)
     os.environ.update(environment)
     logging.getLogger("xlfactor").setLevel(min(logging.INFO, logging.getLogger("xlfactor").getEffectiveLevel()))
