@@ -355,6 +355,9 @@ class CallRunner:
                     result = await loop.run_in_executor(self._light, job)
         except XlfactorError as exc:
             result = _cell_error(str(exc))
+        except Exception as exc:  # noqa: BLE001 - a cell must never show a traceback
+            logger.warning("call user=%s function=%s failed outside the catalog", user_name, name, exc_info=True)
+            result = _cell_error(f"internal error ({type(exc).__name__}); the server log has the details")
         seconds = time.perf_counter() - start
         outcome = "error" if _is_error(result) else "ok"
         logger.info("call user=%s function=%s rows=%d lane=%s seconds=%.3f outcome=%s", user_name, name, rows, lane, seconds, outcome)
