@@ -6,6 +6,12 @@ xlwings classic UDF module, the xlwings Server custom functions, ``xlfactor func
 and the README reference. The functions themselves live in the sibling modules of this
 package, one module per area (``portfolio_risk`` ...); each registers its own argument help
 with :func:`register_arguments`.
+
+On the team server every call runs under an :class:`AccessPolicy` (:func:`access_policy`):
+the shared argument parsing (:func:`snapshot_argument`, :func:`cache_argument`,
+:func:`track_folder_argument`) resolves local paths inside the server's data root and admits
+URLs under its allowed prefixes only, before anything touches the disk or the network.
+Without a policy (desktop, Python, CLI) any path or URL is the user's own to name.
 """
 
 from __future__ import annotations
