@@ -78,8 +78,8 @@ def test_udf_module_imports_without_excel():
 
 SERVER_CHECK = r"""
 import json, os, sys
-from xlfactor.excel.server import server_environment
-os.environ.update(server_environment("noncommercial"))  # before xlwings is imported
+from xlfactor.excel.server import ServerConfig, server_environment
+os.environ.update(server_environment("noncommercial", ServerConfig(insecure_local=True)))  # before xlwings is imported
 import xlwings as xw
 from fastapi.testclient import TestClient
 from xlwings_server.main import main_app

@@ -27,6 +27,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Entry point; returns the process exit code (0 ok, 2 bad input)."""
     parser = _parser()
     args = parser.parse_args(argv)
+    _configure_logging(args.verbose)
     if not hasattr(args, "run"):
         parser.print_help()
         return 2
@@ -54,6 +55,7 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("-q", "--quiet", action="store_true", help="no progress bars on stderr")
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument("-q", "--quiet", action="store_true", default=argparse.SUPPRESS, help="no progress bars on stderr")
+    parser.add_argument("--verbose", "-v", action="store_true", help="log details, including the traceback of internal errors")
     commands = parser.add_subparsers(title="commands")
     commands.add_parser = functools.partial(commands.add_parser, parents=[common])  # every command takes --quiet
 
@@ -154,9 +156,17 @@ def _parser() -> argparse.ArgumentParser:
     functions.add_argument("--markdown", action="store_true", help="print the README reference table")
     functions.set_defaults(run=_run_functions)
 
-    serve = commands.add_parser("serve", help="serve =OF.NAME(...) custom functions with xlwings Server")
+    serve = commands.add_parser("serve", help="serve =OF.NAME(...) custom functions to a team with xlwings Server")
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument("--port", type=int, default=8000)
+    serve.add_argument("--tokens", metavar="FILE", help="user,token per line (else XLFACTOR_SERVER_TOKENS); callers send Authorization: Bearer <token>")
+    serve.add_argument("--insecure-local", action="store_true", help="no tokens: every local process may call (127.0.0.1 only)")
+    serve.add_argument("--data-root", metavar="DIR", help="local snapshots and semantic caches resolve inside DIR, track folders inside DIR/users/<user>/")
+    serve.add_argument("--allow-url", action="append", default=[], metavar="PREFIX", help="a URL prefix that may be fetched (repeatable); others are refused")
+    serve.add_argument("--max-rows", type=int, default=100_000, help="largest total of range rows in one call (default 100000)")
+    serve.add_argument("--max-bytes", type=int, default=4_000_000, help="largest request body in bytes (default 4000000)")
+    serve.add_argument("--heavy-rows", type=int, default=2_000, help="calls over this many rows run in the worker processes (default 2000)")
+    serve.add_argument("--workers", type=int, default=1, help="worker processes for large calls (default 1)")
     serve.set_defaults(run=_run_serve)
     return parser
 
@@ -345,10 +355,29 @@ def _run_functions(args: argparse.Namespace) -> int:
 
 
 def _run_serve(args: argparse.Namespace) -> int:
-    from xlfactor.excel.server import serve
+    from xlfactor.excel.server import ServerConfig, serve
 
-    serve(args.host, args.port)
+    config = ServerConfig(
+        data_root=args.data_root,
+        allow_urls=tuple(args.allow_url),
+        tokens_file=args.tokens,
+        insecure_local=args.insecure_local,
+        max_rows=args.max_rows,
+        max_bytes=args.max_bytes,
+        heavy_rows=args.heavy_rows,
+        workers=args.workers,
+    )
+    serve(args.host, args.port, config)
     return 0
+
+
+def _configure_logging(verbose: bool) -> None:
+    """Log to stderr: warnings, or everything of xlfactor's with ``--verbose`` (internal-error tracebacks included)."""
+    import logging
+
+    logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    if verbose:
+        logging.getLogger("xlfactor").setLevel(logging.DEBUG)
 
 
 SNAPSHOT_HELP = "folder or http(s)/file URL (default: embedded simulated demo)"

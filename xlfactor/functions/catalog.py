@@ -6,15 +6,29 @@ xlwings classic UDF module, the xlwings Server custom functions, ``xlfactor func
 and the README reference. The functions themselves live in the sibling modules of this
 package, one module per area (``portfolio_risk`` ...); each registers its own argument help
 with :func:`register_arguments`.
+
+On the team server every call runs under an :class:`AccessPolicy` (:func:`access_policy`):
+the shared argument parsing (:func:`snapshot_argument`, :func:`cache_argument`,
+:func:`track_folder_argument`) resolves local paths inside the server's data root and admits
+URLs under its allowed prefixes only, before anything touches the disk or the network.
+Without a policy (desktop, Python, CLI) any path or URL is the user's own to name.
 """
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import functools
 import inspect
+import logging
 import math
-from collections.abc import Callable
+import os
+import re
+import urllib.parse
+import urllib.request
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -31,10 +45,12 @@ from xlfactor.functions.ranges import (
 from xlfactor.risk.holdings import Holdings, PortfolioWeights, align
 from xlfactor.risk.model_data import FactorModelData, factor_model_data
 from xlfactor.snapshot.memo import memo
-from xlfactor.snapshot.sources import load_snapshot
+from xlfactor.snapshot.sources import DEMO_NAME, load_snapshot
 
 ERROR_PREFIX = "#XLFACTOR"
 MAX_MESSAGE = 250  # Excel text results over 255 characters fail in older versions
+
+logger = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -131,6 +147,9 @@ def worksheet_function(returns: str) -> Callable[[Callable[..., Any]], Callable[
             except XlfactorError as exc:
                 return _error(str(exc))
             except Exception as exc:  # noqa: BLE001 - a cell must never show a traceback
+                logger.debug("internal error in %s", func.__name__, exc_info=True)
+                if current_policy() is not None:  # a server caller sees the kind, the server log has the rest
+                    return _error(f"internal error ({type(exc).__name__}); the server log has the details")
                 return _error(f"internal error ({type(exc).__name__}: {exc})")
             if isinstance(result, float) and not math.isfinite(result):
                 return _error("result is undefined (no risk in the benchmark or portfolio)")
@@ -146,6 +165,165 @@ def worksheet_function(returns: str) -> Callable[[Callable[..., Any]], Callable[
 def _error(message: str) -> str:
     text = f"{ERROR_PREFIX}: {' '.join(str(message).split())}"
     return text if len(text) <= MAX_MESSAGE else text[: MAX_MESSAGE - 3] + "..."
+
+
+# ---------------------------------------------------------------- access policy (team server)
+
+USERS_FOLDER = "users"  # <data root>/users/<user>/ holds each server user's track folders
+_SCHEME = re.compile(r"^([A-Za-z][A-Za-z0-9+.-]*)://")
+_USER_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
+
+
+@dataclass(frozen=True)
+class AccessPolicy:
+    """What one caller of the team server may name as a snapshot, track folder or semantic cache.
+
+    Set per request by the server (:func:`access_policy`); absent for desktop, Python and CLI
+    use, where the user is on their own machine and any path or URL is theirs to name. The
+    catalog's argument parsing consults it before anything touches the disk or network.
+
+    Parameters
+    ----------
+    user : str
+        The authenticated user (a plain name: letters, digits, ``.``, ``_``, ``-``).
+    data_root : Path or None
+        Local snapshots and semantic caches resolve inside it; track folders inside
+        ``data_root/users/<user>``. ``None``: no local path is allowed.
+    allowed_urls : tuple of str
+        URL prefixes (``https://host/path/``) that may be fetched; others are refused.
+    """
+
+    user: str
+    data_root: Path | None = None
+    allowed_urls: tuple[str, ...] = ()
+
+    def __post_init__(self) -> None:
+        if not _USER_NAME.fullmatch(self.user) or self.user in (".", ".."):
+            raise XlfactorError(f"server user name {self.user!r} is not a plain name (letters, digits, '.', '_', '-')")
+        for prefix in self.allowed_urls:
+            url_prefix_parts(prefix)  # raises on a malformed prefix
+
+    def location(self, text: str, what: str) -> str:
+        """A snapshot or semantic-cache argument as the loader should see it (URL or absolute path inside the root)."""
+        scheme = _SCHEME.match(text)
+        if scheme and scheme.group(1).lower() != "file":
+            if not url_allowed(text, self.allowed_urls):
+                raise XlfactorError(f"{what}: this server fetches URLs only under its --allow-url prefixes")
+            return text
+        if scheme:  # file:// is a local path like any other
+            text = urllib.request.url2pathname(urllib.parse.urlsplit(text).path)
+        if self.data_root is None:
+            raise XlfactorError(f"{what}: this server has no --data-root, so local paths are not allowed")
+        return _inside(text, self.data_root, f"{what}: local paths on this server must be inside its data root")
+
+    def track_folder(self, text: str) -> str:
+        """A track-folder argument: a folder inside the caller's own area ``data_root/users/<user>``."""
+        if self.data_root is None:
+            raise XlfactorError("track_folder: this server has no --data-root, so track folders are not available")
+        if _SCHEME.match(text):
+            raise XlfactorError("track_folder: a track folder on this server is a folder name, not a URL")
+        area = self.data_root / USERS_FOLDER / self.user
+        return _inside(text, area, f"track_folder: must be a folder in your own track area on this server ({USERS_FOLDER}/{self.user}/)")
+
+
+_POLICY: contextvars.ContextVar[AccessPolicy | None] = contextvars.ContextVar("xlfactor_access_policy", default=None)
+
+
+def current_policy() -> AccessPolicy | None:
+    """The access policy of the call being served, or ``None`` outside the server."""
+    return _POLICY.get()
+
+
+@contextlib.contextmanager
+def access_policy(policy: AccessPolicy | None) -> Iterator[None]:
+    """Apply ``policy`` to the worksheet-function calls made inside the ``with`` block (this thread/task only)."""
+    token = _POLICY.set(policy)
+    try:
+        yield
+    finally:
+        _POLICY.reset(token)
+
+
+def url_prefix_parts(prefix: str) -> tuple[str, str, str]:
+    """``(scheme, host[:port], path ending in /)`` of an ``--allow-url`` prefix; raises on a malformed one."""
+    parts = urllib.parse.urlsplit(prefix)
+    if not parts.scheme or not parts.netloc or parts.username or parts.password or parts.query or parts.fragment:
+        raise XlfactorError(f"--allow-url {prefix!r} must look like https://host/path/ (no user, query or fragment)")
+    path = parts.path if parts.path.endswith("/") else parts.path + "/"
+    return parts.scheme.lower(), parts.netloc.lower(), path
+
+
+def url_allowed(url: str, prefixes: tuple[str, ...]) -> bool:
+    """True if ``url`` lies under one of ``prefixes`` (whole path segments; no ``..``, escapes or credentials)."""
+    try:
+        parts = urllib.parse.urlsplit(url)
+        netloc = parts.netloc.lower()
+    except ValueError:
+        return False
+    if parts.username or parts.password or parts.query or parts.fragment or "\\" in url:
+        return False
+    path = parts.path
+    if re.search(r"%(2e|2f|5c|00)", path, flags=re.IGNORECASE) or any(s in (".", "..") for s in path.split("/")):
+        return False
+    target = path if path.endswith("/") else path + "/"  # the prefix itself is allowed too
+    for prefix in prefixes:
+        scheme, host, root = url_prefix_parts(prefix)
+        if parts.scheme.lower() == scheme and netloc == host and target.startswith(root):
+            return True
+    return False
+
+
+def _inside(text: str, base: Path, refusal: str) -> str:
+    """``text`` (relative to ``base``, or absolute) as a real path inside ``base``; else ``refusal``.
+
+    The check is lexical first, so a path outside is refused without touching the disk and
+    the message is the same whether or not it exists; symbolic links are then resolved and
+    must stay inside too.
+    """
+    if "\x00" in text or not text.strip():
+        raise XlfactorError(refusal)
+    root = os.path.realpath(base)
+    joined = os.path.normpath(os.path.join(root, text.strip()))
+    if not _within(joined, root):
+        raise XlfactorError(refusal)
+    real = os.path.realpath(joined)
+    if not _within(real, root):
+        raise XlfactorError(refusal)
+    return real
+
+
+def _within(path: str, root: str) -> bool:
+    try:
+        return os.path.commonpath([path, root]) == root
+    except ValueError:  # different drives
+        return False
+
+
+def snapshot_argument(snapshot: object) -> str | None:
+    """The snapshot argument as text, checked against the server's access policy (if any)."""
+    text = optional_text(snapshot)
+    policy = current_policy()
+    if policy is None or text is None or text == DEMO_NAME:
+        return text
+    return policy.location(text, "snapshot")
+
+
+def cache_argument(semantic_cache: object, default_name: str) -> str | None:
+    """A semantic-cache argument as text; on the server a blank one is ``default_name`` in the data root."""
+    text = optional_text(semantic_cache)
+    policy = current_policy()
+    if policy is None:
+        return text
+    return policy.location(text if text is not None else default_name, "semantic_cache")
+
+
+def track_folder_argument(track_folder: object) -> str:
+    """The track-folder argument as text (required); on the server, a folder in the caller's own area."""
+    text = optional_text(track_folder)
+    if text is None:
+        raise XlfactorError("track_folder is required (the folder xlfactor track writes)")
+    policy = current_policy()
+    return text if policy is None else policy.track_folder(text)
 
 
 # ---------------------------------------------------------------- shared argument handling
@@ -168,7 +346,7 @@ def book_context(
     benchmark: object = None,
 ) -> BookContext:
     """Parse the common arguments: the model data and the aligned portfolio and benchmark weights."""
-    snap = load_snapshot(optional_text(snapshot), optional_date(as_of) or "latest")
+    snap = load_snapshot(snapshot_argument(snapshot), optional_date(as_of) or "latest")
     data = factor_model_data(snap)
     ignore = optional_flag(ignore_unknown, "ignore_unknown")
     universe = str(data.snapshot.metadata.get("universe", ""))
@@ -211,7 +389,7 @@ def _factor_index(data: FactorModelData, factor: str) -> int:
 
 def snapshot_model_data(snapshot: object, as_of: object) -> FactorModelData:
     """The FactorModelData of a snapshot argument (loaded once per process)."""
-    return factor_model_data(load_snapshot(optional_text(snapshot), optional_date(as_of) or "latest"))
+    return factor_model_data(load_snapshot(snapshot_argument(snapshot), optional_date(as_of) or "latest"))
 
 
 def reference_markdown() -> str:
@@ -233,4 +411,3 @@ def reference_text() -> str:
         lines += [f"    {a.name}{' (optional)' if a.optional else ''}: {a.help}" for a in entry.arguments]
         blocks.append("\n".join(lines))
     return "\n\n".join(blocks) + "\n"
-

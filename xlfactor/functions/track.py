@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from xlfactor.errors import XlfactorError
-from xlfactor.functions.catalog import register_arguments, worksheet_function
+from xlfactor.functions.catalog import register_arguments, track_folder_argument, worksheet_function
 from xlfactor.functions.ranges import optional_text, table
 
 register_arguments(
@@ -29,10 +29,7 @@ STATISTICS = (
 
 
 def _folder(track_folder) -> str:
-    folder = optional_text(track_folder)
-    if folder is None:
-        raise XlfactorError("track_folder is required (the folder xlfactor track writes)")
-    return folder
+    return track_folder_argument(track_folder)  # on the team server: inside the caller's own area
 
 
 @worksheet_function(returns="table")
@@ -53,14 +50,15 @@ def OF_REALIZED(track_folder, statistic=None, window=None) -> Any:  # noqa: N802
     """Realized statistics from the stored daily returns: beta, information ratio, hit rate, volatility, ex-post TE."""
     from xlfactor.reporting.track import load_track, realized_statistics, window_dates
 
-    tables = load_track(_folder(track_folder))
+    folder = _folder(track_folder)
+    tables = load_track(folder)
     stats = realized_statistics(tables["track"])
     if stats.empty:
-        window_dates(tables["track"], "1W", _folder(track_folder))  # raises: fewer than 7 stored days
+        window_dates(tables["track"], "1W", folder)  # raises: fewer than 7 stored days
     name = optional_text(statistic)
     label = optional_text(window)
     if label is not None:
-        window_dates(tables["track"], label, _folder(track_folder))  # one-line message when too few days
+        window_dates(tables["track"], label, folder)  # one-line message when too few days
         label = {k.lower(): k for k in stats.index}[label.lower()]
     if name is not None and name.lower() not in STATISTICS:
         raise XlfactorError(f"statistic must be one of {', '.join(STATISTICS)}, got {name!r}")

@@ -159,14 +159,16 @@ def _parse(raw: bytes, where: str) -> pd.DataFrame:
     if "ticker" not in frame.columns:
         raise SemanticError(f"semantic cache {where}: no `ticker` column")
     tickers = frame.pop("ticker").map(normalize_ticker)
-    if tickers.duplicated().any():
-        raise SemanticError(f"semantic cache {where}: duplicate ticker {tickers[tickers.duplicated()].iloc[0]}")
+    if tickers.duplicated().any():  # messages name lines and columns, never cell contents (the file may not be a cache)
+        line = int(np.flatnonzero(tickers.duplicated().to_numpy())[0]) + 2
+        raise SemanticError(f"semantic cache {where}: line {line} repeats a ticker of an earlier line")
     labels = pd.DataFrame(index=pd.Index(tickers.to_numpy(dtype=object), name="ticker"))
-    for column in frame.columns:
+    for number, column in enumerate(frame.columns, start=2):
         cells = frame[column].str.strip().str.replace(r"\.0$", "", regex=True)
         bad = ~cells.isin(["", "0", "1"])
         if bad.any():
-            raise SemanticError(f"semantic cache {where}: column {column} has a cell {frame[column][bad].iloc[0]!r} (0, 1 or blank)")
+            line = int(np.flatnonzero(bad.to_numpy())[0]) + 2
+            raise SemanticError(f"semantic cache {where}: line {line}, column {number} is not 0, 1 or blank")
         labels[column] = cells.replace("", np.nan).astype(float).to_numpy()
     return labels
 
