@@ -22,9 +22,7 @@ from __future__ import annotations
 
 import contextlib
 import json
-import os
 import shutil
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -32,7 +30,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from xlfactor._files import atomic_write, make_temp_folder, replace_folder
+from xlfactor._files import atomic_write, make_temp_folder, replace_folder, write_error
 from xlfactor.cells import safe_frame
 from xlfactor.conventions import SQRT_TRADING_DAYS, TRADING_DAYS_PER_YEAR, as_of_date
 from xlfactor.errors import XlfactorError
@@ -59,7 +57,6 @@ ALL_MINIMUM = TRADING_DAYS_PER_YEAR + 1
 WINDOW_RULE = "1W needs 7+ stored days, 1M 22+, 1Q 63+, 1Y 252+, All more than 252"
 ATTRIBUTION_FAMILIES = ("market", "style", "sector", "industry")
 LOCK_TIMEOUT_SECONDS = 60.0
-STALE_LOCK_SECONDS = 600.0
 
 
 @dataclass(frozen=True, eq=False)
@@ -107,7 +104,7 @@ def record_day(
     """
     day = day_record(portfolio, snapshot, date, benchmark)
     history = Path(history)
-    with _locked(history):
+    with history_lock(history):
         _write_day(history, day)
         _rebuild_aggregates(history)
     return day
@@ -567,28 +564,34 @@ def _read_csv(path: Path) -> pd.DataFrame:
 
 
 @contextlib.contextmanager
-def _locked(history: Path) -> Iterator[None]:
-    """An exclusive lock file in the history folder (other runs wait; stale locks expire)."""
-    history.mkdir(parents=True, exist_ok=True)
-    lock = history / ".lock"
-    deadline = time.monotonic() + LOCK_TIMEOUT_SECONDS
-    while True:
-        try:
-            descriptor = os.open(lock, os.O_CREAT | os.O_EXCL | os.O_WRONLY)
-            break
-        except FileExistsError:
-            try:
-                if time.time() - lock.stat().st_mtime > STALE_LOCK_SECONDS:
-                    lock.unlink(missing_ok=True)
-                    continue
-            except FileNotFoundError:
-                continue
-            if time.monotonic() > deadline:
-                raise XlfactorError(f"{history} is locked by another run (remove {lock} if none is running)") from None
-            time.sleep(0.05)
+def history_lock(history: str | Path, timeout: float | None = None) -> Iterator[None]:
+    """Hold the exclusive lock of a track folder (other runs wait up to ``timeout`` seconds).
+
+    An OS file lock (:class:`filelock.FileLock` on ``<history>/.lock``): the kernel releases
+    it when its process ends, so a run killed with ``kill -9`` never blocks the next one.
+
+    Raises
+    ------
+    XlfactorError
+        If another live run still holds the lock after ``timeout`` (default
+        :data:`LOCK_TIMEOUT_SECONDS`).
+    """
+    import filelock
+
+    history = Path(history)
     try:
-        os.write(descriptor, str(os.getpid()).encode())
-        os.close(descriptor)
+        history.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise write_error(history, exc) from None
+    wait = LOCK_TIMEOUT_SECONDS if timeout is None else timeout
+    lock = filelock.FileLock(history / ".lock", timeout=wait)
+    try:
+        lock.acquire()
+    except filelock.Timeout:
+        raise XlfactorError(f"{history} is locked by another run still working on it (waited {wait:g} s)") from None
+    try:
         yield
     finally:
-        lock.unlink(missing_ok=True)
+        lock.release()
+
+
