@@ -5,11 +5,9 @@ Each test names the case it holds; tests/reliability/data.csv lists them.
 
 from __future__ import annotations
 
-import errno
 import os
 import sys
 import threading
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -93,3 +91,95 @@ def test_a_track_lock_held_by_a_killed_process_is_taken_over_at_once(tmp_path, m
     day = track_module.record_day(pd.DataFrame({"ticker": ["SIM0001", "SIM0002"], "value": [1.0, 2.0]}), history)
     assert time.monotonic() - started < 3.0
     assert (history / "days" / day.date / "track.csv").is_file()
+
+
+# ---------------------------------------------------------------- no wrong number passes (issue 21 deliver 5)
+
+BOOK = [["ticker", "value"], ["SIM0001", 100.0], ["SIM0002", 300.0], ["SIM0003", -50.0]]
+
+
+def test_a_quoted_decimal_comma_in_a_comma_csv_is_a_decimal_not_a_thousands_separator(tmp_path):
+    from xlfactor.risk import holdings_from_frame, read_holdings_csv
+
+    path = tmp_path / "book.csv"
+    path.write_text('ticker,value\nSIM0001,"1,5"\nSIM0002,3\nSIM0003,"1,000"\n')
+    held = holdings_from_frame(read_holdings_csv(path).frame)
+    np.testing.assert_allclose(held.amounts, [1.5, 3.0, 1000.0])  # "1,5" is 1.5 (not 15); "1,000" is a thousand
+    path.write_text('ticker,value\nSIM0001,"1,5,0"\nSIM0002,3\n')
+    with pytest.raises(XlfactorError, match="non-numeric"):
+        holdings_from_frame(read_holdings_csv(path).frame)
+
+
+def test_the_shock_text_minus_0_comma_1_is_minus_10_percent():
+    from xlfactor.functions import OF_STRESS
+
+    typed = OF_STRESS(BOOK, [["market", "-0,1"]], False)
+    number = OF_STRESS(BOOK, [["market", -0.1]], False)
+    assert isinstance(typed, list) and typed == number
+
+
+def test_a_weight_header_is_an_allocation_never_renormalized_as_dollars():
+    from xlfactor.functions import OF_TOTALRISK
+    from xlfactor.risk import holdings_from_frame
+
+    weights = [["ticker", "weight"], ["SIM0001", 0.2], ["SIM0002", 0.3]]  # 50% invested, 50% cash
+    allocation = [["ticker", "allocation"], ["SIM0001", 0.2], ["SIM0002", 0.3]]
+    dollars = [["ticker", "value"], ["SIM0001", 0.2], ["SIM0002", 0.3]]
+    assert OF_TOTALRISK(weights) == OF_TOTALRISK(allocation)
+    assert OF_TOTALRISK(weights) == pytest.approx(0.5 * OF_TOTALRISK(dollars), rel=1e-12)  # risk is linear in the weights
+    held = holdings_from_frame(pd.DataFrame({"ticker": ["SIM0001", "SIM0002"], "weight": [0.2, 0.3]}))
+    assert held.kind == "allocation" and held.weights.tolist() == [0.2, 0.3]
+
+
+def test_an_unknown_header_is_refused_with_the_accepted_names():
+    from xlfactor.functions import OF_TOTALRISK
+    from xlfactor.risk import holdings_from_frame
+
+    message = OF_TOTALRISK([["ticker", "pct"], ["SIM0001", 20], ["SIM0002", 30]])
+    assert isinstance(message, str) and message.startswith("#XLFACTOR: holdings header 'pct' is unknown; accepted: ticker")
+    assert "allocation, weight" in message and "\n" not in message
+    with pytest.raises(XlfactorError, match="unknown column\\(s\\) 'pct'; accepted: ticker"):
+        holdings_from_frame(pd.DataFrame({"ticker": ["SIM0001"], "value": [1.0], "pct": [1.0]}))
+
+
+def test_a_zero_gross_allocation_book_is_refused_not_a_risk_of_zero(tmp_path):
+    from xlfactor.functions import OF_TOTALRISK
+    from xlfactor.reporting import run_batch
+
+    message = OF_TOTALRISK([["ticker", "allocation"], ["SIM0001", 0.0], ["SIM0002", 0.0]])
+    assert message == "#XLFACTOR: holdings has zero gross exposure (every allocation is 0)"
+    frame = pd.DataFrame({"portfolio": ["zero", "zero", "ok"], "ticker": ["SIM0001", "SIM0002", "SIM0001"], "allocation": [0.0, 0.0, 0.5]})
+    result = run_batch(frame)
+    assert list(result.summary.index) == ["ok"] and result.failed == {"zero": "zero gross exposure"}
+
+
+def test_a_var_horizon_over_a_year_is_refused_in_one_line():
+    from xlfactor.functions import OF_VAR
+
+    assert isinstance(OF_VAR(BOOK, 0.95, 252), float)
+    message = OF_VAR(BOOK, 0.95, 1e9)
+    assert message == "#XLFACTOR: `horizon_days` must be at most 252 trading days (one year), got 1e+09"
+
+
+def test_negative_newey_west_lags_are_refused_not_replaced_by_the_default():
+    from xlfactor.functions import OF_REGRESS
+
+    rng = np.random.default_rng(1)
+    f = rng.normal(size=(60, 1))
+    y = 0.5 * f[:, 0] + rng.normal(scale=0.1, size=60)
+    returns, factors = [[v] for v in y], [["f"], *[[v] for v in f[:, 0]]]
+    assert isinstance(OF_REGRESS([["y"], *returns], factors, 3), list)
+    assert OF_REGRESS([["y"], *returns], factors, -3) == "#XLFACTOR: `newey_west_lags` must be a whole number of days, 0 or more, got -3"
+
+
+@pytest.mark.parametrize(
+    "as_of, message",
+    [
+        ("2026-10-30junk", "`as_of` must be a date (YYYY-MM-DD) or 'latest', got '2026-10-30junk'"),
+        (1e10, "`as_of` 10000000000.0 is not a date: Excel date serials run from 1 to 2958465 (9999-12-31)"),
+    ],
+)
+def test_junk_after_a_date_and_a_huge_excel_serial_are_refused_in_one_line(as_of, message):
+    from xlfactor.functions import OF_TOTALRISK
+
+    assert OF_TOTALRISK(BOOK, None, as_of) == f"#XLFACTOR: {message}"

@@ -11,6 +11,7 @@ from collections.abc import Sequence
 import pandas as pd
 
 from xlfactor._json import to_plain
+from xlfactor.conventions import number_from_text
 from xlfactor.errors import XlfactorError
 
 
@@ -474,7 +475,7 @@ def _shock(text: str) -> tuple[str, float]:
     try:
         if not sep:
             raise ValueError
-        return factor.strip(), float(value)
+        return factor.strip(), number_from_text(value)  # -0,1 is -0.1
     except ValueError:
         raise XlfactorError(f"--shock must be FACTOR=SHOCK with a decimal shock (market=-0.10), got {text!r}") from None
 
