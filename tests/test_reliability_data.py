@@ -183,3 +183,114 @@ def test_junk_after_a_date_and_a_huge_excel_serial_are_refused_in_one_line(as_of
     from xlfactor.functions import OF_TOTALRISK
 
     assert OF_TOTALRISK(BOOK, None, as_of) == f"#XLFACTOR: {message}"
+
+
+# ---------------------------------------------------------------- semantic cache and client
+
+
+SEMANTIC_BOOK = pd.DataFrame({"ticker": [f"SIM{i:04d}" for i in range(1, 31)], "value": np.linspace(1e5, 4e5, 30)})
+
+
+def test_a_user_semantic_client_that_never_answers_fails_discovery_in_one_line(tmp_path):
+    import time
+
+    from xlfactor.semantic import SemanticError, discover_semantic_factors
+
+    release = threading.Event()
+
+    class Stuck:
+        def complete_json(self, instructions, payload):
+            release.wait(60)  # bounded: released at the end of the test
+            return {"themes": []}
+
+    started = time.monotonic()
+    try:
+        with pytest.raises(SemanticError) as caught:
+            discover_semantic_factors(SEMANTIC_BOOK, threshold=0.0, client=Stuck(), semantic_cache=tmp_path / "c.csv",
+                                      client_deadline=0.5)  # fmt: skip
+    finally:
+        release.set()
+    assert time.monotonic() - started < 20
+    assert str(caught.value) == "semantic client did not answer task propose within 0.5 s (XLFACTOR_SEMANTIC_DEADLINE)"
+
+
+def test_discover_without_openai_names_the_extra_to_install(monkeypatch, tmp_path, capsys):
+    from xlfactor.cli import main
+    from xlfactor.semantic import SemanticError, discover_semantic_factors
+
+    monkeypatch.setitem(sys.modules, "openai", None)  # import openai raises ImportError
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-test")
+    with pytest.raises(SemanticError, match=r"needs the openai package: pip install 'xlfactor\[llm\]'"):
+        discover_semantic_factors(SEMANTIC_BOOK, threshold=0.0, semantic_cache=tmp_path / "c.csv")
+    book = tmp_path / "book.csv"
+    SEMANTIC_BOOK.to_csv(book, index=False)
+    assert main(["discover", "--portfolio", str(book), "--threshold", "0", "--cache", str(tmp_path / "c.csv")]) == 2
+    err = [line for line in capsys.readouterr().err.splitlines() if line.startswith("xlfactor:")]
+    assert len(err) == 1 and "xlfactor[llm]" in err[0]
+
+
+def test_concurrent_runs_on_one_semantic_cache_keep_every_label(tmp_path):
+    from xlfactor.semantic import read_cache
+
+    path = tmp_path / "themes.csv"
+    path.write_text("ticker,old_theme\nAAA,1\nBBB,0\n")
+    both_read = threading.Barrier(2)
+    notes: dict[str, str] = {}
+
+    def run(theme: str, answers: dict[str, int]) -> None:
+        cache = read_cache(path)
+        both_read.wait(10)  # both runs hold the same old cache before either writes
+        cache.update(theme, answers)
+        notes[theme] = cache.save()
+
+    runs = [threading.Thread(target=run, args=("ai", {"AAA": 1, "CCC": 0})),
+            threading.Thread(target=run, args=("batteries", {"BBB": 1, "DDD": 1}))]  # fmt: skip
+    for t in runs:
+        t.start()
+    for t in runs:
+        t.join(30)
+    assert set(notes.values()) == {f"semantic cache {path} updated"}
+    stored = pd.read_csv(path, index_col="ticker")
+    assert stored.loc[["AAA", "CCC"], "ai"].tolist() == [1, 0]
+    assert stored.loc[["BBB", "DDD"], "batteries"].tolist() == [1, 1]
+    assert stored.loc[["AAA", "BBB"], "old_theme"].tolist() == [1, 0]
+
+
+def test_a_memory_semantic_cache_round_trips():
+    import uuid
+
+    import fsspec
+
+    from xlfactor.semantic import read_cache, semantic_factor_members
+
+    url = f"memory://xlfactor-tests/{uuid.uuid4().hex}/semantic_factors.csv"
+    cache = read_cache(url)
+    assert cache.writable and cache.labels.shape == (0, 0)
+    cache.update("grid_storage", {"SIM0001": 1, "SIM0002": 0, "SIM0003": 1})
+    assert cache.save() == f"semantic cache {url} updated"
+    assert fsspec.open(url, "rb").open().read().decode().splitlines()[0] == "ticker,grid_storage"
+    assert semantic_factor_members("Grid storage", url) == ["SIM0001", "SIM0003"]
+    again = read_cache(url)
+    assert again.labels["grid_storage"].to_dict() == {"SIM0001": 1.0, "SIM0002": 0.0, "SIM0003": 1.0}
+
+
+def test_themes_from_an_absent_semantic_cache_are_refused_not_an_empty_table(tmp_path):
+    from xlfactor.functions import OF_THEMES
+
+    missing = tmp_path / "nowhere.csv"
+    message = OF_THEMES(BOOK, str(missing))
+    assert message == f"#XLFACTOR: semantic cache {missing} does not exist (run `xlfactor discover` to create it, or name another cache)"
+
+
+@pytest.mark.parametrize("cut", ["SIM0003,1", "SIM0003,1,", "SIM"])
+def test_a_semantic_cache_cut_mid_line_is_refused(tmp_path, cut):
+    from xlfactor.functions import OF_THEMES
+    from xlfactor.semantic import SemanticError, read_cache
+
+    path = tmp_path / "themes.csv"
+    path.write_text("ticker,ai,batteries\nSIM0001,1,0\nSIM0002,1,1\n" + cut)
+    with pytest.raises(SemanticError, match="line 4 has a different number of cells than the header; the file looks cut off"):
+        read_cache(path)
+    assert OF_THEMES(BOOK, str(path)).startswith(f"#XLFACTOR: semantic cache {path}: line 4")
+    path.write_text("ticker,ai,batteries\nSIM0001,1,0\nSIM0002,1,1\nSIM0003,1,0")  # complete, only its line end missing
+    assert read_cache(path).labels.shape == (3, 2)

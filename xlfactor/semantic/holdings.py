@@ -23,11 +23,11 @@ def _cached_labels(semantic_cache: str | os.PathLike[str] | None) -> pd.DataFram
             stat = os.stat(os.path.expanduser(text))
             key = (text, stat.st_size, stat.st_mtime_ns)
         except OSError:
-            return read_cache(semantic_cache).labels  # absent: an empty cache, nothing to remember
+            return read_cache(semantic_cache, must_exist=True).labels  # absent: refused in one line, not an empty table
     if key not in _LABELS:
         if len(_LABELS) > 16:
             _LABELS.clear()
-        _LABELS[key] = read_cache(semantic_cache).labels
+        _LABELS[key] = read_cache(semantic_cache, must_exist=True).labels
     return _LABELS[key]
 
 
@@ -50,7 +50,12 @@ def cached_theme_exposures(
     DataFrame
         ``theme_id, members`` (universe names labelled 1), ``held_members``, ``net_weight``
         and ``gross_weight`` (decimals of the portfolio's gross) and ``held`` (the held
-        member tickers, space-separated), one row per cached theme; empty without a cache.
+        member tickers, space-separated), one row per cached theme.
+
+    Raises
+    ------
+    SemanticError
+        If the cache does not exist, is cut off or unreadable (never an empty table).
 
     Examples
     --------
