@@ -60,6 +60,8 @@ PUBLIC_BUCKETS = {"openfactor-public": "https://openfactor-data.rallies.ai"}
 ``$XLFACTOR_OPENFACTOR_URL`` overrides the address (a mirror, or a local server in tests)."""
 READ_ONLY_SCHEMES = frozenset({"http", "https", "r2"})
 """Caches at these URLs are read, never written back."""
+DOWNLOAD_DEADLINE_SECONDS = 120.0
+"""Total time allowed to download a remote cache."""
 LOCK_TIMEOUT_SECONDS = 60.0
 """How long a write-back waits for another run that is merging into the same local cache."""
 
@@ -213,9 +215,16 @@ def _read_bytes(location: str) -> bytes | None:
     import fsspec
 
     url = public_url(location)
+    options: dict = {}
+    if _is_url(url) in ("http", "https"):
+        import aiohttp
+
+        options["client_kwargs"] = {"timeout": aiohttp.ClientTimeout(total=DOWNLOAD_DEADLINE_SECONDS)}  # a total deadline, not per read
     try:
-        with fsspec.open(url, "rb") as handle:
+        with fsspec.open(url, "rb", **options) as handle:
             return handle.read()
+    except TimeoutError:
+        raise SemanticError(f"semantic cache {location}: not downloaded within {DOWNLOAD_DEADLINE_SECONDS:g} s") from None
     except FileNotFoundError:
         return None
     except ImportError as exc:
