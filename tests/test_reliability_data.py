@@ -8,6 +8,7 @@ from __future__ import annotations
 import os
 import sys
 import threading
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -294,3 +295,116 @@ def test_a_semantic_cache_cut_mid_line_is_refused(tmp_path, cut):
     assert OF_THEMES(BOOK, str(path)).startswith(f"#XLFACTOR: semantic cache {path}: line 4")
     path.write_text("ticker,ai,batteries\nSIM0001,1,0\nSIM0002,1,1\nSIM0003,1,0")  # complete, only its line end missing
     assert read_cache(path).labels.shape == (3, 2)
+
+
+# ---------------------------------------------------------------- batch: every row accounted for (issue 21 deliver 4)
+
+
+def _note_writer(path, holdings, snapshot, benchmark):
+    """A stand-in report writer: the book's first ticker and its row count (no workbook needed)."""
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    Path(path).write_text(f"{holdings['ticker'].iloc[0]} {len(holdings)}")
+
+
+def test_batch_rows_with_a_blank_or_na_portfolio_name_are_failures_with_a_reason(tmp_path):
+    from xlfactor.reporting import run_batch
+
+    path = tmp_path / "books.csv"
+    path.write_text("portfolio,ticker,value\ngood,SIM0001,100\n,SIM0002,50\nNA,SIM0003,70\ngood,SIM0004,20\n  ,SIM0005,5\n")
+    result = run_batch(path, tmp_path / "out")
+    assert list(result.summary.index) == ["good"] and result.summary.loc["good", "holdings"] == 2
+    assert result.failed == {
+        "(blank) (no portfolio name)": "2 row(s) without a usable portfolio name (data rows 2, 5); name the book",
+        "NA (no portfolio name)": "1 row(s) without a usable portfolio name (data rows 3); name the book",
+    }
+    failed = pd.read_csv(tmp_path / "out" / "failed.csv", keep_default_na=False)
+    assert sorted(failed["portfolio"]) == sorted(result.failed)
+
+
+def test_a_header_only_book_file_is_a_failure_with_a_reason(tmp_path):
+    from xlfactor.reporting import run_batch
+
+    folder = tmp_path / "books"
+    folder.mkdir()
+    (folder / "full.csv").write_text("ticker,value\nSIM0001,1\nSIM0002,2\n")
+    (folder / "hollow.csv").write_text("ticker,value\n")
+    (folder / "blank.csv").write_text("")
+    result = run_batch(folder)
+    assert list(result.summary.index) == ["full"]
+    assert result.failed == {"hollow": "no holdings (the file has only a header)", "blank": "empty file (no header, no holdings)"}
+
+
+def test_book_files_whose_names_differ_only_by_spaces_are_refused_never_merged(tmp_path):
+    from xlfactor.reporting import run_batch
+
+    folder = tmp_path / "books"
+    folder.mkdir()
+    (folder / "a.csv").write_text("ticker,value\nSIM0001,1\n")
+    (folder / " a.csv").write_text("ticker,value\nSIM0002,1\n")
+    (folder / "b.csv").write_text("ticker,value\nSIM0003,1\n")
+    result = run_batch(folder)
+    assert list(result.summary.index) == ["b"] and result.summary.loc["b", "holdings"] == 1
+    assert result.failed == {
+        " a": "file name differs from 'a.csv' only by spaces; rename one (the books are not merged)",
+        "a": "file name differs from ' a.csv' only by spaces; rename one (the books are not merged)",
+    }
+
+
+def test_book_names_that_collide_after_sanitizing_get_distinct_report_and_track_files(tmp_path):
+    from xlfactor.reporting import run_batch
+
+    frame = pd.DataFrame({"portfolio": ["Fund A/B", "Fund A?B", "Fund A?B"], "ticker": ["SIM0001", "SIM0002", "SIM0003"],
+                          "value": [1.0, 1.0, 2.0]})  # fmt: skip
+    result = run_batch(frame, tmp_path / "out", report_writer=_note_writer)
+    assert result.failed == {} and sorted(result.summary.index) == ["Fund A/B", "Fund A?B"]
+    reports = {p.read_text() for p in (tmp_path / "out" / "reports").glob("*.xlsx")}
+    assert reports == {"SIM0001 1", "SIM0002 2"}  # two reports, each of its own book
+    tracks = sorted((tmp_path / "out" / "track").iterdir())
+    assert len(tracks) == 2
+    held = sorted(pd.read_csv(t / "holdings.csv")["ticker"].tolist() for t in tracks)
+    assert held == [["SIM0001"], ["SIM0002", "SIM0003"]]
+
+
+def test_summary_and_failed_are_one_unit_with_a_completion_marker(tmp_path, monkeypatch):
+    from xlfactor.reporting import batch_run, read_batch_tables, run_batch
+
+    out = tmp_path / "out"
+    first = pd.DataFrame({"portfolio": ["one", "ghost"], "ticker": ["SIM0001", "ZZZZ"], "value": [1.0, 1.0]})
+    run_batch(first, out)
+    summary, failed = read_batch_tables(out)
+    assert list(summary.index) == ["one"] and failed["portfolio"].tolist() == ["ghost"]
+
+    real = batch_run.atomic_write
+
+    def killed_before_failed(target, write):
+        if Path(target).name == "failed.csv":
+            raise KeyboardInterrupt("client killed between the two files")
+        return real(target, write)
+
+    monkeypatch.setattr(batch_run, "atomic_write", killed_before_failed)
+    second = pd.DataFrame({"portfolio": ["two", "phantom"], "ticker": ["SIM0002", "YYYY"], "value": [1.0, 1.0]})
+    with pytest.raises(KeyboardInterrupt):
+        run_batch(second, out)
+    assert "two" in (out / "summary.csv").read_text() and "ghost" in (out / "failed.csv").read_text()  # the mixed state on disk
+    with pytest.raises(XlfactorError, match="is incomplete \\(no valid batch.json\\): the run did not finish"):
+        read_batch_tables(out)  # ... which a reader never takes for a finished run
+    monkeypatch.undo()
+    run_batch(second, out)
+    summary, failed = read_batch_tables(out)
+    assert list(summary.index) == ["two"] and failed["portfolio"].tolist() == ["phantom"]
+    (out / "failed.csv").write_text("portfolio,error\n")  # a file swapped after the run
+    with pytest.raises(XlfactorError, match="failed.csv is not the file its run wrote"):
+        read_batch_tables(out)
+
+
+def test_book_names_that_look_like_formulas_are_escaped_in_summary_and_failed(tmp_path):
+    from xlfactor.reporting import run_batch
+
+    frame = pd.DataFrame({"portfolio": ["=cmd|' /C calc'!A0", "@SUM(A1)", "+1", "-2"],
+                          "ticker": ["SIM0001", "ZZZZ", "SIM0002", "SIM0003"], "value": [1.0, 1.0, 1.0, 1.0]})  # fmt: skip
+    run_batch(frame, tmp_path)
+    summary = pd.read_csv(tmp_path / "summary.csv", keep_default_na=False)
+    failed = pd.read_csv(tmp_path / "failed.csv", keep_default_na=False)
+    assert summary["portfolio"].tolist() == ["'=cmd|' /C calc'!A0", "'+1", "'-2"]
+    assert failed["portfolio"].tolist() == ["'@SUM(A1)"]
+    assert summary["total_risk"].dtype == float and (summary["total_risk"] > 0).all()  # numbers stay numbers
