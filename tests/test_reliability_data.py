@@ -5,6 +5,7 @@ Each test names the case it holds; tests/reliability/data.csv lists them.
 
 from __future__ import annotations
 
+import errno
 import os
 import sys
 import threading
@@ -408,3 +409,148 @@ def test_book_names_that_look_like_formulas_are_escaped_in_summary_and_failed(tm
     assert summary["portfolio"].tolist() == ["'=cmd|' /C calc'!A0", "'+1", "'-2"]
     assert failed["portfolio"].tolist() == ["'@SUM(A1)"]
     assert summary["total_risk"].dtype == float and (summary["total_risk"] > 0).all()  # numbers stay numbers
+
+
+# ---------------------------------------------------------------- build: nothing lost, no traceback
+
+
+@pytest.fixture(scope="module")
+def tiny_inputs(tmp_path_factory):
+    """Builder inputs of a tiny simulated market (80 names, 140 days): a build of it takes a second or two."""
+    from xlfactor.demo.package import write_demo_inputs
+    from xlfactor.demo.simulate import simulate_market
+
+    folder = tmp_path_factory.mktemp("tiny") / "in"
+    write_demo_inputs(folder, 5, simulate_market(seed=5, n_assets=80, n_days=140))
+    return folder
+
+
+def _inputs_copy(tiny_inputs, tmp_path) -> Path:
+    import shutil
+
+    return Path(shutil.copytree(tiny_inputs, tmp_path / "in"))
+
+
+def _good_out(tmp_path) -> tuple[Path, dict]:
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "metadata.json").write_text('{"as_of_date": "2026-01-02"}\n')  # the good snapshot a bad build must not replace
+    return out, {p.name: p.read_bytes() for p in out.iterdir()}
+
+
+def _one_error_line(capsys) -> str:
+    lines = [line for line in capsys.readouterr().err.splitlines() if line.startswith("xlfactor:")]
+    assert len(lines) == 1, lines
+    return lines[0]
+
+
+def test_build_with_all_market_caps_negative_is_refused_and_out_is_left_as_it_was(tiny_inputs, tmp_path, capsys):
+    from xlfactor.cli import main
+
+    inputs = _inputs_copy(tiny_inputs, tmp_path)
+    prices = pd.read_csv(inputs / "prices.csv.gz")
+    prices["market_cap"] = -prices["market_cap"].abs()
+    prices.to_csv(inputs / "prices.csv.gz", index=False)
+    out, before = _good_out(tmp_path)
+    assert main(["build", "--data", str(inputs), "--out", str(out), "--no-quality"]) == 2
+    line = _one_error_line(capsys)
+    assert "build refused: on " in line and "only 0 names have a price, a positive market cap and a sector (at least 30" in line
+    assert "80 priced names have no positive market cap" in line
+    assert {p.name: p.read_bytes() for p in out.iterdir()} == before
+
+
+def test_build_with_a_header_only_classification_is_refused_and_out_is_left_as_it_was(tiny_inputs, tmp_path, capsys):
+    from xlfactor.cli import main
+
+    inputs = _inputs_copy(tiny_inputs, tmp_path)
+    (inputs / "classification.csv").write_text("ticker,sector,industry\n")
+    out, before = _good_out(tmp_path)
+    assert main(["build", "--data", str(inputs), "--out", str(out), "--no-quality"]) == 2
+    assert _one_error_line(capsys).endswith("classification.csv: no rows (only a header): every name needs a sector and an industry")
+    assert {p.name: p.read_bytes() for p in out.iterdir()} == before
+
+
+def test_build_with_too_few_classified_names_is_refused(tiny_inputs, tmp_path, capsys):
+    from xlfactor.cli import main
+
+    inputs = _inputs_copy(tiny_inputs, tmp_path)
+    classification = pd.read_csv(inputs / "classification.csv")
+    classification.iloc[:10].to_csv(inputs / "classification.csv", index=False)
+    out, before = _good_out(tmp_path)
+    assert main(["build", "--data", str(inputs), "--out", str(out), "--no-quality"]) == 2
+    line = _one_error_line(capsys)
+    assert "only 10 names have a price, a positive market cap and a sector (at least 30 needed" in line and "70 no classification" in line
+    assert {p.name: p.read_bytes() for p in out.iterdir()} == before
+
+
+def test_names_dropped_for_missing_classification_are_counted_and_printed(tiny_inputs, tmp_path, capsys):
+    import json
+
+    from xlfactor.cli import main
+
+    inputs = _inputs_copy(tiny_inputs, tmp_path)
+    classification = pd.read_csv(inputs / "classification.csv")
+    dropped = sorted(classification["ticker"].iloc[[3, 17, 41]])
+    classification[~classification["ticker"].isin(dropped)].to_csv(inputs / "classification.csv", index=False)
+    assert main(["build", "--data", str(inputs), "--out", str(tmp_path / "out"), "--no-quality"]) == 0
+    err = capsys.readouterr().err
+    assert "note: 3 names with a price and a market cap on " in err and f"have no classification and are left out: {', '.join(dropped)}" in err
+    metadata = json.loads((tmp_path / "out" / "metadata.json").read_text())
+    assert metadata["unclassified_names"] == 3 and metadata["tickers"] == 77
+
+
+def test_build_every_month_with_start_after_end_is_one_line(tiny_inputs, tmp_path, capsys):
+    from xlfactor.cli import main
+
+    code = main(["build", "--data", str(tiny_inputs), "--out", str(tmp_path / "out"), "--every", "MONTH",
+                 "--start", "2026-09-01", "--end", "2026-06-30", "--no-quality"])  # fmt: skip
+    assert code == 2
+    assert _one_error_line(capsys) == "xlfactor: error: --start 2026-09-01 is after --end 2026-06-30: no date to write"
+    assert not (tmp_path / "out").exists()
+
+
+def test_build_out_through_a_symlink_writes_the_target(tiny_inputs, tmp_path):
+    from xlfactor.cli import main
+
+    target = tmp_path / "real-snapshot"
+    target.mkdir()
+    link = tmp_path / "current"
+    link.symlink_to(target, target_is_directory=True)
+    assert main(["build", "--data", str(tiny_inputs), "--out", str(link), "--no-quality"]) == 0
+    assert link.is_symlink() and link.resolve() == target.resolve()
+    assert (target / "metadata.json").is_file() and (target / "factor_covariance.csv").is_file()
+
+
+def test_report_out_through_a_symlink_writes_the_target(tmp_path):
+    import openpyxl
+
+    from xlfactor.cli import main
+
+    example = Path(__file__).resolve().parent.parent / "examples" / "portfolio.csv"
+    target = tmp_path / "reports" / "book.xlsx"
+    target.parent.mkdir()
+    target.write_text("old")
+    link = tmp_path / "book.xlsx"
+    link.symlink_to(target)
+    assert main(["report", "--portfolio", str(example), "--out", str(link)]) == 0
+    assert link.is_symlink() and link.resolve() == target.resolve()
+    assert "Summary" in openpyxl.load_workbook(target).sheetnames
+
+
+def test_a_full_disk_while_overwriting_a_report_keeps_the_old_file_and_prints_one_line(tmp_path, monkeypatch, capsys):
+    import openpyxl
+
+    from xlfactor.cli import main
+
+    example = Path(__file__).resolve().parent.parent / "examples" / "portfolio.csv"
+    target = tmp_path / "report.xlsx"
+    target.write_bytes(b"the old report")
+
+    def disk_full(self, handle):
+        handle.write(b"PK half a workbook")
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(openpyxl.Workbook, "save", disk_full)
+    assert main(["report", "--portfolio", str(example), "--out", str(target)]) == 2
+    assert _one_error_line(capsys) == f"xlfactor: error: cannot write {target}: no space left on the device"
+    assert target.read_bytes() == b"the old report" and [p.name for p in tmp_path.iterdir()] == ["report.xlsx"]

@@ -115,7 +115,8 @@ def atomic_write(target: str | os.PathLike[str], write: Callable[[IO[bytes]], No
     A crash before the rename leaves ``target`` as it was (old content or absent), and so
     does a failed write (a full disk: the error names ``target``). The temp file is opened
     with ``os.open(..., 0o666)``, so the kernel gives it ``0666`` minus the umask (a file it
-    replaces keeps its own mode); the umask is never read or changed.
+    replaces keeps its own mode); the umask is never read or changed. A ``target`` that is
+    a symbolic link is written through: its target file is replaced, the link stays.
 
     Raises
     ------
@@ -130,6 +131,8 @@ def atomic_write(target: str | os.PathLike[str], write: Callable[[IO[bytes]], No
     'hi'
     """
     target = Path(target)
+    if target.is_symlink():
+        target = target.resolve()  # write the file the link points to; the link stays a link
     if target.is_dir():
         raise FileWriteError(target, "is a folder")
     try:

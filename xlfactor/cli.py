@@ -192,7 +192,8 @@ def _run_build(args: argparse.Namespace) -> int:
         client, cluster = dask_client(args.scheduler, args.workers)
         mapper = dask_mapper(client)
     try:
-        written = build_snapshot(args.data, args.out, args.start, args.end, args.as_of, args.every, options, _Bar(), mapper)
+        written = build_snapshot(args.data, args.out, args.start, args.end, args.as_of, args.every, options, _Bar(), mapper,
+                                 notes=lambda text: print(f"note: {text}", file=sys.stderr))  # fmt: skip
     finally:
         if client is not None:
             client.close()
