@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import errno
 import os
+import re
 import sys
 import threading
 from pathlib import Path
@@ -554,3 +555,56 @@ def test_a_full_disk_while_overwriting_a_report_keeps_the_old_file_and_prints_on
     assert main(["report", "--portfolio", str(example), "--out", str(target)]) == 2
     assert _one_error_line(capsys) == f"xlfactor: error: cannot write {target}: no space left on the device"
     assert target.read_bytes() == b"the old report" and [p.name for p in tmp_path.iterdir()] == ["report.xlsx"]
+
+
+# ---------------------------------------------------------------- track CSVs: refused or rebuilt from days/
+
+
+@pytest.fixture(scope="module")
+def seven_days(tmp_path_factory):
+    """A track history of 7 recorded days of one book (enough for the 1W window)."""
+    import xlfactor as xf
+    from xlfactor.reporting import record_day
+
+    snapshot = xf.load_snapshot()
+    history = tmp_path_factory.mktemp("track") / "book"
+    book = pd.DataFrame({"ticker": [f"SIM{i:04d}" for i in range(1, 21)], "value": np.arange(1.0, 21.0)})
+    for date in xf.risk.attributable_dates(snapshot)[-7:]:
+        record_day(book, history, snapshot, date)
+    return history
+
+
+def _copy(folder: Path, tmp_path: Path) -> Path:
+    import shutil
+
+    return Path(shutil.copytree(folder, tmp_path / "book"))
+
+
+def test_a_hand_edited_number_in_the_aggregate_track_csv_is_ignored_and_rebuilt_from_days(seven_days, tmp_path):
+    from xlfactor.functions import OF_REALIZED
+
+    history = _copy(seven_days, tmp_path)
+    honest = OF_REALIZED(str(history), "realized_volatility", "1W")
+    days = [pd.read_csv(d / "track.csv") for d in sorted((history / "days").iterdir())]
+    p = np.array([d["portfolio_return"].iloc[0] for d in days])
+    assert honest == pytest.approx(p.std(ddof=1) * np.sqrt(252), rel=1e-9)  # the stored daily returns, by hand
+    aggregate = pd.read_csv(history / "track.csv")
+    aggregate.loc[3, "portfolio_return"] = 0.5  # a +50% day typed into the aggregate
+    aggregate.to_csv(history / "track.csv", index=False)
+    assert OF_REALIZED(str(history), "realized_volatility", "1W") == honest
+
+
+def test_a_text_cell_in_a_track_csv_is_refused_in_one_line(seven_days, tmp_path):
+    from xlfactor.functions import OF_REALIZED
+    from xlfactor.reporting import load_track
+
+    history = _copy(seven_days, tmp_path)
+    day = sorted((history / "days").iterdir())[2]
+    frame = pd.read_csv(day / "track.csv")
+    frame["portfolio_return"] = frame["portfolio_return"].astype(object)
+    frame.loc[0, "portfolio_return"] = "n/a (feed down)"
+    frame.to_csv(day / "track.csv", index=False)
+    message = f"{day / 'track.csv'}: column portfolio_return has the text 'n/a (feed down)' on data row 1, not a number"
+    with pytest.raises(XlfactorError, match="^" + re.escape(message)):
+        load_track(history)
+    assert OF_REALIZED(str(history)).startswith("#XLFACTOR: " + message)
