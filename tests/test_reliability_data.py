@@ -162,6 +162,10 @@ def test_a_var_horizon_over_a_year_is_refused_in_one_line():
     assert isinstance(OF_VAR(BOOK, 0.95, 252), float)
     message = OF_VAR(BOOK, 0.95, 1e9)
     assert message == "#XLFACTOR: `horizon_days` must be at most 252 trading days (one year), got 1e+09"
+    from xlfactor.functions import OF_POSITIONSIZE
+
+    assert OF_POSITIONSIZE(BOOK, 1000, "annual") > 0
+    assert OF_POSITIONSIZE(BOOK, 1000, 1e9) == "#XLFACTOR: horizon_days must be at most 252 trading days (one year), got 1e+09"
 
 
 def test_negative_newey_west_lags_are_refused_not_replaced_by_the_default():
@@ -549,7 +553,7 @@ def test_a_full_disk_while_overwriting_a_report_keeps_the_old_file_and_prints_on
 
     def disk_full(self, handle):
         handle.write(b"PK half a workbook")
-        raise OSError(errno.ENOSPC, "No space left on device")
+        raise OSError(errno.ENOSPC)  # as the brief has it: the code alone, no message
 
     monkeypatch.setattr(openpyxl.Workbook, "save", disk_full)
     assert main(["report", "--portfolio", str(example), "--out", str(target)]) == 2

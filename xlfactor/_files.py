@@ -96,13 +96,16 @@ def write_error(target: str | os.PathLike[str], exc: OSError) -> FileWriteError:
     """A :class:`FileWriteError` naming ``target`` for an ``OSError`` raised while writing it."""
     if isinstance(exc, FileWriteError):
         return exc
-    if exc.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
-        reason = "permission denied" if exc.errno != errno.EROFS else "read-only file system"
-    elif exc.errno == errno.ENOSPC:
+    code = exc.errno
+    if code is None and exc.args and isinstance(exc.args[0], int):
+        code = exc.args[0]  # OSError(errno.ENOSPC) raised without a message
+    if code in (errno.EACCES, errno.EPERM, errno.EROFS):
+        reason = "permission denied" if code != errno.EROFS else "read-only file system"
+    elif code == errno.ENOSPC:
         reason = "no space left on the device"
-    elif exc.errno in (errno.EISDIR,):
+    elif code in (errno.EISDIR,):
         reason = "is a folder"
-    elif exc.errno in (errno.ENOTDIR, errno.ENOENT):
+    elif code in (errno.ENOTDIR, errno.ENOENT):
         reason = "its folder does not exist or is a file"
     else:
         reason = exc.strerror or str(exc)
