@@ -164,12 +164,14 @@ def test_out_errors_name_the_users_path(tmp_path, capsys, monkeypatch):
     locked.mkdir()
     target = locked / "report.xlsx"
     if hasattr(os, "geteuid") and os.geteuid() == 0:  # root ignores folder permissions: the OS refusal, simulated
-        import tempfile
+        real_open = os.open
 
-        def refuse(*args, dir=None, prefix="", **kwargs):
-            raise PermissionError(13, "Permission denied", os.path.join(dir, prefix + "abc.tmp"))
+        def refuse(path, *args, **kwargs):
+            if str(path).endswith(".tmp"):
+                raise PermissionError(13, "Permission denied", str(path))
+            return real_open(path, *args, **kwargs)
 
-        monkeypatch.setattr(tempfile, "NamedTemporaryFile", refuse)
+        monkeypatch.setattr(os, "open", refuse)
     else:
         locked.chmod(0o555)
     try:

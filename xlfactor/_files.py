@@ -10,24 +10,38 @@ from __future__ import annotations
 
 import errno
 import os
+import secrets
 import shutil
-import tempfile
-import threading
 from collections.abc import Callable
 from pathlib import Path
 from typing import IO
 
 from xlfactor.errors import FileWriteError, XlfactorError
 
-_umask_lock = threading.Lock()
+_NAME_TRIES = 100
 
 
 def current_umask() -> int:
-    """The process umask (read by setting and restoring it, under a lock)."""
-    with _umask_lock:
-        mask = os.umask(0o022)
-        os.umask(mask)
-    return mask
+    """The process umask, read without changing it (safe beside other threads).
+
+    From ``/proc/self/status`` where the kernel shows it (Linux); elsewhere from the mode
+    the kernel gives a probe file created with ``0o666`` in the temp folder.
+    """
+    try:
+        with open("/proc/self/status", encoding="ascii") as status:
+            for line in status:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    except (OSError, ValueError):
+        pass
+    import tempfile
+
+    descriptor, probe = _temp_file(Path(tempfile.gettempdir()), "umask-probe")
+    try:
+        return 0o777 & ~os.fstat(descriptor).st_mode & 0o666
+    finally:
+        os.close(descriptor)
+        probe.unlink(missing_ok=True)
 
 
 def default_file_mode() -> int:
@@ -40,32 +54,58 @@ def default_folder_mode() -> int:
     return 0o777 & ~current_umask()
 
 
+def _fresh_name(parent: Path, prefix: str, suffix: str = "") -> Path:
+    return parent / f"{prefix}{secrets.token_hex(6)}{suffix}"
+
+
 def make_temp_folder(parent: str | os.PathLike[str], prefix: str, target: str | os.PathLike[str] | None = None) -> Path:
     """A fresh staging folder in ``parent`` with normal permissions (see the module docstring).
 
-    ``target`` is the path errors name (default: ``parent``).
+    Created with ``os.mkdir(path, 0o777)``: the kernel applies the umask, so no process-wide
+    state is read or changed (safe beside server and Dask threads). ``target`` is the path
+    errors name (default: ``parent``).
     """
     parent = Path(parent)
     try:
         parent.mkdir(parents=True, exist_ok=True)
-        staging = Path(tempfile.mkdtemp(prefix=prefix, dir=parent))
-        os.chmod(staging, default_folder_mode())
+        for _ in range(_NAME_TRIES):
+            staging = _fresh_name(parent, prefix)
+            try:
+                os.mkdir(staging, 0o777)
+            except FileExistsError:
+                continue
+            return staging
+        raise FileExistsError(errno.EEXIST, "no free temporary name", str(parent))
     except OSError as exc:
         raise write_error(target if target is not None else parent, exc) from None
-    return staging
+
+
+def _temp_file(folder: Path, name: str) -> tuple[int, Path]:
+    """``(descriptor, path)`` of a new file opened with ``os.open(..., 0o666)`` (mode = the umask's)."""
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0)
+    for _ in range(_NAME_TRIES):
+        path = _fresh_name(folder, f".{name}.", ".tmp")
+        try:
+            return os.open(path, flags, 0o666), path
+        except FileExistsError:
+            continue
+    raise FileExistsError(errno.EEXIST, "no free temporary name", str(folder))
 
 
 def write_error(target: str | os.PathLike[str], exc: OSError) -> FileWriteError:
     """A :class:`FileWriteError` naming ``target`` for an ``OSError`` raised while writing it."""
     if isinstance(exc, FileWriteError):
         return exc
-    if exc.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
-        reason = "permission denied" if exc.errno != errno.EROFS else "read-only file system"
-    elif exc.errno == errno.ENOSPC:
+    code = exc.errno
+    if code is None and exc.args and isinstance(exc.args[0], int):
+        code = exc.args[0]  # OSError(errno.ENOSPC) raised without a message
+    if code in (errno.EACCES, errno.EPERM, errno.EROFS):
+        reason = "permission denied" if code != errno.EROFS else "read-only file system"
+    elif code == errno.ENOSPC:
         reason = "no space left on the device"
-    elif exc.errno in (errno.EISDIR,):
+    elif code in (errno.EISDIR,):
         reason = "is a folder"
-    elif exc.errno in (errno.ENOTDIR, errno.ENOENT):
+    elif code in (errno.ENOTDIR, errno.ENOENT):
         reason = "its folder does not exist or is a file"
     else:
         reason = exc.strerror or str(exc)
@@ -75,8 +115,11 @@ def write_error(target: str | os.PathLike[str], exc: OSError) -> FileWriteError:
 def atomic_write(target: str | os.PathLike[str], write: Callable[[IO[bytes]], None]) -> Path:
     """Call ``write(handle)`` on a temp file next to ``target``, then rename it into place.
 
-    A crash before the rename leaves ``target`` as it was (old content or absent). The
-    file gets ``0666`` minus the umask (or keeps the mode of the file it replaces).
+    A crash before the rename leaves ``target`` as it was (old content or absent), and so
+    does a failed write (a full disk: the error names ``target``). The temp file is opened
+    with ``os.open(..., 0o666)``, so the kernel gives it ``0666`` minus the umask (a file it
+    replaces keeps its own mode); the umask is never read or changed. A ``target`` that is
+    a symbolic link is written through: its target file is replaced, the link stays.
 
     Raises
     ------
@@ -87,29 +130,30 @@ def atomic_write(target: str | os.PathLike[str], write: Callable[[IO[bytes]], No
     --------
     >>> import tempfile, pathlib
     >>> path = atomic_write(pathlib.Path(tempfile.mkdtemp()) / "a.txt", lambda f: f.write(b"hi"))
-    >>> path.read_text(), oct(path.stat().st_mode & 0o777) == oct(default_file_mode())
-    ('hi', True)
+    >>> path.read_text()
+    'hi'
     """
     target = Path(target)
+    if target.is_symlink():
+        target = target.resolve()  # write the file the link points to; the link stays a link
     if target.is_dir():
         raise FileWriteError(target, "is a folder")
     try:
-        mode = target.stat().st_mode & 0o7777 if target.is_file() else default_file_mode()
+        keep_mode = target.stat().st_mode & 0o7777 if target.is_file() else None
         target.parent.mkdir(parents=True, exist_ok=True)
-        handle = tempfile.NamedTemporaryFile(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp", delete=False)
+        descriptor, temp = _temp_file(target.parent, target.name)
     except OSError as exc:
         raise write_error(target, exc) from None
     try:
-        with handle:
+        with os.fdopen(descriptor, "wb") as handle:
             write(handle)
             handle.flush()
-            os.fchmod(handle.fileno(), mode) if hasattr(os, "fchmod") else None
+            if keep_mode is not None:
+                os.chmod(temp, keep_mode)
             os.fsync(handle.fileno())
-        if not hasattr(os, "fchmod"):
-            os.chmod(handle.name, mode)
-        os.replace(handle.name, target)
+        os.replace(temp, target)
     except BaseException as exc:
-        Path(handle.name).unlink(missing_ok=True)
+        temp.unlink(missing_ok=True)
         if isinstance(exc, OSError) and not isinstance(exc, XlfactorError):
             raise write_error(target, exc) from None
         raise

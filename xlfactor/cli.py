@@ -261,7 +261,8 @@ def _run_build(args: argparse.Namespace) -> int:
         client, cluster = dask_client(args.scheduler, args.workers)
         mapper = dask_mapper(client)
     try:
-        written = build_snapshot(args.data, args.out, args.start, args.end, args.as_of, args.every, options, bar, mapper)
+        written = build_snapshot(args.data, args.out, args.start, args.end, args.as_of, args.every, options, bar, mapper,
+                                 notes=lambda text: print(f"note: {text}", file=sys.stderr))  # fmt: skip
     finally:
         if client is not None:
             client.close()
@@ -579,11 +580,13 @@ def _run_stress(args: argparse.Namespace) -> int:
 
 
 def _shock(text: str) -> tuple[str, float]:
+    from xlfactor.conventions import number_from_text
+
     factor, sep, value = text.partition("=")
     try:
         if not sep:
             raise ValueError
-        return factor.strip(), float(value)
+        return factor.strip(), number_from_text(value)  # -0,1 is -0.1
     except ValueError:
         raise XlfactorError(f"--shock must be FACTOR=SHOCK with a decimal shock (market=-0.10), got {text!r}") from None
 

@@ -10,6 +10,7 @@ Weights are decimals of gross exposure; shorts are negative.
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Iterable
 from enum import Enum
 from typing import TypeVar
@@ -135,6 +136,39 @@ def as_of_date(value: object, name: str = "as_of") -> str | None:
 
 def _bad_date(text: str, name: str) -> str:
     raise ValueError(f"`{name}` {text!r} is malformed: expected a date YYYY-MM-DD or 'latest'")
+
+
+_THOUSANDS = re.compile(r"[+-]?[1-9]\d{0,2}(,\d{3})+(\.\d+)?")
+_DECIMAL_COMMA = re.compile(r"[+-]?\d*,\d+")
+
+
+def number_from_text(text: str) -> float:
+    """A number typed as text: ``"1,000.5"`` (comma thousands), ``"-0,1"`` (decimal comma) or plain.
+
+    A comma is a thousands separator only in groups of three digits after a first group that
+    does not start with 0 (``1,000`` / ``12,345.6``); a single comma otherwise is a decimal
+    comma (``1,5`` is 1.5, ``-0,1`` is -0.1, ``0,100`` is 0.1), never dropped. Anything else
+    with a comma (``1,5,0``, ``1.000,5``) is not a number.
+
+    Raises
+    ------
+    ValueError
+        If the text is not a number in one of these forms.
+
+    Examples
+    --------
+    >>> number_from_text("1,000"), number_from_text(" -0,1 "), number_from_text("1,5"), number_from_text("2.5e-3")
+    (1000.0, -0.1, 1.5, 0.0025)
+    """
+    value = str(text).strip()
+    if "," in value:
+        if _THOUSANDS.fullmatch(value):
+            value = value.replace(",", "")
+        elif _DECIMAL_COMMA.fullmatch(value):
+            value = value.replace(",", ".")
+        else:
+            raise ValueError(f"{text!r} is not a number")
+    return float(value)
 
 
 def normalize_tickers(tickers: Iterable[object] | pd.Series | pd.Index) -> pd.Series:

@@ -38,6 +38,8 @@ STYLE_ORDER = (*desc.PRICE_DESCRIPTORS, "size", "mid_cap", "value", "earnings_yi
                "gross_profitability", "leverage", "investment", "investment_quality", "earnings_quality",
                "earnings_variability", "short_interest")  # fmt: skip
 MIN_REGRESSION_DAYS = 63
+MIN_UNIVERSE_NAMES = 30
+"""Fewest names with a price, a positive market cap and a sector on a date a build writes."""
 MIN_STYLE_COVERAGE = 0.5  # share of the universe with a score for a style to be estimated that day
 
 Progress = Callable[[str, int, int], None]
@@ -51,6 +53,7 @@ class BuildOptions:
     history_days: int | None = None  # days of factor returns written if longer (scenarios, historical VaR)
     panel_dates: int = 64  # lagged exposure blocks kept for attribution and tracking
     min_industry_members: int = 3  # fewer names that day: the industry folds into its sector
+    min_universe_names: int = MIN_UNIVERSE_NAMES  # fewer usable names on a date written: the build is refused
     market_series: str | None = "SPY"  # benchmark.csv series that pins the market factor, if present
     universe: str = "custom"
     quality: bool = True
@@ -392,6 +395,9 @@ def snapshot_at(
     if description:
         metadata["description"] = description
     diagnostics = {**{k: v for k, v in cov_notes.items()}, **spec_notes}
+    unclassified = unclassified_names(data, row)
+    if len(unclassified):  # dropped: a market cap but no sector; kept in metadata.json too
+        diagnostics["unclassified_names"] = metadata["unclassified_names"] = int(len(unclassified))
     if history.skipped:
         diagnostics["skipped_factors"] = ", ".join(f"{k} ({v})" for k, v in history.skipped.items())
     report = None
@@ -510,8 +516,16 @@ def build_snapshot(
     options: BuildOptions = BuildOptions(),
     progress: Progress | None = None,
     mapper: Mapper | None = None,
+    notes: Callable[[str], None] | None = None,
 ) -> list[Path]:
     """Build snapshot folder(s) from an input folder; returns the folders written.
+
+    Refused before anything is written (``out`` stays as it was): ``start`` after
+    ``end``, no date to write, or a date whose universe has fewer than
+    :data:`MIN_UNIVERSE_NAMES` names with a price, a positive market cap and a sector
+    (:func:`check_universe`). Names left out for want of a classification are counted in
+    each snapshot's diagnostics and told to ``notes`` (the CLI prints them). An ``out``
+    that is a symbolic link is written through: the link's target receives the snapshot.
 
     One snapshot (at ``as_of``, default the last date) goes to ``out``; with ``every``
     (``DAY`` or ``MONTH``) one goes to ``out/date=YYYY-MM-DD`` per date from ``start``
@@ -527,14 +541,27 @@ def build_snapshot(
     build leaves the client only the descriptors and the quality report.
     """
     every = None if every is None else BuildFrequency.parse(every, "every")  # refused before any work
+    if start and (as_of or end) and str(start) > str(as_of or end):
+        raise XlfactorError(f"--start {start} is after --end {as_of or end}: no date to write")
     stage = _stage(progress)
     data_dir = Path(data_dir)
+    out = Path(out)
+    if out.is_symlink():
+        out = out.resolve()  # the snapshot goes to the link's target; the link stays
     stage("read", 0, 1)
     data = read_inputs(data_dir, None, as_of or end)
     stage("read", 1, 1)
     source = _source_info(data_dir)
     first = max(MIN_REGRESSION_DAYS, int(np.searchsorted(data.dates, start)) if start else MIN_REGRESSION_DAYS)
+    if first >= len(data.dates):
+        where = f"from --start {start}" if start else f"after the first {MIN_REGRESSION_DAYS} days of history"
+        raise XlfactorError(f"no date to write {where}: the data end on {data.dates[-1]}")
     rows = output_rows(data.dates, every, first)
+    check_universe(data, rows, options)  # a degenerate universe is refused before anything is written
+    unclassified = unclassified_names(data, rows[-1])
+    if len(unclassified) and notes is not None:
+        notes(f"{len(unclassified)} names with a price and a market cap on {data.dates[rows[-1]]} have no classification "
+              f"and are left out: {', '.join(unclassified[:10])}{', ...' if len(unclassified) > 10 else ''}")  # fmt: skip
     history = _for_snapshots(build_model(data, options, progress, mapper, snapshot_rows=rows))
     del data  # the prices, volumes and fundamentals are in the exposures now
     tasks = snapshot_tasks(history, rows, options)
@@ -580,6 +607,39 @@ def build_snapshot(
         latest = (json.dumps({"latest": str(history.data.dates[last]), "universe": options.universe}) + "\n").encode()
         atomic_write(Path(out) / "latest.json", lambda handle: handle.write(latest))
     return written
+
+
+def check_universe(data: MarketData, rows: list[int], options: BuildOptions = BuildOptions()) -> None:
+    """Refuse a build whose universe is empty or degenerate on a date it writes.
+
+    Raises
+    ------
+    XlfactorError
+        Naming the worst date, how many names are usable there (a price, a positive market
+        cap and a sector), the minimum, and how many lack a positive cap or a sector.
+    """
+    rows_ = np.asarray(rows)
+    priced = np.isfinite(data.close[rows_])
+    capped = priced & (data.market_cap[rows_] > 0)
+    usable = capped & (data.sector[rows_] >= 0)
+    counts = usable.sum(axis=1)
+    worst = int(np.argmin(counts))
+    if counts[worst] >= options.min_universe_names:
+        return
+    no_cap = int((priced[worst] & ~capped[worst]).sum())
+    no_sector = int((capped[worst] & (data.sector[rows_[worst]] < 0)).sum())
+    raise XlfactorError(
+        f"build refused: on {data.dates[rows_[worst]]} only {int(counts[worst])} names have a price, a positive market cap "
+        f"and a sector (at least {options.min_universe_names} needed; {no_cap} priced names have no positive market cap, "
+        f"{no_sector} no classification); nothing was written"
+    )
+
+
+def unclassified_names(data, row: int) -> np.ndarray:
+    """Tickers with a positive market cap but no sector at ``row`` (left out of the universe), sorted."""
+    cap = np.asarray(data.market_cap[row], dtype=float)
+    missing = np.isfinite(cap) & (cap > 0) & (np.asarray(data.sector[row]) < 0)
+    return np.sort(data.tickers[missing]).astype(str)
 
 
 def snapshot_tasks(history: ModelHistory, rows: list[int], options: BuildOptions) -> list[tuple[str, ModelHistory, int]]:

@@ -188,6 +188,8 @@ def market_data(
     else:
         raise InputError("prices.csv", "no market caps: give market_cap or shares_outstanding (prices or fundamentals)")
 
+    if not len(classification):
+        raise InputError("classification.csv", "no rows (only a header): every name needs a sector and an industry")
     sector, industry, sector_names, industry_names, industry_sector = _classification(classification, dates, tickers)
     bench = None
     if benchmark is not None:

@@ -7,6 +7,7 @@ import math
 import numpy as np
 import pandas as pd
 
+from xlfactor.conventions import number_from_text
 from xlfactor.errors import UnknownTickersError, XlfactorError
 from xlfactor.functions.catalog import (
     book_context,
@@ -54,7 +55,7 @@ def _number_or_none(cell: object) -> float | None:
     if isinstance(cell, (int, float)):
         return float(cell)
     try:
-        return float(str(cell).strip().replace(",", ""))
+        return number_from_text(str(cell))
     except ValueError:
         return None
 
@@ -134,8 +135,10 @@ def OF_REGRESS(returns, factors, newey_west_lags=None, holdings=None, snapshot=N
     from xlfactor.risk.timeseries import regress_returns
 
     y, f = _streams(returns, factors, holdings, snapshot, as_of, ignore_unknown)
-    lags = optional_number(newey_west_lags, "newey_west_lags", -1.0)
-    fit = regress_returns(y, f, None if lags < 0 else int(lags))
+    lags = optional_number(newey_west_lags, "newey_west_lags", math.nan)  # blank: the default rule
+    if not math.isnan(lags) and not (lags >= 0 and float(lags).is_integer()):
+        raise XlfactorError(f"`newey_west_lags` must be a whole number of days, 0 or more, got {lags:g}")
+    fit = regress_returns(y, f, None if math.isnan(lags) else int(lags))
     columns = ["term", "coefficient", "std_error", "t_stat", "ci_low", "ci_high", "nw_std_error", "nw_t_stat", "nw_ci_low", "nw_ci_high"]
     t = fit.table
     rows = [[term, *t.loc[term, columns[1:]].tolist()] for term in t.index]

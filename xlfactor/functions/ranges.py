@@ -14,11 +14,16 @@ from dataclasses import replace
 import numpy as np
 import pandas as pd
 
+from xlfactor.conventions import as_of_date, number_from_text
 from xlfactor.errors import PortfolioError, XlfactorError
-from xlfactor.risk.holdings import Holdings, canonical_tickers, cell_types, holdings_from_arrays, numeric_amounts
+from xlfactor.risk.holdings import (
+    ALLOCATION_HEADERS, TICKER_HEADERS, VALUE_HEADERS, Holdings, accepted_headers, amount_kind, canonical_tickers, cell_types,
+    holdings_from_arrays, numeric_amounts,
+)  # fmt: skip
 from xlfactor.snapshot.memo import Memo, memo
 
 EXCEL_EPOCH = dt.date(1899, 12, 30)
+EXCEL_LAST_SERIAL = 2958465  # 9999-12-31, the last date Excel shows
 
 Cell = float | int | str | bool | dt.date | dt.datetime | None
 """One worksheet cell as xlwings passes it (``None`` when empty)."""
@@ -199,7 +204,11 @@ def _parse_holdings(rows: list[list[object]], name: str) -> Holdings:
         raise PortfolioError(f"{name} range is empty")
     kind = "value"
     if _is_header(raw_tickers[kept[0]], raw_amounts[kept[0]]):
-        kind = "allocation" if str(raw_amounts[kept[0]]).strip().lower() == "allocation" else "value"
+        first, second = raw_tickers[kept[0]], raw_amounts[kept[0]]
+        kind = amount_kind(second)  # a `weight` header is allocation: used as given, never renormalized as dollars
+        if kind is None or str(first).strip().lower() not in HEADER_TICKER_WORDS:
+            bad = second if kind is None else first
+            raise PortfolioError(f"{name} header {str(bad).strip()!r} is unknown; accepted: {accepted_headers()}")
         kept = kept[1:]
         if not len(kept):
             raise PortfolioError(f"{name} range has a header but no holdings")
@@ -208,22 +217,20 @@ def _parse_holdings(rows: list[list[object]], name: str) -> Holdings:
     return replace(holdings, skipped_blank_rows=blank_rows) if blank_rows else holdings
 
 
-HEADER_TICKER_WORDS = frozenset({"ticker", "tickers", "symbol", "symbols", "security", "name", "id"})
-HEADER_VALUE_WORDS = frozenset(
-    {"value", "values", "allocation", "weight", "weights", "amount", "market value", "position", "notional", "usd"}
-)
+HEADER_TICKER_WORDS = frozenset((*TICKER_HEADERS, "name"))  # the first column of a two-column range
+HEADER_VALUE_WORDS = frozenset(VALUE_HEADERS + ALLOCATION_HEADERS)
 
 
 def _is_header(first: object, second: object) -> bool:
     """A header row names its columns (``ticker``/``value``...); a data row is never mistaken for one."""
     if not isinstance(second, str) or _looks_numeric(second):
         return False
-    return second.strip().lower() in HEADER_VALUE_WORDS or str(first).strip().lower() in HEADER_TICKER_WORDS
+    return amount_kind(second) is not None or str(first).strip().lower() in HEADER_TICKER_WORDS
 
 
 def _looks_numeric(text: str) -> bool:
     try:
-        float(text.strip().replace(",", ""))
+        number_from_text(text)
     except ValueError:
         return False
     return True
@@ -279,12 +286,11 @@ def optional_date(value: object, name: str = "as_of") -> str | None:
     if isinstance(value, dt.date):
         return value.isoformat()
     if isinstance(value, (int, float)) and not isinstance(value, bool):
+        if not (math.isfinite(value) and 1 <= value <= EXCEL_LAST_SERIAL):
+            raise XlfactorError(f"`{name}` {value!r} is not a date: Excel date serials run from 1 to {EXCEL_LAST_SERIAL} (9999-12-31)")
         return (EXCEL_EPOCH + dt.timedelta(days=int(value))).isoformat()
-    text = str(value).strip()
-    if text.lower() == "latest":
-        return None
     try:
-        return dt.date.fromisoformat(text[:10]).isoformat()
+        return as_of_date(value, name)  # the whole text: "2026-10-30junk" is refused, not read as 2026-10-30
     except ValueError:
         raise XlfactorError(f"`{name}` must be a date (YYYY-MM-DD) or 'latest', got {value!r}") from None
 

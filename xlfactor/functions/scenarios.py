@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from xlfactor.conventions import number_from_text
 from xlfactor.errors import ScenarioError, XlfactorError
 from xlfactor.functions.catalog import book_context, register_arguments, worksheet_function
 from xlfactor.functions.ranges import as_rows, is_blank, optional_date, optional_flag, optional_number, optional_text, parse_holdings_range, table
@@ -36,7 +37,7 @@ def _shock_pairs(shocks) -> list[tuple[str, float]]:
             raise ScenarioError(f"shocks row {number} needs both a factor id and a shock")
         if isinstance(value, str):
             try:
-                value = float(value.strip().replace(",", ""))
+                value = number_from_text(value)  # "-0,1" is -0.1
             except ValueError:
                 if number == 1:
                     continue  # header row

@@ -41,6 +41,8 @@ def horizon_in_days(horizon: float | str) -> float:
             raise XlfactorError(f"horizon_days must be a number of days or one of {', '.join(HORIZONS)}, got {horizon!r}") from None
     if isinstance(horizon, bool) or not isinstance(horizon, (int, float)) or not horizon > 0:
         raise XlfactorError(f"horizon_days must be a positive number of days, got {horizon!r}")
+    if not horizon <= TRADING_DAYS_PER_YEAR:  # square-root-of-time scaling is no forecast beyond a year
+        raise XlfactorError(f"horizon_days must be at most {TRADING_DAYS_PER_YEAR} trading days (one year), got {horizon:g}")
     return float(horizon)
 
 

@@ -8,7 +8,7 @@ Dask; not to be confused with :func:`xlfactor.risk.batch.batch_risk`, the numeri
 it calls). Workbooks are rendered from these tables under :mod:`xlfactor.excel`.
 """
 
-from xlfactor.reporting.batch_run import BatchResult, read_books, run_batch
+from xlfactor.reporting.batch_run import BatchResult, read_batch_tables, read_books, run_batch
 from xlfactor.reporting.narrative import tear_sheet_sentences
 from xlfactor.reporting.report import portfolio_report
 from xlfactor.reporting.track import load_track, record_day, track_attribution
@@ -17,6 +17,7 @@ __all__ = [
     "BatchResult",
     "load_track",
     "portfolio_report",
+    "read_batch_tables",
     "read_books",
     "record_day",
     "run_batch",

@@ -15,6 +15,7 @@ reported by name with its reason, and the others complete.
 
 from __future__ import annotations
 
+import hashlib
 import re
 import sys
 from collections.abc import Callable
@@ -24,10 +25,12 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from xlfactor._files import atomic_write
-from xlfactor.errors import XlfactorError
+from xlfactor._files import atomic_write, write_error
+from xlfactor.cells import safe_frame
+from xlfactor.errors import PortfolioError, XlfactorError
 from xlfactor._threads import call_single_threaded
 from xlfactor.risk.batch import book_weights
+from xlfactor.risk.holdings import holdings_columns
 from xlfactor.risk.batch import batch_risk as _batch_risk
 from xlfactor.risk.model_data import FactorModelData, factor_model_data
 
@@ -84,17 +87,37 @@ def read_books(path: str | Path) -> tuple[pd.DataFrame, dict[str, str]]:
         if suffix in (".parquet", ".pq"):
             frame = pd.read_parquet(path)
         elif suffix == ".csv":
-            frame = pd.read_csv(path)
+            frame = pd.read_csv(path, keep_default_na=False, na_values=[""])  # a ticker or book NA stays text
         else:
             raise XlfactorError(f"holdings {path}: expected a .csv or .parquet file or a folder of .csv files")
     except ImportError as exc:
         raise XlfactorError(f"holdings {path}: reading Parquet needs pyarrow ({exc}); {DISTRIBUTED_EXTRA}") from None
     except (ValueError, OSError, pd.errors.ParserError, UnicodeDecodeError) as exc:
-        raise XlfactorError(f"holdings {path}: cannot be read ({exc})") from None
-    columns = {str(c).strip().lower() for c in frame.columns}
-    if not {"portfolio", "ticker"} <= columns or len(columns & {"value", "allocation"}) != 1:
+        raise XlfactorError(f"holdings {path}: cannot be read ({' '.join(str(exc).split())})") from None
+    if not any(str(c).strip().lower() == "portfolio" for c in frame.columns):
         raise XlfactorError(f"holdings {path}: needs columns portfolio, ticker and value (or allocation)")
+    try:
+        frame = canonical_columns(frame, f"holdings {path}", extra=("portfolio",))
+    except PortfolioError as exc:
+        raise XlfactorError(f"{exc}; needs columns portfolio, ticker and value (or allocation)") from None
+    if not len(frame):
+        raise XlfactorError(f"holdings {path}: no holdings (only a header)")
     return frame, {}
+
+
+def canonical_columns(frame: pd.DataFrame, where: str, extra: tuple[str, ...] = ()) -> pd.DataFrame:
+    """``frame`` with its columns named ``ticker`` and ``value`` or ``allocation`` (a ``weight`` header is allocation).
+
+    Raises
+    ------
+    PortfolioError
+        If a header is unknown (the message lists the accepted names) or the ticker or
+        amount column is missing (see :func:`xlfactor.risk.holdings_columns`).
+    """
+    ticker, amount, kind = holdings_columns(list(frame.columns), where, extra=extra)
+    names = {ticker: "ticker", amount: kind}
+    names.update({c: str(c).strip().lower() for c in frame.columns if str(c).strip().lower() in extra})
+    return frame.rename(columns=names)
 
 
 def _read_folder(folder: Path) -> tuple[pd.DataFrame, dict[str, str]]:
@@ -102,19 +125,34 @@ def _read_folder(folder: Path) -> tuple[pd.DataFrame, dict[str, str]]:
     if not files:
         raise XlfactorError(f"holdings {folder}: the folder has no .csv files")
     frames, failed, kinds = [], {}, set()
+    by_name: dict[str, list[str]] = {}
+    for file in files:
+        by_name.setdefault(file.stem.strip(), []).append(file.stem)
     for file in files:  # one read per book file; the parsing after this is one vectorized pass
+        twins = by_name[file.stem.strip()]
+        if len(twins) > 1:  # "a.csv" and " a.csv": two books that would merge under one name
+            others = ", ".join(repr(f"{t}.csv") for t in twins if t != file.stem)
+            failed[file.stem] = f"file name differs from {others} only by spaces; rename one (the books are not merged)"
+            continue
         try:
-            frame = pd.read_csv(file)
-        except (ValueError, OSError, pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
+            frame = pd.read_csv(file, keep_default_na=False, na_values=[""])
+        except pd.errors.EmptyDataError:
+            failed[file.stem] = "empty file (no header, no holdings)"
+            continue
+        except (ValueError, OSError, pd.errors.ParserError, UnicodeDecodeError) as exc:
             failed[file.stem] = f"cannot be read ({' '.join(str(exc).split())})"
             continue
-        columns = {str(c).strip().lower(): c for c in frame.columns}
-        kind = [k for k in ("value", "allocation") if k in columns]
-        if "ticker" not in columns or len(kind) != 1:
-            failed[file.stem] = "needs columns ticker and value (or allocation)"
+        try:
+            frame = canonical_columns(frame, f"{file.name}")
+        except PortfolioError as exc:
+            failed[file.stem] = f"needs columns ticker and value (or allocation): {exc}"
             continue
-        kinds.add(kind[0])
-        frames.append(pd.DataFrame({"portfolio": file.stem, "ticker": frame[columns["ticker"]], kind[0]: frame[columns[kind[0]]]}))
+        if not len(frame):
+            failed[file.stem] = "no holdings (the file has only a header)"
+            continue
+        kind = "value" if "value" in frame.columns else "allocation"
+        kinds.add(kind)
+        frames.append(pd.DataFrame({"portfolio": file.stem, "ticker": frame["ticker"], kind: frame[kind]}))
     if len(kinds) > 1:
         raise XlfactorError(f"holdings {folder}: mixes value and allocation files; use one kind for all books")
     if not frames:
@@ -191,11 +229,46 @@ def _book_files(job: _Job, data: FactorModelData, chunk: pd.DataFrame, usable: s
 def safe_file_name(name: str) -> str:
     """A book name as a file name: letters, digits, ``._-`` kept, anything else ``_``.
 
-    >>> safe_file_name("Fund A/B: growth")
-    'Fund_A_B__growth'
+    A name that had to change (or be shortened) also gets 8 hex digits of its SHA-256, so
+    two books whose names differ only in the replaced characters (``Fund A/B``,
+    ``Fund A?B``) never share a report or a track folder; the suffix is the same on every
+    run, so a book finds its track history again.
+
+    >>> safe_file_name("growth"), safe_file_name("Fund A/B"), safe_file_name("Fund A?B")
+    ('growth', 'Fund_A_B-ffec96c8', 'Fund_A_B-c154e86e')
     """
-    stem = re.sub(r"[^A-Za-z0-9._-]", "_", str(name)).strip(".") or "book"
-    return stem[:120]
+    text = str(name)
+    stem = re.sub(r"[^A-Za-z0-9._-]", "_", text).strip(".")[:100] or "book"
+    if stem == text:
+        return stem
+    return f"{stem}-{hashlib.sha256(text.encode('utf-8', 'surrogatepass')).hexdigest()[:8]}"
+
+
+UNUSABLE_NAMES = frozenset({"", "NA", "N/A", "NAN", "NULL", "NONE"})
+"""Portfolio names read as missing: their rows are reported as failed, never dropped or merged."""
+
+
+def split_unnamed(frame: pd.DataFrame) -> tuple[pd.DataFrame, dict[str, str]]:
+    """``(rows with a usable portfolio name, failed entries for the others)``.
+
+    A blank, missing or ``NA``-like name (:data:`UNUSABLE_NAMES`) is not a book: its rows
+    are listed in ``failed`` (one entry per such name, with the data rows, 1-based) instead
+    of vanishing.
+    """
+    labels = frame["portfolio"]
+    text = labels.astype(str).str.strip()
+    bad = labels.isna().to_numpy() | text.str.upper().isin(UNUSABLE_NAMES).to_numpy()
+    if not bad.any():
+        return frame, {}
+    failed = {}
+    shown = np.where(labels.isna().to_numpy() | (text == "").to_numpy(), "(blank)", text.to_numpy())
+    for label in pd.unique(shown[bad]):
+        rows = np.nonzero(bad & (shown == label))[0] + 1
+        where = ", ".join(map(str, rows[:5])) + (", ..." if len(rows) > 5 else "")
+        failed[f"{label} (no portfolio name)"] = (
+            f"{len(rows)} row(s) without a usable portfolio name (data rows {where}); name the book"
+        )
+    return frame[~bad], failed
 
 
 # ---------------------------------------------------------------- orchestration
@@ -270,9 +343,13 @@ def run_batch(
     if reports and out is None:
         raise XlfactorError("reports need an output folder (--out)")
     if isinstance(holdings, pd.DataFrame):
-        frame, failed = holdings, {}
+        if not any(str(c).strip().lower() == "portfolio" for c in holdings.columns):
+            raise XlfactorError("holdings table needs columns portfolio, ticker and value (or allocation)")
+        frame, failed = canonical_columns(holdings, "holdings table", extra=("portfolio",)), {}
     else:
         frame, failed = read_books(holdings)
+    frame, unnamed = split_unnamed(frame)
+    failed.update(unnamed)  # every input row lands in summary or failed
     source = _source(snapshot)
     out_dir = None if out is None else Path(out)
     job = _Job(
@@ -392,19 +469,74 @@ def _run_dask(job: _Job, chunks: list[pd.DataFrame], scheduler: str, workers: in
             cluster.close()
 
 
+COMPLETE_MARKER = "batch.json"
+"""Written last by :func:`write_batch_tables`: the run's files with their SHA-256 (the completion marker)."""
+
+
 def write_batch_tables(out: Path, summary: pd.DataFrame, failed: dict[str, str]) -> dict[str, Path]:
-    """Write ``summary.csv``, ``summary.parquet`` (when pyarrow is installed) and ``failed.csv`` atomically."""
-    out.mkdir(parents=True, exist_ok=True)
-    files = {"summary_csv": atomic_write(out / "summary.csv", lambda h: summary.to_csv(h, float_format="%.17g"))}
+    """Write ``summary.csv``, ``summary.parquet`` (when pyarrow is installed) and ``failed.csv`` as one unit.
+
+    The old completion marker (``batch.json``) is removed first and the new one written
+    last, naming every file with its SHA-256: :func:`read_batch_tables` refuses a folder
+    without it or whose files do not match it, so a run killed between two files never
+    shows a new summary beside an old failed list. Each file is written atomically. Book
+    names that a spreadsheet would read as formulas are escaped (``'=...``).
+    """
+    import hashlib as _hashlib
+    import json
+
+    out = Path(out)
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        (out / COMPLETE_MARKER).unlink(missing_ok=True)
+    except OSError as exc:
+        raise write_error(out / COMPLETE_MARKER, exc) from None
+    shown = safe_frame(summary.reset_index())  # user text never a formula (as the track CSVs)
+    files = {"summary_csv": atomic_write(out / "summary.csv", lambda h: shown.to_csv(h, index=False, float_format="%.17g"))}
     try:
         import pyarrow  # noqa: F401
     except ImportError:
         pass
     else:
         files["summary_parquet"] = atomic_write(out / "summary.parquet", lambda h: summary.to_parquet(h))
-    table = pd.DataFrame({"portfolio": list(failed), "error": list(failed.values())})
+    table = safe_frame(pd.DataFrame({"portfolio": list(failed), "error": list(failed.values())}, dtype=object))
     files["failed_csv"] = atomic_write(out / "failed.csv", lambda h: table.to_csv(h, index=False))
+    marker = {
+        "complete": True,
+        "priced": int(len(summary)),
+        "failed": int(len(failed)),
+        "files": {path.name: _hashlib.sha256(path.read_bytes()).hexdigest() for path in files.values()},
+    }
+    files["marker"] = atomic_write(out / COMPLETE_MARKER, lambda h: h.write((json.dumps(marker, indent=1) + "\n").encode()))
     return files
+
+
+def read_batch_tables(out: str | Path) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """``(summary, failed)`` of a finished batch run's folder, checked against its completion marker.
+
+    Raises
+    ------
+    XlfactorError
+        If the marker is missing (the run did not finish, or is still writing) or a file
+        differs from what the run wrote.
+    """
+    import hashlib as _hashlib
+    import json
+
+    out = Path(out)
+    marker_path = out / COMPLETE_MARKER
+    try:
+        marker = json.loads(marker_path.read_text())
+        files = dict(marker["files"])
+    except (OSError, ValueError, KeyError, TypeError):
+        raise XlfactorError(f"batch output {out} is incomplete (no valid {COMPLETE_MARKER}): the run did not finish") from None
+    for name, digest in files.items():
+        path = out / Path(name).name
+        if not path.is_file() or _hashlib.sha256(path.read_bytes()).hexdigest() != digest:
+            raise XlfactorError(f"batch output {out}: {name} is not the file its run wrote (mixed or edited outputs)")
+    summary = pd.read_csv(out / "summary.csv", index_col="portfolio", keep_default_na=False, na_values=[""])
+    failed = pd.read_csv(out / "failed.csv", keep_default_na=False, dtype=str)
+    return summary, failed
 
 
 def dask_mapper(client) -> Callable:

@@ -21,10 +21,9 @@ next to them. Returns are daily decimals; risk annualized decimals.
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import json
-import os
 import shutil
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -32,7 +31,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from xlfactor._files import atomic_write, make_temp_folder, replace_folder
+from xlfactor._files import atomic_write, make_temp_folder, replace_folder, write_error
 from xlfactor.cells import safe_frame
 from xlfactor.conventions import SQRT_TRADING_DAYS, TRADING_DAYS_PER_YEAR, as_of_date
 from xlfactor.errors import XlfactorError
@@ -58,8 +57,21 @@ WINDOWS = (("1W", 7), ("1M", 22), ("1Q", 63), ("1Y", TRADING_DAYS_PER_YEAR), ("A
 ALL_MINIMUM = TRADING_DAYS_PER_YEAR + 1
 WINDOW_RULE = "1W needs 7+ stored days, 1M 22+, 1Q 63+, 1Y 252+, All more than 252"
 ATTRIBUTION_FAMILIES = ("market", "style", "sector", "industry")
+NUMERIC_COLUMNS = {
+    "track": ("missing_weight", "portfolio_return", "benchmark_return", "active_return", "tracking_error", "beta",
+              "predicted_beta", "total_risk", "var_95", "idiosyncratic_share_of_tracking_error", "idiosyncratic_contribution"),
+    "holdings": ("weight",),
+    "factor_contrib": ("contribution", "te_share"),
+    "idiosyncratic_returns": ("weight", "raw_contribution", "contribution", "share"),
+    "idiosyncratic_risk": ("weight", "idiosyncratic_vol", "idiosyncratic_variance_share"),
+    "active_risk": ("active_exposure", "factor_volatility", "te_contribution", "te_share", "return_contribution"),
+    "risk_rows": ("volatility", "pct", "active", "active_pct"),
+}  # fmt: skip
+"""Columns read as numbers (blank allowed); a text cell in one is refused, never a wrong figure."""
+AGGREGATES_MARKER = ".aggregates.json"
+"""Written after the aggregate CSVs: the stored days and each file's SHA-256. Aggregates that do
+not match it (a hand edit, a crash mid-rebuild) are ignored and rebuilt from ``days/``."""
 LOCK_TIMEOUT_SECONDS = 60.0
-STALE_LOCK_SECONDS = 600.0
 
 
 @dataclass(frozen=True, eq=False)
@@ -107,7 +119,7 @@ def record_day(
     """
     day = compute_day(portfolio, snapshot, date, benchmark)
     history = Path(history)
-    with _locked(history):
+    with history_lock(history):
         _write_day(history, day)
         _rebuild_aggregates(history)
     return day
@@ -326,14 +338,17 @@ def realized_statistics(track: pd.DataFrame) -> pd.DataFrame:
 def load_track(track_folder: str | Path) -> dict[str, pd.DataFrame]:
     """The tables of a track folder written by ``xlfactor track`` or OpenFactor's ``--track``.
 
-    Reads the aggregate CSVs at the root when they hold exactly the stored days and no day
-    was rewritten after them (7 files instead of 7 per day), otherwise the day folders
+    Reads the aggregate CSVs at the root when they are exactly what the last rebuild wrote
+    (their SHA-256 in ``.aggregates.json``), hold exactly the stored days and no day was
+    rewritten after them (7 files instead of 7 per day); otherwise -- a hand-edited
+    aggregate, a crash mid-rebuild, an OpenFactor folder -- the day folders
     ``days/<date>/*.csv``. Families are lower-cased (OpenFactor writes ``Style``).
 
     Raises
     ------
     XlfactorError
-        If the folder does not exist or stores no day.
+        If the folder does not exist or stores no day, or a stored CSV is unreadable or has
+        text in a numeric column (named with its row).
     """
     folder = Path(track_folder)
     if not folder.is_dir():
@@ -344,7 +359,7 @@ def load_track(track_folder: str | Path) -> dict[str, pd.DataFrame]:
     else:
         tables = {}
         for key, name in TABLES.items():
-            frame = _read_csv(folder / name) if (folder / name).is_file() else pd.DataFrame(columns=["date"])
+            frame = _read_csv(folder / name, key) if (folder / name).is_file() else pd.DataFrame(columns=["date"])
             frame["date"] = frame["date"].astype(str)
             tables[key] = frame
     if not len(tables["track"]):
@@ -356,17 +371,28 @@ def load_track(track_folder: str | Path) -> dict[str, pd.DataFrame]:
 
 
 def _aggregates_current(folder: Path, day_names: set[str]) -> bool:
-    """True when the root CSVs hold exactly the stored days (read 7 files instead of 7 per day)."""
+    """True when the root CSVs are what the last rebuild wrote and hold exactly the stored days."""
     if not all((folder / name).is_file() for name in TABLES.values()):
         return False
+    try:
+        marker = json.loads((folder / AGGREGATES_MARKER).read_text())
+        digests = dict(marker["files"])
+        if set(marker["days"]) != day_names:
+            return False
+    except (OSError, ValueError, KeyError, TypeError):
+        return False  # no marker (OpenFactor, an older folder) or a damaged one: rebuild from days/
+    if any(digests.get(name) != _digest(folder / name) for name in TABLES.values()):
+        return False  # a hand edit: the days are the record
     try:
         dates = pd.read_csv(folder / TABLES["track"], usecols=["date"], dtype={"date": str})["date"]
     except (ValueError, pd.errors.ParserError, pd.errors.EmptyDataError):
         return False
     if set(dates) != day_names or not dates.is_unique:
         return False
-    written = min((folder / name).stat().st_mtime for name in TABLES.values())
-    return all((folder / "days" / name).stat().st_mtime <= written for name in day_names)  # no day rewritten since
+    written = min((folder / name).stat().st_mtime_ns for name in TABLES.values())
+    # no day folder replaced and no day file edited since (a stat per file, no read)
+    return all(entry.stat().st_mtime_ns <= written for name in day_names
+               for entry in (folder / "days" / name, *(folder / "days" / name).iterdir()))  # fmt: skip
 
 
 def track_attribution(track_folder: str | Path | dict[str, pd.DataFrame], window: str = "1M") -> dict[str, pd.DataFrame]:
@@ -546,49 +572,79 @@ def _write_day(history: Path, day: DayRecord) -> None:
 def _rebuild_aggregates(history: Path, write: bool = True) -> dict[str, pd.DataFrame]:
     day_dirs = sorted(p for p in (history / "days").glob("*") if p.is_dir() and not p.name.startswith("."))
     tables = {}
+    if write:
+        (history / AGGREGATES_MARKER).unlink(missing_ok=True)  # until the new files are all in place
     for key, name in TABLES.items():
-        frames = [_read_csv(d / name) for d in day_dirs if (d / name).is_file()]
+        frames = [_read_csv(d / name, key) for d in day_dirs if (d / name).is_file()]
         frame = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=["date"])
         frame["date"] = frame["date"].astype(str)
         tables[key] = frame
         if write:
             atomic_write(history / name, lambda handle, f=frame: handle.write(safe_frame(f).to_csv(index=False).encode()))
+    if write:
+        marker = {"days": [d.name for d in day_dirs], "files": {name: _digest(history / name) for name in TABLES.values()}}
+        atomic_write(history / AGGREGATES_MARKER, lambda handle: handle.write((json.dumps(marker, indent=1) + "\n").encode()))
     return tables
 
 
-def _read_csv(path: Path) -> pd.DataFrame:
+def _digest(path: Path) -> str | None:
+    try:
+        return hashlib.sha256(path.read_bytes()).hexdigest()
+    except OSError:
+        return None
+
+
+def _read_csv(path: Path, key: str | None = None) -> pd.DataFrame:
     try:
         frame = pd.read_csv(path, keep_default_na=False, na_values=[""])  # a ticker NA stays a ticker
     except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
-        raise XlfactorError(f"cannot read {path}: {exc}") from None
+        detail = " ".join(str(exc).split())
+        raise XlfactorError(f"cannot read {path}: {detail}") from None
     if "date" not in frame:
         raise XlfactorError(f"{path} has no date column")
+    for column in NUMERIC_COLUMNS.get(key, ()):
+        if column in frame and not pd.api.types.is_numeric_dtype(frame[column]):
+            values = pd.to_numeric(frame[column], errors="coerce")
+            text = values.isna() & frame[column].notna()
+            if text.any():
+                row = int(np.argmax(text.to_numpy()))
+                raise XlfactorError(
+                    f"{path}: column {column} has the text {str(frame[column].iloc[row])[:40]!r} on data row {row + 1}, not a "
+                    "number (fix it, or delete that day's folder and record it again)"
+                )
+            frame[column] = values
     return frame
 
 
 @contextlib.contextmanager
-def _locked(history: Path) -> Iterator[None]:
-    """An exclusive lock file in the history folder (other runs wait; stale locks expire)."""
-    history.mkdir(parents=True, exist_ok=True)
-    lock = history / ".lock"
-    deadline = time.monotonic() + LOCK_TIMEOUT_SECONDS
-    while True:
-        try:
-            descriptor = os.open(lock, os.O_CREAT | os.O_EXCL | os.O_WRONLY)
-            break
-        except FileExistsError:
-            try:
-                if time.time() - lock.stat().st_mtime > STALE_LOCK_SECONDS:
-                    lock.unlink(missing_ok=True)
-                    continue
-            except FileNotFoundError:
-                continue
-            if time.monotonic() > deadline:
-                raise XlfactorError(f"{history} is locked by another run (remove {lock} if none is running)") from None
-            time.sleep(0.05)
+def history_lock(history: str | Path, timeout: float | None = None) -> Iterator[None]:
+    """Hold the exclusive lock of a track folder (other runs wait up to ``timeout`` seconds).
+
+    An OS file lock (:class:`filelock.FileLock` on ``<history>/.lock``): the kernel releases
+    it when its process ends, so a run killed with ``kill -9`` never blocks the next one.
+
+    Raises
+    ------
+    XlfactorError
+        If another live run still holds the lock after ``timeout`` (default
+        :data:`LOCK_TIMEOUT_SECONDS`).
+    """
+    import filelock
+
+    history = Path(history)
     try:
-        os.write(descriptor, str(os.getpid()).encode())
-        os.close(descriptor)
+        history.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise write_error(history, exc) from None
+    wait = LOCK_TIMEOUT_SECONDS if timeout is None else timeout
+    lock = filelock.FileLock(history / ".lock", timeout=wait)
+    try:
+        lock.acquire()
+    except filelock.Timeout:
+        raise XlfactorError(f"{history} is locked by another run still working on it (waited {wait:g} s)") from None
+    try:
         yield
     finally:
-        lock.unlink(missing_ok=True)
+        lock.release()
+
+

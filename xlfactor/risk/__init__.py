@@ -10,7 +10,9 @@ the ETF cascade, budgets) lives one layer up, in :mod:`xlfactor.hedging`.
 
 from xlfactor.risk.attribution import DailyAttribution, attributable_dates, daily_attribution
 from xlfactor.risk.batch import batch_risk, book_weights
-from xlfactor.risk.holdings import Holdings, PortfolioWeights, align, holdings_from_frame, holdings_from_pairs
+from xlfactor.risk.holdings import (
+    Holdings, PortfolioWeights, accepted_headers, align, amount_kind, holdings_columns, holdings_from_frame, holdings_from_pairs,
+)  # fmt: skip
 from xlfactor.risk.holdings_file import HoldingsFile, read_holdings_csv
 from xlfactor.risk.model_data import FactorModelData, factor_model_data
 from xlfactor.risk.scenarios import (
@@ -38,6 +40,9 @@ __all__ = [
     "daily_attribution",
     "factor_model_data",
     "historical_var",
+    "accepted_headers",
+    "amount_kind",
+    "holdings_columns",
     "holdings_from_frame",
     "holdings_from_pairs",
     "read_holdings_csv",

@@ -237,9 +237,9 @@ def book_weights(frame: pd.DataFrame, universe: pd.Index, name: str = "holdings"
     pair_book, pair_ticker = pairs // len(tickers), pairs % len(tickers)
     amounts = np.bincount(pair_code, weights=np.where(bad_value, 0.0, values), minlength=len(pairs))
     gross = np.bincount(pair_book, weights=np.abs(amounts), minlength=n_books)
+    for p in np.nonzero(~(gross > 0))[0]:  # all-zero weights too: no risk to report, not a risk of 0
+        reasons.setdefault(int(p), "zero gross exposure")
     if kind == "value":
-        for p in np.nonzero(~(gross > 0))[0]:
-            reasons.setdefault(int(p), "zero gross exposure")
         weights = amounts / np.where(gross > 0, gross, 1.0)[pair_book]
     else:
         weights = amounts

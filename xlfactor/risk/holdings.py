@@ -23,7 +23,7 @@ import numpy as np
 import pandas as pd
 
 from xlfactor._typing import FloatArray, StrArray
-from xlfactor.conventions import normalize_ticker
+from xlfactor.conventions import normalize_ticker, number_from_text
 from xlfactor.errors import NoHoldingsInUniverseError, PortfolioError
 
 HoldingsKind = Literal["value", "allocation"]
@@ -55,32 +55,90 @@ class PortfolioWeights:
     holdings: Holdings
 
 
-def holdings_from_frame(portfolio: pd.DataFrame, name: str = "portfolio") -> Holdings:
-    """Validate a frame with ``ticker`` and ``value`` or ``allocation`` columns.
+TICKER_HEADERS = ("ticker", "tickers", "symbol", "symbols", "security", "id")
+"""Headers of the ticker column of an Excel range (a table's is ``ticker``)."""
+VALUE_HEADERS = ("value", "values", "amount", "market value", "market_value", "position", "notional", "usd")
+"""Headers of a signed-dollar amount column (normalized by gross exposure)."""
+ALLOCATION_HEADERS = ("allocation", "weight", "weights")
+"""Headers of a weight column (decimals, used as given: a ``weight`` is never renormalized as dollars)."""
+INFORMATIVE_HEADERS = ("name", "company", "sector", "industry", "note", "notes", "description")
+"""Columns a holdings table may carry beside ticker and amount; they are not read."""
+
+
+def amount_kind(header: object) -> HoldingsKind | None:
+    """``"value"`` or ``"allocation"`` for an amount column's header, None when it is not one.
+
+    >>> amount_kind(" Weight"), amount_kind("Market Value"), amount_kind("pct")
+    ('allocation', 'value', None)
+    """
+    text = " ".join(str(header).strip().lower().split())
+    if text in ALLOCATION_HEADERS:
+        return "allocation"
+    if text in VALUE_HEADERS:
+        return "value"
+    return None
+
+
+def accepted_headers() -> str:
+    """The accepted column headers, for messages."""
+    return (f"ticker, dollars ({', '.join(VALUE_HEADERS)}) or weights "
+            f"({', '.join(ALLOCATION_HEADERS)}); also allowed: {', '.join(INFORMATIVE_HEADERS)}")  # fmt: skip
+
+
+def holdings_columns(columns: Sequence[object], name: str = "portfolio", extra: Sequence[str] = ()) -> tuple[object, object, HoldingsKind]:
+    """``(ticker column, amount column, kind)`` of a holdings table's headers.
+
+    Headers are matched ignoring case and surrounding spaces: :data:`TICKER_HEADERS`,
+    :data:`VALUE_HEADERS` (kind ``value``) and :data:`ALLOCATION_HEADERS` (kind
+    ``allocation``). :data:`INFORMATIVE_HEADERS` and ``extra`` are allowed and ignored.
 
     Raises
     ------
     PortfolioError
-        If the frame is empty, lacks the columns, has blank tickers, non-numeric or
-        non-finite amounts, or (for ``value``) zero gross exposure.
+        If a header is none of these (the message lists the accepted names), the ticker
+        column is missing, or there is not exactly one amount column.
     """
-    if not isinstance(portfolio, pd.DataFrame):
-        raise PortfolioError(f"{name} must be a DataFrame with ticker and value/allocation columns")
-    columns = {str(c).strip().lower(): c for c in portfolio.columns}
-    if "ticker" not in columns:
-        shown = ", ".join(map(str, portfolio.columns))
+    tickers, amounts, unknown = [], [], []
+    allowed = set(INFORMATIVE_HEADERS) | {str(e).lower() for e in extra}
+    for column in columns:
+        text = " ".join(str(column).strip().lower().split())
+        if text == "ticker":
+            tickers.append(column)
+        elif amount_kind(text) is not None:
+            amounts.append(column)
+        elif text not in allowed:
+            unknown.append(column)
+    shown = ", ".join(map(str, columns))
+    if not tickers:
         hint = ""
         for separator, word in ((";", "semicolon"), ("\t", "tab")):
-            if any(separator in str(c) for c in portfolio.columns):
+            if any(separator in str(c) for c in columns):
                 hint = f" -- is the file {word}-separated?"
                 break
         raise PortfolioError(f"{name} has no `ticker` column (columns: {shown}){hint}")
-    kinds = [k for k in ("value", "allocation") if k in columns]
-    if len(kinds) != 1:
-        raise PortfolioError(f"{name} needs exactly one of the columns `value` or `allocation`")
-    return holdings_from_pairs(
-        portfolio[columns["ticker"]].to_numpy(dtype=object), portfolio[columns[kinds[0]]].to_numpy(), kinds[0], name
-    )
+    if unknown:
+        raise PortfolioError(f"{name} has unknown column(s) {', '.join(map(repr, map(str, unknown)))}; accepted: {accepted_headers()}")
+    if len(tickers) != 1 or len(amounts) != 1:
+        raise PortfolioError(
+            f"{name} needs exactly one ticker column and one of the columns `value` (dollars) or `allocation`/`weight` "
+            f"(decimals), got: {shown}"
+        )
+    return tickers[0], amounts[0], amount_kind(amounts[0])  # type: ignore[return-value]
+
+
+def holdings_from_frame(portfolio: pd.DataFrame, name: str = "portfolio") -> Holdings:
+    """Validate a frame with ``ticker`` and ``value`` or ``allocation`` columns (see :func:`holdings_columns`).
+
+    Raises
+    ------
+    PortfolioError
+        If the frame is empty, has an unknown column, lacks the columns, has blank
+        tickers, non-numeric or non-finite amounts, or zero gross exposure.
+    """
+    if not isinstance(portfolio, pd.DataFrame):
+        raise PortfolioError(f"{name} must be a DataFrame with ticker and value/allocation columns")
+    ticker, amount, kind = holdings_columns(list(portfolio.columns), name)
+    return holdings_from_pairs(portfolio[ticker].to_numpy(dtype=object), portfolio[amount].to_numpy(), kind, name)
 
 
 def holdings_from_pairs(
@@ -161,8 +219,8 @@ def holdings_from_arrays(canonical: np.ndarray, values: FloatArray, kind: Holdin
             f"{name} values overflow: their gross exposure or risk exceeds the largest number "
             f"({np.finfo(float).max:.3g}); give them in smaller units"
         )
-    if kind == "value" and not gross > 0:
-        raise PortfolioError(f"{name} has zero gross exposure")
+    if not gross > 0:  # an all-zero book (dollars or weights) has no risk to report, not a risk of 0
+        raise PortfolioError(f"{name} has zero gross exposure (every {kind} is 0)")
     return Holdings(tickers=np.asarray(unique, dtype=str), amounts=summed, kind=kind)
 
 
@@ -205,9 +263,8 @@ def _number(value: object) -> float:
     if isinstance(value, (int, float, np.integer, np.floating)):
         return float(value)
     if isinstance(value, str):
-        text = value.strip().replace(",", "")
         try:
-            return float(text)
+            return number_from_text(value)  # "1,000" is 1000, "1,5" is 1.5: never 15
         except ValueError:
             return np.nan
     return np.nan

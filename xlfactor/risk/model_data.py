@@ -26,7 +26,7 @@ import numpy as np
 import pandas as pd
 
 from xlfactor._typing import FloatArray, StrArray
-from xlfactor.conventions import FactorGroup, normalize_ticker, normalize_tickers
+from xlfactor.conventions import TRADING_DAYS_PER_YEAR, FactorGroup, normalize_ticker, normalize_tickers
 from xlfactor.errors import PortfolioError, UnknownTickersError, XlfactorError
 from xlfactor.risk import decomposition as dec
 from xlfactor.risk.holdings import PortfolioWeights, align, holdings_from_frame
@@ -483,7 +483,12 @@ def check_confidence(confidence: object) -> float:
 
 
 def check_horizon(horizon_days: object) -> float:
-    """Raise unless ``horizon_days`` is a positive number of trading days."""
+    """Raise unless ``horizon_days`` is a positive number of trading days, at most a year (252).
+
+    The square-root-of-time scaling of a one-day forecast is no forecast beyond a year.
+    """
     if isinstance(horizon_days, bool) or not isinstance(horizon_days, (int, float)) or not horizon_days > 0:
         raise PortfolioError(f"`horizon_days` must be a positive number of days, got {horizon_days!r}")
+    if not horizon_days <= TRADING_DAYS_PER_YEAR:
+        raise PortfolioError(f"`horizon_days` must be at most {TRADING_DAYS_PER_YEAR} trading days (one year), got {horizon_days:g}")
     return float(horizon_days)

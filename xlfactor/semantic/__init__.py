@@ -7,11 +7,12 @@ client contract and :mod:`xlfactor.semantic.cache` for the label cache.
 """
 
 from xlfactor.semantic.cache import ThemeCache, default_cache_path, read_cache, semantic_factor_members, theme_id
-from xlfactor.semantic.client import OpenAIClient, SemanticClient, SemanticError
+from xlfactor.semantic.client import DeadlineClient, OpenAIClient, SemanticClient, SemanticError
 from xlfactor.semantic.discovery import SemanticDiscovery, discover_semantic_factors
 from xlfactor.semantic.holdings import cached_theme_exposures
 
 __all__ = [
+    "DeadlineClient",
     "OpenAIClient",
     "SemanticClient",
     "SemanticDiscovery",

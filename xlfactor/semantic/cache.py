@@ -3,17 +3,24 @@
 ``ticker,grid_scale_battery_storage,obesity_drug_supply_chain`` with cells ``1``, ``0``
 or blank (not yet asked). Labels are reused; only missing ticker x theme cells are sent
 to the client. Rows of tickers that left the universe are kept (harmless, and useful if
-the ticker comes back). A local cache is rewritten atomically; a remote (``http(s)://``)
-or read-only one is left unchanged, and the discovery result says so.
+the ticker comes back). Caches are read through fsspec (paths, ``file://``, ``memory://``,
+``s3://``...). A write-back merges under a lock (read the stored cache, add the new
+cells, write atomically), so concurrent runs keep every label; a remote ``http(s)://`` /
+``r2://`` or read-only cache is left unchanged, and the discovery result says so. A cache
+cut off mid-line is refused, never half read.
 """
 
 from __future__ import annotations
 
+import contextlib
+import csv
 import io
 import os
 import re
+import threading
 import urllib.parse
 import urllib.request
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -47,15 +54,53 @@ def default_cache_path() -> Path:
     return cache_dir() / CACHE_FILE
 
 
+PUBLIC_BUCKETS = {"openfactor-public": "https://openfactor-data.rallies.ai"}
+"""Public buckets read through their https address, as OpenFactor does (``r2://openfactor-public/<key>``).
+
+``$XLFACTOR_OPENFACTOR_URL`` overrides the address (a mirror, or a local server in tests)."""
+READ_ONLY_SCHEMES = frozenset({"http", "https", "r2"})
+"""Caches at these URLs are read, never written back."""
+DOWNLOAD_DEADLINE_SECONDS = 120.0
+"""Total time allowed to download a remote cache."""
+LOCK_TIMEOUT_SECONDS = 60.0
+"""How long a write-back waits for another run that is merging into the same local cache."""
+
+_MERGE_LOCKS: dict[str, threading.Lock] = {}
+_MERGE_LOCKS_GUARD = threading.Lock()
+
+
+def public_url(url: str) -> str:
+    """``r2://openfactor-public/<key>`` as its public https URL; other URLs unchanged.
+
+    >>> public_url("r2://openfactor-public/semantic_factors.csv")
+    'https://openfactor-data.rallies.ai/semantic_factors.csv'
+    """
+    scheme, sep, rest = url.partition("://")
+    if sep and scheme.lower() == "r2":
+        bucket, _, key = rest.partition("/")
+        base = PUBLIC_BUCKETS.get(bucket)
+        if base is None:
+            raise SemanticError(f"semantic cache {url}: r2:// is read only for the public buckets ({', '.join(PUBLIC_BUCKETS)})")
+        base = os.environ.get("XLFACTOR_OPENFACTOR_URL", "").strip() or base
+        return f"{base.rstrip('/')}/{key}"
+    return url
+
+
 @dataclass
 class ThemeCache:
-    """Labels in memory: ``labels`` is ticker x theme id, values 1.0, 0.0 or NaN (not asked)."""
+    """Labels in memory: ``labels`` is ticker x theme id, values 1.0, 0.0 or NaN (not asked).
+
+    ``save`` merges: under a lock it re-reads the stored cache, adds the cells answered
+    since this one was read (:meth:`update`) and writes the result, so concurrent runs on
+    one cache keep every label.
+    """
 
     location: str
     labels: pd.DataFrame
     writable: bool
     note: str = ""
     changed: bool = field(default=False, repr=False)
+    answered: dict[str, dict[str, int]] = field(default_factory=dict, repr=False)  # theme -> ticker -> 0/1, not yet saved
 
     def missing(self, theme: str, tickers: np.ndarray) -> np.ndarray:
         """The tickers (in the order given) with no label yet for ``theme``."""
@@ -68,12 +113,8 @@ class ThemeCache:
         """Store 0/1 answers for ``theme`` (adds rows and the column as needed)."""
         if not answers:
             return
-        new_rows = pd.Index(answers).difference(self.labels.index)
-        if len(new_rows):
-            self.labels = self.labels.reindex(self.labels.index.append(new_rows))
-        if theme not in self.labels.columns:
-            self.labels[theme] = np.nan
-        self.labels.loc[list(answers), theme] = np.array(list(answers.values()), dtype=float)
+        self.labels = _with_cells(self.labels, theme, answers)
+        self.answered.setdefault(theme, {}).update(answers)
         self.changed = True
 
     def members(self, theme: str) -> list[str]:
@@ -84,76 +125,200 @@ class ThemeCache:
         return sorted(column.index[column.to_numpy() == 1.0])
 
     def save(self) -> str:
-        """Write back if changed and writable; return a note of what happened."""
+        """Merge the new answers into the stored cache if writable; return a note of what happened."""
         if not self.changed:
             return ""
         if not self.writable:
             return f"semantic cache {self.location} is {self.note or 'read-only'}: new labels were not written back"
-        frame = self.labels.sort_index().astype("Int8")
-        frame.index.name = "ticker"
-        text = frame.to_csv().encode()
         try:
-            atomic_write(self.location, lambda handle: handle.write(text))
+            with _merge_lock(self.location):
+                stored = _read_stored(self.location)
+                merged = stored if stored is not None else _empty()
+                for theme, answers in self.answered.items():
+                    merged = _with_cells(merged, theme, answers)
+                frame = merged.sort_index().astype("Int8")
+                frame.index.name = "ticker"
+                _write(self.location, frame.to_csv().encode())
         except (OSError, XlfactorError) as exc:  # the answers are still used; only the write-back failed
             detail = " ".join(str(exc).split())[:160]
             return f"semantic cache {self.location} could not be written back ({detail}); new labels were used but not kept"
+        self.labels = merged
+        self.answered = {}
         self.changed = False
         return f"semantic cache {self.location} updated"
 
 
-def read_cache(location: str | os.PathLike[str] | None = None) -> ThemeCache:
-    """Open the cache at ``location`` (path, ``file://`` or http(s) URL; default :func:`default_cache_path`).
+def _with_cells(labels: pd.DataFrame, theme: str, answers: dict[str, int]) -> pd.DataFrame:
+    """``labels`` with the cells ``answers`` of ``theme`` set (rows and the column added as needed)."""
+    new_rows = pd.Index(answers).difference(labels.index)
+    if len(new_rows):
+        labels = labels.reindex(labels.index.append(new_rows))
+    else:
+        labels = labels.copy()
+    if theme not in labels.columns:
+        labels[theme] = np.nan
+    labels.loc[list(answers), theme] = np.array(list(answers.values()), dtype=float)
+    return labels
 
-    An http(s) cache is read-only; other URL schemes (``r2://``, ``s3://``) are refused.
 
-    A missing local file is an empty cache (created on the first write-back).
+def _is_url(text: str) -> str | None:
+    """The lower-case scheme of a URL (``memory``, ``s3``...), None for a local path."""
+    scheme = re.match(r"^([a-z][a-z0-9+.-]*)://", text, flags=re.IGNORECASE)
+    return scheme.group(1).lower() if scheme else None
+
+
+def _local_path(text: str) -> Path | None:
+    scheme = _is_url(text)
+    if scheme is None:
+        return Path(text).expanduser()
+    if scheme == "file":
+        return Path(urllib.request.url2pathname(urllib.parse.urlparse(text).path))
+    return None
+
+
+@contextlib.contextmanager
+def _merge_lock(location: str) -> Iterator[None]:
+    """An OS file lock beside a local cache (``<cache>.lock``: other processes wait); a process lock for a URL."""
+    with _MERGE_LOCKS_GUARD:
+        process_lock = _MERGE_LOCKS.setdefault(location, threading.Lock())
+    with process_lock:
+        path = _local_path(location)
+        if path is None:
+            yield
+            return
+        import filelock
+
+        path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            with filelock.FileLock(str(path) + ".lock", timeout=LOCK_TIMEOUT_SECONDS):
+                yield
+        except filelock.Timeout:
+            raise SemanticError(f"semantic cache {location} is being written by another run (waited {LOCK_TIMEOUT_SECONDS:g} s)") from None
+
+
+def _read_stored(location: str) -> pd.DataFrame | None:
+    """The labels stored at ``location`` now (None when there is no file yet)."""
+    raw = _read_bytes(location)
+    return None if raw is None else _parse(raw, location)
+
+
+def _read_bytes(location: str) -> bytes | None:
+    """The bytes of the cache at ``location`` (path or URL); None when it does not exist."""
+    path = _local_path(location)
+    if path is not None:
+        if not path.exists():
+            return None
+        try:
+            return path.read_bytes()
+        except OSError as exc:
+            raise SemanticError(f"semantic cache {location}: cannot be read ({exc.strerror})") from None
+    import fsspec
+
+    url = public_url(location)
+    options: dict = {}
+    if _is_url(url) in ("http", "https"):
+        import aiohttp
+
+        options["client_kwargs"] = {"timeout": aiohttp.ClientTimeout(total=DOWNLOAD_DEADLINE_SECONDS)}  # a total deadline, not per read
+    try:
+        with fsspec.open(url, "rb", **options) as handle:
+            return handle.read()
+    except TimeoutError:
+        raise SemanticError(f"semantic cache {location}: not downloaded within {DOWNLOAD_DEADLINE_SECONDS:g} s") from None
+    except FileNotFoundError:
+        return None
+    except ImportError as exc:
+        raise SemanticError(f"semantic cache {location}: {_is_url(location)}:// needs an fsspec package ({exc})") from None
+    except (OSError, ValueError) as exc:
+        detail = " ".join(str(exc).split())[:160]
+        raise SemanticError(f"semantic cache {location}: cannot be read ({detail})") from None
+
+
+def _write(location: str, data: bytes) -> None:
+    path = _local_path(location)
+    if path is not None:
+        atomic_write(path, lambda handle: handle.write(data))
+        return
+    import fsspec
+
+    with fsspec.open(location, "wb") as handle:  # object stores replace an object whole on close
+        handle.write(data)
+
+
+def read_cache(location: str | os.PathLike[str] | None = None, must_exist: bool = False) -> ThemeCache:
+    """Open the cache at ``location``: a path or an fsspec URL (default :func:`default_cache_path`).
+
+    ``file://``, ``memory://``, ``s3://``, ``gs://`` and ``az://`` caches are read and
+    written back (the cloud schemes need their fsspec package: ``s3fs``, ``gcsfs``,
+    ``adlfs``); ``http(s)://`` and ``r2://openfactor-public/...`` (read through its public
+    https URL, :func:`public_url`) are read-only.
+
+    A missing cache is an empty cache (created on the first write-back) unless
+    ``must_exist``: readers of themes (``OF_THEMES``) refuse it in one line.
 
     Raises
     ------
     SemanticError
-        If the file cannot be read or parsed, has no ``ticker`` column or a cell other
-        than 0, 1 or blank.
+        If the cache is absent (with ``must_exist``), cannot be read or parsed, looks
+        cut off, has no ``ticker`` column or a cell other than 0, 1 or blank.
     """
     text = str(location) if location is not None else str(default_cache_path())
-    scheme = re.match(r"^([a-z][a-z0-9+.-]*)://", text, flags=re.IGNORECASE)
-    if scheme and scheme.group(1).lower() in ("http", "https"):
-        try:
-            with urllib.request.urlopen(text, timeout=30) as response:  # noqa: S310 - user-given cache URL
-                raw = response.read()
-        except OSError as exc:
-            detail = " ".join(str(exc).split())[:160]
-            raise SemanticError(f"semantic cache {text}: cannot be read ({detail})") from None
-        return ThemeCache(text, _parse(raw, text), writable=False, note="remote")
-    if scheme and scheme.group(1).lower() == "file":
-        text = urllib.request.url2pathname(urllib.parse.urlparse(text).path)  # as snapshot sources read file:// URLs
-    elif scheme:  # r2://, s3://, ...: never mistaken for a local folder named "r2:"
-        raise SemanticError(
-            f"semantic cache {text}: {scheme.group(1)}:// is not supported; use a local path or an http(s) URL "
-            "(download the file first)"
-        )
-    path = Path(text).expanduser()
-    if not path.exists():
+    scheme = _is_url(text)
+    if scheme is not None and scheme != "file" and scheme not in READ_ONLY_SCHEMES:
+        import fsspec
+
+        if scheme not in fsspec.available_protocols():
+            raise SemanticError(f"semantic cache {text}: {scheme}:// is not a known URL scheme")
+    raw = _read_bytes(text)
+    path = _local_path(text)
+    if raw is None:
+        if must_exist:
+            raise SemanticError(f"semantic cache {text} does not exist (run `xlfactor discover` to create it, or name another cache)")
+        if path is None:
+            return ThemeCache(text, _empty(), writable=scheme not in READ_ONLY_SCHEMES, note="remote" if scheme in READ_ONLY_SCHEMES else "")
         parent = next((p for p in path.parents if p.exists()), Path("."))
         writable = os.access(parent, os.W_OK)
         return ThemeCache(str(path), _empty(), writable=writable, note="" if writable else "read-only")
-    try:
-        raw = path.read_bytes()
-    except OSError as exc:
-        raise SemanticError(f"semantic cache {path}: cannot be read ({exc.strerror})") from None
+    labels = _parse(raw, text)
+    if path is None:
+        read_only = scheme in READ_ONLY_SCHEMES
+        return ThemeCache(text, labels, writable=not read_only, note="remote" if read_only else "")
     writable = bool(path.stat().st_mode & 0o222) and os.access(path, os.W_OK) and os.access(path.parent, os.W_OK)
-    return ThemeCache(str(path), _parse(raw, str(path)), writable=writable, note="" if writable else "read-only")
+    return ThemeCache(str(path), labels, writable=writable, note="" if writable else "read-only")
 
 
 def _empty() -> pd.DataFrame:
     return pd.DataFrame(index=pd.Index([], name="ticker", dtype=object))
 
 
+def _cut_line(text: str) -> int | None:
+    """The 1-based number of the first line whose field count differs from the header's (a cut file), else None."""
+    rows = list(csv.reader(io.StringIO(text)))
+    width = len(rows[0]) if rows else 0
+    for number, row in enumerate(rows, start=1):
+        if row and len(row) != width:
+            return number
+    if rows and not text.endswith(("\n", "\r")) and not rows[-1][-1].strip():
+        return len(rows)  # "TSLA,1," without a line end: cut after a separator
+    return None
+
+
 def _parse(raw: bytes, where: str) -> pd.DataFrame:
     if not raw.strip():
         return _empty()
     try:
-        frame = pd.read_csv(io.BytesIO(raw), dtype=str, keep_default_na=False)
-    except (pd.errors.ParserError, UnicodeDecodeError) as exc:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise SemanticError(f"semantic cache {where}: cannot be parsed ({exc})") from None
+    cut = _cut_line(text)
+    if cut is not None:
+        raise SemanticError(
+            f"semantic cache {where}: line {cut} has a different number of cells than the header; the file looks cut off "
+            "(restore it, or delete it to start a new cache)"
+        )
+    try:
+        frame = pd.read_csv(io.StringIO(text), dtype=str, keep_default_na=False)
+    except pd.errors.ParserError as exc:
         raise SemanticError(f"semantic cache {where}: cannot be parsed ({str(exc).splitlines()[0]})") from None
     frame.columns = [str(c).strip() for c in frame.columns]
     if "ticker" not in frame.columns:
@@ -193,7 +358,7 @@ def semantic_factor_members(name_or_id: str, semantic_cache: str | os.PathLike[s
     SemanticError
         If the theme is not in the cache (the message lists the themes it has).
     """
-    cache = read_cache(semantic_cache)
+    cache = read_cache(semantic_cache, must_exist=True)
     key = str(name_or_id).strip()
     key = key if key in cache.labels.columns else theme_id(key)
     if key not in cache.labels.columns:

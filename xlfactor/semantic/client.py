@@ -29,6 +29,9 @@ from xlfactor.errors import XlfactorError
 DEFAULT_MODEL = "gpt-4.1-mini"
 DEFAULT_TIMEOUT_SECONDS = 120.0
 DEFAULT_RETRIES = 2
+DEFAULT_DEADLINE_SECONDS = 600.0
+"""Longest wait for one answer of any client (``XLFACTOR_SEMANTIC_DEADLINE`` overrides it)."""
+LLM_EXTRA = "pip install 'xlfactor[llm]'"
 
 
 class SemanticError(XlfactorError):
@@ -76,7 +79,10 @@ class OpenAIClient:
         key = os.environ.get("OPENAI_API_KEY", "").strip()
         if not key:
             raise SemanticError("OPENAI_API_KEY is not set: semantic discovery needs it (or pass client=...)")
-        import openai  # the only import of openai in xlfactor
+        try:
+            import openai  # the only import of openai in xlfactor
+        except ImportError:
+            raise SemanticError(f"semantic discovery's default client needs the openai package: {LLM_EXTRA} (or pass client=...)") from None
 
         self.model = model or os.environ.get("XLFACTOR_SEMANTIC_MODEL", "").strip() or DEFAULT_MODEL
         self.timeout = float(timeout if timeout is not None else _env_number("XLFACTOR_SEMANTIC_TIMEOUT", DEFAULT_TIMEOUT_SECONDS))
@@ -116,6 +122,50 @@ class OpenAIClient:
         except (AttributeError, IndexError, TypeError):
             raise SemanticError(f"semantic model returned no message on task {task}") from None
         return parse_json_object(content, task)
+
+
+class DeadlineClient:
+    """A client whose every answer must come within ``deadline`` seconds (a user client that hangs fails in one line).
+
+    The call runs on a daemon thread; past the deadline discovery stops waiting and raises
+    :class:`SemanticError` (the stuck call is abandoned, and never keeps the process alive).
+
+    Parameters
+    ----------
+    client : object with ``complete_json(instructions, payload) -> dict``
+    deadline : float, optional
+        Seconds; default ``XLFACTOR_SEMANTIC_DEADLINE`` or :data:`DEFAULT_DEADLINE_SECONDS`.
+    """
+
+    def __init__(self, client: SemanticClient, deadline: float | None = None) -> None:
+        self.client = client
+        self.deadline = float(deadline if deadline is not None else _env_number("XLFACTOR_SEMANTIC_DEADLINE", DEFAULT_DEADLINE_SECONDS))
+        if not self.deadline > 0:
+            raise SemanticError(f"the semantic client deadline must be positive seconds, got {self.deadline:g}")
+
+    def complete_json(self, instructions: str, payload: dict[str, Any]) -> dict[str, Any]:
+        """``client.complete_json`` within the deadline; its own error is raised as is."""
+        import threading
+
+        outcome: dict[str, Any] = {}
+
+        def call() -> None:
+            try:
+                outcome["answer"] = self.client.complete_json(instructions, payload)
+            except BaseException as exc:  # noqa: BLE001 - handed to the waiting thread
+                outcome["error"] = exc
+
+        worker = threading.Thread(target=call, name="xlfactor-semantic-client", daemon=True)
+        worker.start()
+        worker.join(self.deadline)
+        if worker.is_alive():
+            raise SemanticError(
+                f"semantic client did not answer task {payload.get('task', '?')} within {self.deadline:g} s "
+                "(XLFACTOR_SEMANTIC_DEADLINE)"
+            )
+        if "error" in outcome:
+            raise outcome["error"]
+        return outcome["answer"]
 
 
 def parse_json_object(content: object, task: str) -> dict[str, Any]:

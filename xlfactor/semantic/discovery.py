@@ -41,7 +41,7 @@ from xlfactor.risk import decomposition as dec
 from xlfactor.risk.model_data import FactorModelData, factor_model_data
 from xlfactor.semantic import method
 from xlfactor.semantic.cache import ThemeCache, read_cache, theme_id
-from xlfactor.semantic.client import SemanticClient, SemanticError
+from xlfactor.semantic.client import DeadlineClient, SemanticClient, SemanticError
 
 PROPOSE_INSTRUCTIONS = (
     "You are an equity risk analyst. The payload lists a portfolio's holdings (ticker and company name) and the "
@@ -131,6 +131,7 @@ def discover_semantic_factors(
     max_themes: int = 5,
     batch_size: int = 100,
     seed: int = 13,
+    client_deadline: float | None = None,
 ) -> SemanticDiscovery:
     """Look for missing common risks in ``portfolio``'s residuals; keep those that beat placebos.
 
@@ -147,8 +148,9 @@ def discover_semantic_factors(
     client : object with ``complete_json(instructions, payload) -> dict``, optional
         Default :class:`xlfactor.semantic.OpenAIClient` (needs ``OPENAI_API_KEY``),
         built only when the threshold is reached.
-    semantic_cache : path or http(s) URL, optional
-        The label cache (default: ``semantic_factors.csv`` in the local xlfactor cache).
+    semantic_cache : path or URL, optional
+        The label cache (default: ``semantic_factors.csv`` in the local xlfactor cache);
+        see :func:`xlfactor.semantic.read_cache` for the URLs read and written back.
     n_placebos, alpha : int, float
         Placebo sets (at least :data:`MIN_PLACEBOS`) and significance level.
     test_days : int, optional
@@ -158,6 +160,9 @@ def discover_semantic_factors(
         Themes asked for, tickers per classification request, placebo random seed
         (each theme draws its placebos from its own stream, so its p-value does not
         depend on the other themes proposed).
+    client_deadline : float, optional
+        Seconds to wait for each answer of the client, any client (default
+        ``XLFACTOR_SEMANTIC_DEADLINE`` or 600); past it discovery fails in one line.
 
     Returns
     -------
@@ -223,6 +228,7 @@ def discover_semantic_factors(
         from xlfactor.semantic.client import OpenAIClient
 
         client = OpenAIClient()
+    client = DeadlineClient(client, client_deadline)  # a client that never answers fails in one line
     calls = {"propose": 0, "classify": 0}
     cache = read_cache(semantic_cache)
     proposals = _propose(client, calls, universe, held, pca, cache, max_themes, snap.metadata.get("universe", ""))

@@ -24,8 +24,8 @@ def _cached_labels(semantic_cache: str | os.PathLike[str] | None) -> pd.DataFram
             stat = os.stat(os.path.expanduser(text))
             key = (text, stat.st_size, stat.st_mtime_ns)
         except OSError:
-            return read_cache(semantic_cache).labels  # absent: an empty cache, nothing to remember
-    return _LABELS.get_or_compute(key, lambda: read_cache(semantic_cache).labels)
+            return read_cache(semantic_cache, must_exist=True).labels  # absent: refused in one line, not an empty table
+    return _LABELS.get_or_compute(key, lambda: read_cache(semantic_cache, must_exist=True).labels)
 
 
 def cached_theme_exposures(
@@ -47,7 +47,12 @@ def cached_theme_exposures(
     DataFrame
         ``theme_id, members`` (universe names labelled 1), ``held_members``, ``net_weight``
         and ``gross_weight`` (decimals of the portfolio's gross) and ``held`` (the held
-        member tickers, space-separated), one row per cached theme; empty without a cache.
+        member tickers, space-separated), one row per cached theme.
+
+    Raises
+    ------
+    SemanticError
+        If the cache does not exist, is cut off or unreadable (never an empty table).
 
     Examples
     --------
