@@ -97,7 +97,8 @@ def test_http_download_is_cached_with_manifest(http_root, model):
     _QuietHandler.requests.clear()
     again = xf.load_snapshot(f"{base}/factors/hand")
     assert_same_model(again, model)
-    assert _QuietHandler.requests == ["/factors/hand/latest.json"]
+    assert [r.split("?")[0] for r in _QuietHandler.requests] == ["/factors/hand/latest.json"]
+    assert _QuietHandler.requests[0].split("?")[1].startswith("v=")  # cache-busted, as OpenFactor asks for latest
     dated = xf.load_snapshot(f"{base}/factors/hand", as_of="2026-01-16")
     assert dated.as_of == "2026-01-16"
 
@@ -124,22 +125,22 @@ def test_http_missing_required_file_is_refused(http_root, model):
 def test_crash_mid_download_leaves_no_cache_and_next_load_works(http_root, model, monkeypatch):
     root, base = http_root
     write_openfactor_folder(root / "snap", model)
-    real = sources._download
+    real = sources._fetch_file
     calls = {"n": 0}
 
-    def crashing(url, target, required, progress):
+    def crashing(base, name, staging, *args):
         calls["n"] += 1
         if calls["n"] == 4:
-            target.write_bytes(b"ticker,factor\nAAA,mom")  # half a file, then the crash
+            (staging / name).write_bytes(b"ticker,factor\nAAA,mom")  # half a file, then the crash
             raise KeyboardInterrupt("simulated crash")
-        return real(url, target, required, progress)
+        return real(base, name, staging, *args)
 
-    monkeypatch.setattr(sources, "_download", crashing)
+    monkeypatch.setattr(sources, "_fetch_file", crashing)
     with pytest.raises(KeyboardInterrupt):
         xf.load_snapshot(f"{base}/snap")
     snapshots = sources.cache_dir() / "snapshots"
     assert not [p for p in snapshots.rglob("*") if p.is_dir() and p.name == "2026-01-16"]
-    monkeypatch.setattr(sources, "_download", real)
+    monkeypatch.setattr(sources, "_fetch_file", real)
     assert_same_model(xf.load_snapshot(f"{base}/snap"), model)
 
 
