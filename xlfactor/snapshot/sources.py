@@ -299,12 +299,12 @@ def _read_cached(folder: Path, source: str, limits: SourceLimits) -> Snapshot:
         logger.warning("snapshot %s: %s", folder, note)
         shutil.rmtree(binary, ignore_errors=True)
     snapshot = read_snapshot_folder(folder, source=source, limits=limits)
-    if note is not None:
-        snapshot.diagnostics["binary_cache"] = note
     try:
         save_binary(snapshot, binary, digest)
     except OSError as exc:
         snapshot.diagnostics["binary_cache"] = f"not written ({exc})"
+    if note is not None:  # after saving: the note belongs to this load, not to the rebuilt copy
+        snapshot.diagnostics["binary_cache"] = note
     return snapshot
 
 
@@ -370,11 +370,11 @@ def _remote_date(prefix: str, as_of: str, limits: SourceLimits, bust: str | None
     if as_of not in ("latest", None):
         return as_of, [f"{prefix}/date={as_of}", prefix]
     latest = _get_json(f"{prefix}/latest.json", "latest.json", limits, bust)
-    if latest is not None:
+    if latest is not _ABSENT:
         date = _latest_date(latest)
         return date, [f"{prefix}/latest", f"{prefix}/date={date}"]
     metadata = _get_json(f"{prefix}/{layout.METADATA}", layout.METADATA, limits, bust)
-    if metadata is None:
+    if metadata is _ABSENT:
         raise SnapshotError(shown_name(prefix), "no snapshot there: neither latest.json nor metadata.json")
     if not isinstance(metadata, dict):
         raise SnapshotError(layout.METADATA, "must hold a JSON object")
@@ -392,11 +392,14 @@ def _with_query(url: str, query: str | None) -> str:
     return f"{url}{'&' if '?' in url else '?'}{query}"
 
 
+_ABSENT = object()
+
+
 def _get_json(url: str, name: str, limits: SourceLimits, bust: str | None) -> Any:
-    """Parsed JSON at ``url`` (any JSON value), or None if it does not exist."""
+    """Parsed JSON at ``url`` (any JSON value, ``null`` included), or ``_ABSENT`` if it does not exist."""
     data = read_url(_with_query(url, bust), limits=limits)
     if data is None:
-        return None
+        return _ABSENT
     try:
         return json.loads(data.decode("utf-8"))
     except (UnicodeDecodeError, ValueError) as exc:
@@ -477,7 +480,7 @@ def _published_manifest(base: str, limits: SourceLimits, bust: str | None) -> di
     read are ignored (a publisher may ship more).
     """
     manifest = _get_json(f"{base}/{layout.MANIFEST}", layout.MANIFEST, limits, bust)
-    if manifest is None:
+    if manifest is _ABSENT:
         return None
     files = manifest.get("files") if isinstance(manifest, dict) else None
     if not isinstance(files, dict):
