@@ -425,3 +425,21 @@ def test_latest_json_that_is_not_an_object_naming_a_date(served, tmp_path, model
         message = _one_line(caught.value)
         assert message.startswith("snapshot file latest.json: ")
         assert "JSON object" in message or "not a plain name" in message
+
+
+def test_reliability_table_lists_real_tests():
+    """Every row of tests/reliability/snapshot.csv names a test that exists and is marked handled."""
+    import csv
+    import re
+
+    table = Path(__file__).parent / "reliability" / "snapshot.csv"
+    with open(table, newline="", encoding="utf-8") as handle:
+        rows = list(csv.DictReader(handle))
+    assert rows and all(set(row) == {"case", "handled", "test"} for row in rows)
+    assert len({row["case"] for row in rows}) == len(rows)
+    for row in rows:
+        assert row["handled"] == "yes", row
+        path, _, node = row["test"].partition("::")
+        name = re.sub(r"\[.*\]$", "", node)
+        source = (Path(__file__).parents[1] / path).read_text(encoding="utf-8")
+        assert f"def {name}(" in source, row["test"]

@@ -48,6 +48,7 @@ from xlfactor.snapshot.remote import (
     public_base_url,
     read_url,
     resolve_public_url,
+    url_filesystem,
 )
 from xlfactor.snapshot.snapshot import Snapshot
 from xlfactor.snapshot.validation import plain_date, plain_name, relative_name
@@ -329,6 +330,7 @@ def cache_path(*parts: str) -> Path:
 
 def _fetch_remote(prefix: str, as_of: str, progress: Progress | None, limits: SourceLimits) -> Path:
     """Download the snapshot at URL ``prefix`` for ``as_of`` into the cache; return its folder."""
+    url_filesystem(prefix, limits)  # a missing package or unknown scheme is said at once, not as "unreachable"
     root = cache_path("snapshots", hashlib.sha256(prefix.encode()).hexdigest()[:24])
     shown = display_url(prefix)
     bust = f"v={time.time_ns()}" if as_of in ("latest", None) and urllib.parse.urlsplit(prefix).scheme in ("http", "https") else None
