@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import functools
 import http.server
+import json
 import shutil
+import sys
 import threading
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -97,7 +100,8 @@ def test_http_download_is_cached_with_manifest(http_root, model):
     _QuietHandler.requests.clear()
     again = xf.load_snapshot(f"{base}/factors/hand")
     assert_same_model(again, model)
-    assert _QuietHandler.requests == ["/factors/hand/latest.json"]
+    assert [r.split("?")[0] for r in _QuietHandler.requests] == ["/factors/hand/latest.json"]
+    assert _QuietHandler.requests[0].split("?")[1].startswith("v=")  # cache-busted, as OpenFactor asks for latest
     dated = xf.load_snapshot(f"{base}/factors/hand", as_of="2026-01-16")
     assert dated.as_of == "2026-01-16"
 
@@ -124,22 +128,22 @@ def test_http_missing_required_file_is_refused(http_root, model):
 def test_crash_mid_download_leaves_no_cache_and_next_load_works(http_root, model, monkeypatch):
     root, base = http_root
     write_openfactor_folder(root / "snap", model)
-    real = sources._download
+    real = sources._fetch_file
     calls = {"n": 0}
 
-    def crashing(url, target, required, progress):
+    def crashing(base, name, staging, *args):
         calls["n"] += 1
         if calls["n"] == 4:
-            target.write_bytes(b"ticker,factor\nAAA,mom")  # half a file, then the crash
+            (staging / name).write_bytes(b"ticker,factor\nAAA,mom")  # half a file, then the crash
             raise KeyboardInterrupt("simulated crash")
-        return real(url, target, required, progress)
+        return real(base, name, staging, *args)
 
-    monkeypatch.setattr(sources, "_download", crashing)
+    monkeypatch.setattr(sources, "_fetch_file", crashing)
     with pytest.raises(KeyboardInterrupt):
         xf.load_snapshot(f"{base}/snap")
     snapshots = sources.cache_dir() / "snapshots"
     assert not [p for p in snapshots.rglob("*") if p.is_dir() and p.name == "2026-01-16"]
-    monkeypatch.setattr(sources, "_download", real)
+    monkeypatch.setattr(sources, "_fetch_file", real)
     assert_same_model(xf.load_snapshot(f"{base}/snap"), model)
 
 
@@ -195,3 +199,140 @@ def test_write_snapshot_round_trip(tmp_path, hand_snapshot):
     assert "does not match its checksum" in verify_manifest(folder)
     with pytest.raises(xf.SnapshotError, match="universe.csv does not match its checksum"):
         xf.load_snapshot(folder)
+
+
+# ---------------------------------------------------------------- one code path for every URL (fsspec)
+
+
+def _assert_identical(first, second):
+    """Every array, frame and metadata entry (but the source) of two snapshots equal, bit for bit."""
+    for name in ("tickers", "factor_names", "factor_groups", "exposures", "raw_exposures", "market_cap",
+                 "factor_covariance", "idiosyncratic_risk", "idiosyncratic_observations"):
+        np.testing.assert_array_equal(getattr(first, name), getattr(second, name), err_msg=name)
+    for name in ("factor_returns", "residual_returns", "index_returns"):
+        pd.testing.assert_frame_equal(getattr(first, name), getattr(second, name))
+    np.testing.assert_array_equal(np.asarray(first.exposure_panel.values), np.asarray(second.exposure_panel.values))
+    np.testing.assert_array_equal(first.exposure_panel.dates, second.exposure_panel.dates)
+    strip = lambda meta: {k: v for k, v in meta.items() if k != "source"}  # noqa: E731
+    assert strip(first.metadata) == strip(second.metadata)
+
+
+def test_file_and_http_snapshots_load_identically(http_root, model):
+    root, base = http_root
+    folder = write_openfactor_folder(root / "snap", model)
+    over_http = xf.load_snapshot(f"{base}/snap")
+    over_file = xf.load_snapshot(folder.as_uri())
+    assert over_http.source == f"{base}/snap" and over_file.source == folder.as_uri()
+    assert_same_model(over_http, model)
+    _assert_identical(over_http, over_file)
+    _assert_identical(over_file, xf.load_snapshot(folder))
+
+
+def test_memory_url_snapshot(tmp_path, model):
+    import fsspec
+
+    folder = write_openfactor_folder(tmp_path / "snap", model)
+    memory = fsspec.filesystem("memory")
+    prefix = f"/xlfactor-test-{tmp_path.name}"
+    try:
+        for path in folder.rglob("*"):
+            if path.is_file():
+                memory.pipe(f"{prefix}/{path.relative_to(folder).as_posix()}", path.read_bytes())
+        snapshot = xf.load_snapshot(f"memory://{prefix}")
+        assert_same_model(snapshot, model)
+        _assert_identical(snapshot, xf.load_snapshot(folder))
+    finally:
+        memory.rm(prefix, recursive=True)
+
+
+def _public_bucket(root, model, universe="openfactor-hand"):
+    """Lay out ``root`` as OpenFactor's public bucket: factors/<universe>/{latest.json, latest/, date=.../}."""
+    prefix = root / "factors" / universe
+    write_openfactor_folder(prefix / "latest", model)
+    write_openfactor_folder(prefix / "date=2026-01-16", model)
+    (prefix / "latest.json").write_text(
+        json.dumps({"latest": "2026-01-16", "universe": universe, "model_version": "0.2.0"})
+    )
+    return prefix
+
+
+def test_named_snapshot_reads_the_public_layout(http_root, model, monkeypatch, tmp_path):
+    root, base = http_root
+    _public_bucket(root, model)
+    monkeypatch.setenv("XLFACTOR_OPENFACTOR_URL", base)
+    monkeypatch.chdir(tmp_path)  # no local folder of that name
+    _QuietHandler.requests.clear()
+    snapshot = xf.load_snapshot("openfactor-hand")
+    assert_same_model(snapshot, model)
+    assert snapshot.source == "openfactor-hand"
+    paths = [r.split("?")[0] for r in _QuietHandler.requests]
+    assert paths[0] == "/factors/openfactor-hand/latest.json"
+    assert "/factors/openfactor-hand/latest/metadata.json" in paths
+    assert not [p for p in paths if "date=" in p]
+    # A dated load reads date=YYYY-MM-DD/ (into a fresh cache, so it is downloaded).
+    monkeypatch.setenv("XLFACTOR_CACHE_DIR", str(tmp_path / "fresh-cache"))
+    xf.snapshot.clear_loaded()
+    _QuietHandler.requests.clear()
+    dated = xf.load_snapshot("openfactor-hand", as_of="2026-01-16")
+    _assert_identical(dated, snapshot)
+    paths = [r.split("?")[0] for r in _QuietHandler.requests]
+    assert paths[0] == "/factors/openfactor-hand/date=2026-01-16/metadata.json"
+    assert not [p for p in paths if "latest" in p]
+    # OpenFactor's bucket name reads through the same public address.
+    xf.snapshot.clear_loaded()
+    _assert_identical(xf.load_snapshot("r2://openfactor-public/factors/openfactor-hand"), snapshot)
+
+
+def test_stale_latest_folder_falls_back_to_the_dated_one(http_root, model, monkeypatch):
+    root, base = http_root
+    prefix = _public_bucket(root, model)
+    meta = json.loads((prefix / "latest" / "metadata.json").read_text())
+    meta["as_of_date"] = "2026-01-15"  # latest/ still holds yesterday's files while latest.json moved on
+    (prefix / "latest" / "metadata.json").write_text(json.dumps(meta))
+    snapshot = xf.load_snapshot(f"{base}/factors/openfactor-hand")
+    assert snapshot.as_of == "2026-01-16"
+    assert_same_model(snapshot, model)
+
+
+def test_public_url_helpers(http_root, monkeypatch):
+    from xlfactor.snapshot import remote
+
+    root, base = http_root
+    (root / "semantic_factors.csv").write_text("ticker,ai\nAAA,1\n")
+    assert remote.resolve_public_url("r2://openfactor-public/semantic_factors.csv") == (
+        "https://openfactor-data.rallies.ai/semantic_factors.csv"
+    )
+    monkeypatch.setenv("XLFACTOR_OPENFACTOR_URL", base)
+    assert sources.read_url("r2://openfactor-public/semantic_factors.csv") == b"ticker,ai\nAAA,1\n"
+    assert sources.read_url("r2://openfactor-public/absent.csv") is None
+    from xlfactor.errors import DownloadError
+
+    with pytest.raises(DownloadError, match=r"only r2://openfactor-public/<key> can be read without credentials"):
+        sources.read_url("r2://private-bucket/semantic_factors.csv")
+
+
+def test_missing_cloud_package_says_what_to_install(monkeypatch):
+    import importlib
+
+    registry = importlib.import_module("fsspec.registry")
+    monkeypatch.delitem(registry._registry, "s3", raising=False)
+    monkeypatch.setitem(
+        registry.known_implementations, "s3", {"class": "xlfactor_absent_s3fs.S3FileSystem", "err": "Install s3fs"}
+    )
+    with pytest.raises(xf.SnapshotError) as caught:
+        xf.load_snapshot("s3://bucket/factors/openfactor-us1000")
+    message = str(caught.value)
+    assert "\n" not in message
+    assert message.endswith("reading s3:// URLs needs s3fs: pip install s3fs")
+
+
+def test_cache_folder_from_platformdirs_unless_overridden(monkeypatch, tmp_path):
+    monkeypatch.delenv("XLFACTOR_CACHE_DIR")
+    if sys.platform.startswith("linux"):
+        monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
+        assert sources.cache_dir() == tmp_path / "xdg" / "xlfactor"
+    import platformdirs
+
+    assert sources.cache_dir() == Path(platformdirs.user_cache_dir("xlfactor", appauthor=False))
+    monkeypatch.setenv("XLFACTOR_CACHE_DIR", str(tmp_path / "mine"))
+    assert sources.cache_dir() == tmp_path / "mine"

@@ -59,3 +59,15 @@ class FileWriteError(XlfactorError, OSError):
 
     def __str__(self) -> str:
         return f"cannot write {self.target}: {self.reason}"
+
+
+class DownloadError(XlfactorError, OSError):
+    """A URL cannot be read: names the URL (credentials removed) and the reason, in one line."""
+
+    def __init__(self, url: str, reason: str) -> None:
+        self.url = str(url)
+        self.reason = reason
+        super().__init__(f"cannot read {self.url}: {reason}")
+
+    def __str__(self) -> str:
+        return f"cannot read {self.url}: {self.reason}"

@@ -3,6 +3,10 @@
 Written once per snapshot into the local cache after the CSVs were validated, so a
 repeat load skips CSV parsing and validation. The exposure panel is memory-mapped and
 read only when attribution needs it.
+
+A ``checksums.json`` written last records the sha256 of each binary file and a digest of
+the source files the copy was made from; :func:`binary_problem` checks both before the
+copy is trusted, so an edited, truncated or stale copy is rebuilt, never used.
 """
 
 from __future__ import annotations
@@ -16,9 +20,12 @@ import pandas as pd
 
 from xlfactor._json import to_plain
 from xlfactor._files import atomic_write
+from xlfactor.snapshot.manifest import file_digest
 from xlfactor.snapshot.snapshot import ExposurePanel, Snapshot
 
 FORMAT_VERSION = 3
+CHECKSUMS = "checksums.json"
+"""Written last: ``{"format_version", "sources": digest, "files": {name: sha256}}``."""
 _ARRAYS = (
     "tickers",
     "factor_names",
@@ -35,9 +42,14 @@ _FRAMES = ("factor_returns", "residual_returns", "index_returns")
 _TABLES = ("indexes", "index_prices", "scenarios")
 
 
-def save_binary(snapshot: Snapshot, path: Path) -> None:
-    """Write ``snapshot`` to ``path`` (a folder) atomically: temp files, then renames."""
+def save_binary(snapshot: Snapshot, path: Path, sources: str = "") -> None:
+    """Write ``snapshot`` to ``path`` (a folder) atomically: temp files, then renames.
+
+    ``sources`` is the digest of the files the snapshot was read from; it and the
+    binary files' own sha256 go into ``checksums.json``, written last.
+    """
     path.mkdir(parents=True, exist_ok=True)
+    (path / CHECKSUMS).unlink(missing_ok=True)
     arrays: dict[str, np.ndarray] = {name: np.asarray(getattr(snapshot, name)) for name in _ARRAYS}
     arrays.update({name: np.asarray(getattr(snapshot, name)) for name in _OPTIONAL_ARRAYS if getattr(snapshot, name) is not None})
     header = {
@@ -69,6 +81,40 @@ def save_binary(snapshot: Snapshot, path: Path) -> None:
         arrays["names"] = np.asarray(snapshot.names, dtype=str)
     arrays["header"] = np.asarray(json.dumps(header, default=to_plain))
     atomic_write(path / "snapshot.npz", lambda f: np.savez(f, **arrays))
+    files = {name: file_digest(path / name) for name in ("snapshot.npz", "panel.npy") if (path / name).is_file()}
+    record = {"format_version": FORMAT_VERSION, "sources": sources, "files": files}
+    atomic_write(path / CHECKSUMS, lambda f: f.write(json.dumps(record, indent=1).encode()))
+
+
+def binary_problem(path: Path, sources: str) -> str | None:
+    """None if the binary copy in ``path`` can be trusted for sources with digest ``sources``, else why not.
+
+    Checks ``checksums.json`` (present, same format version, same source digest) and
+    the sha256 of each binary file it lists; a file present but not listed is a problem too.
+    """
+    try:
+        record = json.loads((path / CHECKSUMS).read_text(encoding="utf-8"))
+        files = dict(record["files"])
+        version, recorded = record["format_version"], record["sources"]
+    except (OSError, ValueError, KeyError, TypeError):
+        return f"has no readable {CHECKSUMS}"
+    if version != FORMAT_VERSION:
+        return "is of another format version"
+    if recorded != sources:
+        return "was made from other source files"
+    for name in ("snapshot.npz", "panel.npy"):
+        present = (path / name).is_file()
+        if name not in files:
+            if present:
+                return f"has a {name} its {CHECKSUMS} does not list"
+            continue
+        if not present:
+            return f"lacks {name}"
+        if file_digest(path / name) != files[name]:
+            return f"{name} does not match its checksum"
+    if "snapshot.npz" not in files:
+        return "lacks snapshot.npz"
+    return None
 
 
 def load_binary(path: Path) -> Snapshot:

@@ -18,10 +18,25 @@ from xlfactor.errors import SnapshotError
 from xlfactor.snapshot import layout
 from xlfactor.snapshot.manifest import verify_manifest
 from xlfactor.snapshot.snapshot import ExposurePanel, Snapshot
-from xlfactor.snapshot.validation import check_factor_covariance, check_scenarios, require_columns, require_finite
+from xlfactor.snapshot.limits import DecompressedTooLarge, SourceLimits, format_bytes, gunzip_within
+from xlfactor.snapshot.validation import (
+    MAX_DAILY_ASSET_RETURN,
+    MAX_DAILY_FACTOR_RETURN,
+    MAX_EXPOSURE,
+    check_factor_covariance,
+    check_magnitude,
+    check_metadata,
+    check_not_cut,
+    check_scenarios,
+    check_volatility,
+    numeric_column,
+    numeric_frame,
+    require_columns,
+    require_finite,
+)
 
 
-def read_snapshot_folder(folder: str | Path, source: str | None = None) -> Snapshot:
+def read_snapshot_folder(folder: str | Path, source: str | None = None, limits: SourceLimits | None = None) -> Snapshot:
     """Read and validate the snapshot files in ``folder``.
 
     Parameters
@@ -30,15 +45,24 @@ def read_snapshot_folder(folder: str | Path, source: str | None = None) -> Snaps
         A folder in the OpenFactor snapshot layout (see :mod:`xlfactor.snapshot.layout`).
     source : str, optional
         Where the folder came from (URL or path), recorded in ``metadata["source"]``.
+    limits : SourceLimits, optional
+        Size caps per file, decompressed size included (default: :meth:`SourceLimits.from_env`).
 
     Raises
     ------
     SnapshotError
         Naming the file and the problem: a required file missing, a truncated CSV, an
         unknown factor in the covariance, a non-symmetric or non-finite covariance,
-        tickers without idiosyncratic risk, ...
+        tickers without idiosyncratic risk, text or infinite numbers, negative or
+        implausible risks, metadata that disagrees with universe.csv, a file cut at a
+        line boundary, a file over its size cap, ...
     """
     folder = Path(folder)
+    limits = limits or SourceLimits.from_env()
+
+    def _read_csv(folder: Path, name: str, index_col: int | None = None) -> pd.DataFrame:
+        return read_csv_file(folder, name, index_col, limits)
+
     if not folder.is_dir():
         raise SnapshotError(str(folder), "is not a folder")
     for name in layout.REQUIRED_FILES:
@@ -52,6 +76,7 @@ def read_snapshot_folder(folder: str | Path, source: str | None = None) -> Snaps
 
     metadata = _read_metadata(folder / layout.METADATA)
     universe = _read_csv(folder, layout.UNIVERSE)
+    check_metadata(metadata, universe)
     exposures_long = _read_csv(folder, layout.EXPOSURES_LONG)
     idio = _read_csv(folder, layout.IDIOSYNCRATIC_RISK)
     covariance_frame = _read_csv(folder, layout.FACTOR_COVARIANCE, index_col=0)
@@ -79,8 +104,7 @@ def read_snapshot_folder(folder: str | Path, source: str | None = None) -> Snaps
         )
     idio_values = idio_risk.reindex(tickers).to_numpy(dtype=float)
     require_finite(idio_values, layout.IDIOSYNCRATIC_RISK, "idiosyncratic_risk values", tickers)
-    if (idio_values < 0).any():
-        raise SnapshotError(layout.IDIOSYNCRATIC_RISK, "negative idiosyncratic risk")
+    check_volatility(idio_values, layout.IDIOSYNCRATIC_RISK, "idiosyncratic_risk values", np.asarray(tickers))
     if "observations" in idio.columns:
         obs_series = pd.Series(pd.to_numeric(idio["observations"], errors="coerce").to_numpy(), index=idio_tickers)
         observations = obs_series.reindex(tickers).to_numpy(dtype=float)
@@ -92,6 +116,7 @@ def read_snapshot_folder(folder: str | Path, source: str | None = None) -> Snaps
         daily_series = pd.Series(pd.to_numeric(idio["idiosyncratic_risk_daily"], errors="coerce").to_numpy(), index=idio_tickers)
         daily_idio = daily_series.reindex(tickers).to_numpy(dtype=float)
         require_finite(daily_idio, layout.IDIOSYNCRATIC_RISK, "idiosyncratic_risk_daily values", tickers)
+        check_volatility(daily_idio, layout.IDIOSYNCRATIC_RISK, "idiosyncratic_risk_daily values", np.asarray(tickers))
     daily_covariance = None
     if (folder / layout.FACTOR_COVARIANCE_DAILY).is_file():
         daily_file = layout.FACTOR_COVARIANCE_DAILY
@@ -106,7 +131,10 @@ def read_snapshot_folder(folder: str | Path, source: str | None = None) -> Snaps
         shown = ", ".join(np.asarray(tickers)[no_cap][:5])
         diagnostics["no_market_cap"] = f"{int(no_cap.sum())} names without a market cap have no benchmark weight ({shown})"
     factor_returns = _factor_returns(factor_returns, factor_names, diagnostics)
-    residual_returns = _wide_returns(residual_long, layout.RESIDUAL_RETURNS, "residual_return", tickers)
+    residual_returns = _wide_returns(
+        residual_long, layout.RESIDUAL_RETURNS, "residual_return", tickers,
+        last_factor_date=str(factor_returns.index[-1]) if len(factor_returns.index) else None,
+    )
 
     panel = None
     if (folder / layout.EXPOSURES_PANEL).is_file():
@@ -174,16 +202,26 @@ def _read_metadata(path: Path) -> dict[str, Any]:
     return metadata
 
 
-def _read_csv(folder: Path, name: str, index_col: int | None = None) -> pd.DataFrame:
-    """Read one CSV, refusing empty or truncated files (a last line without its newline)."""
+def read_csv_file(folder: Path, name: str, index_col: int | None, limits: SourceLimits) -> pd.DataFrame:
+    """Read one CSV, refusing empty, truncated (a last line without its newline) or oversized files.
+
+    ``.gz`` files are decompressed up to ``limits.max_decompressed_bytes``: a gzip bomb
+    is refused there, with memory bounded by that cap.
+    """
     path = folder / name
+    size = path.stat().st_size
+    if size > limits.max_file_bytes:
+        raise SnapshotError(name, f"{format_bytes(size)}, over the {format_bytes(limits.max_file_bytes)} size cap "
+                            "(raise it with XLFACTOR_MAX_FILE_BYTES)")
     data = path.read_bytes()
     if name.endswith(".gz"):
-        import gzip
+        import zlib
 
         try:
-            data = gzip.decompress(data)
-        except (OSError, EOFError) as exc:
+            data = gunzip_within(data, limits.max_decompressed_bytes)
+        except DecompressedTooLarge as exc:
+            raise SnapshotError(name, f"{exc} (raise it with XLFACTOR_MAX_DECOMPRESSED_BYTES)") from None
+        except (OSError, EOFError, zlib.error) as exc:
             raise SnapshotError(name, f"corrupt gzip ({exc})") from None
     if not data.strip():
         raise SnapshotError(name, "is empty")
@@ -220,6 +258,7 @@ def _exposure_matrix(
     rows_tickers = np.asarray(_normalized(long["ticker"]))
     factors = long["factor"].astype(str).str.strip().to_numpy()
     values, blank = _numeric_cells(long["value"], file, "style exposure values", rows_tickers, factors)
+    check_magnitude(values, MAX_EXPOSURE, file, "exposure values", _pairs(rows_tickers, factors))
     if "raw_value" in long.columns:
         raw_values, _ = _numeric_cells(long["raw_value"], file, "raw_value cells", rows_tickers, factors)
     else:
@@ -329,8 +368,15 @@ def _market_cap(universe: pd.DataFrame, tickers: list[str], raw: np.ndarray, fac
     raise SnapshotError(layout.EXPOSURES_LONG, "no market caps: neither universe market_cap nor a size raw_value")
 
 
+def _pairs(first: np.ndarray, second: np.ndarray) -> np.ndarray:
+    """``"AAA/momentum"`` labels for messages."""
+    return np.char.add(np.char.add(np.asarray(first, dtype=str), "/"), np.asarray(second, dtype=str))
+
+
 def _factor_returns(frame: pd.DataFrame, factor_names: list[str], diagnostics: dict[str, Any]) -> pd.DataFrame:
-    frame = frame.apply(pd.to_numeric, errors="coerce")
+    frame = numeric_frame(frame, layout.FACTOR_RETURNS)
+    check_magnitude(frame.to_numpy(), MAX_DAILY_FACTOR_RETURN, layout.FACTOR_RETURNS, "daily factor returns",
+                    _pairs(np.repeat(frame.index.astype(str), frame.shape[1]), np.tile(frame.columns.astype(str), len(frame))).reshape(frame.shape))
     frame.index = frame.index.astype(str)
     frame.index.name = "date"
     if not frame.index.is_monotonic_increasing or frame.index.has_duplicates:
@@ -341,11 +387,17 @@ def _factor_returns(frame: pd.DataFrame, factor_names: list[str], diagnostics: d
     return frame.reindex(columns=factor_names)
 
 
-def _wide_returns(long: pd.DataFrame, file: str, column: str, tickers: list[str] | None) -> pd.DataFrame:
-    """Pivot long (date, ticker, return) rows to a date x ticker frame."""
-    values = pd.to_numeric(long[column], errors="coerce").to_numpy(dtype=float)
+def _wide_returns(
+    long: pd.DataFrame, file: str, column: str, tickers: list[str] | None, last_factor_date: str | None = None
+) -> pd.DataFrame:
+    """Pivot long (date, ticker, return) rows to a date x ticker frame, refusing text, infinite or implausible returns."""
     dates = long["date"].astype(str).to_numpy()
     names = np.asarray(_normalized(long["ticker"]))
+    labels = _pairs(dates, names)
+    values = numeric_column(long[column], file, labels)
+    check_magnitude(values, MAX_DAILY_ASSET_RETURN, file, "daily returns", labels)
+    if tickers is not None:
+        check_not_cut(dates, names, last_factor_date, file)
     date_codes, date_labels = pd.factorize(dates, sort=True)
     if tickers is None:
         name_codes, name_labels = pd.factorize(names, sort=True)
@@ -371,6 +423,7 @@ def _exposure_panel(
     f_pos = pd.Index(factor_names).get_indexer(long["factor"].astype(str).to_numpy())
     factors = long["factor"].astype(str).to_numpy()
     values, blank = _numeric_cells(long["value"], layout.EXPOSURES_PANEL, "exposure values", names, factors)
+    check_magnitude(values, MAX_EXPOSURE, layout.EXPOSURES_PANEL, "exposure values", _pairs(names, factors))
     keep = (t_pos >= 0) & (f_pos >= 0)
     if (t_pos < 0).any():
         diagnostics["panel_tickers_outside_universe"] = f"{len(set(names[t_pos < 0]))} panel tickers ignored"
