@@ -89,6 +89,8 @@ class Snapshot:
         The one-day idiosyncratic forecast, annualized volatility.
     scenarios : pandas.DataFrame, optional
         The scenario library (``scenarios.csv``): ``name, start, end, description``.
+    _memo : dict, optional
+        The memo of :meth:`cached` (private; leave it out).
 
     Raises
     ------
