@@ -30,6 +30,6 @@ if status:
     sys.exit(status)
 
 month = xf.track_attribution(folder / "history", window="1M")
-print(month["reconciliation"].to_string(index=False))
+print(month["reconciliation"].to_string())
 print(month["contributors"].head(8).to_string(index=False))
 print(month["names"].head(8).to_string(index=False))

@@ -45,6 +45,8 @@ SLOW_NODES = (
     "tests/test_docs.py::test_mkdocs_build_is_strict",
     "tests/test_examples.py::test_example_script[build_model_from_csvs.py]",
     "tests/test_examples.py::test_example_script[track_a_month.py]",
+    "tests/test_docs.py::test_shell_blocks_run[docs/getting-started/real-data.md]",
+    "tests/test_docs.py::test_python_blocks_run[docs/guide/track.md]",
     # Long track histories, the discover workbook and the workbook-writing file checks (each over
     # 15 s on the shared 2-core machine): what keeps `-m "not slow"` under two minutes.
     "tests/test_track.py::test_summary_statistics_equal_an_independent_computation",
