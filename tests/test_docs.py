@@ -173,6 +173,18 @@ def test_readme_links_point_at_files():
 # --- generated pages --------------------------------------------------------------------------
 
 
+def test_python_api_page_is_generated_from_all():
+    import xlfactor
+
+    page = (ROOT / "docs" / "reference" / "python.md").read_text(encoding="utf-8")
+    assert "<!-- generated:python-api -->" in page
+    out = hook().python_api_markdown()
+    for name in xlfactor.__all__:
+        if not name.startswith("__"):
+            assert f"::: xlfactor.{name}\n" in out, name
+    assert "::: xlfactor.risk.scenarios.StressResult\n" in out  # and the result classes
+
+
 def test_functions_page_is_generated_from_the_catalog():
     from xlfactor.functions import CATALOG, reference_markdown
 

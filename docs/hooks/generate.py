@@ -1,5 +1,7 @@
 """MkDocs hook: the reference pages that are generated, never hand-copied.
 
+* ``<!-- generated:python-api -->``: one mkdocstrings entry per name of ``xlfactor.__all__``
+  and per result class those functions return, grouped by package.
 * ``<!-- generated:functions -->``: the ``OF_`` worksheet functions, from the catalog
   (``xlfactor.functions.reference_markdown()``).
 * ``<!-- generated:cli -->``: every ``xlfactor`` command's ``--help``, from the argparse parser
@@ -36,6 +38,59 @@ xlwings Server is source-available: the key `noncommercial` covers non-commercia
 
 See [the worksheet functions](../reference/functions.md) and [`xlfactor serve`](../reference/cli.md#xlfactor-serve).
 """
+
+
+API_SECTIONS = {
+    "snapshot": "Snapshots",
+    "risk": "Risk, stress tests and time series",
+    "hedging": "Hedging and budgets",
+    "optimize": "Limits, what-if and the optimizer",
+    "reporting": "Reports and track history",
+    "semantic": "Semantic discovery",
+    "errors": "Errors",
+}
+
+
+def python_api() -> dict[str, list[str]]:
+    """Dotted paths to document, by section: ``xlfactor.__all__`` then the classes its functions return."""
+    import inspect
+    import typing
+
+    import xlfactor
+
+    sections: dict[str, list[str]] = {title: [] for title in API_SECTIONS.values()}
+
+    def place(obj, path: str) -> None:
+        package = obj.__module__.split(".")[1] if obj.__module__.count(".") else "errors"
+        title = API_SECTIONS.get(package, "Other")
+        sections.setdefault(title, [])
+        if path not in sections[title]:
+            sections[title].append(path)
+
+    def result_class(function):
+        result = typing.get_type_hints(function).get("return")
+        return result if inspect.isclass(result) and result.__module__.startswith("xlfactor") else None
+
+    exported = [getattr(xlfactor, name) for name in xlfactor.__all__ if not name.startswith("__")]
+    for name, obj in zip([n for n in xlfactor.__all__ if not n.startswith("__")], exported):
+        place(obj, f"xlfactor.{name}")
+    # The result classes: what the exported functions, and the exported classes' methods, return.
+    functions = [obj for obj in exported if inspect.isfunction(obj)]
+    functions += [m for obj in exported if inspect.isclass(obj) for m in vars(obj).values() if inspect.isfunction(m)]
+    for function in functions:
+        cls = result_class(function)
+        if cls is not None and cls not in exported:
+            place(cls, f"{cls.__module__}.{cls.__qualname__}")
+    return {title: paths for title, paths in sections.items() if paths}
+
+
+def python_api_markdown() -> str:
+    """The API reference: a heading per section, a mkdocstrings entry per name."""
+    parts = []
+    for title, paths in python_api().items():
+        parts.append(f"## {title}\n")
+        parts += [f"::: {path}\n" for path in paths]
+    return "\n".join(parts)
 
 
 def functions_markdown() -> str:
@@ -129,6 +184,7 @@ logging.getLogger("mkdocs.plugins.griffe").addFilter(_CatalogExports())
 
 
 GENERATORS = {
+    "<!-- generated:python-api -->": python_api_markdown,
     "<!-- generated:functions -->": functions_markdown,
     "<!-- generated:cli -->": cli_markdown,
     "<!-- generated:reliability -->": reliability_markdown,
