@@ -1,4 +1,10 @@
-"""Shared fixtures: an isolated cache per test, the hand-built model and its folder."""
+"""Shared fixtures (an isolated cache per test, the hand-built model and its folder) and the `slow` marker.
+
+`pytest -m "not slow"` is the edit-test loop; CI runs everything. A test is slow when it uses
+one of ``SLOW_FIXTURES`` (a build of a simulated or real market) or its node id starts with one
+of ``SLOW_NODES`` (LibreOffice, servers, wheels, real data, the docs build): the one list, here,
+rather than decorators spread over the files.
+"""
 
 from __future__ import annotations
 
@@ -10,6 +16,59 @@ import pytest
 from tests.handmodel import hand_model, write_openfactor_folder
 
 SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
+
+# Session fixtures that build a market or a model (tens of seconds to minutes each).
+SLOW_FIXTURES = frozenset(
+    {
+        "simulated_market",
+        "small_market",
+        "demo_history",
+        "demo_snapshot",
+        "fresh_demo",
+        "real_reference",
+        "real_reference_snapshot",
+        "crisis_snapshot",
+    }
+)
+
+# Node-id prefixes of the other slow tests: LibreOffice recalculation and printing, servers,
+# wheels, real data, model builds inside the test body, the docs site build.
+SLOW_NODES = (
+    "tests/test_real_data.py",
+    "tests/test_etf_cascade_real.py",
+    "tests/test_packaging.py",
+    "tests/test_report_workbook.py::test_libreoffice_recalculates_the_headline_formulas",
+    "tests/test_report_workbook.py::test_editing_a_weight_recomputes_without_python",
+    "tests/test_report_workbook.py::test_allocation_header_and_user_benchmark",
+    "tests/test_report_workbook.py::test_demo_report_prints_in_at_most_12_pages",
+    "tests/test_adapters.py::test_server_adapter_answers_an_http_custom_function_call",
+    "tests/test_docs.py::test_mkdocs_build_is_strict",
+    "tests/test_examples.py::test_example_script[build_model_from_csvs.py]",
+    "tests/test_examples.py::test_example_script[track_a_month.py]",
+    "tests/test_docs.py::test_shell_blocks_run[docs/getting-started/real-data.md]",
+    "tests/test_docs.py::test_python_blocks_run[docs/guide/track.md]",
+    # Long track histories, the discover workbook and the workbook-writing file checks (each over
+    # 15 s on the shared 2-core machine): what keeps `-m "not slow"` under two minutes.
+    "tests/test_track.py::test_summary_statistics_equal_an_independent_computation",
+    "tests/test_semantic.py::test_cli_discover_writes_a_themes_sheet",
+    "tests/test_written_files.py::test_written_files_and_folders_follow_the_umask",
+    "tests/test_written_files.py::test_report_workbook_stores_every_nasty_ticker_as_text",
+    "tests/test_written_files.py::test_exposure_panel_written_date_by_date_equals_the_whole_text_compressed_at_once",
+    "tests/test_written_files.py::test_summary_sheet_keeps_booleans_and_counts",
+    "tests/test_scenario_frontends.py::test_stress_sheet_in_the_report_workbook",
+    "tests/test_cli.py::test_snapshot_info_and_export",
+    "tests/test_track_attribution.py::test_window_thresholds[253",
+    "tests/test_track_attribution.py::test_window_thresholds[252",
+    "tests/test_bad_holdings.py::test_out_errors_name_the_users_path",
+)
+
+
+def pytest_collection_modifyitems(config, items):
+    """Mark the tests of ``SLOW_FIXTURES`` and ``SLOW_NODES`` slow (the marker is registered in pyproject)."""
+    for item in items:
+        node = item.nodeid.replace("\\", "/")
+        if SLOW_FIXTURES.intersection(getattr(item, "fixturenames", ())) or node.startswith(SLOW_NODES):
+            item.add_marker(pytest.mark.slow)
 
 
 @pytest.fixture(autouse=True)

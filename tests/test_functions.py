@@ -218,12 +218,6 @@ def test_internal_errors_never_escape(monkeypatch):
     assert result.startswith("#XLFACTOR: internal error (ZeroDivisionError")
 
 
-def test_readme_reference_is_generated_from_the_catalog():
-    readme = (ROOT / "README.md").read_text()
-    block = readme.split("<!-- functions:start -->\n")[1].split("<!-- functions:end -->")[0]
-    assert block == fn.reference_markdown()
-
-
 def test_cli_lists_the_catalog(capsys):
     from xlfactor.cli import main
 

@@ -10,15 +10,57 @@ from collections.abc import Sequence
 
 
 class XlfactorError(Exception):
-    """Base class for every error xlfactor raises on purpose."""
+    """Base class for every error xlfactor raises on purpose.
+
+    Its message is one line naming the argument or file and the rule broken; front ends
+    show it as is (``#XLFACTOR: ...`` in a cell, ``xlfactor: error: ...`` on the command line).
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> import xlfactor as xf
+    >>> try:
+    ...     xf.factor_model_data().factor_index("no-such-factor")
+    ... except xf.XlfactorError as error:
+    ...     print(error)
+    unknown factor 'no-such-factor' (OF_FACTORS() lists them)
+    """
 
 
 class PortfolioError(XlfactorError, ValueError):
-    """A portfolio or benchmark holdings input is unusable (empty, NaN, zero gross...)."""
+    """A portfolio or benchmark holdings input is unusable (empty, NaN, zero gross...).
+
+    Also a ``ValueError``.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> import xlfactor as xf
+    >>> try:
+    ...     xf.portfolio_report(pd.DataFrame({"ticker": ["SIM0001"], "weight": [1.0]}))
+    ... except xf.PortfolioError as error:
+    ...     print("refused:", type(error).__name__)
+    refused: PortfolioError
+    """
 
 
 class UnknownTickersError(PortfolioError):
-    """Holdings name tickers that are not in the snapshot universe."""
+    """Holdings name tickers that are not in the snapshot universe.
+
+    Parameters
+    ----------
+    tickers : sequence of str
+        The unknown tickers (kept in ``.tickers``; the message shows the first five).
+
+    Examples
+    --------
+    >>> import xlfactor as xf
+    >>> try:
+    ...     xf.factor_model_data().ticker_position("NOPE")
+    ... except xf.UnknownTickersError as error:
+    ...     print(error, error.tickers)
+    1 unknown tickers: NOPE ('NOPE',)
+    """
 
     def __init__(self, tickers: Sequence[str]) -> None:
         self.tickers = tuple(tickers)
@@ -37,11 +79,41 @@ class NoHoldingsInUniverseError(PortfolioError):
 
 
 class ScenarioError(XlfactorError, ValueError):
-    """A stress or scenario input is unusable (unknown factor or scenario, date outside the history...)."""
+    """A stress or scenario input is unusable (unknown factor or scenario, date outside the history...).
+
+    Also a ``ValueError``.
+
+    Examples
+    --------
+    >>> import xlfactor as xf
+    >>> data = xf.factor_model_data()
+    >>> try:
+    ...     xf.stress(data, data.benchmark_weights, {"market": -10})   # -10 typed for -10%
+    ... except xf.ScenarioError as error:
+    ...     print("refused:", type(error).__name__)
+    refused: ScenarioError
+    """
 
 
 class SnapshotError(XlfactorError, ValueError):
-    """A snapshot cannot be used: names the file and the reason."""
+    """A snapshot cannot be used: names the file and the reason.
+
+    Parameters
+    ----------
+    file : str
+        The snapshot file (or source) at fault, kept in ``.file``.
+    reason : str
+        What is wrong with it, kept in ``.reason``.
+
+    Examples
+    --------
+    >>> import xlfactor as xf
+    >>> try:
+    ...     xf.load_snapshot(as_of="1999-01-04")       # the demo has one date
+    ... except xf.SnapshotError as error:
+    ...     print(error.file)
+    xlfactor-demo
+    """
 
     def __init__(self, file: str, reason: str) -> None:
         self.file = file

@@ -6,7 +6,7 @@ volatility regime adjustment.
 Inputs are daily factor returns (n_days, n_factors), oldest first; the result is
 annualized (daily x 252). Parameters (half-lives in trading days) default to USE4S's
 but for the volatility half-life: 42 (USE4S 84; chosen on the real-data study in the
-README, Model quality) with 5 Newey-West lags, correlation half-life 504 with 2 lags,
+docs, docs/methodology/quality.md) with 5 Newey-West lags, correlation half-life 504 with 2 lags,
 regime half-life 42; the one-day forecast uses a volatility half-life of 21. Days on which a factor was not estimable (NaN) count as 0 return
 for it; the builder reports how many there were.
 """

@@ -3,7 +3,7 @@
 :func:`worksheet_function` registers a function in :data:`CATALOG` (name, arguments with
 help, return shape, description). Every front end is generated from that catalog: the
 xlwings classic UDF module, the xlwings Server custom functions, ``xlfactor functions``
-and the README reference. The functions themselves live in the sibling modules of this
+and the docs' reference page. The functions themselves live in the sibling modules of this
 package, one module per area (``portfolio_risk`` ...); each registers its own argument help
 with :func:`register_arguments`.
 
@@ -393,7 +393,7 @@ def snapshot_model_data(snapshot: object, as_of: object) -> FactorModelData:
 
 
 def reference_markdown() -> str:
-    """The function reference (one table) generated from the catalog, as in the README."""
+    """The function reference (one table) generated from the catalog, as on docs/reference/functions.md."""
     lines = ["| function | returns | description |", "|---|---|---|"]
     for entry in CATALOG.values():
         lines.append(f"| `{entry.signature}` | {entry.returns} | {entry.description} |")

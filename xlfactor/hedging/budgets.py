@@ -68,6 +68,16 @@ def position_size(
     hedged : bool
         Size the factor-hedged position.
 
+    Returns
+    -------
+    float
+        Dollars of the position (positive): ``budget / (sigma / sqrt(252) * sqrt(days))``.
+
+    Raises
+    ------
+    XlfactorError
+        ``budget`` or the volatility used is not positive, or the horizon is not understood.
+
     Examples
     --------
     $1m of monthly risk in a 25%-volatility stock (20% idiosyncratic):
@@ -105,7 +115,27 @@ def factor_share(exposures: np.ndarray, factor_covariance: np.ndarray, idiosyncr
 
 @dataclass(frozen=True, eq=False)
 class ShareHedge:
-    """The hedge that brings the factor share of variance down to a limit."""
+    """The hedge that brings the factor share of variance down to a limit.
+
+    Parameters
+    ----------
+    hedge : ndarray of shape (n_factors,)
+        Exposure to short, per unit held (the hedged exposure is ``exposures - hedge``).
+    scale : float
+        ``c``: the hedged exposure is ``c x`` (1 when no hedge is needed).
+    share_before, share_after : float
+        Factor share of the variance before and after, decimals.
+    limit : float
+        The largest factor share allowed.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import xlfactor as xf
+    >>> cut = xf.hedge_to_factor_share(np.array([1.0]), np.array([[0.04]]), 0.01, limit=0.2)
+    >>> round(cut.share_before, 6), round(cut.share_after, 6), round(cut.scale, 6)
+    (0.8, 0.2, 0.25)
+    """
 
     hedge: np.ndarray  # (n_factors,) exposure to short, per unit held (hedged exposure = b - hedge)
     scale: float  # c: hedged exposure = c b (1 when no hedge is needed)
@@ -190,7 +220,26 @@ def instrument_hedge_to_share(
 
 @dataclass(frozen=True, eq=False)
 class ImpliedCovariance:
-    """Factor-implied covariance of a set of names and its parameter count."""
+    """Factor-implied covariance of a set of names and its parameter count.
+
+    Parameters
+    ----------
+    tickers : list of str
+        The names, normalized, in the order asked.
+    covariance : ndarray of shape (N, N)
+        ``B F B' + D``, annualized decimal squared.
+    parameters : int
+        Parameters the factor model spends: ``N K + K (K + 1) / 2 + N``.
+    sample_parameters : int
+        Parameters of a sample covariance: ``N (N + 1) / 2``.
+
+    Examples
+    --------
+    >>> import xlfactor as xf
+    >>> ic = xf.implied_covariance(xf.factor_model_data(), ["SIM0001", "SIM0002"])
+    >>> ic.covariance.shape, ic.sample_parameters
+    ((2, 2), 3)
+    """
 
     tickers: list[str]
     covariance: np.ndarray  # (N, N) annualized decimal^2, B F B' + D
@@ -201,11 +250,36 @@ class ImpliedCovariance:
 def implied_covariance(data, tickers: list[str]) -> ImpliedCovariance:
     """``B F B' + D`` for ``tickers`` (annualized), with the parameter counts.
 
+    Parameters
+    ----------
+    data : FactorModelData
+        The model (:func:`~xlfactor.factor_model_data`).
+    tickers : list of str
+        Universe tickers; a name listed twice is perfectly correlated with itself.
+
+    Returns
+    -------
+    ImpliedCovariance
+        The (N, N) covariance, annualized decimal squared, and the parameter counts.
+
+    Raises
+    ------
+    XlfactorError
+        ``tickers`` is empty.
+    UnknownTickersError
+        A ticker is not in the universe.
+
+    Examples
+    --------
+    >>> import numpy as np
     >>> import xlfactor as xf
     >>> data = xf.factor_model_data()
-    >>> ic = implied_covariance(data, list(data.tickers[:3]))
+    >>> ic = xf.implied_covariance(data, list(data.tickers[:3]))
     >>> ic.covariance.shape, ic.sample_parameters
     ((3, 3), 6)
+    >>> w = np.zeros(len(data.tickers)); w[:3] = [0.5, 0.3, 0.2]
+    >>> bool(np.isclose(np.sqrt(w[:3] @ ic.covariance @ w[:3]), data.risk(w)))
+    True
     """
     from xlfactor.conventions import normalize_ticker
     from xlfactor.errors import UnknownTickersError

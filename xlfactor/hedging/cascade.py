@@ -73,9 +73,48 @@ def cascade_hedge_ratios(direct_betas, link_betas) -> np.ndarray:
 class CascadeResult:
     """The ETF cascade of one or more stocks that share the same three ETFs.
 
-    Shapes: ``n`` stocks, ``T`` days of the window. Hedge ratios are in raw ETFs per
-    dollar of stock (negative = short); explained risk and residual shares are of the
-    stock's variance over the window; variances daily decimal².
+    Shapes: ``n`` stocks, ``T`` days of the window. Hedge ratios are in raw ETFs per dollar
+    of stock (negative = short); explained risk and residual shares are of the stock's
+    variance over the window; variances daily decimal squared.
+
+    Parameters
+    ----------
+    tickers : list of str
+        The stocks (``n``).
+    etfs : tuple of (str, str or None, str or None)
+        The market, sector and subsector ETFs; None for a level not used.
+    dates : pandas.Index
+        The ``T`` dates of the window.
+    link_betas : ndarray of shape (3,)
+        ``l_sm, l_um, l_us``: the sector ETF on the market, the subsector on the market and
+        on the sector (0 where a level is absent).
+    alpha : ndarray of shape (n,)
+        Daily intercepts, decimals.
+    betas : ndarray of shape (n, 3)
+        ``b1, b2, b3``: on the market, the cleaned sector and the cleaned subsector ETF.
+    hedge_ratios : ndarray of shape (3, n, 3)
+        By level (L1 only, L1+L2, L1+L2+L3), stock and ETF: raw ETF dollars per stock dollar.
+    explained_risk : ndarray of shape (n, 3)
+        Share of the stock's variance explained at each level.
+    residual_share : ndarray of shape (n,)
+        Share left: ``explained_risk.sum(1) + residual_share == 1``.
+    residual_variance : ndarray of shape (n, 3)
+        Daily variance left after hedging to each level.
+    residuals : pandas.DataFrame
+        (T, n) level-3 residual returns, daily decimals.
+    replication_error : ndarray of shape (n,)
+        Worst ``|r_t - alpha - sum(-HR ETF_t) - e_t|`` over the window (rounding-level).
+
+    Examples
+    --------
+    >>> import xlfactor as xf
+    >>> from xlfactor.risk.timeseries import stock_returns
+    >>> snap = xf.load_snapshot()
+    >>> etfs = snap.index_returns
+    >>> result = xf.etf_cascade(stock_returns(snap)[["SIM0001"]], etfs["SPY"], etfs["XLK"], etfs["SOXX"])
+    >>> parts = result.explained_risk.sum(axis=1) + result.residual_share
+    >>> round(float(parts[0]), 10), bool(result.replication_error.max() < 1e-10)
+    (1.0, True)
     """
 
     tickers: list[str]
@@ -92,7 +131,25 @@ class CascadeResult:
     replication_error: np.ndarray  # (n,) worst |r_t - alpha - sum(-HR) ETF_t - e_t| over the window
 
     def table(self) -> pd.DataFrame:
-        """One row per stock: betas, full hedge ratios, ER per level and RR."""
+        """One row per stock: betas, full hedge ratios, explained risk per level and residual share.
+
+        Returns
+        -------
+        pandas.DataFrame
+            Index ``ticker``; columns ``b_market, b_sector, b_subsector, hr_market, hr_sector,
+            hr_subsector`` (level-3 hedge ratios, raw ETF dollars per stock dollar, negative =
+            short), ``er_market, er_sector, er_subsector, residual_share`` (shares of variance).
+
+        Examples
+        --------
+        >>> import xlfactor as xf
+        >>> from xlfactor.risk.timeseries import stock_returns
+        >>> snap = xf.load_snapshot()
+        >>> etfs = snap.index_returns
+        >>> table = xf.etf_cascade(stock_returns(snap)[["SIM0001", "SIM0002"]], etfs["SPY"], etfs["XLK"]).table()
+        >>> table.index.tolist(), bool((table["b_subsector"] == 0).all())    # two levels asked
+        (['SIM0001', 'SIM0002'], True)
+        """
         hr = self.hedge_ratios[-1]
         return pd.DataFrame(
             {
@@ -191,6 +248,8 @@ def etf_cascade(
     Returns
     -------
     CascadeResult
+        Betas, hedge ratios per level (raw ETF dollars per stock dollar, negative = short),
+        explained risk per level and the residual share, per stock.
 
     Raises
     ------

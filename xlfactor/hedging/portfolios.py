@@ -31,7 +31,29 @@ class UnsolvableError(XlfactorError):
 
 @dataclass(frozen=True, eq=False)
 class FactorPortfolio:
-    """Minimum-idiosyncratic-variance portfolio with unit exposure to one factor."""
+    """Minimum-idiosyncratic-variance portfolio with unit exposure to one factor.
+
+    Parameters
+    ----------
+    factor : str
+        The factor id.
+    weights : ndarray of shape (n_assets,)
+        Weights in universe order (decimals; long and short, they need not sum to 1).
+    exposures : ndarray of shape (n_factors,)
+        ``X' w``: 1 on ``factor``, 0 on every other constrained factor.
+    free_factors : tuple of str
+        Factors left unconstrained because the nesting of sectors and industries fixes them.
+    idiosyncratic_risk : float
+        Annualized ``sqrt(w' D w)``, decimal.
+
+    Examples
+    --------
+    >>> import xlfactor as xf
+    >>> data = xf.factor_model_data()
+    >>> fp = xf.factor_portfolio(data, "momentum")
+    >>> round(float(fp.exposures[data.factor_index("momentum")]), 10), fp.idiosyncratic_risk > 0
+    (1.0, True)
+    """
 
     factor: str
     weights: np.ndarray  # (n_assets,) universe order
@@ -42,7 +64,28 @@ class FactorPortfolio:
 
 @dataclass(frozen=True, eq=False)
 class TrackingPortfolio:
-    """Weights on the chosen assets that reproduce the target exposures."""
+    """Weights on the chosen assets that reproduce the target exposures.
+
+    Parameters
+    ----------
+    weights : ndarray of shape (n_instruments,)
+        Weights on the assets (rows of ``asset_exposures``), decimals.
+    exposures : ndarray of shape (n_factors,)
+        The exposures achieved.
+    method : str
+        ``exact``, ``least idiosyncratic variance`` or ``least norm``.
+    max_error : float
+        Largest ``|achieved - target|`` over the constraints.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import xlfactor as xf
+    >>> X = np.array([[0.7, 1.1], [0.1, 0.5], [1.5, 1.3]])
+    >>> tp = xf.tracking_portfolio(np.array([1.0, 1.1]), X)
+    >>> tp.method, tp.max_error < 1e-12
+    ('exact', True)
+    """
 
     weights: np.ndarray  # (n_instruments,)
     exposures: np.ndarray  # (n_factors,) achieved
@@ -69,6 +112,12 @@ def tracking_portfolio(
     idiosyncratic_variance : array (n_assets,), optional
         Idiosyncratic variances (annualized): with more assets than equations the
         solution minimizes ``sum w_i^2 d_i``; without them, the least-norm solution.
+
+    Returns
+    -------
+    TrackingPortfolio
+        ``weights`` (n_assets,) on the rows of ``asset_exposures``, the exposures achieved,
+        the method used and the largest error.
 
     Raises
     ------
@@ -127,20 +176,28 @@ def factor_portfolio(data, factor: str) -> FactorPortfolio:
     Parameters
     ----------
     data : FactorModelData
+        The model (:func:`~xlfactor.factor_model_data`); the result is memoized on its snapshot.
     factor : str
         A factor id of the model (case-insensitive), e.g. ``momentum``.
 
     Returns
     -------
     FactorPortfolio
-        ``weights`` (n_assets,) with ``X' w = e_k`` on every constrained factor.
+        ``weights`` (n_assets,) with ``X' w = e_k`` on every constrained factor and the least
+        idiosyncratic variance.
+
+    Raises
+    ------
+    XlfactorError
+        The factor is not in the model.
 
     Examples
     --------
+    >>> import numpy as np
     >>> import xlfactor as xf
     >>> data = xf.factor_model_data()
-    >>> fp = factor_portfolio(data, "momentum")
-    >>> bool(np.abs(fp.exposures - np.eye(len(data.factor_names))[list(data.factor_names).index("momentum")]).max() < 1e-10)
+    >>> fp = xf.factor_portfolio(data, "momentum")
+    >>> bool(np.abs(fp.exposures - np.eye(len(data.factor_names))[data.factor_index("momentum")]).max() < 1e-10)
     True
     """
     names = [str(n) for n in data.factor_names]
@@ -214,7 +271,35 @@ def _implied_free(data, k: int) -> set[int]:
 
 @dataclass(frozen=True, eq=False)
 class HedgedBook:
-    """Holdings minus their tracking portfolio in the chosen instruments."""
+    """Holdings minus their tracking portfolio in the chosen instruments.
+
+    Parameters
+    ----------
+    instruments : list of str
+        The hedge instruments (universe tickers or ETFs).
+    tracking_weights : ndarray of shape (n_instruments,)
+        The tracking portfolio, decimals of the book's gross.
+    hedge_weights : ndarray of shape (n_instruments,)
+        What the book holds: ``-tracking_weights`` (negative = short).
+    factors : list of str
+        The factors tracked.
+    exposures_before, exposures_after : ndarray of shape (n_factors,)
+        Exposures of the holdings, and of holdings plus hedge.
+    risk_before, risk_after : float
+        Annualized total risk before and after the hedge, decimals.
+    method : str
+        How the tracking portfolio was solved (see :class:`TrackingPortfolio`).
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> import xlfactor as xf
+    >>> data = xf.factor_model_data()        # the embedded simulated demo
+    >>> w = data.align_holdings(pd.DataFrame({"ticker": ["SIM0001", "SIM0002", "SIM0003"], "value": [5e5, 3e5, 2e5]})).weights
+    >>> book = xf.hedged_book(data, w, ["SPY"])
+    >>> book.factors, round(float(book.exposures_after[data.factor_index("market")]), 10)
+    (['market'], 0.0)
+    """
 
     instruments: list[str]
     tracking_weights: np.ndarray  # (n_instruments,) the tracking portfolio
@@ -230,11 +315,43 @@ class HedgedBook:
 def hedged_book(data, weights: np.ndarray, instruments: list[str], factors: list[str] | None = None) -> HedgedBook:
     """The portable-alpha book: ``weights`` minus their tracking portfolio in ``instruments``.
 
-    The tracking portfolio reproduces the holdings' exposures to ``factors`` (default:
-    the market plus every sector and industry an instrument loads on, at most as many
-    as instruments, largest loadings first) with no budget constraint, least
-    idiosyncratic variance when there is freedom left. Instruments are universe names
-    or ETFs of the snapshot (exposures as in ``OF_HEDGE``).
+    The tracking portfolio reproduces the holdings' exposures to ``factors`` (default: the
+    market plus every sector and industry an instrument loads on, at most as many as
+    instruments, largest loadings first) with no budget constraint, least idiosyncratic
+    variance when there is freedom left. Instruments are universe names or ETFs of the
+    snapshot (exposures as in ``OF_HEDGE``).
+
+    Parameters
+    ----------
+    data : FactorModelData
+        The model (:func:`~xlfactor.factor_model_data`).
+    weights : ndarray of shape (n_assets,)
+        The book, decimals of gross in universe order, shorts negative.
+    instruments : list of str
+        Hedge instruments: universe tickers or the snapshot's index/ETF tickers (e.g. SPY).
+    factors : list of str, optional
+        Factor ids to neutralize; default chosen from the instruments' loadings.
+
+    Returns
+    -------
+    HedgedBook
+        The hedge weights (decimals of the book's gross, negative = short), the exposures and
+        annualized risk before and after.
+
+    Raises
+    ------
+    XlfactorError
+        An unknown factor or instrument, or fewer instruments than factors to track.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> import xlfactor as xf
+    >>> data = xf.factor_model_data()        # the embedded simulated demo
+    >>> w = data.align_holdings(pd.DataFrame({"ticker": ["SIM0001", "SIM0002", "SIM0003"], "value": [5e5, 3e5, 2e5]})).weights
+    >>> book = xf.hedged_book(data, w, ["SPY", "XLK"])
+    >>> bool(book.risk_after < book.risk_before), len(book.hedge_weights)
+    (True, 2)
     """
     from xlfactor.hedging.instruments import instrument_model, variance_with_hedge
 

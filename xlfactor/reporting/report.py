@@ -61,6 +61,18 @@ def portfolio_report(
     ------
     PortfolioError
         If the portfolio or benchmark is unusable (empty, NaN values, zero gross...).
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> import xlfactor as xf
+    >>> book = pd.DataFrame({"ticker": ["SIM0001", "SIM0002", "ZZZ"], "value": [6e5, -2e5, 2e5]})
+    >>> report = xf.portfolio_report(book)                  # on the embedded demo
+    >>> summary = report["summary"]["value"]
+    >>> bool(abs(summary["total_risk"] ** 2 - summary["factor_risk"] ** 2 - summary["idiosyncratic_risk"] ** 2) < 1e-12)
+    True
+    >>> report["missing_holdings"]["ticker"].tolist()      # outside the universe: cash
+    ['ZZZ']
     """
     data = factor_model_data(snapshot)
     if date not in (None, "", "latest", data.snapshot.as_of):

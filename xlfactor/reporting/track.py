@@ -432,6 +432,23 @@ def track_attribution(track_folder: str | Path | dict[str, pd.DataFrame], window
     ------
     XlfactorError
         If the folder is missing or empty, or stores too few days for ``window``.
+
+    Examples
+    --------
+    Record the last seven days of the demo for a two-name book, then attribute the week:
+
+    >>> import tempfile
+    >>> import pandas as pd
+    >>> import xlfactor as xf
+    >>> from xlfactor.reporting import record_day
+    >>> snap = xf.load_snapshot()
+    >>> book = pd.DataFrame({"ticker": ["SIM0001", "SIM0002"], "value": [6e5, 4e5]})
+    >>> folder = tempfile.mkdtemp()
+    >>> for day in snap.factor_returns.index[-7:]:
+    ...     _ = record_day(book, folder, snap, str(day))
+    >>> week = xf.track_attribution(folder, "1W")
+    >>> week["reconciliation"].attrs["days"], "linking_residual" in set(week["reconciliation"].index)
+    (7, True)
     """
     folder = None if isinstance(track_folder, dict) else track_folder
     tables = track_folder if isinstance(track_folder, dict) else load_track(track_folder)

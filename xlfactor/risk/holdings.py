@@ -48,7 +48,27 @@ class Holdings:
 
 @dataclass(frozen=True, eq=False)
 class PortfolioWeights:
-    """Holdings aligned to a universe."""
+    """Holdings aligned to a universe: what :meth:`FactorModelData.weights` returns.
+
+    Parameters
+    ----------
+    weights : ndarray of shape (n_assets,)
+        Decimals of gross exposure in universe order, shorts negative; holdings outside the
+        universe are excluded (cash, weight 0).
+    missing : pandas.DataFrame
+        ``ticker, amount, weight`` of the holdings outside the universe.
+    holdings : Holdings
+        The validated holdings (tickers normalized, duplicates summed).
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> import xlfactor as xf
+    >>> data = xf.factor_model_data()
+    >>> aligned = data.align_holdings(pd.DataFrame({"ticker": ["SIM0001", "ZZZ"], "allocation": [0.6, 0.4]}))
+    >>> float(aligned.weights.sum()), aligned.missing["weight"].tolist()
+    (0.6, [0.4])
+    """
 
     weights: FloatArray  # (n_assets,) in universe order; missing names excluded (cash)
     missing: pd.DataFrame  # ticker, amount, weight of holdings outside the universe

@@ -35,7 +35,56 @@ from xlfactor.snapshot.snapshot import Snapshot
 
 @dataclass(frozen=True, eq=False)
 class FactorModelData:
-    """Risk-model arrays in one universe order. Risk inputs are annualized."""
+    """Risk-model arrays in one universe order, with the risk methods on weight vectors.
+
+    Build it with :func:`factor_model_data` (memoized per snapshot), not by hand. Every
+    method takes weights as an ndarray in universe order (``tickers``) or a Series indexed
+    by ticker; :meth:`weights` turns a holdings table into one. Risk figures are annualized
+    decimal volatilities (0.15 = 15%), variances annualized decimal squared. Arrays are
+    read-only.
+
+    Parameters
+    ----------
+    tickers : ndarray of shape (n_assets,)
+        Canonical universe tickers (upper case, stripped), the row order of every array.
+    factor_names : ndarray of shape (n_factors,)
+        Factor ids (``market``, ``sector:Energy``, ``industry:Banks``, ``momentum``), the column
+        order of ``exposures`` and of ``factor_covariance``.
+    factor_groups : ndarray of shape (n_factors,)
+        Each factor's group: ``market``, ``style``, ``sector`` or ``industry``.
+    exposures : ndarray of shape (n_assets, n_factors)
+        Standardized exposures X (market 1, sector and industry 0/1, styles in cross-sectional
+        standard deviations); absent style scores are neutral (0).
+    factor_covariance : ndarray of shape (n_factors, n_factors)
+        Factor covariance F, annualized decimal squared.
+    idiosyncratic_variance : ndarray of shape (n_assets,)
+        Idiosyncratic variance d, annualized decimal squared.
+    benchmark_weights : ndarray of shape (n_assets,)
+        The default benchmark: the cap-weighted universe, summing to 1.
+    snapshot : Snapshot
+        The snapshot the arrays come from (dates, histories, metadata).
+    ticker_index : pandas.Index, optional
+        Index of ``tickers``, set after construction (leave it out).
+
+    Raises
+    ------
+    ValueError
+        An array's shape disagrees with ``tickers`` and ``factor_names``.
+
+    See Also
+    --------
+    factor_model_data : Build it from a snapshot.
+
+    Examples
+    --------
+    >>> import xlfactor as xf
+    >>> data = xf.factor_model_data()        # the embedded simulated demo
+    >>> w = data.benchmark_weights           # the cap-weighted universe, (n_assets,)
+    >>> data.exposures.shape == (len(data.tickers), len(data.factor_names))
+    True
+    >>> round(data.beta(w), 12)              # the benchmark's beta to itself
+    1.0
+    """
 
     tickers: StrArray  # (n_assets,)
     factor_names: StrArray  # (n_factors,)
@@ -63,7 +112,42 @@ class FactorModelData:
 
     # ------------------------------------------------------------------ inputs
     def align_holdings(self, portfolio: pd.DataFrame, name: str = "portfolio") -> PortfolioWeights:
-        """Align a holdings frame (``ticker`` + ``value`` or ``allocation``) to the universe."""
+        """Align a holdings table to the universe: weights in universe order, and what was left out.
+
+        Parameters
+        ----------
+        portfolio : pandas.DataFrame
+            Columns ``ticker`` and either ``value`` (signed dollars, normalized by gross exposure)
+            or ``allocation`` (weights used as given, decimals). Tickers are upper-cased and
+            stripped; duplicates add; blank rows are skipped.
+        name : str, default "portfolio"
+            What the holdings are called in error messages.
+
+        Returns
+        -------
+        PortfolioWeights
+            ``.weights`` (n_assets,) decimals of gross in universe order (holdings outside the
+            universe are cash: weight 0), ``.holdings`` the cleaned table and ``.missing`` the
+            holdings outside the universe with their weight.
+
+        Raises
+        ------
+        PortfolioError
+            A column is missing, a value is blank or not a number, or no holding is in the
+            universe (never a risk of 0).
+
+        Examples
+        --------
+        >>> import pandas as pd
+        >>> import xlfactor as xf
+        >>> data = xf.factor_model_data()
+        >>> book = pd.DataFrame({"ticker": ["SIM0001", "sim0002", "NOPE"], "value": [300.0, -100.0, 100.0]})
+        >>> aligned = data.align_holdings(book)
+        >>> float(aligned.weights[data.ticker_position("SIM0001")])   # 300 of 500 gross
+        0.6
+        >>> aligned.missing["ticker"].tolist()
+        ['NOPE']
+        """
         universe = str(self.snapshot.metadata.get("universe", ""))
         return align(holdings_from_frame(portfolio, name), self.ticker_index, name, universe)
 
@@ -72,20 +156,30 @@ class FactorModelData:
 
         Parameters
         ----------
-        weights : ndarray, shape (n_assets,), or Series indexed by ticker
-            Decimals of gross exposure, shorts negative. A Series may list a ticker twice
-            (the weights add) and may omit names (weight 0).
+        weights : ndarray of shape (n_assets,) or Series indexed by ticker
+            Decimals of gross exposure in universe order (``tickers``), shorts negative.
+            A Series may list a ticker twice (the weights add) and may omit names (weight 0).
 
         Returns
         -------
-        ndarray, shape (n_assets,)
+        ndarray of shape (n_assets,)
+            The weights in universe order, decimals of gross exposure.
 
         Raises
         ------
         UnknownTickersError
             A Series names a ticker outside the universe.
         PortfolioError
-            An array has the wrong shape.
+            An array does not have shape (n_assets,).
+
+        Examples
+        --------
+        >>> import pandas as pd
+        >>> import xlfactor as xf
+        >>> data = xf.factor_model_data()
+        >>> v = data.weight_vector(pd.Series({"SIM0002": 0.5, "SIM0001": 0.25, "sim0001": 0.25}))
+        >>> v[:2].tolist(), float(v.sum())
+        ([0.5, 0.5], 1.0)
         """
         if isinstance(weights, pd.Series):
             positions = self.ticker_index.get_indexer(normalize_tickers(weights.index))
@@ -104,25 +198,141 @@ class FactorModelData:
 
     # ------------------------------------------------------------------ exposures
     def factor_exposure(self, weights: FloatArray | pd.Series) -> FloatArray:
-        """Portfolio exposure to each factor ``X' w`` (market = net weight in the universe)."""
+        """Portfolio exposure to each factor, ``x = X' w``.
+
+        Parameters
+        ----------
+        weights : ndarray of shape (n_assets,) or Series indexed by ticker
+            Decimals of gross exposure in universe order (``tickers``), shorts negative.
+            A Series may list a ticker twice (the weights add) and may omit names (weight 0).
+
+        Returns
+        -------
+        ndarray of shape (n_factors,)
+            Exposures in factor order (``factor_names``): market is the net weight in the
+            universe, sectors and industries the net weight in each, styles in standard deviations.
+
+        Raises
+        ------
+        UnknownTickersError
+            A Series names a ticker outside the universe.
+        PortfolioError
+            An array does not have shape (n_assets,).
+
+        Examples
+        --------
+        >>> import xlfactor as xf
+        >>> data = xf.factor_model_data()        # the embedded simulated demo
+        >>> w = data.benchmark_weights           # the cap-weighted universe, (n_assets,)
+        >>> x = data.factor_exposure(w)
+        >>> float(round(x[data.factor_index("market")], 12))   # a fully invested long book
+        1.0
+        """
         return dec.factor_exposures(self.weight_vector(weights), self.exposures)
 
     def active_factor_exposure(
         self, weights: FloatArray | pd.Series, benchmark: FloatArray | pd.Series | None = None
     ) -> FloatArray:
-        """Exposure of portfolio minus benchmark (default: cap-weighted universe)."""
+        """Exposure of portfolio minus benchmark to each factor, ``X' (w - b)``.
+
+        Parameters
+        ----------
+        weights : ndarray of shape (n_assets,) or Series indexed by ticker
+            Decimals of gross exposure in universe order (``tickers``), shorts negative.
+            A Series may list a ticker twice (the weights add) and may omit names (weight 0).
+        benchmark : ndarray of shape (n_assets,) or Series indexed by ticker, optional
+            Benchmark weights, decimals; default ``benchmark_weights`` (the cap-weighted universe).
+
+        Returns
+        -------
+        ndarray of shape (n_factors,)
+            Active exposures in factor order (``factor_names``).
+
+        Raises
+        ------
+        UnknownTickersError
+            A Series names a ticker outside the universe.
+        PortfolioError
+            An array does not have shape (n_assets,).
+
+        Examples
+        --------
+        >>> import xlfactor as xf
+        >>> data = xf.factor_model_data()        # the embedded simulated demo
+        >>> w = data.benchmark_weights           # the cap-weighted universe, (n_assets,)
+        >>> float(abs(data.active_factor_exposure(w)).max())   # the benchmark against itself
+        0.0
+        """
         return dec.factor_exposures(self.weight_vector(weights) - self._benchmark(benchmark), self.exposures)
 
     # ------------------------------------------------------------------ risk
     def risk(self, weights: FloatArray | pd.Series) -> float:
-        """Annualized total risk (volatility, decimal)."""
+        """Annualized total risk ``sqrt(x' F x + sum w^2 d)``, a decimal volatility.
+
+        Parameters
+        ----------
+        weights : ndarray of shape (n_assets,) or Series indexed by ticker
+            Decimals of gross exposure in universe order (``tickers``), shorts negative.
+            A Series may list a ticker twice (the weights add) and may omit names (weight 0).
+
+        Returns
+        -------
+        float
+            Annualized volatility as a decimal (0.15 = 15%), never negative.
+
+        Raises
+        ------
+        UnknownTickersError
+            A Series names a ticker outside the universe.
+        PortfolioError
+            An array does not have shape (n_assets,).
+
+        Examples
+        --------
+        >>> import xlfactor as xf
+        >>> data = xf.factor_model_data()        # the embedded simulated demo
+        >>> w = data.benchmark_weights           # the cap-weighted universe, (n_assets,)
+        >>> total, factor, idio = data.risk(w), data.factor_risk(w), data.idiosyncratic_risk(w)
+        >>> bool(abs(total**2 - factor**2 - idio**2) < 1e-12)
+        True
+        """
         return dec.total_risk(self.weight_vector(weights), self.exposures, self.factor_covariance, self.idiosyncratic_variance)
 
     def factor_risk(self, weights: FloatArray | pd.Series, group: FactorGroup | str | None = None) -> float:
         """Annualized common-factor risk ``sqrt(x' F x)``, of every factor or of one group's.
 
-        A group's risk is its stand-alone risk ``sqrt(x_g' F_gg x_g)`` (market, style,
-        sector or industry factors only); the groups' risks do not add up to the total.
+        A group's risk is its stand-alone risk ``sqrt(x_g' F_gg x_g)`` (market, style, sector
+        or industry factors only); the groups' risks do not add up to the total.
+
+        Parameters
+        ----------
+        weights : ndarray of shape (n_assets,) or Series indexed by ticker
+            Decimals of gross exposure in universe order (``tickers``), shorts negative.
+            A Series may list a ticker twice (the weights add) and may omit names (weight 0).
+        group : {"market", "style", "sector", "industry"}, optional
+            One factor group; default every factor.
+
+        Returns
+        -------
+        float
+            Annualized volatility as a decimal, never negative.
+
+        Raises
+        ------
+        UnknownTickersError
+            A Series names a ticker outside the universe.
+        PortfolioError
+            An array does not have shape (n_assets,).
+        XlfactorError
+            ``group`` is not one of the four groups (the message lists them).
+
+        Examples
+        --------
+        >>> import xlfactor as xf
+        >>> data = xf.factor_model_data()        # the embedded simulated demo
+        >>> w = data.benchmark_weights           # the cap-weighted universe, (n_assets,)
+        >>> bool(data.factor_risk(w, "style") < data.factor_risk(w))
+        True
         """
         x = self.factor_exposure(weights)
         if group is None:
@@ -131,18 +341,108 @@ class FactorModelData:
         return math.sqrt(dec.group_factor_variance(x, self.factor_covariance, mask))
 
     def idiosyncratic_risk(self, weights: FloatArray | pd.Series) -> float:
-        """Annualized idiosyncratic risk ``sqrt(sum w^2 d)``."""
+        """Annualized idiosyncratic risk ``sqrt(sum w^2 d)``, a decimal volatility.
+
+        Parameters
+        ----------
+        weights : ndarray of shape (n_assets,) or Series indexed by ticker
+            Decimals of gross exposure in universe order (``tickers``), shorts negative.
+            A Series may list a ticker twice (the weights add) and may omit names (weight 0).
+
+        Returns
+        -------
+        float
+            Annualized volatility as a decimal, never negative.
+
+        Raises
+        ------
+        UnknownTickersError
+            A Series names a ticker outside the universe.
+        PortfolioError
+            An array does not have shape (n_assets,).
+
+        Examples
+        --------
+        >>> import xlfactor as xf
+        >>> data = xf.factor_model_data()        # the embedded simulated demo
+        >>> w = data.benchmark_weights           # the cap-weighted universe, (n_assets,)
+        >>> import numpy as np
+        >>> bool(np.isclose(data.idiosyncratic_risk(w), np.sqrt(np.sum(w**2 * data.idiosyncratic_variance))))
+        True
+        """
         return math.sqrt(dec.idiosyncratic_variance(self.weight_vector(weights), self.idiosyncratic_variance))
 
     def tracking_error(
         self, weights: FloatArray | pd.Series, benchmark: FloatArray | pd.Series | None = None
     ) -> float:
-        """Annualized ex-ante tracking error against ``benchmark`` (default: cap-weighted universe)."""
+        """Annualized ex-ante tracking error: the risk of ``w - b``.
+
+        Parameters
+        ----------
+        weights : ndarray of shape (n_assets,) or Series indexed by ticker
+            Decimals of gross exposure in universe order (``tickers``), shorts negative.
+            A Series may list a ticker twice (the weights add) and may omit names (weight 0).
+        benchmark : ndarray of shape (n_assets,) or Series indexed by ticker, optional
+            Benchmark weights, decimals; default ``benchmark_weights`` (the cap-weighted universe).
+
+        Returns
+        -------
+        float
+            Annualized volatility of the active weights as a decimal (0.035 = 3.5%).
+
+        Raises
+        ------
+        UnknownTickersError
+            A Series names a ticker outside the universe.
+        PortfolioError
+            An array does not have shape (n_assets,).
+
+        Examples
+        --------
+        >>> import xlfactor as xf
+        >>> data = xf.factor_model_data()        # the embedded simulated demo
+        >>> w = data.benchmark_weights           # the cap-weighted universe, (n_assets,)
+        >>> data.tracking_error(w)                   # the benchmark tracks itself
+        0.0
+        >>> import pandas as pd
+        >>> one = data.weight_vector(pd.Series({"SIM0001": 1.0}))   # all in one name
+        >>> bool(abs(data.tracking_error(one) - data.risk(one - w)) < 1e-12)
+        True
+        """
         active = self.weight_vector(weights) - self._benchmark(benchmark)
         return dec.total_risk(active, self.exposures, self.factor_covariance, self.idiosyncratic_variance)
 
     def beta(self, weights: FloatArray | pd.Series, benchmark: FloatArray | pd.Series | None = None) -> float:
-        """Ex-ante beta to ``benchmark`` (default: cap-weighted universe, whose beta is 1)."""
+        """Ex-ante beta to the benchmark, ``w' V b / b' V b`` with ``V = X F X' + diag(d)``.
+
+        Parameters
+        ----------
+        weights : ndarray of shape (n_assets,) or Series indexed by ticker
+            Decimals of gross exposure in universe order (``tickers``), shorts negative.
+            A Series may list a ticker twice (the weights add) and may omit names (weight 0).
+        benchmark : ndarray of shape (n_assets,) or Series indexed by ticker, optional
+            Benchmark weights, decimals; default ``benchmark_weights`` (the cap-weighted universe).
+
+        Returns
+        -------
+        float
+            Beta (the benchmark's own is 1; a short book's is negative).
+
+        Raises
+        ------
+        UnknownTickersError
+            A Series names a ticker outside the universe.
+        PortfolioError
+            An array does not have shape (n_assets,).
+
+        Examples
+        --------
+        >>> import xlfactor as xf
+        >>> data = xf.factor_model_data()        # the embedded simulated demo
+        >>> w = data.benchmark_weights           # the cap-weighted universe, (n_assets,)
+        >>> round(data.beta(-0.5 * w), 12)
+        -0.5
+        """
         return dec.beta(
             self.weight_vector(weights),
             self._benchmark(benchmark),
@@ -159,9 +459,49 @@ class FactorModelData:
         active: bool = False,
         benchmark: FloatArray | pd.Series | None = None,
     ) -> float:
-        """Parametric normal VaR, a positive loss fraction of gross: ``z sigma/sqrt(252) sqrt(h)``.
+        """Parametric normal VaR, a positive loss fraction of gross: ``z sigma / sqrt(252) sqrt(h)``.
 
-        With ``active=True`` the sigma is the tracking error (loss against the benchmark).
+        ``sigma`` is :meth:`horizon_risk` (the forecast of that horizon); with ``active=True`` it
+        is the tracking error (the loss against the benchmark).
+
+        Parameters
+        ----------
+        weights : ndarray of shape (n_assets,) or Series indexed by ticker
+            Decimals of gross exposure in universe order (``tickers``), shorts negative.
+            A Series may list a ticker twice (the weights add) and may omit names (weight 0).
+        confidence : float, default 0.95
+            Confidence level, strictly between 0 and 1.
+        horizon_days : float, default 1
+            Horizon in trading days, positive.
+        active : bool, default False
+            VaR of ``w - b`` instead of ``w``.
+        benchmark : ndarray of shape (n_assets,) or Series indexed by ticker, optional
+            Benchmark weights, decimals; default ``benchmark_weights`` (the cap-weighted universe).
+
+        Returns
+        -------
+        float
+            The loss not exceeded with probability ``confidence``, a positive decimal of gross
+            exposure (0.02 = 2%).
+
+        Raises
+        ------
+        UnknownTickersError
+            A Series names a ticker outside the universe.
+        PortfolioError
+            An array does not have shape (n_assets,).
+        PortfolioError
+            ``confidence`` is not strictly between 0 and 1, or ``horizon_days`` is not positive.
+
+        Examples
+        --------
+        >>> import xlfactor as xf
+        >>> data = xf.factor_model_data()        # the embedded simulated demo
+        >>> w = data.benchmark_weights           # the cap-weighted universe, (n_assets,)
+        >>> from statistics import NormalDist
+        >>> sigma = data.horizon_risk(w, 1)
+        >>> bool(abs(data.var(w, 0.99) - NormalDist().inv_cdf(0.99) * sigma / 252**0.5) < 1e-12)
+        True
         """
         check_confidence(confidence)
         check_horizon(horizon_days)
@@ -178,9 +518,43 @@ class FactorModelData:
 
         One day: the snapshot's one-day forecast (no serial-correlation terms). From the
         snapshot's ``forecast_horizon_days`` (21) on: its main, Newey-West forecast (what
-        :meth:`risk` returns). In between, the variance per day is interpolated linearly
-        in the horizon. A snapshot without a one-day forecast uses its main forecast at
-        every horizon. Risk over the horizon is ``horizon_risk sqrt(h / 252)``.
+        :meth:`risk` returns). In between, the variance per day is interpolated linearly in
+        the horizon. A snapshot without a one-day forecast uses its main forecast at every
+        horizon. Risk over the horizon itself is ``horizon_risk sqrt(h / 252)``.
+
+        Parameters
+        ----------
+        weights : ndarray of shape (n_assets,) or Series indexed by ticker
+            Decimals of gross exposure in universe order (``tickers``), shorts negative.
+            A Series may list a ticker twice (the weights add) and may omit names (weight 0).
+        horizon_days : float, default 1
+            Horizon in trading days, positive.
+        active : bool, default False
+            Risk of ``w - b`` (tracking error) instead of ``w``.
+        benchmark : ndarray of shape (n_assets,) or Series indexed by ticker, optional
+            Benchmark weights, decimals; default ``benchmark_weights`` (the cap-weighted universe).
+
+        Returns
+        -------
+        float
+            Annualized volatility as a decimal, never negative.
+
+        Raises
+        ------
+        UnknownTickersError
+            A Series names a ticker outside the universe.
+        PortfolioError
+            An array does not have shape (n_assets,).
+        PortfolioError
+            ``horizon_days`` is not a positive number.
+
+        Examples
+        --------
+        >>> import xlfactor as xf
+        >>> data = xf.factor_model_data()        # the embedded simulated demo
+        >>> w = data.benchmark_weights           # the cap-weighted universe, (n_assets,)
+        >>> bool(abs(data.horizon_risk(w, 21) - data.risk(w)) < 1e-12)   # the main forecast from 21 days
+        True
         """
         check_horizon(horizon_days)
         w = self.weight_vector(weights) - (self._benchmark(benchmark) if active else 0.0)
@@ -194,9 +568,22 @@ class FactorModelData:
         return math.sqrt(max(one_day**2 + share * (main**2 - one_day**2), 0.0))
 
     def one_day_model(self) -> tuple[FloatArray, FloatArray]:
-        """(factor covariance, idiosyncratic variance) of the one-day forecast, annualized.
+        """The one-day forecast: (factor covariance, idiosyncratic variance), annualized.
 
         The snapshot's main forecast when it states no one-day forecast.
+
+        Returns
+        -------
+        tuple of ndarray
+            ``(F, d)``: shapes (n_factors, n_factors) and (n_assets,), annualized decimal squared.
+
+        Examples
+        --------
+        >>> import xlfactor as xf
+        >>> data = xf.factor_model_data()
+        >>> F, d = data.one_day_model()
+        >>> F.shape == data.factor_covariance.shape and d.shape == data.idiosyncratic_variance.shape
+        True
         """
         daily = self._daily_model()
         return daily if daily is not None else (self.factor_covariance, self.idiosyncratic_variance)
@@ -212,7 +599,30 @@ class FactorModelData:
 
     # ------------------------------------------------------------------ factors
     def factor_index(self, factor: str) -> int:
-        """Column of ``factor`` (exact id, else case-insensitive); raises naming the factor."""
+        """Column of a factor in ``factor_names`` (exact id, else case-insensitive).
+
+        Parameters
+        ----------
+        factor : str
+            A factor id as ``OF_FACTORS()`` lists it, e.g. ``momentum`` or ``sector:Energy``.
+
+        Returns
+        -------
+        int
+            Position in ``factor_names`` (and in the rows and columns of ``factor_covariance``).
+
+        Raises
+        ------
+        XlfactorError
+            The factor is not in the model (the message names it).
+
+        Examples
+        --------
+        >>> import xlfactor as xf
+        >>> data = xf.factor_model_data()
+        >>> data.factor_index("market"), data.factor_index("MARKET")
+        (0, 0)
+        """
         names = self.factor_names.tolist()
         if factor in names:
             return names.index(factor)
@@ -223,22 +633,105 @@ class FactorModelData:
         raise XlfactorError(f"unknown factor {factor!r} (OF_FACTORS() lists them)")
 
     def factor_volatilities(self) -> FloatArray:
-        """(n_factors,) annualized volatility of each factor, ``sqrt(diag F)``."""
+        """Annualized volatility of each factor, ``sqrt(diag F)``.
+
+        Returns
+        -------
+        ndarray of shape (n_factors,)
+            Decimals, in factor order (``factor_names``).
+
+        Examples
+        --------
+        >>> import xlfactor as xf
+        >>> data = xf.factor_model_data()
+        >>> vols = data.factor_volatilities()
+        >>> bool(vols[0] == data.factor_volatility("market"))
+        True
+        """
         return np.sqrt(np.diag(self.factor_covariance))
 
     def factor_volatility(self, factor: str) -> float:
-        """Annualized volatility of one factor."""
+        """Annualized volatility of one factor, a decimal.
+
+        Parameters
+        ----------
+        factor : str
+            A factor id, e.g. ``market`` or ``momentum``.
+
+        Returns
+        -------
+        float
+            ``sqrt(F_kk)``, annualized decimal.
+
+        Raises
+        ------
+        XlfactorError
+            The factor is not in the model.
+
+        Examples
+        --------
+        >>> import xlfactor as xf
+        >>> data = xf.factor_model_data()
+        >>> bool(0 < data.factor_volatility("momentum") < 1)
+        True
+        """
         i = self.factor_index(factor)
         return math.sqrt(self.factor_covariance[i, i])
 
     def factor_correlation(self, factor1: str, factor2: str) -> float:
-        """Correlation of two factors' returns in the model covariance."""
+        """Correlation of two factors' returns in the model covariance.
+
+        Parameters
+        ----------
+        factor1, factor2 : str
+            Factor ids, e.g. ``market`` and ``momentum``.
+
+        Returns
+        -------
+        float
+            ``F_ij / sqrt(F_ii F_jj)``, between -1 and 1.
+
+        Raises
+        ------
+        XlfactorError
+            A factor is not in the model.
+
+        Examples
+        --------
+        >>> import xlfactor as xf
+        >>> data = xf.factor_model_data()
+        >>> round(data.factor_correlation("momentum", "momentum"), 12)
+        1.0
+        """
         i, j = self.factor_index(factor1), self.factor_index(factor2)
         F = self.factor_covariance
         return float(F[i, j] / math.sqrt(F[i, i] * F[j, j]))
 
     def ticker_position(self, ticker: str) -> int:
-        """Row of ``ticker`` in the universe (normalized); raises :class:`UnknownTickersError`."""
+        """Row of a ticker in the universe (after normalization: upper case, stripped).
+
+        Parameters
+        ----------
+        ticker : str
+            A universe ticker.
+
+        Returns
+        -------
+        int
+            Position in ``tickers`` (and in every per-name array).
+
+        Raises
+        ------
+        UnknownTickersError
+            The ticker is not in the universe.
+
+        Examples
+        --------
+        >>> import xlfactor as xf
+        >>> data = xf.factor_model_data()
+        >>> data.ticker_position(" sim0001 ")
+        0
+        """
         name = normalize_ticker(ticker)
         row = int(self.ticker_index.get_indexer([name])[0])
         if row < 0:
@@ -247,22 +740,106 @@ class FactorModelData:
 
     # ------------------------------------------------------------------ contributions
     def marginal_contributions(self, weights: FloatArray | pd.Series) -> FloatArray:
-        """(n_assets,) marginal contribution to risk ``(V w)_i / sigma`` of every name (d risk / d w_i)."""
+        """Marginal contribution to risk of every name, ``(V w)_i / sigma`` = d risk / d w_i.
+
+        Parameters
+        ----------
+        weights : ndarray of shape (n_assets,) or Series indexed by ticker
+            Decimals of gross exposure in universe order (``tickers``), shorts negative.
+            A Series may list a ticker twice (the weights add) and may omit names (weight 0).
+
+        Returns
+        -------
+        ndarray of shape (n_assets,)
+            Annualized decimal risk per unit of weight, in universe order; ``w @ mctr`` is the
+            risk (Euler). All zeros when the risk is 0.
+
+        Raises
+        ------
+        UnknownTickersError
+            A Series names a ticker outside the universe.
+        PortfolioError
+            An array does not have shape (n_assets,).
+
+        Examples
+        --------
+        >>> import xlfactor as xf
+        >>> data = xf.factor_model_data()        # the embedded simulated demo
+        >>> w = data.benchmark_weights           # the cap-weighted universe, (n_assets,)
+        >>> bool(abs(w @ data.marginal_contributions(w) - data.risk(w)) < 1e-12)
+        True
+        """
         return dec.asset_marginal_contributions(
             self.weight_vector(weights), self.exposures, self.factor_covariance, self.idiosyncratic_variance
         )
 
     def marginal_contribution(self, weights: FloatArray | pd.Series, ticker: str) -> float:
-        """Marginal contribution to risk of one name (held or not)."""
+        """Marginal contribution to risk of one name (held or not), d risk / d w_i.
+
+        Parameters
+        ----------
+        weights : ndarray of shape (n_assets,) or Series indexed by ticker
+            Decimals of gross exposure in universe order (``tickers``), shorts negative.
+            A Series may list a ticker twice (the weights add) and may omit names (weight 0).
+        ticker : str
+            A universe ticker.
+
+        Returns
+        -------
+        float
+            Annualized decimal risk per unit of weight.
+
+        Raises
+        ------
+        UnknownTickersError
+            A Series names a ticker outside the universe.
+        PortfolioError
+            An array does not have shape (n_assets,).
+
+        Examples
+        --------
+        >>> import xlfactor as xf
+        >>> data = xf.factor_model_data()        # the embedded simulated demo
+        >>> w = data.benchmark_weights           # the cap-weighted universe, (n_assets,)
+        >>> bool(data.marginal_contribution(w, "SIM0001") == data.marginal_contributions(w)[0])
+        True
+        """
         return float(self.marginal_contributions(weights)[self.ticker_position(ticker)])
 
     def risk_contributions(self, weights: FloatArray | pd.Series) -> pd.DataFrame:
         """:meth:`factor_contributions` plus a last ``idiosyncratic`` row: the rows add up.
 
-        ``variance_contribution`` sums to the variance, ``risk_contribution`` to the risk
-        and ``share`` to 1 over all rows. The idiosyncratic row has ``group``
-        ``idiosyncratic``, variance ``sum w^2 d`` and NaN exposure, volatility, correlation
-        and marginal contribution. Use active weights for the tracking error's rows.
+        ``variance_contribution`` sums to the variance, ``risk_contribution`` to the risk and
+        ``share`` to 1 over all rows. The idiosyncratic row has ``group`` ``idiosyncratic``,
+        variance ``sum w^2 d`` and NaN exposure, volatility, correlation and marginal
+        contribution. Use active weights (``w - b``) for the tracking error's rows.
+
+        Parameters
+        ----------
+        weights : ndarray of shape (n_assets,) or Series indexed by ticker
+            Decimals of gross exposure in universe order (``tickers``), shorts negative.
+            A Series may list a ticker twice (the weights add) and may omit names (weight 0).
+
+        Returns
+        -------
+        pandas.DataFrame
+            One row per factor then ``idiosyncratic``; the columns of :meth:`factor_contributions`.
+
+        Raises
+        ------
+        UnknownTickersError
+            A Series names a ticker outside the universe.
+        PortfolioError
+            An array does not have shape (n_assets,).
+
+        Examples
+        --------
+        >>> import xlfactor as xf
+        >>> data = xf.factor_model_data()        # the embedded simulated demo
+        >>> w = data.benchmark_weights           # the cap-weighted universe, (n_assets,)
+        >>> rows = data.risk_contributions(w)
+        >>> round(float(rows["share"].sum()), 12)
+        1.0
         """
         w = self.weight_vector(weights)
         frame = self.factor_contributions(w)
@@ -282,9 +859,38 @@ class FactorModelData:
     def risk_decomposition(self, weights: FloatArray | pd.Series) -> pd.DataFrame:
         """Risk by block: rows ``common_factor, market, style, sector, industry, idiosyncratic, total``.
 
-        Columns: ``risk`` (each block's stand-alone volatility), ``variance_contribution``
-        (Euler: the four groups and idiosyncratic add up to the total variance) and
-        ``share`` of the total variance. Use active weights for the tracking error's.
+        Columns: ``risk`` (each block's stand-alone annualized volatility),
+        ``variance_contribution`` (Euler: the four groups and idiosyncratic add up to the total
+        variance) and ``share`` of the total variance. Use active weights for the tracking
+        error's.
+
+        Parameters
+        ----------
+        weights : ndarray of shape (n_assets,) or Series indexed by ticker
+            Decimals of gross exposure in universe order (``tickers``), shorts negative.
+            A Series may list a ticker twice (the weights add) and may omit names (weight 0).
+
+        Returns
+        -------
+        pandas.DataFrame
+            Indexed by ``component``; columns ``risk, variance_contribution, share``.
+
+        Raises
+        ------
+        UnknownTickersError
+            A Series names a ticker outside the universe.
+        PortfolioError
+            An array does not have shape (n_assets,).
+
+        Examples
+        --------
+        >>> import xlfactor as xf
+        >>> data = xf.factor_model_data()        # the embedded simulated demo
+        >>> w = data.benchmark_weights           # the cap-weighted universe, (n_assets,)
+        >>> table = data.risk_decomposition(w)
+        >>> parts = table.loc[["market", "style", "sector", "industry", "idiosyncratic"], "share"].sum()
+        >>> round(float(parts), 12)
+        1.0
         """
         w = self.weight_vector(weights)
         x = dec.factor_exposures(w, self.exposures)
@@ -307,10 +913,38 @@ class FactorModelData:
     def factor_contributions(self, weights: FloatArray | pd.Series) -> pd.DataFrame:
         """Per-factor risk decomposition of ``weights`` (use active weights for TE).
 
-        Columns: ``factor, group, exposure, volatility, correlation, marginal_contribution,
-        variance_contribution, risk_contribution, share``. ``risk_contribution`` sums with
-        the idiosyncratic row of :meth:`risk_contributions` to the risk, ``share`` (of
-        variance) to 1 minus the idiosyncratic share.
+        Columns: ``factor, group, exposure, volatility`` (annualized), ``correlation`` (of the
+        factor with the portfolio), ``marginal_contribution, variance_contribution,
+        risk_contribution, share``. ``risk_contribution`` sums with the idiosyncratic row of
+        :meth:`risk_contributions` to the risk, ``share`` (of variance) to 1 minus the
+        idiosyncratic share.
+
+        Parameters
+        ----------
+        weights : ndarray of shape (n_assets,) or Series indexed by ticker
+            Decimals of gross exposure in universe order (``tickers``), shorts negative.
+            A Series may list a ticker twice (the weights add) and may omit names (weight 0).
+
+        Returns
+        -------
+        pandas.DataFrame
+            One row per factor, in factor order.
+
+        Raises
+        ------
+        UnknownTickersError
+            A Series names a ticker outside the universe.
+        PortfolioError
+            An array does not have shape (n_assets,).
+
+        Examples
+        --------
+        >>> import xlfactor as xf
+        >>> data = xf.factor_model_data()        # the embedded simulated demo
+        >>> w = data.benchmark_weights           # the cap-weighted universe, (n_assets,)
+        >>> rows = data.factor_contributions(w)
+        >>> bool(abs(rows["variance_contribution"].sum() - data.factor_risk(w) ** 2) < 1e-12)
+        True
         """
         w = self.weight_vector(weights)
         x = dec.factor_exposures(w, self.exposures)
@@ -334,7 +968,35 @@ class FactorModelData:
     def asset_contributions(self, weights: FloatArray | pd.Series) -> pd.DataFrame:
         """Per-name risk decomposition: ``ticker, weight, marginal_contribution, risk_contribution, share``.
 
-        Only names with a non-zero weight. Risk contributions sum to the total risk.
+        Only names with a non-zero weight. Risk contributions (weight x marginal contribution)
+        sum to the total risk, shares to 1.
+
+        Parameters
+        ----------
+        weights : ndarray of shape (n_assets,) or Series indexed by ticker
+            Decimals of gross exposure in universe order (``tickers``), shorts negative.
+            A Series may list a ticker twice (the weights add) and may omit names (weight 0).
+
+        Returns
+        -------
+        pandas.DataFrame
+            One row per held name, in universe order.
+
+        Raises
+        ------
+        UnknownTickersError
+            A Series names a ticker outside the universe.
+        PortfolioError
+            An array does not have shape (n_assets,).
+
+        Examples
+        --------
+        >>> import xlfactor as xf
+        >>> data = xf.factor_model_data()        # the embedded simulated demo
+        >>> w = data.benchmark_weights           # the cap-weighted universe, (n_assets,)
+        >>> rows = data.asset_contributions(w)
+        >>> bool(abs(rows["risk_contribution"].sum() - data.risk(w)) < 1e-12)
+        True
         """
         w = self.weight_vector(weights)
         marginal = self.marginal_contributions(w)
@@ -360,6 +1022,35 @@ class FactorModelData:
         ``variance_contribution`` (``w^2 d``; they sum to the portfolio's idiosyncratic
         variance), ``share`` (of it, sums to 1) and ``active_variance_contribution``
         (``(w - b)^2 d``).
+
+        Parameters
+        ----------
+        weights : ndarray of shape (n_assets,) or Series indexed by ticker
+            Decimals of gross exposure in universe order (``tickers``), shorts negative.
+            A Series may list a ticker twice (the weights add) and may omit names (weight 0).
+        benchmark : ndarray of shape (n_assets,) or Series indexed by ticker, optional
+            Benchmark weights, decimals; default ``benchmark_weights`` (the cap-weighted universe).
+
+        Returns
+        -------
+        pandas.DataFrame
+            One row per held name, by decreasing ``variance_contribution``.
+
+        Raises
+        ------
+        UnknownTickersError
+            A Series names a ticker outside the universe.
+        PortfolioError
+            An array does not have shape (n_assets,).
+
+        Examples
+        --------
+        >>> import xlfactor as xf
+        >>> data = xf.factor_model_data()        # the embedded simulated demo
+        >>> w = data.benchmark_weights           # the cap-weighted universe, (n_assets,)
+        >>> rows = data.idiosyncratic_contributions(w)
+        >>> bool(abs(rows["variance_contribution"].sum() - data.idiosyncratic_risk(w) ** 2) < 1e-12)
+        True
         """
         w = self.weight_vector(weights)
         b = self._benchmark(benchmark)
@@ -384,7 +1075,38 @@ class FactorModelData:
     ) -> pd.DataFrame:
         """One row per held name: weights, sector, industry, idiosyncratic risk, MCTR and risk contribution.
 
-        ``risk_contribution`` (weight x marginal contribution) sums to the total risk.
+        Columns ``ticker, weight, benchmark_weight, active_weight, sector, industry,
+        idiosyncratic_risk`` (annualized), ``marginal_contribution, risk_contribution``; the
+        risk contributions (weight x marginal contribution) sum to the total risk.
+
+        Parameters
+        ----------
+        weights : ndarray of shape (n_assets,) or Series indexed by ticker
+            Decimals of gross exposure in universe order (``tickers``), shorts negative.
+            A Series may list a ticker twice (the weights add) and may omit names (weight 0).
+        benchmark : ndarray of shape (n_assets,) or Series indexed by ticker, optional
+            Benchmark weights, decimals; default ``benchmark_weights`` (the cap-weighted universe).
+
+        Returns
+        -------
+        pandas.DataFrame
+            One row per held name, in universe order.
+
+        Raises
+        ------
+        UnknownTickersError
+            A Series names a ticker outside the universe.
+        PortfolioError
+            An array does not have shape (n_assets,).
+
+        Examples
+        --------
+        >>> import xlfactor as xf
+        >>> data = xf.factor_model_data()        # the embedded simulated demo
+        >>> w = data.benchmark_weights           # the cap-weighted universe, (n_assets,)
+        >>> frame = data.portfolio_frame(w)
+        >>> float(frame["active_weight"].abs().max())
+        0.0
         """
         w = self.weight_vector(weights)
         b = self._benchmark(benchmark)
@@ -405,7 +1127,25 @@ class FactorModelData:
         )
 
     def member_names(self, group: str) -> StrArray:
-        """(n_assets,) each name's sector or industry (``group``) name; empty text for none."""
+        """Each name's sector or industry name; empty text for a name in none.
+
+        Parameters
+        ----------
+        group : {"sector", "industry"}
+            The membership group.
+
+        Returns
+        -------
+        ndarray of shape (n_assets,)
+            Group names (the factor id without its ``sector:`` / ``industry:`` prefix), object dtype.
+
+        Examples
+        --------
+        >>> import xlfactor as xf
+        >>> data = xf.factor_model_data()
+        >>> f"sector:{data.member_names('sector')[0]}" in data.factor_names
+        True
+        """
         mask = self.factor_groups == group
         block = self.exposures[:, mask]
         if block.shape[1] == 0:
@@ -419,6 +1159,29 @@ def factor_model_data(snapshot: Snapshot | None = None) -> FactorModelData:
 
     Benchmark weights are the cap-weighted universe (names with a finite positive cap).
     Absent style scores count as neutral (0); the snapshot's diagnostics count them.
+
+    Parameters
+    ----------
+    snapshot : Snapshot, optional
+        A loaded snapshot (:func:`load_snapshot`); default the embedded simulated demo.
+
+    Returns
+    -------
+    FactorModelData
+        The aligned arrays and the risk methods; the same object on every call for one snapshot.
+
+    Raises
+    ------
+    PortfolioError
+        The snapshot has no usable market cap for the benchmark.
+
+    Examples
+    --------
+    >>> import xlfactor as xf
+    >>> snap = xf.load_snapshot()
+    >>> data = xf.factor_model_data(snap)
+    >>> data is xf.factor_model_data(snap), len(data.tickers) == len(snap.tickers)
+    (True, True)
     """
     if snapshot is None:
         from xlfactor.snapshot import load_snapshot

@@ -215,7 +215,32 @@ class _PnlTotals:
 
 @dataclass(frozen=True, eq=False)
 class StressResult(_PnlTotals):
-    """P&L of a factor-shock scenario (daily decimals of gross; loss negative)."""
+    """P&L of a factor-shock scenario (decimals of gross; loss negative).
+
+    Totals: ``portfolio_pnl``, ``benchmark_pnl``, ``active_pnl`` and ``dollars``.
+
+    Parameters
+    ----------
+    summary : pandas.DataFrame
+        Index ``market, style, sector, industry, total``; columns ``portfolio, benchmark,
+        active``: factor P&L by group, decimals of gross.
+    factors : pandas.DataFrame
+        One row per factor: ``factor, group, factor_move`` (decimal return), ``shocked``,
+        ``portfolio_exposure, benchmark_exposure, active_exposure`` and the P&L contributions.
+    propagate : bool
+        Whether the unshocked factors moved by their conditional expectation.
+    gross : float or None
+        Dollars of gross exposure (``value`` holdings), else None.
+
+    Examples
+    --------
+    >>> import xlfactor as xf
+    >>> data = xf.factor_model_data()        # the embedded simulated demo
+    >>> w = data.benchmark_weights           # the cap-weighted universe
+    >>> result = xf.stress(data, w, {"market": -0.10}, propagate=False)
+    >>> round(result.portfolio_pnl, 12)          # market exposure 1 x -10%
+    -0.1
+    """
 
     summary: pd.DataFrame  # index market, style, sector, industry, total; columns portfolio, benchmark, active
     factors: pd.DataFrame  # one row per factor: move, shocked, exposures and P&L contributions
@@ -224,7 +249,17 @@ class StressResult(_PnlTotals):
 
     @property
     def implied_moves(self) -> pd.Series:
-        """Moves of the unshocked factors (zero without propagation), by factor id."""
+        """Moves of the unshocked factors (zero without propagation), by factor id.
+
+        Examples
+        --------
+        >>> import xlfactor as xf
+        >>> data = xf.factor_model_data()        # the embedded simulated demo
+        >>> w = data.benchmark_weights           # the cap-weighted universe
+        >>> moves = xf.stress(data, w, {"market": -0.10}).implied_moves
+        >>> "market" in moves.index, len(moves) == len(data.factor_names) - 1
+        (False, True)
+        """
         rest = self.factors[~self.factors["shocked"]]
         return pd.Series(rest["factor_move"].to_numpy(), index=rest["factor"].to_numpy(), name="factor_move")
 
@@ -262,29 +297,46 @@ def stress(
 ) -> StressResult:
     """P&L of the book if the named factors return ``shocks`` (decimals).
 
+    The P&L is the factor P&L of today's exposures, ``x' Δf`` (idiosyncratic returns have
+    zero expectation), a decimal of gross exposure, loss negative.
+
     Parameters
     ----------
-    data : FactorModelData or Snapshot
-        The model (a snapshot is aligned with :func:`~xlfactor.factor_model_data`).
-    weights : ndarray (n_assets,), Series by ticker, or holdings frame
-        The book; a frame of ``value`` holdings also gives dollars.
-    shocks : mapping of factor id to decimal return
-        E.g. ``{"market": -0.10, "momentum": -0.05}``.
-    propagate : bool
-        True: the other factors move by their conditional expectation given the shocks
-        under the model covariance. False: only the named factors move.
-    benchmark : optional
-        Benchmark weights (default: cap-weighted universe).
+    data : FactorModelData, Snapshot or None
+        The model; a snapshot is aligned with :func:`~xlfactor.factor_model_data`, None is the
+        embedded demo.
+    weights : ndarray of shape (n_assets,), Series by ticker, or holdings DataFrame
+        The book: decimals of gross in universe order, or a ``ticker, value|allocation``
+        table (``value`` holdings also give dollars).
+    shocks : mapping of factor id to float, or iterable of (factor id, float)
+        Decimal returns of the shocked factors, e.g. ``{"market": -0.10, "momentum": -0.05}``.
+    propagate : bool, default True
+        True: the other factors move by their conditional expectation given the shocks,
+        ``F_rk F_kk^-1 shock``. False: only the named factors move.
+    benchmark : ndarray of shape (n_assets,), Series by ticker, or holdings DataFrame, optional
+        Benchmark weights; default the cap-weighted universe.
 
     Returns
     -------
     StressResult
-        Portfolio, benchmark and active P&L (decimal of gross; dollars for value
+        Portfolio, benchmark and active P&L (decimals of gross; dollars for ``value``
         holdings), by factor group and by factor, and the implied factor moves.
 
+    Raises
+    ------
+    ScenarioError
+        An unknown factor id (the message points to ``OF_FACTORS()``), a shock that is not a
+        finite number, or a shock above 100% in magnitude (-10 typed for -10%).
+    PortfolioError
+        The weights cannot be aligned (unknown tickers in a Series, wrong shape, no holding
+        in the universe).
+
+    Examples
+    --------
     >>> import xlfactor as xf
-    >>> data = xf.factor_model_data()
-    >>> result = xf.stress(data, data.benchmark_weights, {"momentum": 0.01}, propagate=False)
+    >>> data = xf.factor_model_data()        # the embedded simulated demo
+    >>> w = data.benchmark_weights           # the cap-weighted universe
+    >>> result = xf.stress(data, w, {"momentum": 0.01}, propagate=False)
     >>> int((result.implied_moves != 0).sum())
     0
     """
@@ -340,7 +392,40 @@ def iso_date(value: object, name: str = "start") -> str:
 
 @dataclass(frozen=True, eq=False)
 class ReplayResult(_PnlTotals):
-    """Today's book through stored factor returns of a day or window (daily decimals of gross)."""
+    """Today's book through the stored factor returns of a day or window (decimals of gross).
+
+    Totals: ``portfolio_pnl``, ``benchmark_pnl``, ``active_pnl`` (sums of the daily P&L)
+    and ``dollars``; ``compounded`` gives the compounded returns.
+
+    Parameters
+    ----------
+    name : str
+        The scenario's name, or ``start to end``.
+    start, end : str
+        First and last return date replayed (ISO dates, inclusive).
+    daily : pandas.DataFrame
+        Index ``date``; columns ``portfolio, benchmark, active``: each day's factor P&L.
+    summary : pandas.DataFrame
+        Index ``market, style, sector, industry, total``; sums over the days by group.
+    factors : pandas.DataFrame
+        One row per factor: summed factor return, exposures and summed P&L.
+    compounded : dict of str to float
+        ``portfolio``, ``benchmark``: ``prod(1 + daily) - 1``; ``active``: their difference.
+    gross : float or None
+        Dollars of gross exposure (``value`` holdings), else None.
+    description : str, default ""
+        The library's description of the episode.
+
+    Examples
+    --------
+    >>> import xlfactor as xf
+    >>> data = xf.factor_model_data()        # the embedded simulated demo
+    >>> w = data.benchmark_weights           # the cap-weighted universe
+    >>> day = data.snapshot.factor_returns.index[-1]
+    >>> result = xf.replay(data, w, day)
+    >>> result.days, result.start == result.end == day
+    (1, True)
+    """
 
     name: str
     start: str  # first return date replayed
@@ -354,7 +439,17 @@ class ReplayResult(_PnlTotals):
 
     @property
     def days(self) -> int:
-        """Number of return days replayed."""
+        """Number of return days replayed.
+
+        Examples
+        --------
+        >>> import xlfactor as xf
+        >>> data = xf.factor_model_data()        # the embedded simulated demo
+        >>> w = data.benchmark_weights           # the cap-weighted universe
+        >>> dates = data.snapshot.factor_returns.index
+        >>> xf.replay(data, w, dates[-5], dates[-1]).days
+        5
+        """
         return len(self.daily)
 
 
@@ -367,23 +462,53 @@ def replay(
     name: str = "",
     description: str = "",
 ) -> ReplayResult:
-    """Apply the stored factor returns of ``start``..``end`` (one day if ``end`` is None) to today's exposures.
+    """Apply the stored factor returns of ``start`` to ``end`` to today's exposures.
 
-    The daily factor P&L is ``x' f_t`` with today's exposures ``x``; the result gives the
-    sum over the days (by group and factor) and the compounded return
-    ``prod(1 + x' f_t) - 1``.
+    Each day's P&L is ``x' f_t`` with today's exposures ``x``; the result holds the daily
+    rows, their sums by group and factor, and the compounded returns.
+
+    Parameters
+    ----------
+    data : FactorModelData, Snapshot or None
+        The model; a snapshot is aligned with :func:`~xlfactor.factor_model_data`, None is the
+        embedded demo.
+    weights : ndarray of shape (n_assets,), Series by ticker, or holdings DataFrame
+        The book: decimals of gross in universe order, or a ``ticker, value|allocation``
+        table (``value`` holdings also give dollars).
+    start : str, date or Timestamp
+        First return date to replay.
+    end : str, date or Timestamp, optional
+        Last return date (inclusive); default ``start`` alone.
+    benchmark : ndarray of shape (n_assets,), Series by ticker, or holdings DataFrame, optional
+        Benchmark weights; default the cap-weighted universe.
+    name : str, default ""
+        A name for the result (default ``start to end``).
+    description : str, default ""
+        A description carried into the result.
+
+    Returns
+    -------
+    ReplayResult
+        Daily, summed and compounded P&L, decimals of gross, loss negative.
 
     Raises
     ------
     ScenarioError
-        If a date is outside the stored history (the message gives the covered range),
-        ``start`` is after ``end``, or the range holds no stored return day.
+        A date is not a date, ``end`` is before ``start``, or the range holds no stored
+        return day (the message gives the covered range).
+    PortfolioError
+        The weights cannot be aligned (unknown tickers in a Series, wrong shape, no holding
+        in the universe).
 
+    Examples
+    --------
     >>> import xlfactor as xf
-    >>> data = xf.factor_model_data()
-    >>> last = data.snapshot.factor_returns.index[-1]
-    >>> xf.replay(data, data.benchmark_weights, last).days
-    1
+    >>> data = xf.factor_model_data()        # the embedded simulated demo
+    >>> w = data.benchmark_weights           # the cap-weighted universe
+    >>> dates = data.snapshot.factor_returns.index
+    >>> result = xf.replay(data, w, dates[-21], dates[-1])
+    >>> result.days, round(result.active_pnl, 12)          # the benchmark against itself
+    (21, 0.0)
     """
     data = as_model(data)
     book = as_book(data, weights)
@@ -428,7 +553,44 @@ def daily_pnl(data: FactorModelData | Snapshot | None, weights: object, benchmar
 def worst_days(
     data: FactorModelData | Snapshot | None, weights: object, n: int = WORST_DAYS, benchmark: object = None, active: bool = False
 ) -> pd.DataFrame:
-    """The ``n`` stored days with the largest factor loss for this book: ``rank, date, pnl``, worst first."""
+    """The ``n`` stored days with the largest factor loss for this book, worst first.
+
+    Parameters
+    ----------
+    data : FactorModelData, Snapshot or None
+        The model; a snapshot is aligned with :func:`~xlfactor.factor_model_data`, None is the
+        embedded demo.
+    weights : ndarray of shape (n_assets,), Series by ticker, or holdings DataFrame
+        The book: decimals of gross in universe order, or a ``ticker, value|allocation``
+        table (``value`` holdings also give dollars).
+    n : int, default 5
+        How many days.
+    benchmark : ndarray of shape (n_assets,), Series by ticker, or holdings DataFrame, optional
+        Benchmark weights; default the cap-weighted universe.
+    active : bool, default False
+        Use the active book (portfolio minus benchmark) instead of the portfolio.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Columns ``rank, date, pnl`` (factor P&L of today's exposures on that day, a decimal
+        of gross, loss negative), worst first.
+
+    Raises
+    ------
+    PortfolioError
+        The weights cannot be aligned (unknown tickers in a Series, wrong shape, no holding
+        in the universe).
+
+    Examples
+    --------
+    >>> import xlfactor as xf
+    >>> data = xf.factor_model_data()        # the embedded simulated demo
+    >>> w = data.benchmark_weights           # the cap-weighted universe
+    >>> days = xf.worst_days(data, w, 3)
+    >>> days["rank"].tolist(), bool(days["pnl"].is_monotonic_increasing)
+    ([1, 2, 3], True)
+    """
     pnl = daily_pnl(data, weights, benchmark, active)
     order = np.argsort(pnl.to_numpy(), kind="stable")[: max(int(n), 0)]
     return pd.DataFrame({"rank": np.arange(1, len(order) + 1), "date": pnl.index[order], "pnl": pnl.to_numpy()[order]})
@@ -439,8 +601,43 @@ def worst_window(
 ) -> dict[str, object]:
     """The ``days``-day window of the stored history with the largest summed factor loss.
 
-    Returns ``start, end, days, pnl`` (sum of the daily P&L) and ``compounded``. With a
-    shorter history the whole history is the window.
+    Parameters
+    ----------
+    data : FactorModelData, Snapshot or None
+        The model; a snapshot is aligned with :func:`~xlfactor.factor_model_data`, None is the
+        embedded demo.
+    weights : ndarray of shape (n_assets,), Series by ticker, or holdings DataFrame
+        The book: decimals of gross in universe order, or a ``ticker, value|allocation``
+        table (``value`` holdings also give dollars).
+    days : int, default 21
+        Window length in trading days.
+    benchmark : ndarray of shape (n_assets,), Series by ticker, or holdings DataFrame, optional
+        Benchmark weights; default the cap-weighted universe.
+    active : bool, default False
+        Use the active book (portfolio minus benchmark) instead of the portfolio.
+
+    Returns
+    -------
+    dict
+        ``start``, ``end`` (ISO dates), ``days``, ``pnl`` (summed daily factor P&L, decimal of
+        gross, loss negative) and ``compounded`` (compounded return over the window).
+
+    Raises
+    ------
+    ScenarioError
+        The stored history is shorter than ``days``.
+    PortfolioError
+        The weights cannot be aligned (unknown tickers in a Series, wrong shape, no holding
+        in the universe).
+
+    Examples
+    --------
+    >>> import xlfactor as xf
+    >>> data = xf.factor_model_data()        # the embedded simulated demo
+    >>> w = data.benchmark_weights           # the cap-weighted universe
+    >>> window = xf.worst_window(data, w, 21)
+    >>> window["days"], bool(window["pnl"] < 0)
+    (21, True)
     """
     series = daily_pnl(data, weights, benchmark, active)
     pnl, dates = series.to_numpy(), series.index
@@ -489,7 +686,45 @@ def find_scenario(data: FactorModelData | Snapshot | None, name: str) -> pd.Seri
 def scenario(
     data: FactorModelData | Snapshot | None, weights: object, name_or_start: object, end: object = None, benchmark: object = None
 ) -> ReplayResult:
-    """Replay a library episode by name, or a date range (``name_or_start`` a date, ``end`` optional)."""
+    """Replay a library episode by name, or a date range.
+
+    Parameters
+    ----------
+    data : FactorModelData, Snapshot or None
+        The model; a snapshot is aligned with :func:`~xlfactor.factor_model_data`, None is the
+        embedded demo.
+    weights : ndarray of shape (n_assets,), Series by ticker, or holdings DataFrame
+        The book: decimals of gross in universe order, or a ``ticker, value|allocation``
+        table (``value`` holdings also give dollars).
+    name_or_start : str, date or Timestamp
+        A scenario name from the snapshot's library (case-insensitive), or a start date.
+    end : str, date or Timestamp, optional
+        Last date of a replayed range (default: the start day alone); ignored for a name.
+    benchmark : ndarray of shape (n_assets,), Series by ticker, or holdings DataFrame, optional
+        Benchmark weights; default the cap-weighted universe.
+
+    Returns
+    -------
+    ReplayResult
+        As :func:`replay`, named after the episode and carrying its description.
+
+    Raises
+    ------
+    ScenarioError
+        An unknown scenario name (the message lists the library) or a bad date range.
+    PortfolioError
+        The weights cannot be aligned (unknown tickers in a Series, wrong shape, no holding
+        in the universe).
+
+    Examples
+    --------
+    >>> import xlfactor as xf
+    >>> data = xf.factor_model_data()        # the embedded simulated demo
+    >>> w = data.benchmark_weights           # the cap-weighted universe
+    >>> crash = xf.scenario(data, w, "Simulated crash (demo)")   # the demo's library is simulated
+    >>> crash.days, crash.portfolio_pnl < 0
+    (6, True)
+    """
     data = as_model(data)
     if isinstance(name_or_start, (dt.date, pd.Timestamp)) or _looks_like_date(name_or_start):
         return replay(data, weights, name_or_start, end, benchmark)
@@ -511,9 +746,38 @@ SCENARIO_COLUMNS = ["scenario", "kind", "start", "end", "days", "portfolio", "po
 def scenario_table(data: FactorModelData | Snapshot | None, weights: object, benchmark: object = None) -> pd.DataFrame:
     """Every library episode replayed on this book, then its worst 21-day window and worst five days.
 
-    A snapshot without a library still gets the worst-days scenarios. Columns
-    ``scenario, kind, start, end, days, portfolio`` (summed daily factor P&L),
-    ``portfolio_compounded, benchmark, active, description``.
+    Parameters
+    ----------
+    data : FactorModelData, Snapshot or None
+        The model; a snapshot is aligned with :func:`~xlfactor.factor_model_data`, None is the
+        embedded demo.
+    weights : ndarray of shape (n_assets,), Series by ticker, or holdings DataFrame
+        The book: decimals of gross in universe order, or a ``ticker, value|allocation``
+        table (``value`` holdings also give dollars).
+    benchmark : ndarray of shape (n_assets,), Series by ticker, or holdings DataFrame, optional
+        Benchmark weights; default the cap-weighted universe.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per scenario: ``scenario, kind`` (library, worst window, worst day),
+        ``start, end, days``, summed and compounded portfolio P&L, benchmark and active P&L
+        (decimals of gross, loss negative) and ``description``.
+
+    Raises
+    ------
+    PortfolioError
+        The weights cannot be aligned (unknown tickers in a Series, wrong shape, no holding
+        in the universe).
+
+    Examples
+    --------
+    >>> import xlfactor as xf
+    >>> data = xf.factor_model_data()        # the embedded simulated demo
+    >>> w = data.benchmark_weights           # the cap-weighted universe
+    >>> table = xf.scenario_table(data, w)
+    >>> table["kind"].value_counts().to_dict()
+    {'worst day': 5, 'library': 2, 'worst window': 1}
     """
     data = as_model(data)
     book = as_book(data, weights)
@@ -601,7 +865,44 @@ def worst_scenarios(table: pd.DataFrame, n: int = 10) -> pd.DataFrame:
 
 @dataclass(frozen=True, eq=False)
 class HistoricalVaR:
-    """Historical-simulation VaR and expected shortfall next to the parametric ones (positive loss fractions)."""
+    """Historical-simulation VaR and expected shortfall next to the parametric ones.
+
+    All four figures are positive loss fractions of gross exposure at the horizon.
+
+    Parameters
+    ----------
+    confidence : float
+        Confidence level, e.g. 0.99.
+    horizon_days : float
+        Horizon in trading days.
+    var : float
+        Historical-simulation VaR.
+    expected_shortfall : float
+        Mean simulated loss at or beyond ``var``.
+    parametric_var : float
+        Normal VaR of the model's risk forecast for the horizon.
+    parametric_expected_shortfall : float
+        Normal expected shortfall of the same forecast.
+    factor_days : int
+        Stored factor-return days used.
+    residual_days : int
+        Stored residual days the bootstrap draws from.
+    draws : int
+        Simulated outcomes.
+    active : bool
+        Whether the figures are of the active book.
+    losses : ndarray of shape (draws,)
+        The simulated losses at the horizon (positive = loss).
+
+    Examples
+    --------
+    >>> import xlfactor as xf
+    >>> data = xf.factor_model_data()        # the embedded simulated demo
+    >>> w = data.benchmark_weights           # the cap-weighted universe
+    >>> h = xf.historical_var(data, w, 0.99, horizon_days=10)
+    >>> h.draws == h.factor_days * 50, h.expected_shortfall >= h.var
+    (True, True)
+    """
 
     confidence: float
     horizon_days: float
@@ -617,12 +918,32 @@ class HistoricalVaR:
 
     @property
     def ratio(self) -> float:
-        """Historical over parametric VaR (above 1: fatter tails than the normal model)."""
+        """Historical over parametric VaR (above 1: fatter tails than the normal model).
+
+        Examples
+        --------
+        >>> import xlfactor as xf
+        >>> data = xf.factor_model_data()        # the embedded simulated demo
+        >>> w = data.benchmark_weights           # the cap-weighted universe
+        >>> h = xf.historical_var(data, w, 0.99)
+        >>> bool(h.ratio == h.var / h.parametric_var)
+        True
+        """
         return self.var / self.parametric_var if self.parametric_var > 0 else math.nan
 
     @property
     def es_ratio(self) -> float:
-        """Historical over parametric expected shortfall."""
+        """Historical over parametric expected shortfall.
+
+        Examples
+        --------
+        >>> import xlfactor as xf
+        >>> data = xf.factor_model_data()        # the embedded simulated demo
+        >>> w = data.benchmark_weights           # the cap-weighted universe
+        >>> h = xf.historical_var(data, w, 0.99)
+        >>> bool(h.es_ratio == h.expected_shortfall / h.parametric_expected_shortfall)
+        True
+        """
         return self.expected_shortfall / self.parametric_expected_shortfall if self.parametric_expected_shortfall > 0 else math.nan
 
 
@@ -655,13 +976,49 @@ def historical_var(
     exposures; to it are added ``residual_draws`` idiosyncratic P&Ls ``w' e_s`` of stored
     residual days ``s`` drawn with replacement (a bootstrap of the names' residuals,
     independent of the factor day). VaR is the ``confidence`` quantile of the loss
-    (``numpy.quantile``, linear), expected shortfall the mean loss at or beyond it;
-    both scale with ``sqrt(horizon_days)`` like the parametric VaR shown next to them.
-    Positive loss fractions of gross; with ``active=True`` of the active book.
+    (``numpy.quantile``, linear), expected shortfall the mean loss at or beyond it; both
+    scale with ``sqrt(horizon_days)`` like the parametric VaR shown next to them.
 
+    Parameters
+    ----------
+    data : FactorModelData, Snapshot or None
+        The model; a snapshot is aligned with :func:`~xlfactor.factor_model_data`, None is the
+        embedded demo.
+    weights : ndarray of shape (n_assets,), Series by ticker, or holdings DataFrame
+        The book: decimals of gross in universe order, or a ``ticker, value|allocation``
+        table (``value`` holdings also give dollars).
+    confidence : float, default 0.95
+        Confidence level, strictly between 0 and 1.
+    horizon_days : float, default 1
+        Horizon in trading days, positive.
+    active : bool, default False
+        Use the active book (portfolio minus benchmark) instead of the portfolio.
+    benchmark : ndarray of shape (n_assets,), Series by ticker, or holdings DataFrame, optional
+        Benchmark weights; default the cap-weighted universe.
+    residual_draws : int, default 50
+        Idiosyncratic draws per factor day.
+    seed : int, default 12
+        Seed of the bootstrap: the same book and snapshot always give the same VaR.
+
+    Returns
+    -------
+    HistoricalVaR
+        Historical and parametric VaR and expected shortfall, positive loss fractions of
+        gross (of the active book with ``active=True``).
+
+    Raises
+    ------
+    ScenarioError
+        The snapshot stores no factor-return history.
+    PortfolioError
+        ``confidence`` or ``horizon_days`` is out of range, or the weights cannot be aligned.
+
+    Examples
+    --------
     >>> import xlfactor as xf
-    >>> data = xf.factor_model_data()
-    >>> h = xf.historical_var(data, data.benchmark_weights, 0.99)
+    >>> data = xf.factor_model_data()        # the embedded simulated demo
+    >>> w = data.benchmark_weights           # the cap-weighted universe
+    >>> h = xf.historical_var(data, w, 0.99)
     >>> h.var > 0 and h.parametric_var > 0
     True
     """

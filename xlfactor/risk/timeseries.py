@@ -38,8 +38,42 @@ class RegressionResult:
 
     ``table`` has one row per term (``alpha`` first, then the factors) with columns
     ``coefficient, std_error, t_stat, ci_low, ci_high`` (classical, 95%) and
-    ``nw_std_error, nw_t_stat, nw_ci_low, nw_ci_high`` (Newey-West), plus ``fmcar``
-    (NaN for alpha). Coefficients are per unit of daily factor return; alpha daily.
+    ``nw_std_error, nw_t_stat, nw_ci_low, nw_ci_high`` (Newey-West), plus ``fmcar`` (NaN
+    for alpha). Coefficients are per unit of daily factor return; alpha daily.
+
+    Parameters
+    ----------
+    table : pandas.DataFrame
+        The coefficient table, index ``alpha`` then the factor names.
+    alpha_daily : float
+        Intercept, daily decimal return.
+    alpha_annualized : float
+        ``alpha_daily x 252``.
+    betas : pandas.Series
+        (n_factors,) exposures per unit of daily factor return.
+    r_squared, adj_r_squared : float
+        Fit of the regression.
+    residual_volatility : float
+        Annualized decimal volatility of the residuals.
+    fmcar : pandas.Series
+        (n_factors,) each factor's share of ``Var(r)`` (factor marginal contribution to risk).
+    idiosyncratic_share : float
+        ``Var(e) / Var(r)``; ``fmcar.sum() + idiosyncratic_share == 1``.
+    n_observations : int
+        Days used.
+    newey_west_lags : int
+        Lags of the Newey-West errors.
+    residuals : pandas.Series
+        Daily decimal residuals, indexed by the dates used.
+
+    Examples
+    --------
+    >>> import xlfactor as xf
+    >>> from xlfactor.risk.timeseries import stock_returns
+    >>> snap = xf.load_snapshot()
+    >>> fit = xf.regress_returns(stock_returns(snap)["SIM0001"], snap.index_returns[["SPY"]])
+    >>> fit.table.index.tolist(), round(float(fit.fmcar.sum() + fit.idiosyncratic_share), 10)
+    (['alpha', 'SPY'], 1.0)
     """
 
     table: pd.DataFrame  # index: alpha, factor names
@@ -56,7 +90,23 @@ class RegressionResult:
     residuals: pd.Series  # daily decimals, index = dates used
 
     def summary(self) -> pd.DataFrame:
-        """One column of headline statistics (name -> value)."""
+        """One column of headline statistics (name -> value).
+
+        Returns
+        -------
+        pandas.DataFrame
+            Index ``alpha_daily, alpha_annualized, r_squared, adj_r_squared,
+            residual_volatility, idiosyncratic_share, observations, newey_west_lags``; column ``value``.
+
+        Examples
+        --------
+        >>> import xlfactor as xf
+        >>> from xlfactor.risk.timeseries import stock_returns
+        >>> snap = xf.load_snapshot()
+        >>> fit = xf.regress_returns(stock_returns(snap)["SIM0001"], snap.index_returns[["SPY"]])
+        >>> int(fit.summary().loc["observations", "value"]) == fit.n_observations
+        True
+        """
         return pd.Series(
             {
                 "alpha_daily": self.alpha_daily,
@@ -74,7 +124,35 @@ class RegressionResult:
 
 @dataclass(frozen=True, eq=False)
 class RollingExposures:
-    """Rolling-window regressions; each row is the window ending on its date."""
+    """Rolling-window regressions; each row is the window ending on its date.
+
+    Parameters
+    ----------
+    window : int
+        Days per regression.
+    alpha_daily : pandas.Series
+        (n_windows,) daily intercepts.
+    betas : pandas.DataFrame
+        (n_windows, n_factors) exposures.
+    fmcar : pandas.DataFrame
+        (n_windows, n_factors) shares of the variance.
+    idiosyncratic_share : pandas.Series
+        (n_windows,) residual share of the variance.
+    r_squared : pandas.Series
+        (n_windows,) fit.
+    jarque_bera_pvalue : pandas.Series
+        (n_factors,) normality test of each factor's rolling betas (a low p-value: an
+        interval on the exposure means little).
+
+    Examples
+    --------
+    >>> import xlfactor as xf
+    >>> from xlfactor.risk.timeseries import stock_returns
+    >>> snap = xf.load_snapshot()
+    >>> roll = xf.rolling_exposures(stock_returns(snap)["SIM0001"], snap.factor_returns[["market"]], window=63)
+    >>> roll.window, len(roll.betas) == len(roll.r_squared)
+    (63, True)
+    """
 
     window: int
     alpha_daily: pd.Series  # (n_windows,)

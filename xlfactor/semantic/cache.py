@@ -357,6 +357,18 @@ def semantic_factor_members(name_or_id: str, semantic_cache: str | os.PathLike[s
     ------
     SemanticError
         If the theme is not in the cache (the message lists the themes it has).
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> from pathlib import Path
+    >>> import pandas as pd
+    >>> import xlfactor as xf
+    >>> cache = Path(tempfile.mkdtemp()) / "themes.csv"
+    >>> labels = {"ticker": ["SIM0005", "SIM0006", "SIM0018"], "grid_scale_battery_storage": [1, 0, 1]}
+    >>> pd.DataFrame(labels).to_csv(cache, index=False)
+    >>> xf.semantic_factor_members("Grid-scale battery storage", cache)
+    ['SIM0005', 'SIM0018']
     """
     cache = read_cache(semantic_cache, must_exist=True)
     key = str(name_or_id).strip()

@@ -75,11 +75,44 @@ class SemanticDiscovery:
     """What :func:`discover_semantic_factors` found.
 
     ``candidates`` has one row per proposed theme (columns :data:`CANDIDATE_COLUMNS`:
-    members, in-sample and out-of-sample variance reductions as fractions, placebo
-    p-value, guardrail verdict, reason for rejection); ``accepted`` the rows kept;
-    ``skipped`` the rows rejected plus a run-level row when discovery did not run.
-    ``themes`` (accepted themes as factors), ``members`` and ``risk`` (before/after)
-    feed the report's Themes sheet.
+    members, in-sample and out-of-sample variance reductions as fractions, placebo p-value,
+    guardrail verdict, reason for rejection); ``accepted`` the rows kept; ``skipped`` the
+    rows rejected plus a run-level row when discovery did not run. ``themes`` (accepted
+    themes as factors), ``members`` and ``risk`` (before/after) feed the report's Themes sheet.
+
+    Parameters
+    ----------
+    candidates : pandas.DataFrame
+        Every proposed theme and its test.
+    accepted : pandas.DataFrame
+        The themes kept.
+    skipped : pandas.DataFrame
+        The themes rejected, with the reason (or why nothing ran).
+    themes : pandas.DataFrame
+        Accepted themes as extra factors: exposure, annualized volatility, risk contribution.
+    members : pandas.DataFrame
+        Theme membership of the book's holdings.
+    risk : pandas.DataFrame
+        The book's risk before and after adding the accepted themes, annualized decimals.
+    pca : pandas.DataFrame
+        The residual principal components shown to the client.
+    residual_share : float
+        The book's idiosyncratic share of total variance.
+    threshold : float
+        The share from which discovery runs.
+    notes : tuple of str, default ()
+        What happened to the cache and the client.
+    calls : dict of str to int
+        Client calls by task (empty when nothing ran).
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> import xlfactor as xf
+    >>> book = pd.DataFrame({"ticker": ["SIM0001", "SIM0002"], "value": [1e6, 5e5]})
+    >>> result = xf.discover_semantic_factors(book, threshold=1.0)   # below it: no client is built
+    >>> result.ran, len(result.candidates)
+    (False, 0)
     """
 
     candidates: pd.DataFrame
@@ -96,11 +129,36 @@ class SemanticDiscovery:
 
     @property
     def ran(self) -> bool:
-        """True when the threshold was reached and the client was asked."""
+        """True when the threshold was reached and the client was asked.
+
+        Examples
+        --------
+        >>> import pandas as pd
+        >>> import xlfactor as xf
+        >>> book = pd.DataFrame({"ticker": ["SIM0001"], "value": [1e6]})
+        >>> xf.discover_semantic_factors(book, threshold=1.0).ran
+        False
+        """
         return bool(self.calls)
 
     def report_tables(self) -> dict[str, pd.DataFrame]:
-        """The tables the report workbook's Themes sheet shows."""
+        """The tables the report workbook's Themes sheet shows.
+
+        Returns
+        -------
+        dict of str to pandas.DataFrame
+            ``semantic_summary, semantic_candidates, semantic_themes, semantic_risk,
+            semantic_members, semantic_notes``.
+
+        Examples
+        --------
+        >>> import pandas as pd
+        >>> import xlfactor as xf
+        >>> book = pd.DataFrame({"ticker": ["SIM0001"], "value": [1e6]})
+        >>> tables = xf.discover_semantic_factors(book, threshold=1.0).report_tables()
+        >>> sorted(tables)[:2], float(tables["semantic_summary"].loc["threshold", "value"])
+        (['semantic_candidates', 'semantic_members'], 1.0)
+        """
         summary = pd.DataFrame(
             {"value": {"residual_share": self.residual_share, "threshold": self.threshold,
                        "candidates": float(len(self.candidates)), "accepted": float(len(self.accepted))}}  # fmt: skip
@@ -167,6 +225,8 @@ def discover_semantic_factors(
     Returns
     -------
     SemanticDiscovery
+        The candidates with their tests, the accepted themes as factors, and the book's
+        risk before and after them; ``.ran`` is False when the threshold was not reached.
 
     Raises
     ------

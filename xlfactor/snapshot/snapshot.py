@@ -40,9 +40,76 @@ class ExposurePanel:
 class Snapshot:
     """A factor risk model as of one date.
 
-    Every array is in universe order (``tickers``) and factor order (``factor_names``,
-    which is the covariance order and includes ``market``). Risk is annualized;
-    returns are daily decimals (see :mod:`xlfactor.conventions`).
+    Load one with :func:`~xlfactor.load_snapshot`; every array is read-only. Every array is
+    in universe order (``tickers``) and factor order (``factor_names``, which is the
+    covariance order and includes ``market``). Risk is annualized; returns are daily
+    decimals (see :mod:`xlfactor.conventions`).
+
+    Parameters
+    ----------
+    metadata : dict
+        ``metadata.json``: ``as_of_date``, ``universe``, ``model_version``, ``source``,
+        ``simulated``, ``forecast_horizon_days``, ...
+    tickers : ndarray of shape (n_assets,)
+        Canonical universe tickers.
+    factor_names : ndarray of shape (n_factors,)
+        Factor ids (``market``, ``sector:Energy``, ``industry:Banks``, ``momentum``).
+    factor_groups : ndarray of shape (n_factors,)
+        ``market``, ``style``, ``sector`` or ``industry``.
+    exposures : ndarray of shape (n_assets, n_factors)
+        Standardized exposures; NaN where the file had no style value (read as neutral 0 by
+        the risk calls).
+    raw_exposures : ndarray of shape (n_assets, n_factors)
+        Values before standardization (NaN if absent).
+    market_cap : ndarray of shape (n_assets,)
+        Market caps in dollars; NaN if unknown.
+    factor_covariance : ndarray of shape (n_factors, n_factors)
+        Annualized decimal squared (the 21-day forecast, see ``forecast_horizon_days``).
+    idiosyncratic_risk : ndarray of shape (n_assets,)
+        Annualized decimal volatility.
+    idiosyncratic_observations : ndarray of shape (n_assets,)
+        Residual days behind each idiosyncratic estimate.
+    factor_returns : pandas.DataFrame
+        (n_days, n_factors) daily decimal factor returns, index ISO dates.
+    residual_returns : pandas.DataFrame
+        (n_days, n_assets) daily decimal idiosyncratic returns, NaN where absent.
+    exposure_panel : ExposurePanel, optional
+        Lagged exposures by date (``details/exposures_panel.csv.gz``) for attribution and
+        track history.
+    indexes : pandas.DataFrame, optional
+        Index and ETF list: ``ticker, name, benchmark, provider, default_benchmark``.
+    index_returns : pandas.DataFrame, optional
+        (n_days, n_indexes) daily decimal returns of the index and ETF series.
+    index_prices : pandas.DataFrame, optional
+        Long table ``date, ticker, close, ...``.
+    diagnostics : dict
+        What was repaired or read as neutral while loading, and the builder's notes.
+    quality : dict, optional
+        The builder's quality report (``quality.json``).
+    names : ndarray of shape (n_assets,), optional
+        Company names (``universe.csv`` column ``name``).
+    factor_covariance_daily : ndarray of shape (n_factors, n_factors), optional
+        The one-day forecast, annualized.
+    idiosyncratic_risk_daily : ndarray of shape (n_assets,), optional
+        The one-day idiosyncratic forecast, annualized volatility.
+    scenarios : pandas.DataFrame, optional
+        The scenario library (``scenarios.csv``): ``name, start, end, description``.
+    _memo : dict, optional
+        The memo of :meth:`cached` (private; leave it out).
+
+    Raises
+    ------
+    ValueError
+        An array's shape disagrees with ``tickers`` and ``factor_names``.
+
+    Examples
+    --------
+    >>> import xlfactor as xf
+    >>> snap = xf.load_snapshot()
+    >>> snap.exposures.shape == (len(snap.tickers), len(snap.factor_names))
+    True
+    >>> str(snap.factor_names[0]), snap.is_simulated
+    ('market', True)
     """
 
     metadata: dict[str, Any]
@@ -97,13 +164,26 @@ class Snapshot:
     def cached(self, key: str, compute: Callable[[], T]) -> T:
         """Value derived from this snapshot, computed once by ``compute()`` and kept with it.
 
-        The snapshot is immutable, so anything derived from it (aligned risk arrays,
-        report tables) can be kept with it; this is the one place that memo is read and
-        written. ``key`` names the derived value (e.g. ``"factor_model_data"``). The memo
-        is bounded (:data:`SNAPSHOT_MEMO_SIZE` values, least recently used dropped first:
-        one model per exposure date for a year of attribution would not fit otherwise) and
-        emptied by :func:`xlfactor.snapshot.memo.clear_memos`.
+        The snapshot is immutable, so anything derived from it (aligned risk arrays, report
+        tables) can be kept with it; this is the one place that memo is read and written.
+        The memo is bounded (:data:`SNAPSHOT_MEMO_SIZE` values, least recently used dropped
+        first: one model per exposure date for a year of attribution would not fit otherwise)
+        and emptied by :func:`xlfactor.snapshot.memo.clear_memos`.
 
+        Parameters
+        ----------
+        key : str
+            Names the derived value (e.g. ``"factor_model_data"``).
+        compute : callable
+            Called with no argument the first time ``key`` is asked for.
+
+        Returns
+        -------
+        object
+            The value ``compute()`` returned the first time.
+
+        Examples
+        --------
         >>> import xlfactor as xf
         >>> snap = xf.load_snapshot()
         >>> snap.cached("answer", lambda: 42), snap.cached("answer", lambda: 0)
@@ -113,7 +193,14 @@ class Snapshot:
 
     @property
     def as_of(self) -> str:
-        """ISO date of the model (exposures known at its close)."""
+        """ISO date of the model (exposures known at its close).
+
+        Examples
+        --------
+        >>> import xlfactor as xf
+        >>> xf.load_snapshot().as_of
+        '2026-10-30'
+        """
         return str(self.metadata.get("as_of_date", ""))
 
     @property
@@ -121,24 +208,58 @@ class Snapshot:
         """Horizon (trading days) of ``factor_covariance`` and ``idiosyncratic_risk``.
 
         Builder snapshots state it in ``metadata["forecast_horizon_days"]`` (21: the
-        Newey-West forecast of 21-day risk, annualized, as USE4 does); a snapshot that
-        does not state it is taken as 21-day too. The one-day forecast, when present, is
+        Newey-West forecast of 21-day risk, annualized, as USE4 does); a snapshot that does
+        not state it is taken as 21-day too. The one-day forecast, when present, is
         ``factor_covariance_daily`` / ``idiosyncratic_risk_daily`` (also annualized).
+
+        Examples
+        --------
+        >>> import xlfactor as xf
+        >>> xf.load_snapshot().forecast_horizon_days
+        21
         """
         return int(self.metadata.get("forecast_horizon_days", FORECAST_HORIZON_DAYS))
 
     @property
     def is_simulated(self) -> bool:
-        """True for a simulated market (the embedded demo); every report says so."""
+        """True for a simulated market (the embedded demo); every report says so.
+
+        Examples
+        --------
+        >>> import xlfactor as xf
+        >>> xf.load_snapshot().is_simulated
+        True
+        """
         return bool(self.metadata.get("simulated", False))
 
     @property
     def source(self) -> str:
-        """Where the snapshot came from (``xlfactor-demo``, a folder, a URL)."""
+        """Where the snapshot came from (``xlfactor-demo``, a folder, a URL).
+
+        Examples
+        --------
+        >>> import xlfactor as xf
+        >>> xf.load_snapshot().source
+        'xlfactor-demo'
+        """
         return str(self.metadata.get("source", ""))
 
     def describe(self) -> dict[str, Any]:
-        """Headline facts: as-of date, universe, size, model version, source, simulated."""
+        """Headline facts: as-of date, universe, size, model version, source, simulated.
+
+        Returns
+        -------
+        dict
+            ``as_of_date, universe, model_version, source, simulated, tickers, factors,
+            factor_return_days, panel_dates, scenarios`` and ``diagnostics`` (one line of text).
+
+        Examples
+        --------
+        >>> import xlfactor as xf
+        >>> facts = xf.load_snapshot().describe()
+        >>> facts["universe"], facts["tickers"], facts["simulated"]
+        ('xlfactor-demo', 1000, True)
+        """
         return {
             "as_of_date": self.as_of,
             "universe": self.metadata.get("universe", ""),

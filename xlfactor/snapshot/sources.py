@@ -138,6 +138,15 @@ def load_snapshot(
     ------
     SnapshotError
         If the source cannot be found, downloaded or validated (names the file and why).
+
+    Examples
+    --------
+    >>> import xlfactor as xf
+    >>> snap = xf.load_snapshot()            # the embedded simulated market, offline
+    >>> snap.as_of, len(snap.tickers), snap.is_simulated
+    ('2026-10-30', 1000, True)
+    >>> xf.load_snapshot("xlfactor-demo") is snap   # loaded once per process
+    True
     """
     try:
         as_of = as_of_date(as_of) or "latest"

@@ -29,15 +29,37 @@ _OPENFACTOR_GROUP = {"style": "style", "sector": "sector", "industry": "industry
 def write_snapshot(snapshot: Snapshot, folder: str | Path) -> Path:
     """Write ``snapshot`` to ``folder`` in the OpenFactor layout plus ``manifest.json``.
 
-    The files are written into a temporary sibling folder that is renamed into place
-    only once complete, so a crash never leaves a half-written snapshot at ``folder``.
-    An existing snapshot ``folder`` is replaced; any other non-empty folder is refused.
-    Files and folders get normal permissions (the umask's).
+    The files are written into a temporary sibling folder that is renamed into place only
+    once complete, so a crash never leaves a half-written snapshot at ``folder``. An
+    existing snapshot ``folder`` is replaced; any other non-empty folder is refused. Files
+    and folders get normal permissions (the umask's).
+
+    Parameters
+    ----------
+    snapshot : Snapshot
+        The model to write.
+    folder : str or Path
+        Target folder (created, or an existing snapshot folder replaced).
+
+    Returns
+    -------
+    Path
+        The folder written; ``load_snapshot(folder)`` reads it back.
 
     Raises
     ------
     FileWriteError
         If ``folder`` is a file, a non-empty folder that is not a snapshot, or cannot be written.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> from pathlib import Path
+    >>> import xlfactor as xf
+    >>> snap = xf.load_snapshot()
+    >>> folder = xf.write_snapshot(snap, Path(tempfile.mkdtemp()) / "demo")
+    >>> (folder / "metadata.json").is_file(), xf.load_snapshot(folder).as_of == snap.as_of
+    (True, True)
     """
     return finish_snapshot(stage_snapshot(snapshot, folder), folder)
 
