@@ -612,3 +612,12 @@ def test_a_text_cell_in_a_track_csv_is_refused_in_one_line(seven_days, tmp_path)
     with pytest.raises(XlfactorError, match="^" + re.escape(message)):
         load_track(history)
     assert OF_REALIZED(str(history)).startswith("#XLFACTOR: " + message)
+
+
+def test_an_unquoted_decimal_comma_in_a_comma_csv_is_refused_naming_the_line(tmp_path):
+    from xlfactor.risk import read_holdings_csv
+
+    path = tmp_path / "book.csv"
+    path.write_text("ticker,value\nSIM0001,2\nSIM0002,1,5\n")
+    with pytest.raises(XlfactorError, match=r"book.csv: line 3 has 3 fields but the header has 2 -- a decimal comma in a comma-separated file"):
+        read_holdings_csv(path)
