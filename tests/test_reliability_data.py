@@ -449,6 +449,7 @@ def _one_error_line(capsys) -> str:
     return lines[0]
 
 
+@pytest.mark.slow
 def test_build_with_all_market_caps_negative_is_refused_and_out_is_left_as_it_was(tiny_inputs, tmp_path, capsys):
     from xlfactor.cli import main
 
@@ -464,6 +465,7 @@ def test_build_with_all_market_caps_negative_is_refused_and_out_is_left_as_it_wa
     assert {p.name: p.read_bytes() for p in out.iterdir()} == before
 
 
+@pytest.mark.slow
 def test_build_with_a_header_only_classification_is_refused_and_out_is_left_as_it_was(tiny_inputs, tmp_path, capsys):
     from xlfactor.cli import main
 
@@ -475,6 +477,7 @@ def test_build_with_a_header_only_classification_is_refused_and_out_is_left_as_i
     assert {p.name: p.read_bytes() for p in out.iterdir()} == before
 
 
+@pytest.mark.slow
 def test_build_with_too_few_classified_names_is_refused(tiny_inputs, tmp_path, capsys):
     from xlfactor.cli import main
 
@@ -488,6 +491,7 @@ def test_build_with_too_few_classified_names_is_refused(tiny_inputs, tmp_path, c
     assert {p.name: p.read_bytes() for p in out.iterdir()} == before
 
 
+@pytest.mark.slow
 def test_names_dropped_for_missing_classification_are_counted_and_printed(tiny_inputs, tmp_path, capsys):
     import json
 
@@ -504,6 +508,7 @@ def test_names_dropped_for_missing_classification_are_counted_and_printed(tiny_i
     assert metadata["unclassified_names"] == 3 and metadata["tickers"] == 77
 
 
+@pytest.mark.slow
 def test_build_every_month_with_start_after_end_is_one_line(tiny_inputs, tmp_path, capsys):
     from xlfactor.cli import main
 
@@ -514,6 +519,7 @@ def test_build_every_month_with_start_after_end_is_one_line(tiny_inputs, tmp_pat
     assert not (tmp_path / "out").exists()
 
 
+@pytest.mark.slow
 def test_build_out_through_a_symlink_writes_the_target(tiny_inputs, tmp_path):
     from xlfactor.cli import main
 
@@ -612,3 +618,22 @@ def test_a_text_cell_in_a_track_csv_is_refused_in_one_line(seven_days, tmp_path)
     with pytest.raises(XlfactorError, match="^" + re.escape(message)):
         load_track(history)
     assert OF_REALIZED(str(history)).startswith("#XLFACTOR: " + message)
+
+
+def test_an_unquoted_decimal_comma_in_a_comma_csv_is_refused_naming_the_line(tmp_path):
+    from xlfactor.risk import read_holdings_csv
+
+    path = tmp_path / "book.csv"
+    path.write_text("ticker,value\nSIM0001,2\nSIM0002,1,5\n")
+    with pytest.raises(XlfactorError, match=r"book.csv: line 3 has 3 fields but the header has 2 -- a decimal comma in a comma-separated file"):
+        read_holdings_csv(path)
+
+
+def test_the_reliability_table_names_a_test_of_this_module_for_every_case():
+    import csv
+
+    rows = list(csv.DictReader((Path(__file__).parent / "reliability" / "data.csv").open()))
+    assert len(rows) >= 30 and all(row["handled"] == "yes" for row in rows)
+    for row in rows:
+        path, _, name = row["test"].partition("::")
+        assert path == "tests/test_reliability_data.py" and callable(globals().get(name.split("[")[0])), row

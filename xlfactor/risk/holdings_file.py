@@ -4,6 +4,8 @@ What the command line and the track job read. Rules:
 
 * The separator is detected from the header line: comma, semicolon (a European Excel
   export, whose numbers may use decimal commas and dot thousands separators) or tab.
+* A line with more fields than the header is refused naming the line (``AAA,1,5``: a
+  decimal comma in a comma-separated file is never read as two cells).
 * A file cut off mid-line is refused naming the line; a last line without a line end
   that still has every field is read, with a warning naming it (a hand-written file).
 * Blank rows are skipped and counted.
@@ -94,9 +96,13 @@ def read_holdings_csv(path: str | os.PathLike[str], name: str | None = None) -> 
         notes.append(
             f"{label}: line {last} has no line end; read as {lines[-1]!r} (check it if the file may be cut off)"
         )
+    for number, fields in enumerate(csv.reader(io.StringIO(text), delimiter=separator), start=1):
+        if len(fields) > len(header) and any(f.strip() for f in fields[len(header):]):
+            hint = " -- a decimal comma in a comma-separated file? quote the number (\"1,5\") or use semicolons" if separator == "," else ""
+            raise PortfolioError(f"{label}: line {number} has {len(fields)} fields but the header has {len(header)}{hint}")
     try:
         frame = pd.read_csv(
-            io.StringIO(text), sep=separator, dtype=str, keep_default_na=False, skip_blank_lines=False
+            io.StringIO(text), sep=separator, dtype=str, keep_default_na=False, skip_blank_lines=False, index_col=False
         )
     except (pd.errors.ParserError, pd.errors.EmptyDataError) as exc:
         detail = str(exc).strip().splitlines()[0]
