@@ -423,15 +423,20 @@ def _tear_sheet_tables(ws, report, chart_row: int, row: int) -> None:
                           "active_exposure": top["active_exposure"].to_numpy(), "te_share": top["te_share"].to_numpy()})  # fmt: skip
     section(ws, row, 5, f"Top {len(frame)} factor contributions to TE")
     header = row + 1
-    for j, text in enumerate(("Factor", "", "", "Group", "Active exposure", "", "Share of TE²")):
+    for j, text in enumerate(("Factor", "", "", "Group", "Active exposure", "", "Share of TE²", "")):
         cell = ws.cell(row=header, column=5 + j, value=text or None)
         cell.font, cell.fill = HEADER_FONT, HEADER_FILL
+    for j in (9, 11):  # the numbers span two columns each (room for their headers)
+        ws.merge_cells(start_row=header, start_column=j, end_row=header, end_column=j + 1)
+        ws.cell(row=header, column=j).alignment = Alignment(horizontal="right")
     for i, values in enumerate(frame.itertuples(index=False), start=header + 1):
         set_cell(ws.cell(row=i, column=5), values.factor)
         ws.merge_cells(start_row=i, start_column=5, end_row=i, end_column=7)
         set_cell(ws.cell(row=i, column=8), values.group)
         ws.cell(row=i, column=9, value=float(values.active_exposure)).number_format = RATIO
         ws.cell(row=i, column=11, value=float(values.te_share)).number_format = PERCENT
+        for j in (9, 11):
+            ws.merge_cells(start_row=i, start_column=j, end_row=i, end_column=j + 1)
     ws.cell(row=header + len(frame) + 1, column=5,
             value="Active exposure: weight for sectors and industries, standard deviations for styles.").font = NOTE_FONT
     last = header + len(frame)

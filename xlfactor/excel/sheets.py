@@ -334,7 +334,8 @@ def set_print_layout(ws: Worksheet) -> None:
     ws.page_setup.fitToWidth = 1
     ws.page_setup.fitToHeight = 1 if one_page else 0
     ws.page_margins.left = ws.page_margins.right = 0.4
-    ws.page_margins.top = ws.page_margins.bottom = 0.6
+    ws.page_margins.top, ws.page_margins.bottom = 0.5, 0.75
+    ws.page_margins.header, ws.page_margins.footer = 0.25, 0.3
     ws.print_area = f"A1:{get_column_letter(last_col)}{last_row}"
     header_rows = _header_rows(ws)
     if header_rows:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from openpyxl import Workbook
 from openpyxl.styles import Font
 
-from xlfactor.excel.sheets import DECIMAL, PERCENT, autosize, write_table
+from xlfactor.excel.sheets import DECIMAL, PERCENT, autosize, title_rows, write_table
 
 _FORMATS = {
     "explained_share": PERCENT,
@@ -39,8 +39,9 @@ def write_themes_sheet(wb: Workbook, discovery) -> None:
     ws = wb.create_sheet("Themes")
     tables = discovery.report_tables()
     row = 1
-    ws.cell(row=row, column=1, value="Semantic residual discovery").font = Font(name="Calibri", bold=True, size=12)
-    row += 2
+    row = title_rows(ws, "Themes: common risks the factors miss (semantic residual discovery)",
+                     "Themes proposed by an LLM from the residual returns, kept only when they beat same-size, same-sector "
+                     "placebos out of sample; accepted themes enter the risk as factors.")  # fmt: skip
     for title, key, index in (
         ("Summary", "semantic_summary", True),
         ("Accepted themes as factors", "semantic_themes", False),

@@ -41,7 +41,7 @@ def render_track_workbook(path: str | Path, tables: dict[str, pd.DataFrame], sta
     days = len(track)
     summary["A2"] = f"{days} recorded day(s)" + (f", {track['date'].iloc[0]} to {track['date'].iloc[-1]}" if days else "")
     if days and "simulated" in track and track["simulated"].astype(str).eq("True").any():
-        summary["A3"] = "SIMULATED MARKET: recorded on the embedded demo snapshot, not real data"
+        summary["A3"] = "SIMULATED MARKET: recorded on a snapshot built from simulated data, not real data"
         summary["A3"].font = Font(name="Calibri", bold=True, color="C00000")
         summary["A3"].fill = WARNING_FILL
     summary["A5"] = "Realized statistics (from the stored daily returns; windows shown when enough days exist)"
