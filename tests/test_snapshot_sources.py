@@ -353,3 +353,16 @@ def test_limits_from_arguments_and_environment(http_root, model, monkeypatch):
     assert SourceLimits.from_env() == SourceLimits(deadline_seconds=30.0, max_file_bytes=1_000_000)
     assert SourceLimits.from_env(deadline_seconds=5).deadline_seconds == 5
     assert_same_model(xf.load_snapshot(f"{base}/snap"), model)
+
+
+def test_concurrent_loads_download_once(http_root, model):
+    from concurrent.futures import ThreadPoolExecutor
+
+    root, base = http_root
+    write_openfactor_folder(root / "snap", model)
+    _QuietHandler.requests.clear()
+    with ThreadPoolExecutor(4) as pool:
+        loaded = list(pool.map(lambda _: xf.load_snapshot(f"{base}/snap"), range(4)))
+    for snapshot in loaded:
+        assert_same_model(snapshot, model)
+    assert [r.split("?")[0] for r in _QuietHandler.requests].count("/snap/residual_returns.csv") == 1

@@ -345,7 +345,7 @@ def _rewrite_npz(path: Path, change) -> None:
 
 
 def _binary_folder() -> Path:
-    (found,) = list((Path(os.environ["XLFACTOR_CACHE_DIR"]) / "binary").iterdir())
+    (found,) = [p for p in (Path(os.environ["XLFACTOR_CACHE_DIR"]) / "binary").iterdir() if p.is_dir()]
     return found
 
 
