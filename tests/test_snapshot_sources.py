@@ -336,3 +336,33 @@ def test_cache_folder_from_platformdirs_unless_overridden(monkeypatch, tmp_path)
     assert sources.cache_dir() == Path(platformdirs.user_cache_dir("xlfactor", appauthor=False))
     monkeypatch.setenv("XLFACTOR_CACHE_DIR", str(tmp_path / "mine"))
     assert sources.cache_dir() == tmp_path / "mine"
+
+
+def test_limits_from_arguments_and_environment(http_root, model, monkeypatch):
+    from xlfactor.snapshot import SourceLimits
+
+    root, base = http_root
+    write_openfactor_folder(root / "snap", model)
+    with pytest.raises(xf.SnapshotError, match=r"over the 100 bytes size cap"):
+        xf.load_snapshot(f"{base}/snap", limits=SourceLimits(max_file_bytes=100))
+    monkeypatch.setenv("XLFACTOR_DOWNLOAD_DEADLINE", "soon")
+    with pytest.raises(xf.XlfactorError, match=r"^XLFACTOR_DOWNLOAD_DEADLINE='soon' is not a positive number$"):
+        xf.load_snapshot(f"{base}/snap")
+    monkeypatch.setenv("XLFACTOR_DOWNLOAD_DEADLINE", "30")
+    monkeypatch.setenv("XLFACTOR_MAX_FILE_BYTES", "1e6")
+    assert SourceLimits.from_env() == SourceLimits(deadline_seconds=30.0, max_file_bytes=1_000_000)
+    assert SourceLimits.from_env(deadline_seconds=5).deadline_seconds == 5
+    assert_same_model(xf.load_snapshot(f"{base}/snap"), model)
+
+
+def test_concurrent_loads_download_once(http_root, model):
+    from concurrent.futures import ThreadPoolExecutor
+
+    root, base = http_root
+    write_openfactor_folder(root / "snap", model)
+    _QuietHandler.requests.clear()
+    with ThreadPoolExecutor(4) as pool:
+        loaded = list(pool.map(lambda _: xf.load_snapshot(f"{base}/snap"), range(4)))
+    for snapshot in loaded:
+        assert_same_model(snapshot, model)
+    assert [r.split("?")[0] for r in _QuietHandler.requests].count("/snap/residual_returns.csv") == 1

@@ -345,7 +345,7 @@ def _rewrite_npz(path: Path, change) -> None:
 
 
 def _binary_folder() -> Path:
-    (found,) = list((Path(os.environ["XLFACTOR_CACHE_DIR"]) / "binary").iterdir())
+    (found,) = [p for p in (Path(os.environ["XLFACTOR_CACHE_DIR"]) / "binary").iterdir() if p.is_dir()]
     return found
 
 
@@ -443,3 +443,14 @@ def test_reliability_table_lists_real_tests():
         name = re.sub(r"\[.*\]$", "", node)
         source = (Path(__file__).parents[1] / path).read_text(encoding="utf-8")
         assert f"def {name}(" in source, row["test"]
+
+
+def test_local_manifest_naming_a_file_outside_is_refused(hand_folder, tmp_path):
+    secret = tmp_path / "secret.txt"
+    secret.write_text("not yours")
+    name = os.path.relpath(secret, hand_folder)
+    (hand_folder / "manifest.json").write_text(json.dumps({"files": {name: {"bytes": 9, "sha256": "0" * 64}}}))
+    with pytest.raises(xf.SnapshotError) as caught:
+        xf.load_snapshot(hand_folder)
+    message = _one_line(caught.value)
+    assert message.startswith("snapshot file manifest.json: unsafe file name") and "not yours" not in message

@@ -10,7 +10,9 @@ import hashlib
 import json
 from pathlib import Path
 
+from xlfactor.errors import SnapshotError
 from xlfactor.snapshot import layout
+from xlfactor.snapshot.validation import relative_name
 
 
 def file_digest(path: Path) -> str:
@@ -41,10 +43,16 @@ def verify_manifest(folder: Path) -> str | None:
         entries = json.loads(manifest_path.read_text())["files"]
     except (ValueError, KeyError, TypeError):
         return "unreadable manifest"
+    if not isinstance(entries, dict):
+        return "unreadable manifest"
     for name, entry in entries.items():
+        try:
+            relative_name(name, layout.MANIFEST, "file name")
+        except SnapshotError:
+            return f"unsafe file name {name!r} (not a plain relative name)"
         path = folder / name
         if not path.is_file():
             return f"{name} missing"
-        if path.stat().st_size != entry["bytes"] or file_digest(path) != entry["sha256"]:
+        if not isinstance(entry, dict) or path.stat().st_size != entry.get("bytes") or file_digest(path) != entry.get("sha256"):
             return f"{name} does not match its checksum"
     return None

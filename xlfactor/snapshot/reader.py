@@ -258,7 +258,7 @@ def _exposure_matrix(
     rows_tickers = np.asarray(_normalized(long["ticker"]))
     factors = long["factor"].astype(str).str.strip().to_numpy()
     values, blank = _numeric_cells(long["value"], file, "style exposure values", rows_tickers, factors)
-    check_magnitude(values, MAX_EXPOSURE, file, "exposure values", _pairs(rows_tickers, factors))
+    check_magnitude(values, MAX_EXPOSURE, file, "exposure values", lambda: _pairs(rows_tickers, factors))
     if "raw_value" in long.columns:
         raw_values, _ = _numeric_cells(long["raw_value"], file, "raw_value cells", rows_tickers, factors)
     else:
@@ -375,8 +375,10 @@ def _pairs(first: np.ndarray, second: np.ndarray) -> np.ndarray:
 
 def _factor_returns(frame: pd.DataFrame, factor_names: list[str], diagnostics: dict[str, Any]) -> pd.DataFrame:
     frame = numeric_frame(frame, layout.FACTOR_RETURNS)
-    check_magnitude(frame.to_numpy(), MAX_DAILY_FACTOR_RETURN, layout.FACTOR_RETURNS, "daily factor returns",
-                    _pairs(np.repeat(frame.index.astype(str), frame.shape[1]), np.tile(frame.columns.astype(str), len(frame))).reshape(frame.shape))
+    check_magnitude(
+        frame.to_numpy(), MAX_DAILY_FACTOR_RETURN, layout.FACTOR_RETURNS, "daily factor returns",
+        lambda: _pairs(np.repeat(frame.index.astype(str), frame.shape[1]), np.tile(frame.columns.astype(str), len(frame))).reshape(frame.shape),
+    )
     frame.index = frame.index.astype(str)
     frame.index.name = "date"
     if not frame.index.is_monotonic_increasing or frame.index.has_duplicates:
@@ -393,7 +395,9 @@ def _wide_returns(
     """Pivot long (date, ticker, return) rows to a date x ticker frame, refusing text, infinite or implausible returns."""
     dates = long["date"].astype(str).to_numpy()
     names = np.asarray(_normalized(long["ticker"]))
-    labels = _pairs(dates, names)
+    def labels() -> np.ndarray:
+        return _pairs(dates, names)
+
     values = numeric_column(long[column], file, labels)
     check_magnitude(values, MAX_DAILY_ASSET_RETURN, file, "daily returns", labels)
     if tickers is not None:
@@ -423,7 +427,7 @@ def _exposure_panel(
     f_pos = pd.Index(factor_names).get_indexer(long["factor"].astype(str).to_numpy())
     factors = long["factor"].astype(str).to_numpy()
     values, blank = _numeric_cells(long["value"], layout.EXPOSURES_PANEL, "exposure values", names, factors)
-    check_magnitude(values, MAX_EXPOSURE, layout.EXPOSURES_PANEL, "exposure values", _pairs(names, factors))
+    check_magnitude(values, MAX_EXPOSURE, layout.EXPOSURES_PANEL, "exposure values", lambda: _pairs(names, factors))
     keep = (t_pos >= 0) & (f_pos >= 0)
     if (t_pos < 0).any():
         diagnostics["panel_tickers_outside_universe"] = f"{len(set(names[t_pos < 0]))} panel tickers ignored"

@@ -19,6 +19,7 @@ Loaded snapshots are kept for the process.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import logging
@@ -28,7 +29,7 @@ import shutil
 import urllib.error
 import time
 import urllib.parse
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -293,6 +294,11 @@ def _read_cached(folder: Path, source: str, limits: SourceLimits) -> Snapshot:
     stamp = json.dumps([str(folder), _folder_fingerprint(folder)])
     binary = cache_path("binary", hashlib.sha256(stamp.encode()).hexdigest()[:24])
     digest = sources_digest(folder)
+    with _cache_lock(binary.parent, f"{binary.name}.lock", limits.deadline_seconds):
+        return _read_binary_or_rebuild(folder, source, limits, binary, digest)
+
+
+def _read_binary_or_rebuild(folder: Path, source: str, limits: SourceLimits, binary: Path, digest: str) -> Snapshot:
     note = None
     if binary.exists():
         problem = binary_problem(binary, digest)
@@ -355,18 +361,39 @@ def _fetch_remote(prefix: str, as_of: str, progress: Progress | None, limits: So
     final = cache_path("snapshots", root.name, date)
     if (final / layout.MANIFEST).is_file():
         return final
-    staging = make_temp_folder(root, f".{date}.", final)
-    try:
-        base = _download_snapshot(prefix, candidates, date, staging, limits, progress, bust)
-        write_manifest(staging)
-        (staging / "source.txt").write_text(f"{display_url(base)}\n")
-        if not final.resolve().is_relative_to(root.resolve()):  # checked again right before the move
-            raise SnapshotError("cache", f"{final} resolves outside {root}")
-        replace_folder(staging, final)
-    except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
-        raise
+    # One download per source and date at a time, across threads and processes; the others wait, then reuse it.
+    with _cache_lock(root, f".{date}.lock", limits.deadline_seconds * len(layout.ALL_FILES)):
+        if (final / layout.MANIFEST).is_file():
+            return final
+        staging = make_temp_folder(root, f".{date}.", final)
+        try:
+            base = _download_snapshot(prefix, candidates, date, staging, limits, progress, bust)
+            write_manifest(staging)
+            (staging / "source.txt").write_text(f"{display_url(base)}\n")
+            if not final.resolve().is_relative_to(root.resolve()):  # checked again right before the move
+                raise SnapshotError("cache", f"{final} resolves outside {root}")
+            replace_folder(staging, final)
+        except BaseException:
+            shutil.rmtree(staging, ignore_errors=True)
+            raise
     return final
+
+
+@contextlib.contextmanager
+def _cache_lock(folder: Path, name: str, timeout: float) -> Iterator[None]:
+    """Hold the file lock ``folder/name`` (created inside the cache), waiting at most ``timeout`` seconds."""
+    import filelock
+
+    folder.mkdir(parents=True, exist_ok=True)
+    lock = filelock.FileLock(str(folder / plain_name(name, "cache", "lock name")))
+    try:
+        lock.acquire(timeout=timeout)
+    except filelock.Timeout:
+        raise SnapshotError("cache", f"{folder} stayed locked by another download for {timeout:g} s") from None
+    try:
+        yield
+    finally:
+        lock.release()
 
 
 def _cached_dates(root: Path) -> list[Path]:

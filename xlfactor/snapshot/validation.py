@@ -10,6 +10,7 @@ the exposure panel are read as 0 without a diagnostic. Neither is checked here.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -270,29 +271,37 @@ def numeric_frame(frame: pd.DataFrame, file: str) -> pd.DataFrame:
     return values.mask(blank)
 
 
-def numeric_column(column: pd.Series, file: str, labels: np.ndarray) -> FloatArray:
-    """A long file's value column as floats (blank or ``nan`` = NaN); text or infinite values are refused."""
+def numeric_column(column: pd.Series, file: str, labels: Callable[[], np.ndarray]) -> FloatArray:
+    """A long file's value column as floats (blank or ``nan`` = NaN); text or infinite values are refused.
+
+    ``labels()`` gives each row's label for the message (called only on failure).
+    """
     values = pd.to_numeric(column, errors="coerce").to_numpy(dtype=float, copy=True)
     blank = column.isna().to_numpy()
     if column.dtype == object:
         blank |= column.astype(str).str.strip().str.lower().isin(["", "nan"]).to_numpy()
     bad = ~blank & ~np.isfinite(values)
     if bad.any():
-        cells = ", ".join(f"{label}={text!s:.20}" for label, text in list(zip(np.asarray(labels)[bad], column[bad]))[:5])
+        cells = ", ".join(f"{label}={text!s:.20}" for label, text in list(zip(np.asarray(labels())[bad], column[bad]))[:5])
         raise SnapshotError(file, f"{int(bad.sum())} non-numeric or infinite values ({cells})")
     values[blank] = np.nan
     return values
 
 
-def check_magnitude(values: np.ndarray, limit: float, file: str, what: str, labels: np.ndarray | None = None) -> None:
-    """Refuse finite entries with ``|value| > limit`` (NaN entries are ignored)."""
+def check_magnitude(
+    values: np.ndarray, limit: float, file: str, what: str, labels: Callable[[], np.ndarray] | None = None
+) -> None:
+    """Refuse finite entries with ``|value| > limit`` (NaN entries are ignored).
+
+    ``labels()`` gives each entry's label (same shape as ``values``), called only on failure.
+    """
     values = np.asarray(values, dtype=float)
     with np.errstate(invalid="ignore"):
         bad = np.abs(values) > limit
     if bad.any():
         where = ""
         if labels is not None:
-            shown = list(zip(np.asarray(labels)[bad], values[bad]))[:5]
+            shown = list(zip(np.asarray(labels())[bad], values[bad]))[:5]
             where = " (" + ", ".join(f"{label} {value:.4g}" for label, value in shown) + ")"
         raise SnapshotError(file, f"{int(bad.sum())} {what} beyond +/-{limit:g}, not plausible{where}")
 
