@@ -16,7 +16,8 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 SCRIPTS = sorted(p.name for p in (ROOT / "examples").glob("*.py"))
 
-# A phrase each script's output must hold: the task was done, not only started.
+# A phrase each task's output must hold: the task was done, not only started. A script added
+# later without an entry here must still run and print something.
 PROMISES = {
     "hedge_a_book.py": ["ETF hedge", "risk before", "ETF cascade of", "keep"],
     "stress_a_book.py": ["market -10%", "worst 21 days", "VaR 99% 10 days"],
@@ -26,8 +27,8 @@ PROMISES = {
 }
 
 
-def test_every_script_has_a_promise():
-    assert SCRIPTS and set(SCRIPTS) == set(PROMISES)
+def test_every_task_has_its_script():
+    assert set(PROMISES) <= set(SCRIPTS)
 
 
 @pytest.mark.parametrize("script", SCRIPTS)
@@ -37,6 +38,7 @@ def test_example_script(script, tmp_path):
         [sys.executable, str(ROOT / "examples" / script)], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=600
     )
     assert result.returncode == 0, result.stdout + result.stderr
-    for phrase in PROMISES[script]:
+    assert result.stdout.strip(), f"{script} printed nothing"
+    for phrase in PROMISES.get(script, []):
         assert phrase in result.stdout, f"{script} did not print {phrase!r}:\n{result.stdout}"
     assert "Traceback" not in result.stderr
