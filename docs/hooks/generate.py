@@ -206,3 +206,11 @@ def on_page_markdown(markdown, page, config, files):
         if marker in markdown:
             markdown = markdown.replace(marker, generate())
     return markdown
+
+
+SPHINX_ROLE = re.compile(r":(?:meth|func|class|data|mod|attr|exc):(<code>)")
+
+
+def on_page_content(html, page, config, files):
+    """Drop the Sphinx roles (``:meth:`x```) the docstrings use, keeping the code they mark."""
+    return SPHINX_ROLE.sub(r"\1", html)
