@@ -78,6 +78,7 @@ THIRD_PARTY = {
     "openai": ("xlfactor.semantic",),
     "statsmodels": ("xlfactor.risk.timeseries",),
     "tqdm": ("xlfactor.cli", "xlfactor.reporting.batch_run"),  # progress bars of the command line
+    "cvxpy": ("xlfactor.optimize.solver",),  # the optimizer (imported when it solves)
 }
 
 

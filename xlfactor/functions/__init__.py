@@ -24,6 +24,7 @@ from xlfactor.functions import track as track_functions  # isort: skip
 from xlfactor.functions import hedging  # isort: skip
 from xlfactor.functions import scenarios  # isort: skip
 from xlfactor.functions import themes  # isort: skip
+from xlfactor.functions import optimize as optimize_functions  # isort: skip
 from xlfactor.functions.catalog import (
     ARGUMENT_HELP,
     CATALOG,
@@ -46,6 +47,7 @@ __all__ = [
     "Argument",
     "WorksheetFunction",
     "hedging",
+    "optimize_functions",
     "portfolio_risk",
     "track_functions",
     "reference_markdown",

@@ -1,0 +1,132 @@
+"""Worksheet functions from risk to trades: the limits check, what-if figures and the optimizer.
+
+Each body is argument parsing plus one call into :mod:`xlfactor.optimize`. Limits are a
+range with the header ``limit, name, min, max``; trades a range ``ticker, value`` (dollars)
+or, with the header ``allocation``, decimals of the book's gross. Weights are decimals of
+the book's gross before the trades.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+
+import pandas as pd
+
+from xlfactor.errors import UnknownTickersError, XlfactorError
+from xlfactor.functions.catalog import register_arguments, snapshot_model_data, worksheet_function
+from xlfactor.functions.ranges import as_rows, is_blank, optional_flag, optional_text, parse_holdings_range, table, text_list
+from xlfactor.optimize import check_limits, optimize, what_if
+
+register_arguments(
+    {
+        "limits": "Range with the header limit, name, min, max: one limit per row (weight, exposure, active_exposure, tracking_error, ...).",
+        "trades": "Two-column range: ticker, value (dollars, negative sells); header 'allocation' means decimals of the book's gross.",
+        "alpha": "Two-column range: ticker, expected annual return (decimal), for the alpha objective.",
+        "candidates": "Range of tickers that may be traded; default every universe name (and instruments named in limits).",
+    },
+    ranges=("limits", "trades", "alpha", "candidates"),
+)
+
+_LIMITS: OrderedDict[tuple, pd.DataFrame] = OrderedDict()
+_LIMITS_SIZE = 64
+
+
+def _frame(holdings: object, name: str) -> pd.DataFrame:
+    """A holdings-like range (``ticker, value|allocation``) as a frame, through the memoized range parser."""
+    parsed = parse_holdings_range(holdings, name)
+    return pd.DataFrame({"ticker": parsed.tickers, parsed.kind: parsed.amounts})
+
+
+def _limits(value: object) -> list[list[object]]:
+    """The rows of a limits range (memoized on its contents: a warm cell parses nothing twice)."""
+    rows = [list(r) for r in as_rows(value) if not all(is_blank(c) for c in r)]
+    if not rows:
+        raise XlfactorError("limits is empty: give a range with the header limit, name, min, max")
+    key = tuple(tuple(r) for r in rows)
+    hit = _LIMITS.get(key)
+    if hit is not None:
+        _LIMITS.move_to_end(key)
+        return hit
+    _LIMITS[key] = rows
+    if len(_LIMITS) > _LIMITS_SIZE:
+        _LIMITS.popitem(last=False)
+    return rows
+
+
+def _context(holdings, snapshot, as_of, ignore_unknown, benchmark=None):
+    data = snapshot_model_data(snapshot, as_of)
+    portfolio = _frame(holdings, "holdings")
+    bench = None if benchmark is None or not text_list(benchmark) else _frame(benchmark, "benchmark")
+    return data, portfolio, bench, optional_flag(ignore_unknown, "ignore_unknown")
+
+
+def _refuse_missing(missing: pd.DataFrame, ignore: bool) -> None:
+    if len(missing) and not ignore:
+        raise UnknownTickersError(list(missing["ticker"]))
+
+
+def _check_rows(check: pd.DataFrame) -> list[list[object]]:
+    columns = ["row", "limit", "name", "min", "max", "before", "at_before", "breach_before", "after", "at_after", "breach"]
+    return [[*r] for r in check[columns].itertuples(index=False, name=None)]
+
+
+@worksheet_function(returns="table")
+def OF_CHECKLIMITS(holdings, limits, trades=None, benchmark=None, snapshot=None, as_of=None, ignore_unknown=None):  # noqa: N802
+    """Each limit's value before and after the trades, its min and max, and whether it is breached (TRUE = breach)."""
+    data, portfolio, bench, ignore = _context(holdings, snapshot, as_of, ignore_unknown, benchmark)
+    trade_frame = None if trades is None or not text_list(trades) else _frame(trades, "trades")
+    check = check_limits(data, portfolio, _limits(limits), trade_frame, bench)
+    _refuse_missing(check.attrs.get("missing", pd.DataFrame()), ignore)
+    columns = ["row", "limit", "name", "min", "max", "before", "at_before", "breach_before", "after", "at_after", "breach"]
+    return table(columns, _check_rows(check))
+
+
+@worksheet_function(returns="table")
+def OF_WHATIF(holdings, trades, benchmark=None, snapshot=None, as_of=None, ignore_unknown=None):  # noqa: N802
+    """Headline risk figures and every factor exposure before and after the trades, with the change."""
+    data, portfolio, bench, ignore = _context(holdings, snapshot, as_of, ignore_unknown, benchmark)
+    result = what_if(data, portfolio, _frame(trades, "trades"), bench)
+    _refuse_missing(result.missing, ignore)
+    rows = [[metric, "headline", *values] for metric, values in zip(result.summary.index, result.summary.to_numpy().tolist())]
+    e = result.exposures
+    rows += [[f, g, b, a, c] for f, g, b, a, c in zip(e["factor"], e["group"], e["before"], e["after"], e["change"])]
+    return table(["metric", "group", "before", "after", "change"], rows)
+
+
+@worksheet_function(returns="table")
+def OF_OPTIMIZE(holdings, limits, objective=None, alpha=None, candidates=None, benchmark=None, snapshot=None, as_of=None,  # noqa: N802
+                ignore_unknown=None):  # fmt: skip
+    """Trades that bring the book inside its limits at the best objective: the trade list, then the check before and after."""
+    data, portfolio, bench, ignore = _context(holdings, snapshot, as_of, ignore_unknown, benchmark)
+    alpha_frame = None
+    if alpha is not None and text_list(alpha):
+        pairs = _frame(alpha, "alpha")
+        alpha_frame = pd.DataFrame({"ticker": pairs["ticker"], "alpha": pairs.iloc[:, 1]})
+    names = text_list(candidates) if candidates is not None else []
+    result = optimize(data, portfolio, _limits(limits), optional_text(objective) or "tracking_error", alpha_frame, bench, names or None)
+    _refuse_missing(result.missing, ignore)
+    return table(*_optimize_layout(result))
+
+
+CHECK_HEADER = ["row", "limit", "name", "min", "max", "before", "at_before", "breach_before", "after", "at_after", "breach"]
+
+
+def _optimize_layout(result) -> tuple[list[str], list[list[object]]]:
+    """The spilled OF_OPTIMIZE table: trades; then the status; the check; the shadow prices; the notes (blank rows between)."""
+    width = len(CHECK_HEADER)
+    dollars = result.capital is not None
+    header = ["ticker", "current_weight", "target_weight", "trade_weight"] + (["trade_value"] if dollars else [])
+    rows: list[list[object]] = []
+    for r in result.trades.itertuples(index=False):
+        rows.append([r.ticker, r.current_weight, r.target_weight, r.trade_weight] + ([r.trade_value] if dollars else []))
+    if not rows:
+        rows.append(["(no trade)"])
+    rows += [[], ["status", result.status, result.objective, result.objective_value],
+             ["tracking_error", "before", result.tracking_error_before, "after", result.tracking_error_after], [], CHECK_HEADER]
+    rows += _check_rows(result.check)
+    rows += [[], ["binding row", "limit", "name", "side", "bound", "elements", "shadow_price", "largest", "its shadow_price",
+                  result.shadow_price_unit]]
+    rows += [[*r] for r in result.binding.itertuples(index=False, name=None)]
+    rows += [["note", n] for n in result.notes]
+    padded = [list(r) + [None] * (width - len(r)) for r in rows]
+    return header + [None] * (width - len(header)), padded
