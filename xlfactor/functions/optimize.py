@@ -15,7 +15,9 @@ import pandas as pd
 from xlfactor.errors import UnknownTickersError, XlfactorError
 from xlfactor.functions.catalog import register_arguments, snapshot_model_data, worksheet_function
 from xlfactor.functions.ranges import as_rows, is_blank, optional_flag, optional_text, parse_holdings_range, table, text_list
-from xlfactor.optimize import check_limits, optimize, what_if
+from xlfactor.optimize import optimize, what_if
+from xlfactor.optimize.check import CHECK_COLUMNS as CHECK_HEADER
+from xlfactor.optimize.check import check_holdings
 
 register_arguments(
     {
@@ -29,12 +31,6 @@ register_arguments(
 
 _LIMITS: OrderedDict[tuple, pd.DataFrame] = OrderedDict()
 _LIMITS_SIZE = 64
-
-
-def _frame(holdings: object, name: str) -> pd.DataFrame:
-    """A holdings-like range (``ticker, value|allocation``) as a frame, through the memoized range parser."""
-    parsed = parse_holdings_range(holdings, name)
-    return pd.DataFrame({"ticker": parsed.tickers, parsed.kind: parsed.amounts})
 
 
 def _limits(value: object) -> list[list[object]]:
@@ -54,9 +50,10 @@ def _limits(value: object) -> list[list[object]]:
 
 
 def _context(holdings, snapshot, as_of, ignore_unknown, benchmark=None):
+    """(model data, parsed holdings, parsed benchmark or None, ignore flag): the parsed ranges are memoized."""
     data = snapshot_model_data(snapshot, as_of)
-    portfolio = _frame(holdings, "holdings")
-    bench = None if benchmark is None or not text_list(benchmark) else _frame(benchmark, "benchmark")
+    portfolio = parse_holdings_range(holdings, "holdings")
+    bench = None if benchmark is None or not text_list(benchmark) else parse_holdings_range(benchmark, "benchmark")
     return data, portfolio, bench, optional_flag(ignore_unknown, "ignore_unknown")
 
 
@@ -66,26 +63,29 @@ def _refuse_missing(missing: pd.DataFrame, ignore: bool) -> None:
 
 
 def _check_rows(check: pd.DataFrame) -> list[list[object]]:
-    columns = ["row", "limit", "name", "min", "max", "before", "at_before", "breach_before", "after", "at_after", "breach"]
-    return [[*r] for r in check[columns].itertuples(index=False, name=None)]
+    return [[*r] for r in check[CHECK_HEADER].itertuples(index=False, name=None)]
+
+
+def is_blank_range(value: object) -> bool:
+    """True when an optional range argument is omitted or all blank."""
+    return not any(not is_blank(c) for r in as_rows(value) for c in r)
 
 
 @worksheet_function(returns="table")
 def OF_CHECKLIMITS(holdings, limits, trades=None, benchmark=None, snapshot=None, as_of=None, ignore_unknown=None):  # noqa: N802
     """Each limit's value before and after the trades, its min and max, and whether it is breached (TRUE = breach)."""
     data, portfolio, bench, ignore = _context(holdings, snapshot, as_of, ignore_unknown, benchmark)
-    trade_frame = None if trades is None or not text_list(trades) else _frame(trades, "trades")
-    check = check_limits(data, portfolio, _limits(limits), trade_frame, bench)
-    _refuse_missing(check.attrs.get("missing", pd.DataFrame()), ignore)
-    columns = ["row", "limit", "name", "min", "max", "before", "at_before", "breach_before", "after", "at_after", "breach"]
-    return table(columns, _check_rows(check))
+    parsed_trades = None if trades is None or is_blank_range(trades) else parse_holdings_range(trades, "trades")
+    rows, missing = check_holdings(data, portfolio, _limits(limits), parsed_trades, bench)
+    _refuse_missing(missing, ignore)
+    return table(CHECK_HEADER, rows)
 
 
 @worksheet_function(returns="table")
 def OF_WHATIF(holdings, trades, benchmark=None, snapshot=None, as_of=None, ignore_unknown=None):  # noqa: N802
     """Headline risk figures and every factor exposure before and after the trades, with the change."""
     data, portfolio, bench, ignore = _context(holdings, snapshot, as_of, ignore_unknown, benchmark)
-    result = what_if(data, portfolio, _frame(trades, "trades"), bench)
+    result = what_if(data, portfolio, parse_holdings_range(trades, "trades"), bench)
     _refuse_missing(result.missing, ignore)
     rows = [[metric, "headline", *values] for metric, values in zip(result.summary.index, result.summary.to_numpy().tolist())]
     e = result.exposures
@@ -100,15 +100,13 @@ def OF_OPTIMIZE(holdings, limits, objective=None, alpha=None, candidates=None, b
     data, portfolio, bench, ignore = _context(holdings, snapshot, as_of, ignore_unknown, benchmark)
     alpha_frame = None
     if alpha is not None and text_list(alpha):
-        pairs = _frame(alpha, "alpha")
-        alpha_frame = pd.DataFrame({"ticker": pairs["ticker"], "alpha": pairs.iloc[:, 1]})
+        pairs = parse_holdings_range(alpha, "alpha")
+        alpha_frame = pd.DataFrame({"ticker": pairs.tickers, "alpha": pairs.amounts})
     names = text_list(candidates) if candidates is not None else []
-    result = optimize(data, portfolio, _limits(limits), optional_text(objective) or "tracking_error", alpha_frame, bench, names or None)
+    result = optimize(data, portfolio, _limits(limits), optional_text(objective) or "tracking_error", alpha_frame, bench,
+                      names or None)  # fmt: skip
     _refuse_missing(result.missing, ignore)
     return table(*_optimize_layout(result))
-
-
-CHECK_HEADER = ["row", "limit", "name", "min", "max", "before", "at_before", "breach_before", "after", "at_after", "breach"]
 
 
 def _optimize_layout(result) -> tuple[list[str], list[list[object]]]:

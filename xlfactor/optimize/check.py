@@ -15,6 +15,7 @@ universe is cash, as in the report, and listed in ``missing``.
 from __future__ import annotations
 
 import math
+from collections import OrderedDict
 from dataclasses import dataclass
 
 import numpy as np
@@ -41,6 +42,34 @@ from xlfactor.risk.model_data import FactorModelData
 CHECK_COLUMNS = ["row", "limit", "name", "min", "max", "before", "at_before", "breach_before", "after", "at_after", "breach"]
 
 
+class _Lru:
+    """A small memo keyed on object identities; the objects are kept so their ids cannot be reused."""
+
+    def __init__(self, size: int) -> None:
+        self.size = size
+        self.items: OrderedDict[tuple, tuple[tuple, object]] = OrderedDict()
+
+    def get(self, refs: tuple, extra: object, compute):
+        key = (*map(id, refs), extra)
+        hit = self.items.get(key)
+        if hit is not None and all(a is b for a, b in zip(hit[0], refs)):
+            self.items.move_to_end(key)
+            return hit[1]
+        value = compute()
+        self.items[key] = (refs, value)
+        if len(self.items) > self.size:
+            self.items.popitem(last=False)
+        return value
+
+
+_MODELS = _Lru(16)
+_LIMITS = _Lru(64)
+_ALIGNED = _Lru(64)
+_BENCHMARKS = _Lru(32)
+_ETFS = _Lru(16)
+_INSTRUMENTS = _Lru(64)
+
+
 @dataclass(frozen=True, eq=False)
 class BookSetup:
     """A book aligned to the positions' model, with its benchmark and capital base."""
@@ -48,50 +77,82 @@ class BookSetup:
     model: PositionModel
     start: FloatArray  # (n_positions,) current weights, decimals of the capital base
     benchmark: FloatArray  # (n_assets,) benchmark weights
+    beta: FloatArray  # (n_positions,) beta coefficients V b / b'Vb
     capital: float | None  # the book's gross in dollars (None for an allocation book)
     missing: pd.DataFrame  # ticker, amount, weight of holdings treated as cash
     holdings: Holdings
 
 
-def _tickers_of(frame: pd.DataFrame | None) -> list[str]:
-    if frame is None or not isinstance(frame, pd.DataFrame):
-        return []
-    columns = {str(c).strip().lower(): c for c in frame.columns}
-    column = columns.get("ticker")
-    return [] if column is None else [str(t).strip().upper() for t in frame[column].dropna()]
+def etf_tickers(data: FactorModelData) -> frozenset[str]:
+    """The index/ETF tickers outside the universe that the snapshot can price as instruments (memoized)."""
+    return _ETFS.get((data,), None, lambda: frozenset(t for t in index_tickers(data) if t not in data.ticker_index))
 
 
-def instruments_named(data: FactorModelData, *frames: pd.DataFrame | None, limits=None, extra: list[str] | None = None) -> list[str]:
-    """Index/ETF tickers (outside the universe) named by the frames, the limits' weight rows or ``extra``."""
-    etfs = set(index_tickers(data))
+def instruments_named(data: FactorModelData, *frames: pd.DataFrame | Holdings | None, limits=None,
+                      extra: list[str] | None = None) -> list[str]:  # fmt: skip
+    """Index/ETF tickers (outside the universe) named by the holdings or frames, the limits' weight rows or ``extra``."""
+    etfs = etf_tickers(data)
     if not etfs:
         return []
-    named = [t for f in frames for t in _tickers_of(f)] + list(extra or [])
-    found = [t for t in dict.fromkeys(str(n).strip().upper() for n in named) if t in etfs and t not in data.ticker_index]
+    named: list[str] = [str(n).strip().upper() for n in (extra or [])]
+    for frame in frames:
+        if isinstance(frame, Holdings):
+            named += sorted(etfs.intersection(frame.tickers.tolist()))
+        elif isinstance(frame, pd.DataFrame):
+            columns = {str(c).strip().lower(): c for c in frame.columns}
+            if "ticker" in columns:
+                named += sorted(etfs.intersection(str(t).strip().upper() for t in frame[columns["ticker"]].dropna()))
+    found = [t for t in named if t in etfs]
     return list(dict.fromkeys(found + limit_instruments(data, limits)))
 
 
-def book_setup(data: FactorModelData, portfolio: pd.DataFrame, instruments: list[str], benchmark: pd.DataFrame | None = None) -> BookSetup:
-    """Align ``portfolio`` (``ticker`` + ``value`` or ``allocation``) to the universe plus ``instruments``.
+def model_for(data: FactorModelData, instruments: list[str]) -> PositionModel:
+    """:func:`position_model`, memoized on the model data and the instruments."""
+    return _MODELS.get((data,), tuple(instruments), lambda: position_model(data, instruments))
+
+
+def limits_for(model: PositionModel, limits) -> list[Limit]:
+    """:func:`parse_limits` memoized on the rows' contents (a list of rows; a frame is parsed each time)."""
+    if isinstance(limits, pd.DataFrame) or limits is None:
+        return parse_limits(model, limits)
+    key = tuple(tuple(r) for r in limits)
+    return _LIMITS.get((model,), key, lambda: parse_limits(model, limits))
+
+
+def _holdings(value: pd.DataFrame | Holdings, name: str) -> Holdings:
+    return value if isinstance(value, Holdings) else holdings_from_frame(value, name)
+
+
+def _universe_name(data: FactorModelData) -> str:
+    return str(data.snapshot.metadata.get("universe", "")) if data.snapshot is not None else ""
+
+
+def book_setup(data: FactorModelData, portfolio: pd.DataFrame | Holdings, instruments: list[str],
+               benchmark: pd.DataFrame | Holdings | None = None) -> BookSetup:  # fmt: skip
+    """Align ``portfolio`` (``ticker`` + ``value`` or ``allocation``, or parsed holdings) to the universe plus ``instruments``.
 
     Raises
     ------
     PortfolioError
         Unusable holdings (see :func:`xlfactor.risk.holdings.holdings_from_frame`), or no holding priced.
     """
-    model = position_model(data, instruments)
-    universe = str(getattr(data.snapshot, "metadata", {}).get("universe", "")) if data.snapshot is not None else ""
-    holdings = holdings_from_frame(portfolio, "portfolio")
-    held = align(holdings, model.ticker_index, "portfolio", universe)
-    if benchmark is None:
-        b = np.asarray(data.benchmark_weights, dtype=float)
-    else:
-        b = align(holdings_from_frame(benchmark, "benchmark"), data.ticker_index, "benchmark", universe).weights
+    model = model_for(data, instruments)
+    holdings = _holdings(portfolio, "portfolio")
+    held = _ALIGNED.get((model, holdings), None, lambda: align(holdings, model.ticker_index, "portfolio", _universe_name(data)))
+
+    def bench() -> tuple[FloatArray, FloatArray]:
+        if benchmark is None:
+            b = np.asarray(data.benchmark_weights, dtype=float)
+        else:
+            b = align(_holdings(benchmark, "benchmark"), data.ticker_index, "benchmark", _universe_name(data)).weights
+        return b, beta_coefficients(model, b)
+
+    b, beta = _BENCHMARKS.get((model, benchmark), None, bench) if isinstance(benchmark, Holdings) or benchmark is None else bench()
     capital = float(np.abs(holdings.amounts).sum()) if holdings.kind == "value" else None
-    return BookSetup(model, held.weights, b, capital, held.missing, holdings)
+    return BookSetup(model, held.weights, b, beta, capital, held.missing, holdings)
 
 
-def trade_vector(setup: BookSetup, trades: pd.DataFrame) -> tuple[FloatArray, pd.DataFrame]:
+def trade_vector(setup: BookSetup, trades: pd.DataFrame | Holdings) -> tuple[FloatArray, pd.DataFrame]:
     """``(change of weights (n_positions,), trades outside the positions)`` of a trade list.
 
     Raises
@@ -99,7 +160,7 @@ def trade_vector(setup: BookSetup, trades: pd.DataFrame) -> tuple[FloatArray, pd
     PortfolioError
         Dollar trades on an allocation book, or an unusable trade list.
     """
-    parsed = holdings_from_frame(trades, "trades")
+    parsed = _holdings(trades, "trades")
     if parsed.kind == "value":
         if setup.capital is None:
             raise PortfolioError("trades in dollars (value) need a book in dollars; give the trades as allocation")
@@ -110,22 +171,59 @@ def trade_vector(setup: BookSetup, trades: pd.DataFrame) -> tuple[FloatArray, pd
     found = rows >= 0
     vector = np.zeros(len(setup.model.tickers))
     np.add.at(vector, rows[found], change[found])
-    missing = pd.DataFrame({"ticker": parsed.tickers[~found], "amount": parsed.amounts[~found], "weight": change[~found]})
+    missing = _EMPTY_MISSING if found.all() else \
+        pd.DataFrame({"ticker": parsed.tickers[~found], "amount": parsed.amounts[~found], "weight": change[~found]})  # fmt: skip
     return vector, missing
 
 
-def check_table(setup: BookSetup, limits: list[Limit], before: BookMeasures, after: BookMeasures) -> pd.DataFrame:
-    """One row per limit: value before and after (the worst element for a group row), bounds and breaches."""
+_EMPTY_MISSING = pd.DataFrame({"ticker": [], "amount": [], "weight": []})
+
+
+def check_rows(setup: BookSetup, limits: list[Limit], before: BookMeasures, after: BookMeasures) -> list[list[object]]:
+    """One row per limit (:data:`CHECK_COLUMNS`): value before and after (the worst element of a group row), bounds, breaches."""
     rows = []
     for limit in limits:
         labels = element_labels(setup.model, limit)
         value_before, at_before, breach_before = worst_element(limit, before, labels)
-        value_after, at_after, breach_after = worst_element(limit, after, labels)
+        value_after, at_after, breach_after = (value_before, at_before, breach_before) if after is before \
+            else worst_element(limit, after, labels)  # fmt: skip
         rows.append([limit.row, limit.kind.value, limit.name,
                      limit.lower if math.isfinite(limit.lower) else math.nan,
                      limit.upper if math.isfinite(limit.upper) else math.nan,
                      value_before, at_before, breach_before, value_after, at_after, breach_after])  # fmt: skip
-    return pd.DataFrame(rows, columns=CHECK_COLUMNS)
+    return rows
+
+
+def check_table(setup: BookSetup, limits: list[Limit], before: BookMeasures, after: BookMeasures) -> pd.DataFrame:
+    """:func:`check_rows` as a frame."""
+    return pd.DataFrame(check_rows(setup, limits, before, after), columns=CHECK_COLUMNS)
+
+
+def check_holdings(
+    data: FactorModelData,
+    portfolio: pd.DataFrame | Holdings,
+    limits,
+    trades: pd.DataFrame | Holdings | None = None,
+    benchmark: pd.DataFrame | Holdings | None = None,
+) -> tuple[list[list[object]], pd.DataFrame]:
+    """The rows of :func:`check_limits` and the tickers treated as cash (what the worksheet function calls)."""
+    if isinstance(limits, list) and isinstance(portfolio, Holdings) and (trades is None or isinstance(trades, Holdings)):
+        key = tuple(tuple(r) for r in limits)  # parsed ranges are memoized objects: their identity is their content
+        instruments = _INSTRUMENTS.get((data, portfolio, trades), key, lambda: instruments_named(data, portfolio, trades, limits=limits))
+    else:
+        instruments = instruments_named(data, portfolio, trades, limits=limits)
+    setup = book_setup(data, portfolio, instruments, benchmark)
+    parsed = limits_for(setup.model, limits)
+    before = measure(setup.model, setup.start, setup.start, setup.benchmark, setup.beta)
+    missing = setup.missing
+    if trades is None:
+        after = before
+    else:
+        change, outside = trade_vector(setup, trades)
+        after = measure(setup.model, setup.start + change, setup.start, setup.benchmark, setup.beta)
+        if len(outside):
+            missing = pd.concat([missing, outside], ignore_index=True)
+    return check_rows(setup, parsed, before, after), missing
 
 
 def check_limits(
@@ -164,19 +262,8 @@ def check_limits(
     LimitsError
         A row with an unknown kind, factor or ticker, or a min above its max.
     """
-    instruments = instruments_named(data, portfolio, trades, limits=limits)
-    setup = book_setup(data, portfolio, instruments, benchmark)
-    parsed = parse_limits(setup.model, limits)
-    coefficients = beta_coefficients(setup.model, setup.benchmark)
-    before = measure(setup.model, setup.start, setup.start, setup.benchmark, coefficients)
-    missing = setup.missing
-    if trades is None:
-        after = before
-    else:
-        change, outside = trade_vector(setup, trades)
-        after = measure(setup.model, setup.start + change, setup.start, setup.benchmark, coefficients)
-        missing = pd.concat([missing, outside], ignore_index=True)
-    table = check_table(setup, parsed, before, after)
+    rows, missing = check_holdings(data, portfolio, limits, trades, benchmark)
+    table = pd.DataFrame(rows, columns=CHECK_COLUMNS)
     table.attrs["missing"] = missing
     return table
 
@@ -223,9 +310,8 @@ def what_if(data: FactorModelData, portfolio: pd.DataFrame, trades: pd.DataFrame
     """
     setup = book_setup(data, portfolio, instruments_named(data, portfolio, trades), benchmark)
     change, outside = trade_vector(setup, trades)
-    coefficients = beta_coefficients(setup.model, setup.benchmark)
-    before = measure(setup.model, setup.start, setup.start, setup.benchmark, coefficients)
-    after = measure(setup.model, setup.start + change, setup.start, setup.benchmark, coefficients)
+    before = measure(setup.model, setup.start, setup.start, setup.benchmark, setup.beta)
+    after = measure(setup.model, setup.start + change, setup.start, setup.benchmark, setup.beta)
     n = setup.model.n_assets
     summary = pd.DataFrame({"before": headline(before, n), "after": headline(after, n)})
     summary["change"] = summary["after"] - summary["before"]

@@ -295,9 +295,17 @@ def parse_limits(model: PositionModel, limits: pd.DataFrame | list | None) -> li
 
 def limit_instruments(data: FactorModelData, limits: pd.DataFrame | list | None) -> list[str]:
     """Index/ETF tickers named by ``weight`` rows (they become instruments); unknown names are left to :func:`parse_limits`."""
-    frame = read_limits_frame(limits)
+    if limits is None:
+        return []
+    if isinstance(limits, pd.DataFrame):
+        frame = read_limits_frame(limits)
+        pairs = zip(frame["limit"], frame["name"])
+    else:  # rows with the header first (a worksheet range): no frame needed
+        pairs = ((r[0], r[1]) for r in list(limits)[1:] if len(r) >= 2)
+    names = [normalize_ticker(n) for k, n in pairs if _text(k).lower() == "weight" and _text(n)]
+    if not names:
+        return []
     etfs = set(index_tickers(data))
-    names = [normalize_ticker(n) for k, n in zip(frame["limit"], frame["name"]) if _text(k).lower() == "weight" and _text(n)]
     return [n for n in dict.fromkeys(names) if n in etfs and n not in data.ticker_index]
 
 
@@ -378,17 +386,19 @@ def limit_elements(limit: Limit, m: BookMeasures) -> FloatArray:
 
 def excess(values: FloatArray, lower: float, upper: float) -> FloatArray:
     """How far each value is past its bounds (positive = breach, negative = margin left)."""
-    with np.errstate(invalid="ignore"):
-        return np.maximum(values - upper, lower - values)
+    return np.maximum(values - upper, lower - values)
 
 
 def worst_element(limit: Limit, m: BookMeasures, labels: list[str] | StrArray) -> tuple[float, str, bool]:
     """(value, element name, breach) of the element of ``limit`` nearest to or furthest past its bounds."""
     values = limit_elements(limit, m)
+    if len(values) == 1:
+        value = float(values[0])
+        if math.isnan(value):
+            return math.nan, "", False
+        return value, "", max(value - limit.upper, limit.lower - value) > BREACH_TOLERANCE
     past = excess(values, limit.lower, limit.upper)
-    if np.isnan(past).all():
-        return math.nan, "", False
-    j = int(np.nanargmax(past))
+    j = int(np.argmax(past))
     name = str(labels[limit.elements[j]]) if len(limit.elements) > 1 else ""
     return float(values[j]), name, bool(past[j] > BREACH_TOLERANCE)
 

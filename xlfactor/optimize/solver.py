@@ -65,19 +65,18 @@ from xlfactor.optimize.limits import (
     LimitsError,
     PositionModel,
     RISK_KINDS,
-    beta_coefficients,
     measure,
     parse_limits,
 )
 from xlfactor.risk.model_data import FactorModelData
 
-TRADE_TOLERANCE = 1e-10
-"""Solver noise: a trade smaller than this (decimal of gross) is dropped from the trade list and the target."""
+TRADE_TOLERANCE = 1e-9
+"""Solver noise: a trade smaller than this (decimal of gross) is dropped (see :func:`clean_trades`)."""
 
 BINDING_TOLERANCE = 1e-7
 """A bound binds when the solution is within this of it (absolute, scaled by max(1, |bound|))."""
 
-SOLVER_OPTIONS = {"tol_gap_abs": 1e-11, "tol_gap_rel": 1e-11, "tol_feas": 1e-11, "max_iter": 400}
+SOLVER_OPTIONS = {"tol_gap_abs": 1e-10, "tol_gap_rel": 1e-10, "tol_feas": 1e-10, "max_iter": 400}
 CCP_ITERATIONS = 30
 CCP_TOLERANCE = 1e-10
 
@@ -164,7 +163,23 @@ class _Inputs:
 
 
 def factor_root(F: FloatArray) -> FloatArray:
-    """``R`` (rank, K) with ``R' R = F`` (eigenvalue square root; negative rounding dropped)."""
+    """``R`` (rank, K) with ``R' R = F`` (eigenvalue square root; negative rounding dropped); memoized on F's bytes."""
+    F = np.ascontiguousarray(F, dtype=float)
+    key = (F.shape, hash(F.tobytes()))
+    hit = _ROOTS.get(key)
+    if hit is not None and np.array_equal(hit[0], F):
+        return hit[1]
+    root = _factor_root(F)
+    _ROOTS[key] = (F.copy(), root)
+    if len(_ROOTS) > 8:
+        _ROOTS.pop(next(iter(_ROOTS)))
+    return root
+
+
+_ROOTS: dict[tuple, tuple[FloatArray, FloatArray]] = {}
+
+
+def _factor_root(F: FloatArray) -> FloatArray:
     values, vectors = np.linalg.eigh((F + F.T) / 2)
     keep = values > values.max() * 1e-14 if values.max() > 0 else values > 0
     return (vectors[:, keep] * np.sqrt(values[keep])).T
@@ -220,7 +235,8 @@ def _build(inputs: _Inputs, rows_on: set[int] | None, point: FloatArray, zero: n
         kind, lo, hi = limit.kind, limit.lower, limit.upper
         sides = []
         if kind is LimitKind.WEIGHT:
-            sides = [("expr", w[limit.elements])]
+            every = len(limit.elements) == n and limit.elements[-1] == n - 1
+            sides = [("expr", (w if M == n else w[:n]) if every else w[limit.elements])]
         elif kind is LimitKind.EXPOSURE:
             sides = [("expr", x[limit.elements])]
         elif kind is LimitKind.ACTIVE_EXPOSURE:
@@ -465,7 +481,7 @@ def optimize(
         risk_aversion=float(risk_aversion),
         cost=_vector(model, transaction_cost, "cost", "transaction_cost"),
         fixed=_fixed_mask(model, candidates),
-        beta=beta_coefficients(model, setup.benchmark),
+        beta=setup.beta,
         factor_root=factor_root(data.factor_covariance),
     )
     if inputs.cost is not None and (inputs.cost < 0).any():
@@ -524,6 +540,27 @@ def _names_heuristic(inputs: _Inputs, names_rows: list[Limit], target: FloatArra
     return np.asarray(w2.value, dtype=float), problem2, rows2, status2, note
 
 
+def clean_trades(trades: FloatArray, tolerance: float = TRADE_TOLERANCE) -> FloatArray:
+    """Trades without the solver's dust: ``|trade| <= tolerance`` set to 0, their sum spread back over the real trades.
+
+    An interior-point solution leaves a name it does not buy at about 1e-11 instead of 0;
+    a thousand of those would fill the trade list with dust. Dropping them alone would move
+    the net weight by their sum, so that sum is added back to the remaining trades in
+    proportion to their size (each moves by far less than the tolerance): the net weight
+    is kept exactly.
+
+    >>> clean_trades(np.array([0.1, 1e-12, -0.05, 3e-12])).round(15).tolist()
+    [0.100000000002667, 0.0, -0.049999999998667, 0.0]
+    """
+    dust = np.abs(trades) <= tolerance
+    out = np.where(dust, 0.0, trades)
+    residual = float(trades[dust].sum())
+    size = np.abs(out)
+    if residual and size.sum() > 0:
+        out = out + residual * size / size.sum()
+    return out
+
+
 def _shadow(inputs: _Inputs, problem) -> tuple[float, str]:
     """(factor from a variance-problem dual to objective units, unit text)."""
     value = float(problem.value)
@@ -540,11 +577,9 @@ def _shadow(inputs: _Inputs, problem) -> tuple[float, str]:
 def _result(setup: BookSetup, inputs: _Inputs, problem, rows: list[_Row], status: str, target: FloatArray, notes: list[str],
             seconds: float) -> OptimizeResult:  # fmt: skip
     model = setup.model
-    trade = target - setup.start
-    small = np.abs(trade) <= TRADE_TOLERANCE
-    target = np.where(small, setup.start, np.where(np.abs(target) <= TRADE_TOLERANCE, 0.0, target))
-    trade = target - setup.start
-    coefficients = inputs.beta
+    trade = clean_trades(target - setup.start)
+    target = setup.start + trade
+    coefficients = setup.beta
     before = measure(model, setup.start, setup.start, setup.benchmark, coefficients)
     after = measure(model, target, setup.start, setup.benchmark, coefficients)
     check = check_table(setup, inputs.limits, before, after)
