@@ -12,8 +12,8 @@ K-vector variable, so the problem grows as N + K, never N x N:
 Objectives (:class:`Objective`): ``tracking_error`` (minimize :math:`TE^2`), ``total_risk``
 (minimize :math:`\sigma^2`), ``alpha`` (maximize :math:`\alpha' w - \lambda \sigma^2 - c' |w - w_0|`;
 ``alpha`` expected annual returns, ``c`` transaction costs as decimals of the traded amount)
-and ``trades`` (minimize :math:`\lVert w - w_0 \rVert^2`: the closest book inside the limits,
-so a book already inside them gets no trade). Every limit of :mod:`xlfactor.optimize.limits`
+and ``trades`` (minimize :math:`\lVert w - w_0 \rVert`: the closest book inside the limits;
+a book already inside them gets no trade, without a solve). Every limit of :mod:`xlfactor.optimize.limits`
 is a convex constraint (risk limits second-order cones, ``gross`` and ``turnover`` l1 norms),
 except:
 
@@ -37,7 +37,7 @@ together), in *objective units*: for ``tracking_error`` the annualized TE saved 
 per 1.0 of the limit's own unit (so 0.02 on an exposure row means loosening it by 0.1 saves
 0.002 = 0.2% of TE), i.e. ``lambda / (2 TE*)`` from the dual ``lambda`` of the variance
 problem; for ``total_risk`` the same in total risk; for ``alpha`` the objective (annual
-decimal return); for ``trades`` the sum of squared trades. First-order: exact for small steps.
+decimal return); for ``trades`` the Euclidean size of the trades. First-order: exact for small steps.
 
 **Infeasible limits** raise :class:`InfeasibleLimitsError` naming the conflicting rows,
 found by relaxing the limits one at a time (a deletion filter: a row whose removal leaves
@@ -49,6 +49,7 @@ from __future__ import annotations
 
 import math
 import time
+import warnings
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -286,8 +287,8 @@ def _build(inputs: _Inputs, rows_on: set[int] | None, point: FloatArray, zero: n
         goal = cp.Minimize(te_var)
     elif inputs.objective is Objective.TOTAL_RISK:
         goal = cp.Minimize(total_var)
-    elif inputs.objective is Objective.TRADES:
-        goal = cp.Minimize(cp.sum_squares(w - w0))
+    elif inputs.objective is Objective.TRADES:  # the norm, not its square: an interior point then lands on the bounds
+        goal = cp.Minimize(cp.norm(w - w0, 2))
     else:
         reward = inputs.alpha @ w - inputs.risk_aversion * total_var
         if inputs.cost is not None:
@@ -297,15 +298,18 @@ def _build(inputs: _Inputs, rows_on: set[int] | None, point: FloatArray, zero: n
 
 
 def _solve(problem) -> str:
+    """Solve with Clarabel; the status (``optimal_inaccurate`` is kept in the result, not warned about)."""
     import cvxpy as cp
 
-    try:
-        problem.solve(solver=cp.CLARABEL, **SOLVER_OPTIONS)
-    except cp.error.SolverError:
-        try:  # Clarabel stops short of the tight tolerances on a few hard problems: its defaults then
-            problem.solve(solver=cp.CLARABEL)
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="Solution may be inaccurate")
+        try:
+            problem.solve(solver=cp.CLARABEL, **SOLVER_OPTIONS)
         except cp.error.SolverError:
-            return "solver_error"
+            try:  # Clarabel stops short of the tight tolerances on a few hard problems: its defaults then
+                problem.solve(solver=cp.CLARABEL)
+            except cp.error.SolverError:
+                return "solver_error"
     return str(problem.status)
 
 
@@ -489,6 +493,8 @@ def optimize(
     if not np.isfinite(inputs.beta).all() and any(limit.kind is LimitKind.BETA for limit in parsed):
         raise XlfactorError("beta limits need a benchmark with risk")
     clock = time.perf_counter()
+    if objective is Objective.TRADES and _inside(setup, inputs):
+        return _result(setup, inputs, None, [], "optimal", setup.start.copy(), ["the book already meets its limits: no trade"], 0.0)
     problem, w, rows, status = _solve_ccp(inputs, None, dense=dense)
     notes = []
     if status == "unbounded" or status == "unbounded_inaccurate":
@@ -504,6 +510,12 @@ def optimize(
         notes += note
     seconds = time.perf_counter() - clock
     return _result(setup, inputs, problem, rows, status, target, notes, seconds)
+
+
+def _inside(setup: BookSetup, inputs: _Inputs) -> bool:
+    """True when the current book meets every limit (and holds no name outside its budget rules)."""
+    now = measure(setup.model, setup.start, setup.start, setup.benchmark, setup.beta)
+    return not check_table(setup, inputs.limits, now, now)["breach"].any()
 
 
 def _refuse_non_convex(limits: list[Limit]) -> None:
@@ -563,7 +575,7 @@ def clean_trades(trades: FloatArray, tolerance: float = TRADE_TOLERANCE) -> Floa
 
 def _shadow(inputs: _Inputs, problem) -> tuple[float, str]:
     """(factor from a variance-problem dual to objective units, unit text)."""
-    value = float(problem.value)
+    value = float(problem.value) if problem is not None else 0.0
     if inputs.objective in (Objective.TRACKING_ERROR, Objective.TOTAL_RISK):
         root = math.sqrt(max(value, 0.0))
         unit = "annualized TE saved (decimal) per 1.0 of loosening" if inputs.objective is Objective.TRACKING_ERROR \
@@ -571,7 +583,7 @@ def _shadow(inputs: _Inputs, problem) -> tuple[float, str]:
         return (1 / (2 * root) if root > 0 else 0.0), unit
     if inputs.objective is Objective.ALPHA:
         return 1.0, "objective gained (annual decimal return) per 1.0 of loosening"
-    return 1.0, "sum of squared trades saved per 1.0 of loosening"
+    return 1.0, "Euclidean size of the trades (decimal of gross) saved per 1.0 of loosening"
 
 
 def _result(setup: BookSetup, inputs: _Inputs, problem, rows: list[_Row], status: str, target: FloatArray, notes: list[str],
@@ -596,7 +608,7 @@ def _result(setup: BookSetup, inputs: _Inputs, problem, rows: list[_Row], status
     trades = trades.reindex(trades["trade_weight"].abs().sort_values(ascending=False, kind="stable").index).reset_index(drop=True)
     scale, unit = _shadow(inputs, problem)
     binding = _binding(inputs, rows, scale)
-    value = float(problem.value)
+    value = float(problem.value) if problem is not None else 0.0
     if inputs.objective in (Objective.TRACKING_ERROR, Objective.TOTAL_RISK):
         value = math.sqrt(max(value, 0.0))
     for _, row in check[check["breach"]].iterrows():
