@@ -17,6 +17,8 @@ from xlfactor.hedging import (
     position_size,
     tracking_portfolio,
 )
+from xlfactor.optimize import check_limits, what_if
+from xlfactor.optimize import optimize as _optimize  # bound below: xf.optimize is the function, not the package
 from xlfactor.reporting import portfolio_report, track_attribution
 from xlfactor.risk import (
     FactorModelData,
@@ -35,6 +37,8 @@ from xlfactor.risk import (
 from xlfactor.semantic import discover_semantic_factors, semantic_factor_members
 from xlfactor.snapshot import Snapshot, load_snapshot, write_snapshot
 
+optimize = _optimize
+
 __version__ = "0.1.0"
 
 __all__ = [
@@ -48,6 +52,7 @@ __all__ = [
     "__version__",
     "batch_risk",
     "cascade_hedge_ratios",
+    "check_limits",
     "discover_semantic_factors",
     "etf_cascade",
     "factor_model_data",
@@ -57,6 +62,7 @@ __all__ = [
     "historical_var",
     "implied_covariance",
     "load_snapshot",
+    "optimize",
     "portfolio_report",
     "position_size",
     "regress_returns",
@@ -68,6 +74,7 @@ __all__ = [
     "stress",
     "track_attribution",
     "tracking_portfolio",
+    "what_if",
     "worst_days",
     "worst_window",
     "write_snapshot",

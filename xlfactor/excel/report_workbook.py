@@ -94,12 +94,15 @@ def write_report_workbook(
     report: dict[str, pd.DataFrame] | None = None,
     track: str | Path | None = None,
     discovery=None,
+    extra_sheets=(),
 ) -> Path:
     """Write the report workbook for ``portfolio`` to ``path`` (atomically).
 
     ``report`` may be passed when already computed with the same arguments. ``track``
     (a track folder) adds the realized statistics of each available window to the Summary;
     ``discovery`` (a :class:`xlfactor.semantic.SemanticDiscovery`) adds a Themes sheet.
+    ``extra_sheets``: callables ``(workbook, data, portfolio, benchmark)`` that add their own
+    sheet after Hedging (e.g. :class:`xlfactor.excel.rebalance_sheet.RebalanceSheet`).
     """
     data = factor_model_data(snapshot)
     report = report if report is not None else portfolio_report(portfolio, data.snapshot, benchmark)
@@ -127,6 +130,8 @@ def write_report_workbook(
         autosize(ws)
     write_stress_sheet(wb, data, data.weights(portfolio).weights, bench, data.snapshot.is_simulated)
     write_hedging_sheet(wb.create_sheet("Hedging"), data, data.weights(portfolio).weights)
+    for write_sheet in extra_sheets:  # the hook for extra sheets (Rebalance with --limits)
+        write_sheet(wb, data, portfolio, benchmark)
     if discovery is not None:
         write_themes_sheet(wb, discovery)
     last_holding_row = _write_holdings(wb.create_sheet("Holdings"), holdings, report["missing_holdings"])
