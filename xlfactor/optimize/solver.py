@@ -508,8 +508,25 @@ def optimize(
     if names_rows:
         target, problem, rows, status, note = _names_heuristic(inputs, names_rows, target, problem, rows, status, dense)
         notes += note
+    if _inside(setup, inputs) and _objective_at(inputs, setup.start) <= _objective_at(inputs, target) + 1e-14:
+        target = setup.start.copy()  # the solver's answer is no better than the book itself: no trade
+        notes.append("the book already meets its limits and no trade improves the objective")
     seconds = time.perf_counter() - clock
     return _result(setup, inputs, problem, rows, status, target, notes, seconds)
+
+
+def _objective_at(inputs: _Inputs, w: FloatArray) -> float:
+    """The objective (to minimize) at ``w``, computed with numpy in factor form."""
+    X, F, d = inputs.model.exposures, inputs.model.data.factor_covariance, inputs.model.idiosyncratic_variance
+    if inputs.objective is Objective.TRADES:
+        return float(np.linalg.norm(w - inputs.start))
+    a = w - inputs.benchmark if inputs.objective is Objective.TRACKING_ERROR else w
+    x = X.T @ a
+    variance = float(x @ F @ x + a @ (d * a))
+    if inputs.objective is not Objective.ALPHA:
+        return variance
+    cost = 0.0 if inputs.cost is None else float(inputs.cost @ np.abs(w - inputs.start))
+    return -(float(inputs.alpha @ w) - inputs.risk_aversion * variance - cost)
 
 
 def _inside(setup: BookSetup, inputs: _Inputs) -> bool:
