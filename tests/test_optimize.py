@@ -434,3 +434,50 @@ def test_factor_share_limit_is_met(model, start):
     X, F, d = model.exposures, model.factor_covariance, model.idiosyncratic_variance
     x = X.T @ w
     assert (x @ F @ x) / (x @ F @ x + w @ (d * w)) <= goal + LIMIT_TOLERANCE
+
+
+def test_alpha_objective_with_transaction_costs_agrees_with_slsqp(model, start):
+    """max alpha'w - w'Vw - c|w - w0|: SLSQP on buys and sells (the cost is linear in them)."""
+    alpha = np.linspace(0.06, -0.04, N)
+    cost = 0.004
+    rows = [["weight", "*", 0.0, 0.3], ["active_exposure", "style", -0.2, 0.2]]
+    result = optimize(model, allocation(model, start), limits_frame(rows), objective="alpha",
+                      alpha=pd.DataFrame({"ticker": model.tickers, "alpha": alpha}), transaction_cost=cost)  # fmt: skip
+    V, X, b = dense_v(model), model.exposures, model.benchmark_weights
+
+    def reward(w):
+        return alpha @ w - w @ V @ w - cost * np.abs(w - start).sum()
+
+    def negative(z):
+        w = start + z[:N] - z[N:]
+        return -(alpha @ w - w @ V @ w - cost * z.sum())
+
+    weights = lambda z: start + z[:N] - z[N:]  # noqa: E731
+    cons = [{"type": "eq", "fun": lambda z: weights(z).sum() - 1.0},
+            {"type": "ineq", "fun": lambda z: weights(z)}, {"type": "ineq", "fun": lambda z: 0.3 - weights(z)},
+            {"type": "ineq", "fun": lambda z: 0.2 - X[:, 3:].T @ (weights(z) - b)},
+            {"type": "ineq", "fun": lambda z: X[:, 3:].T @ (weights(z) - b) + 0.2}]  # fmt: skip
+    rng = np.random.default_rng(9)
+    best = min((minimize(negative, rng.uniform(0, 0.05, 2 * N), method="SLSQP", bounds=[(0, None)] * (2 * N), constraints=cons,
+                         options={"ftol": 1e-16, "maxiter": 2000}) for _ in range(5)), key=lambda o: o.fun)  # fmt: skip
+    assert reward(result.target) == pytest.approx(-best.fun, abs=OBJECTIVE_TOLERANCE)
+    assert result.objective_value == pytest.approx(reward(result.target), abs=1e-9)
+    assert len(result.trades) < N  # the cost leaves some names untraded
+
+
+def test_an_etf_hedge_with_its_own_bounds():
+    """SPY as an instrument (demo snapshot): the optimizer's risk after matches the hedging layer's variance of book + hedge."""
+    from xlfactor.hedging.instruments import hedged_statistics
+
+    data = xf.factor_model_data()
+    etf = "SPY"
+    book = pd.DataFrame({"ticker": data.tickers[:4], "value": [4e6, 3e6, 2e6, 1e6]})
+    rows = [["weight", etf, -0.6, 0.0], ["turnover", "", None, 0.3]]
+    result = optimize(data, book, limits_frame(rows), objective="total_risk", candidates=[etf])
+    h = result.target[-1]
+    assert result.tickers[-1] == etf and -0.6 - 1e-8 <= h < 0  # a short hedge within its bounds
+    np.testing.assert_array_equal(result.target[:-1], result.start[:-1])  # only the ETF is a candidate
+    independent = hedged_statistics(data, result.start[:-1], [etf], np.array([h])).risk
+    assert result.objective_value == pytest.approx(independent, abs=1e-12)
+    unhedged = hedged_statistics(data, result.start[:-1], [etf], np.array([0.0])).risk
+    assert independent < unhedged
