@@ -190,6 +190,7 @@ def _build(inputs: _Inputs, rows_on: set[int] | None, point: FloatArray, zero: n
            dense: bool = False):  # fmt: skip
     """The cvxpy problem: variables, constraints by limit row, objective. ``rows_on`` None = every row."""
     import cvxpy as cp
+    import scipy.sparse
 
     model, X, d = inputs.model, inputs.model.exposures, inputs.model.idiosyncratic_variance
     M, K = X.shape
@@ -207,8 +208,11 @@ def _build(inputs: _Inputs, rows_on: set[int] | None, point: FloatArray, zero: n
     else:
         x = cp.Variable(K, name="x")
         constraints.append(x == X.T @ w)
-        te_var = cp.sum_squares(R @ (x - X.T @ b)) + cp.sum_squares(cp.multiply(sqrt_d, w - b))
-        total_var = cp.sum_squares(R @ x) + cp.sum_squares(cp.multiply(sqrt_d, w))
+        # quadratic forms in x (K x K) and w (diagonal): the solver gets them as the objective's P, no extra variables
+        F = cp.psd_wrap(inputs.model.data.factor_covariance)
+        D = scipy.sparse.diags(d)
+        te_var = cp.quad_form(x - X.T @ b, F) + cp.quad_form(w - b, D)
+        total_var = cp.quad_form(x, F) + cp.quad_form(w, D)
     xb = X.T @ b
 
     def norm_of(kind: LimitKind):
