@@ -211,8 +211,12 @@ def _build(inputs: _Inputs, rows_on: set[int] | None, point: FloatArray, zero: n
         # quadratic forms in x (K x K) and w (diagonal): the solver gets them as the objective's P, no extra variables
         F = cp.psd_wrap(inputs.model.data.factor_covariance)
         D = scipy.sparse.diags(d)
-        te_var = cp.quad_form(x - X.T @ b, F) + cp.quad_form(w - b, D)
+        # (x - xb)'F(x - xb) expanded, so cvxpy adds no variable for the difference
+        xb_ = X.T @ b
+        Fm = inputs.model.data.factor_covariance
+        constant = float(xb_ @ Fm @ xb_ + b @ (d * b))
         total_var = cp.quad_form(x, F) + cp.quad_form(w, D)
+        te_var = total_var - 2 * (Fm @ xb_) @ x - 2 * (d * b) @ w + constant
     xb = X.T @ b
 
     def norm_of(kind: LimitKind):
