@@ -4,6 +4,10 @@ Modules: :mod:`limits` (the ``limit, name, min, max`` table, parsed once and mea
 any book), :mod:`check` (:func:`check_limits`, :func:`what_if`) and :mod:`solver`
 (:func:`optimize`: cvxpy + Clarabel in factor structure, shadow prices, the ``names``
 heuristic, the search for conflicting limits).
+
+``xf.optimize`` (the package root) is the *function*; the root binds that name after this
+package is imported, so ``import xlfactor.optimize as m`` also gives the function. Import
+this package's names with ``from xlfactor.optimize import ...``.
 """
 
 from xlfactor.optimize.check import WhatIf, check_limits, what_if
