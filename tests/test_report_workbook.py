@@ -252,7 +252,8 @@ def test_realized_statistics_and_history_on_the_track_sheet(tmp_path, portfolio)
 
 
 def test_extra_sheets_are_added_before_the_holdings_and_printed_alike(tmp_path, portfolio):
-    def rebalance(wb):
+    def rebalance(wb, data, book, benchmark):
+        assert book is portfolio and benchmark is None and len(data.tickers) > 0
         ws = wb.create_sheet("Rebalance")
         ws["A1"] = "Rebalance"
         ws["A3"] = 1.5

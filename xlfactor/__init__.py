@@ -16,13 +16,14 @@ _LAZY = {
     **dict.fromkeys(("portfolio_report", "track_attribution"), "xlfactor.reporting"),
     **dict.fromkeys(("FactorModelData", "batch_risk", "factor_model_data", "historical_var", "regress_returns", "replay",
                      "rolling_exposures", "scenario", "scenario_table", "stress", "worst_days", "worst_window"), "xlfactor.risk"),
+    **dict.fromkeys(("check_limits", "optimize", "what_if"), "xlfactor.optimizer"),
     **dict.fromkeys(("discover_semantic_factors", "semantic_factor_members"), "xlfactor.semantic"),
     **dict.fromkeys(("Snapshot", "load_snapshot", "write_snapshot"), "xlfactor.snapshot"),
 }  # fmt: skip
 """Public names and the package that defines each: imported on first use (``import xlfactor`` stays quick, so the
 command line shows its first progress line at once)."""
-_SUBPACKAGES = ("builder", "cells", "conventions", "demo", "excel", "functions", "hedging", "reporting", "risk", "semantic",
-                "snapshot")  # fmt: skip
+_SUBPACKAGES = ("builder", "cells", "conventions", "demo", "excel", "functions", "hedging", "optimizer", "reporting", "risk",
+                "semantic", "snapshot")  # fmt: skip
 
 
 def __getattr__(name: str):
@@ -40,6 +41,7 @@ def __dir__() -> list[str]:
     return sorted({*globals(), *__all__})
 
 
+
 __version__ = "0.1.0"
 
 __all__ = [
@@ -53,6 +55,7 @@ __all__ = [
     "__version__",
     "batch_risk",
     "cascade_hedge_ratios",
+    "check_limits",
     "discover_semantic_factors",
     "etf_cascade",
     "factor_model_data",
@@ -62,6 +65,7 @@ __all__ = [
     "historical_var",
     "implied_covariance",
     "load_snapshot",
+    "optimize",
     "portfolio_report",
     "position_size",
     "regress_returns",
@@ -73,6 +77,7 @@ __all__ = [
     "stress",
     "track_attribution",
     "tracking_portfolio",
+    "what_if",
     "worst_days",
     "worst_window",
     "write_snapshot",

@@ -65,6 +65,7 @@ def _parser() -> argparse.ArgumentParser:
     report.add_argument("--out", help="write the report workbook here (.xlsx)")
     report.add_argument("--json", action="store_true", help="print the summary as JSON (default: a table)")
     report.add_argument("--track", help="track folder (xlfactor track --history or OpenFactor --track): realized statistics on the Summary")
+    report.add_argument("--limits", help="limits CSV (limit,name,min,max): adds a Rebalance sheet to the workbook")
     report.set_defaults(run=_run_report)
 
     stress = commands.add_parser("stress", help="stress tests and historical scenarios of a portfolio")
@@ -117,6 +118,8 @@ def _parser() -> argparse.ArgumentParser:
     batch.add_argument("--track", help="track folder for --reports (default: <out>/track)")
     batch.add_argument("--scheduler", help="run on Dask: 'local' (a LocalCluster) or a scheduler address (needs xlfactor[distributed])")
     batch.add_argument("--workers", type=int, default=None, help="workers of the local cluster (default 2)")
+    batch.add_argument("--limits", help="limits CSV (limit,name,min,max): check every book (breach counts in the summary)")
+    batch.add_argument("--optimize", action="store_true", help="with --limits: rebalance every book to minimum TE (trades in <out>/trades/)")
     _snapshot_arguments(batch)
     batch.set_defaults(run=_run_batch)
 
@@ -126,6 +129,17 @@ def _parser() -> argparse.ArgumentParser:
     hedge.add_argument("--levels", type=int, choices=[1, 2, 3], default=3, help="cascade depth (default 3)")
     hedge.add_argument("--json", action="store_true", help="print the result as JSON")
     hedge.set_defaults(run=_run_hedge)
+
+    optimize = commands.add_parser("optimize", help="trades that bring a portfolio inside its limits (minimum TE, total risk or best alpha)")
+    _holdings_arguments(optimize)
+    _snapshot_arguments(optimize)
+    optimize.add_argument("--limits", required=True, help="CSV with the columns limit, name, min, max")
+    optimize.add_argument("--objective", default="tracking_error", help="tracking_error (default), total_risk, alpha or trades")
+    optimize.add_argument("--alpha", help="CSV ticker,alpha of expected annual returns (the alpha objective)")
+    optimize.add_argument("--candidates", help="CSV with a ticker column: the names that may be traded (default: the universe)")
+    optimize.add_argument("--out", help="write the trade list here (.csv: ticker,value or ticker,allocation)")
+    optimize.add_argument("--json", action="store_true", help="print the result as JSON")
+    optimize.set_defaults(run=_run_optimize)
 
     quality = commands.add_parser("quality", help="print a snapshot's quality report")
     quality.add_argument("snapshot", help="snapshot folder")
@@ -280,10 +294,19 @@ def _run_batch(args: argparse.Namespace) -> int:
     writer = None
     if args.reports:
         from xlfactor.excel.report_workbook import write_report_workbook as writer
+    limits = _read_table(args.limits, "limits") if args.limits else None
+    if args.optimize and limits is None:
+        raise XlfactorError("--optimize needs --limits")
+    if limits is not None and writer is not None:
+        from functools import partial
+
+        from xlfactor.excel.rebalance_sheet import RebalanceSheet
+
+        writer = partial(writer, extra_sheets=(RebalanceSheet(limits),))
     starting.close()  # the books bar follows
     result = run_batch(
         args.holdings, args.out, args.snapshot, args.as_of, benchmark, writer, args.track,
-        args.scheduler, args.workers, bar=not _quiet(args),
+        args.scheduler, args.workers, bar=not _quiet(args), limits=limits, optimize=args.optimize,
     )  # fmt: skip
     for name, reason in result.failed.items():
         print(f"xlfactor: book {name}: {reason}", file=sys.stderr)
@@ -444,7 +467,14 @@ def _run_report(args: argparse.Namespace) -> int:
 
         from xlfactor.excel.report_workbook import write_report_workbook
 
-        path = write_report_workbook(args.out, portfolio, snapshot, benchmark, report, track=args.track, name=Path(args.portfolio).stem)
+        extra = ()
+        if args.limits:
+            from xlfactor.excel.rebalance_sheet import RebalanceSheet
+
+            extra = (RebalanceSheet(_read_table(args.limits, "limits")),)
+        path = write_report_workbook(
+            args.out, portfolio, snapshot, benchmark, report, track=args.track, name=Path(args.portfolio).stem, extra_sheets=extra
+        )
         print(f"wrote {path}", file=sys.stderr)
     if not args.json:
         if not args.out:
@@ -547,6 +577,73 @@ def _run_hedge(args: argparse.Namespace) -> int:
     print("\nModel risk (annualized), factor share of variance and beta")
     unsigned = functools.partial(percent, sign=False)
     print(result.summary.to_string(formatters={"risk": unsigned, "factor_share": unsigned, "beta": lambda v: f"{v:.2f}"}))
+    return 0
+
+
+def _read_table(path: str, name: str) -> pd.DataFrame:
+    """A small CSV input (limits, alpha, candidates) or a one-line error naming it."""
+    try:
+        return pd.read_csv(path)
+    except (OSError, ValueError, pd.errors.ParserError, UnicodeDecodeError) as exc:
+        raise XlfactorError(f"--{name} {path}: cannot be read ({' '.join(str(exc).split())})") from None
+
+
+def _run_optimize(args: argparse.Namespace) -> int:
+    from xlfactor._files import atomic_write
+    from xlfactor.optimizer import optimize
+    from xlfactor.risk.model_data import factor_model_data
+
+    snapshot = _load(args)
+    portfolio = _read_holdings(args.portfolio)
+    benchmark = _read_holdings(args.benchmark) if args.benchmark else None
+    alpha = _read_table(args.alpha, "alpha") if args.alpha else None
+    candidates = None
+    if args.candidates:
+        frame = _read_table(args.candidates, "candidates")
+        column = {str(c).strip().lower(): c for c in frame.columns}.get("ticker")
+        if column is None:
+            raise XlfactorError(f"--candidates {args.candidates}: needs a ticker column")
+        candidates = frame[column].dropna().astype(str).tolist()
+    _note_simulated(snapshot)
+    result = optimize(factor_model_data(snapshot), portfolio, _read_table(args.limits, "limits"), args.objective, alpha, benchmark,
+                      candidates)  # fmt: skip
+    _note_missing(result.missing)
+    for note in result.notes:
+        print(f"note: {note}", file=sys.stderr)
+    if args.out:
+        trades = result.trade_list()
+        path = atomic_write(args.out, lambda handle: trades.to_csv(handle, index=False, float_format="%.10g"))
+        print(f"wrote {len(trades)} trades to {path}", file=sys.stderr)
+    if args.json:
+        payload = {
+            "as_of": snapshot.as_of,
+            "simulated": snapshot.is_simulated,
+            "objective": result.objective,
+            "status": result.status,
+            "objective_value": result.objective_value,
+            "tracking_error_before": result.tracking_error_before,
+            "tracking_error_after": result.tracking_error_after,
+            "trades": result.trades.to_dict(orient="records"),
+            "check": result.check.to_dict(orient="records"),
+            "binding": result.binding.to_dict(orient="records"),
+            "shadow_price_unit": result.shadow_price_unit,
+            "notes": result.notes,
+        }
+        from xlfactor._json import to_plain
+
+        print(json.dumps(payload, indent=2, default=to_plain))
+        return 0
+    print(f"{result.objective}: status {result.status}; tracking error {result.tracking_error_before:.4%} -> "
+          f"{result.tracking_error_after:.4%}; {len(result.trades)} trades")  # fmt: skip
+    if len(result.trades):
+        print(result.trades.head(20).to_string(index=False, float_format=lambda v: f"{v:.6g}"))
+        if len(result.trades) > 20:
+            print(f"... {len(result.trades) - 20} more (--out writes them all)")
+    print("\nLimits before and after")
+    print(result.check.to_string(index=False, float_format=lambda v: f"{v:.6g}"))
+    if len(result.binding):
+        print(f"\nBinding limits (shadow price: {result.shadow_price_unit})")
+        print(result.binding.to_string(index=False, float_format=lambda v: f"{v:.6g}"))
     return 0
 
 

@@ -109,8 +109,8 @@ CHART_COLUMNS = 10  # E:N, each CHART_COLUMN_WIDTH wide
 CHART_COLUMN_WIDTH = 10.5
 LAST_COLUMN = "N"
 
-ExtraSheet = Callable[[Workbook], object]
-"""A writer that adds a sheet to the report workbook (e.g. the optimizer's Rebalance sheet)."""
+ExtraSheet = Callable[..., object]
+"""A writer ``(workbook, data, portfolio, benchmark)`` that adds a sheet to the report workbook (e.g. the optimizer's Rebalance sheet)."""
 
 
 def write_report_workbook(
@@ -131,9 +131,10 @@ def write_report_workbook(
     (a track folder) adds the Track sheet (realized statistics, cumulative active return
     and TE over time); ``discovery`` (a :class:`xlfactor.semantic.SemanticDiscovery`)
     adds a Themes sheet. ``name`` is the book's name on the tear sheet (default: the
-    file name of ``path``). ``extra_sheets``: writers called with the workbook after the
-    Model sheet (each adds its sheet; print settings are applied to it like the others).
-    ``written_at`` is the report time shown (default now, UTC).
+    file name of ``path``). ``extra_sheets``: writers called as ``writer(workbook, data,
+    portfolio, benchmark)`` after the Model sheet, each adding its sheet (e.g.
+    :class:`xlfactor.excel.rebalance_sheet.RebalanceSheet`); print settings are applied to
+    them like the others. ``written_at`` is the report time shown (default now, UTC).
     """
     data = factor_model_data(snapshot)
     report = report if report is not None else portfolio_report(portfolio, data.snapshot, benchmark)
@@ -158,7 +159,7 @@ def write_report_workbook(
         write_themes_sheet(wb, discovery)
     report_sheets.write_model(wb, report)
     for writer in extra_sheets:
-        writer(wb)
+        writer(wb, data, portfolio, benchmark)
     last_holding_row = _write_holdings(wb.create_sheet("Holdings"), holdings, report["missing_holdings"])
     model = _write_model_sheets(wb, data, bench, last_holding_row)
     _write_tear_sheet(wb, summary, report, model, name, written_at, holdings)

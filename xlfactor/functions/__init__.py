@@ -24,6 +24,7 @@ from xlfactor.functions import track as track_functions  # isort: skip
 from xlfactor.functions import hedging  # isort: skip
 from xlfactor.functions import scenarios  # isort: skip
 from xlfactor.functions import themes  # isort: skip
+from xlfactor.functions import optimize as optimize_functions  # isort: skip
 from xlfactor.functions.catalog import (
     ARGUMENT_HELP,
     CATALOG,
@@ -52,6 +53,7 @@ __all__ = [
     "access_policy",
     "current_policy",
     "hedging",
+    "optimize_functions",
     "portfolio_risk",
     "track_functions",
     "reference_markdown",

@@ -97,7 +97,7 @@ ARGUMENT_HELP = {
     "ticker": "One ticker; omit for the table of all holdings.",
     "date": "Return date to attribute (YYYY-MM-DD); default: latest.",
     "instruments": "Range of hedge instruments: universe tickers or index/ETF tickers (e.g. SPY).",
-    "objective": "risk (default), te, factor or beta.",
+    "objective": "OF_HEDGE: risk (default), te, factor or beta. OF_OPTIMIZE: tracking_error (default), total_risk, alpha or trades.",
     "factor1": "First factor id.",
     "factor2": "Second factor id.",
     "field": "as_of_date, universe, model_version, source, simulated, tickers, factors; omit for all.",

@@ -185,6 +185,9 @@ class _Job:
     reports: str | None  # folder for the report workbooks
     track: str | None  # folder of per-book track histories
     report_writer: Callable | None = None  # write_report_workbook (front-end layer, passed in)
+    limits: pd.DataFrame | None = None  # limits table (limit, name, min, max) to check (and with optimize, meet)
+    optimize: bool = False  # rebalance each book to minimum TE within the limits
+    trades: str | None = None  # folder for <book>.csv trade lists
 
 
 def run_chunk(job: _Job, chunk: pd.DataFrame, on_book: Callable[[], None] | None = None) -> tuple[pd.DataFrame, dict[str, str]]:
@@ -198,6 +201,8 @@ def run_chunk(job: _Job, chunk: pd.DataFrame, on_book: Callable[[], None] | None
     table["missing_holdings"] = missing.size().reindex(table.index, fill_value=0).to_numpy(dtype=float)
     table["missing_weight"] = missing.sum().reindex(table.index, fill_value=0.0).to_numpy(dtype=float)
     failed = dict(books.failed)
+    if job.limits is not None and len(books.names):
+        failed.update(_book_limits(job, data, chunk, table))
     if job.reports is not None and len(books.names):
         failed.update(_book_files(job, data, chunk, set(books.names), on_book))
     return table, failed
@@ -223,6 +228,45 @@ def _book_files(job: _Job, data: FactorModelData, chunk: pd.DataFrame, usable: s
             failed[name] = f"report: {type(exc).__name__}: {' '.join(str(exc).split())}"
         if on_book is not None:
             on_book()
+    return failed
+
+
+def _book_limits(job: _Job, data: FactorModelData, chunk: pd.DataFrame, table: pd.DataFrame) -> dict[str, str]:
+    """Check (and with ``job.optimize`` rebalance) each priced book of the chunk; adds columns to ``table`` in place.
+
+    Columns: ``breaches_before`` (limits breached now) and, with ``optimize``,
+    ``tracking_error_after``, ``breaches_after``, ``trades`` and ``optimize_status``; each
+    book's trade list goes to ``<trades>/<book>.csv``. A book that cannot be checked or
+    rebalanced keeps its risk row, gets NaN there and goes to ``failed`` with its reason.
+    """
+    from xlfactor.optimizer import check_limits, optimize
+
+    failed = {}
+    amount = "value" if "value" in {str(c).strip().lower() for c in chunk.columns} else "allocation"
+    labels = chunk["portfolio"].astype(str).str.strip()
+    columns = {"breaches_before": {}} | ({"tracking_error_after": {}, "breaches_after": {}, "trades": {}, "optimize_status": {}}
+                                        if job.optimize else {})  # fmt: skip
+    for name, book in chunk.groupby(labels, sort=False):
+        if name not in table.index:
+            continue
+        holdings = pd.DataFrame({"ticker": book["ticker"].to_numpy(), amount: book[amount].to_numpy()})
+        try:
+            if job.optimize:
+                result = optimize(data, holdings, job.limits, benchmark=job.benchmark)
+                columns["breaches_before"][name] = float(result.check["breach_before"].sum())
+                columns["breaches_after"][name] = float(result.check["breach"].sum())
+                columns["tracking_error_after"][name] = result.tracking_error_after
+                columns["trades"][name] = float(len(result.trades))
+                columns["optimize_status"][name] = result.status
+                trades = result.trade_list()
+                atomic_write(Path(job.trades) / f"{safe_file_name(name)}.csv", lambda h, t=trades: t.to_csv(h, index=False, float_format="%.10g"))
+            else:
+                check = check_limits(data, holdings, job.limits, benchmark=job.benchmark)
+                columns["breaches_before"][name] = float(check["breach_before"].sum())
+        except XlfactorError as exc:
+            failed[name] = f"{'optimize' if job.optimize else 'limits'}: {' '.join(str(exc).split())}"
+    for column, values in columns.items():
+        table[column] = pd.Series(values, dtype=object if column == "optimize_status" else float).reindex(table.index)
     return failed
 
 
@@ -299,6 +343,8 @@ def run_batch(
     chunk_books: int = CHUNK_BOOKS,
     progress: Progress | None = None,
     bar: bool = False,
+    limits: pd.DataFrame | None = None,
+    optimize: bool = False,
 ) -> BatchResult:
     """Risk summary of every book, in-process or on Dask; optionally a report and track day per book.
 
@@ -331,6 +377,12 @@ def run_batch(
     bar : bool
         Show a tqdm bar of the chunks on stderr (the CLI does), advanced as each chunk
         finishes, in-process or on Dask (``distributed.as_completed``); stdout is untouched.
+    limits : DataFrame, optional
+        A limits table (``limit, name, min, max``) checked on every book: ``breaches_before``.
+    optimize : bool
+        With ``limits``: rebalance every book to minimum tracking error within them
+        (:func:`xlfactor.optimizer.optimize`), trade lists in ``<out>/trades/<book>.csv``;
+        a book whose limits cannot be met goes to ``failed`` with the conflicting rows.
 
     Returns
     -------
@@ -342,6 +394,8 @@ def run_batch(
     reports = report_writer is not None
     if reports and out is None:
         raise XlfactorError("reports need an output folder (--out)")
+    if optimize and (limits is None or out is None):
+        raise XlfactorError("optimize needs limits and an output folder (--out) for the trade lists")
     if isinstance(holdings, pd.DataFrame):
         if not any(str(c).strip().lower() == "portfolio" for c in holdings.columns):
             raise XlfactorError("holdings table needs columns portfolio, ticker and value (or allocation)")
@@ -359,6 +413,9 @@ def run_batch(
         reports=str(out_dir / "reports") if reports else None,
         track=None if not reports else str(Path(track) if track else out_dir / "track"),
         report_writer=report_writer,
+        limits=limits,
+        optimize=optimize,
+        trades=str(out_dir / "trades") if optimize else None,
     )
     chunks = chunks_of(frame, chunk_books)
     if scheduler is None:

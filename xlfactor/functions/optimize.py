@@ -1,0 +1,130 @@
+"""Worksheet functions from risk to trades: the limits check, what-if figures and the optimizer.
+
+Each body is argument parsing plus one call into :mod:`xlfactor.optimizer`. Limits are a
+range with the header ``limit, name, min, max``; trades a range ``ticker, value`` (dollars)
+or, with the header ``allocation``, decimals of the book's gross. Weights are decimals of
+the book's gross before the trades.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+
+import pandas as pd
+
+from xlfactor.errors import UnknownTickersError, XlfactorError
+from xlfactor.functions.catalog import register_arguments, snapshot_model_data, worksheet_function
+from xlfactor.functions.ranges import as_rows, is_blank, optional_flag, optional_text, parse_holdings_range, table, text_list
+from xlfactor.optimizer import optimize, what_if
+from xlfactor.optimizer.check import CHECK_COLUMNS as CHECK_HEADER
+from xlfactor.optimizer.check import check_holdings
+
+register_arguments(
+    {
+        "limits": "Range with the header limit, name, min, max: one limit per row (weight, exposure, active_exposure, tracking_error, ...).",
+        "trades": "Two-column range: ticker, value (dollars, negative sells); header 'allocation' means decimals of the book's gross.",
+        "alpha": "Two-column range: ticker, expected annual return (decimal), for the alpha objective.",
+        "candidates": "Range of tickers that may be traded; default every universe name (and instruments named in limits).",
+    },
+    ranges=("limits", "trades", "alpha", "candidates"),
+)
+
+_LIMITS: OrderedDict[tuple, pd.DataFrame] = OrderedDict()
+_LIMITS_SIZE = 64
+
+
+def _limits(value: object) -> list[list[object]]:
+    """The rows of a limits range (memoized on its contents: a warm cell parses nothing twice)."""
+    rows = [list(r) for r in as_rows(value) if not all(is_blank(c) for c in r)]
+    if not rows:
+        raise XlfactorError("limits is empty: give a range with the header limit, name, min, max")
+    key = tuple(tuple(r) for r in rows)
+    hit = _LIMITS.get(key)
+    if hit is not None:
+        _LIMITS.move_to_end(key)
+        return hit
+    _LIMITS[key] = rows
+    if len(_LIMITS) > _LIMITS_SIZE:
+        _LIMITS.popitem(last=False)
+    return rows
+
+
+def _context(holdings, snapshot, as_of, ignore_unknown, benchmark=None):
+    """(model data, parsed holdings, parsed benchmark or None, ignore flag): the parsed ranges are memoized."""
+    data = snapshot_model_data(snapshot, as_of)
+    portfolio = parse_holdings_range(holdings, "holdings")
+    bench = None if benchmark is None or not text_list(benchmark) else parse_holdings_range(benchmark, "benchmark")
+    return data, portfolio, bench, optional_flag(ignore_unknown, "ignore_unknown")
+
+
+def _refuse_missing(missing: pd.DataFrame, ignore: bool) -> None:
+    if len(missing) and not ignore:
+        raise UnknownTickersError(list(missing["ticker"]))
+
+
+def _check_rows(check: pd.DataFrame) -> list[list[object]]:
+    return [[*r] for r in check[CHECK_HEADER].itertuples(index=False, name=None)]
+
+
+def is_blank_range(value: object) -> bool:
+    """True when an optional range argument is omitted or all blank."""
+    return not any(not is_blank(c) for r in as_rows(value) for c in r)
+
+
+@worksheet_function(returns="table")
+def OF_CHECKLIMITS(holdings, limits, trades=None, benchmark=None, snapshot=None, as_of=None, ignore_unknown=None):  # noqa: N802
+    """Each limit's value before and after the trades, its min and max, and whether it is breached (TRUE = breach)."""
+    data, portfolio, bench, ignore = _context(holdings, snapshot, as_of, ignore_unknown, benchmark)
+    parsed_trades = None if trades is None or is_blank_range(trades) else parse_holdings_range(trades, "trades")
+    rows, missing = check_holdings(data, portfolio, _limits(limits), parsed_trades, bench)
+    _refuse_missing(missing, ignore)
+    return table(CHECK_HEADER, rows)
+
+
+@worksheet_function(returns="table")
+def OF_WHATIF(holdings, trades, benchmark=None, snapshot=None, as_of=None, ignore_unknown=None):  # noqa: N802
+    """Headline risk figures and every factor exposure before and after the trades, with the change."""
+    data, portfolio, bench, ignore = _context(holdings, snapshot, as_of, ignore_unknown, benchmark)
+    result = what_if(data, portfolio, parse_holdings_range(trades, "trades"), bench)
+    _refuse_missing(result.missing, ignore)
+    rows = [[metric, "headline", *values] for metric, values in zip(result.summary.index, result.summary.to_numpy().tolist())]
+    e = result.exposures
+    rows += [[f, g, b, a, c] for f, g, b, a, c in zip(e["factor"], e["group"], e["before"], e["after"], e["change"])]
+    return table(["metric", "group", "before", "after", "change"], rows)
+
+
+@worksheet_function(returns="table")
+def OF_OPTIMIZE(holdings, limits, objective=None, alpha=None, candidates=None, benchmark=None, snapshot=None, as_of=None,  # noqa: N802
+                ignore_unknown=None):  # fmt: skip
+    """Trades that bring the book inside its limits at the best objective: the trade list, then the check before and after."""
+    data, portfolio, bench, ignore = _context(holdings, snapshot, as_of, ignore_unknown, benchmark)
+    alpha_frame = None
+    if alpha is not None and text_list(alpha):
+        pairs = parse_holdings_range(alpha, "alpha")
+        alpha_frame = pd.DataFrame({"ticker": pairs.tickers, "alpha": pairs.amounts})
+    names = text_list(candidates) if candidates is not None else []
+    result = optimize(data, portfolio, _limits(limits), optional_text(objective) or "tracking_error", alpha_frame, bench,
+                      names or None)  # fmt: skip
+    _refuse_missing(result.missing, ignore)
+    return table(*_optimize_layout(result))
+
+
+def _optimize_layout(result) -> tuple[list[str], list[list[object]]]:
+    """The spilled OF_OPTIMIZE table: trades; then the status; the check; the shadow prices; the notes (blank rows between)."""
+    width = len(CHECK_HEADER)
+    dollars = result.capital is not None
+    header = ["ticker", "current_weight", "target_weight", "trade_weight"] + (["trade_value"] if dollars else [])
+    rows: list[list[object]] = []
+    for r in result.trades.itertuples(index=False):
+        rows.append([r.ticker, r.current_weight, r.target_weight, r.trade_weight] + ([r.trade_value] if dollars else []))
+    if not rows:
+        rows.append(["(no trade)"])
+    rows += [[], ["status", result.status, result.objective, result.objective_value],
+             ["tracking_error", "before", result.tracking_error_before, "after", result.tracking_error_after], [], CHECK_HEADER]
+    rows += _check_rows(result.check)
+    rows += [[], ["binding row", "limit", "name", "side", "bound", "elements", "shadow_price", "largest", "its shadow_price",
+                  result.shadow_price_unit]]
+    rows += [[*r] for r in result.binding.itertuples(index=False, name=None)]
+    rows += [["note", n] for n in result.notes]
+    padded = [list(r) + [None] * (width - len(r)) for r in rows]
+    return header + [None] * (width - len(header)), padded
