@@ -211,7 +211,7 @@ def test_reliability_tests_exist():
     for area, rows in tables.items():
         for row in rows:
             assert set(row) >= {"case", "handled", "test"}, f"{area}.csv: columns case,handled,test"
-            nodes = [n for n in re.split(r"[;,\s]+", (row["test"] or "").strip()) if n]  # one node id, or several
+            nodes = re.findall(r"[\w./-]+\.py(?:::\w+(?:\[[^\]]*\])?)*", row["test"] or "")  # one node id, or several
             assert nodes, f"{area}.csv: case {row['case']!r} names no test"
             for node in nodes:
                 path, *names = node.split("::")

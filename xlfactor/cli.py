@@ -13,6 +13,7 @@ import functools
 import json
 import math
 import sys
+import weakref
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
@@ -34,6 +35,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return args.run(args)
     except (XlfactorError, OSError) as exc:
+        _Bar.close_all()
         print(f"xlfactor: error: {cli_message(exc)}", file=sys.stderr)
         return 2
 
@@ -215,10 +217,19 @@ class _Bar:
     ``quiet`` draws nothing.
     """
 
+    live: "weakref.WeakSet[_Bar]"  # bars of this process, closed before an error line is printed
+
     def __init__(self, quiet: bool = False) -> None:
         self.bar = None
         self.label = None
         self.quiet = quiet
+        _Bar.live.add(self)
+
+    @classmethod
+    def close_all(cls) -> None:
+        """End every open bar's line, so a message that follows starts on a line of its own."""
+        for bar in list(cls.live):
+            bar.close()
 
     def __call__(self, label: str, done: int, total: int) -> None:
         if self.quiet:
@@ -241,6 +252,9 @@ class _Bar:
             self.bar.close()
             self.bar = None
             self.label = None
+
+
+_Bar.live = weakref.WeakSet()
 
 
 def _quiet(args: argparse.Namespace) -> bool:
@@ -582,6 +596,8 @@ def _run_hedge(args: argparse.Namespace) -> int:
 
 def _read_table(path: str, name: str) -> pd.DataFrame:
     """A small CSV input (limits, alpha, candidates) or a one-line error naming it."""
+    import pandas as pd
+
     try:
         return pd.read_csv(path)
     except (OSError, ValueError, pd.errors.ParserError, UnicodeDecodeError) as exc:
@@ -717,8 +733,13 @@ def snapshot_text(facts: dict, diagnostics: dict) -> str:
         lines += [f"  {k.replace('_', ' '):<22} {_plain(facts[k])}" for k in rest]
         lines.append("")
     if diagnostics:
+        from xlfactor.snapshot.snapshot import DIAGNOSTIC_MEANINGS, diagnostic_value
+
         lines.append("Diagnostics")
-        lines += [f"  {str(k).replace('_', ' '):<32} {_plain(v)}" for k, v in diagnostics.items()]
+        for key, value in diagnostics.items():
+            lines.append(f"  {str(key).replace('_', ' '):<32} {diagnostic_value(key, value) if isinstance(value, dict) else _plain(value)}")
+            if key in DIAGNOSTIC_MEANINGS:
+                lines.append(f"  {'':<32} {DIAGNOSTIC_MEANINGS[key]}")
     return "\n".join(lines).rstrip("\n") + "\n"
 
 

@@ -37,7 +37,7 @@ class PortfolioError(XlfactorError, ValueError):
     >>> import pandas as pd
     >>> import xlfactor as xf
     >>> try:
-    ...     xf.portfolio_report(pd.DataFrame({"ticker": ["SIM0001"], "weight": [1.0]}))
+    ...     xf.portfolio_report(pd.DataFrame({"ticker": ["SIM0001"], "shares": [1.0]}))  # no value or allocation column
     ... except xf.PortfolioError as error:
     ...     print("refused:", type(error).__name__)
     refused: PortfolioError

@@ -44,7 +44,7 @@ API_SECTIONS = {
     "snapshot": "Snapshots",
     "risk": "Risk, stress tests and time series",
     "hedging": "Hedging and budgets",
-    "optimize": "Limits, what-if and the optimizer",
+    "optimizer": "Limits, what-if and the optimizer",
     "reporting": "Reports and track history",
     "semantic": "Semantic discovery",
     "errors": "Errors",
@@ -72,8 +72,8 @@ def python_api() -> dict[str, list[str]]:
         return result if inspect.isclass(result) and result.__module__.startswith("xlfactor") else None
 
     exported = [getattr(xlfactor, name) for name in xlfactor.__all__ if not name.startswith("__")]
-    for name, obj in zip([n for n in xlfactor.__all__ if not n.startswith("__")], exported):
-        place(obj, f"xlfactor.{name}")
+    for obj in exported:  # by the module that defines it: the package root imports its names lazily
+        place(obj, f"{obj.__module__}.{obj.__qualname__}")
     # The result classes: what the exported functions, and the exported classes' methods, return.
     functions = [obj for obj in exported if inspect.isfunction(obj)]
     functions += [m for obj in exported if inspect.isclass(obj) for m in vars(obj).values() if inspect.isfunction(m)]

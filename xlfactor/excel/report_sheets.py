@@ -18,6 +18,7 @@ from openpyxl.styles import Alignment, Font
 
 from xlfactor.cells import set_cell
 from xlfactor.excel.charts import SECOND_COLOR, add_series, bar_chart, date_axis, line_chart, value_labels
+from xlfactor.snapshot.snapshot import DIAGNOSTIC_MEANINGS
 from xlfactor.excel.sheets import (
     DECIMAL,
     DIVERSIFIER_FILL,
@@ -37,20 +38,6 @@ TOP_CHART = 15
 TOP_CONTRIBUTORS = 10
 TOP_INDUSTRIES = 12
 DATA_PREFIX = "Data"
-
-DIAGNOSTIC_MEANINGS = {
-    "eigen_adjusted": "Yes: the covariance was eigen-adjusted, so optimized books are not under-risked.",
-    "eigen_bias_max": "Largest simulated bias of an eigen-portfolio's risk before adjusting (1 = none).",
-    "eigen_bias_min": "Smallest simulated bias of an eigen-portfolio's risk (below 1: over-forecast).",
-    "idiosyncratic_regime_multiplier": "Scale on idiosyncratic volatility for the recent regime (1 = as usual).",
-    "volatility_regime_multiplier": "Scale on factor volatility for the recent regime (1 = as usual).",
-    "min_eigenvalue": "Smallest eigenvalue of the factor covariance: positive = a valid covariance.",
-    "missing_factor_return_days": "Factor-days without a return in the history (factors not yet listed).",
-    "no_history": "Stocks without an idiosyncratic return history (structural estimate used).",
-    "structural_share": "Share of stocks whose idiosyncratic risk leans on the structural estimate.",
-    "simulated": "Whether the market behind the snapshot is simulated.",
-}
-"""One-line meanings of the snapshot diagnostics (Model sheet)."""
 
 FACT_LABELS = {
     "as_of_date": "As of", "universe": "Universe", "model_version": "Model version", "source": "Source",

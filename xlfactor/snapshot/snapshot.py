@@ -94,8 +94,6 @@ class Snapshot:
         The one-day idiosyncratic forecast, annualized volatility.
     scenarios : pandas.DataFrame, optional
         The scenario library (``scenarios.csv``): ``name, start, end, description``.
-    _memo : dict, optional
-        The memo of :meth:`cached` (private; leave it out).
 
     Raises
     ------
@@ -280,6 +278,21 @@ _COUNT_WORDING = {
     "missing_style_exposures": "absent style exposure rows read as neutral (0)",
     "blank_panel_exposures": "blank exposure panel cells read as neutral (0)",
 }
+
+
+DIAGNOSTIC_MEANINGS = {
+    "eigen_adjusted": "Yes: the covariance was eigen-adjusted, so optimized books are not under-risked.",
+    "eigen_bias_max": "Largest simulated bias of an eigen-portfolio's risk before adjusting (1 = none).",
+    "eigen_bias_min": "Smallest simulated bias of an eigen-portfolio's risk (below 1: over-forecast).",
+    "idiosyncratic_regime_multiplier": "Scale on idiosyncratic volatility for the recent regime (1 = as usual).",
+    "volatility_regime_multiplier": "Scale on factor volatility for the recent regime (1 = as usual).",
+    "min_eigenvalue": "Smallest eigenvalue of the factor covariance: positive = a valid covariance.",
+    "missing_factor_return_days": "Factor-days without a return in the history (factors not yet listed).",
+    "no_history": "Stocks without an idiosyncratic return history (structural estimate used).",
+    "structural_share": "Share of stocks whose idiosyncratic risk leans on the structural estimate.",
+    "simulated": "Whether the market behind the snapshot is simulated.",
+}
+"""One-line meanings of the snapshot diagnostics (the report's Model page, ``xlfactor snapshot info``)."""
 
 
 def diagnostics_text(diagnostics: dict[str, Any]) -> str:
