@@ -29,24 +29,23 @@ register_arguments(
     ranges=("limits", "trades", "alpha", "candidates"),
 )
 
-_LIMITS: OrderedDict[tuple, pd.DataFrame] = OrderedDict()
+_LIMITS: OrderedDict[tuple, tuple] = OrderedDict()
 _LIMITS_SIZE = 64
 
 
-def _limits(value: object) -> list[list[object]]:
-    """The rows of a limits range (memoized on its contents: a warm cell parses nothing twice)."""
-    rows = [list(r) for r in as_rows(value) if not all(is_blank(c) for c in r)]
-    if not rows:
+def _limits(value: object) -> tuple[tuple[object, ...], ...]:
+    """The rows of a limits range as a tuple of tuples, the same object for the same contents (memoized)."""
+    key = tuple(tuple(r) for r in as_rows(value) if not all(is_blank(c) for c in r))
+    if not key:
         raise XlfactorError("limits is empty: give a range with the header limit, name, min, max")
-    key = tuple(tuple(r) for r in rows)
     hit = _LIMITS.get(key)
     if hit is not None:
         _LIMITS.move_to_end(key)
         return hit
-    _LIMITS[key] = rows
+    _LIMITS[key] = key
     if len(_LIMITS) > _LIMITS_SIZE:
         _LIMITS.popitem(last=False)
-    return rows
+    return key
 
 
 def _context(holdings, snapshot, as_of, ignore_unknown, benchmark=None):
@@ -78,7 +77,8 @@ def OF_CHECKLIMITS(holdings, limits, trades=None, benchmark=None, snapshot=None,
     parsed_trades = None if trades is None or is_blank_range(trades) else parse_holdings_range(trades, "trades")
     rows, missing = check_holdings(data, portfolio, _limits(limits), parsed_trades, bench)
     _refuse_missing(missing, ignore)
-    return table(CHECK_HEADER, rows)
+    # the cells are Python numbers, text and booleans already: only NaN (no bound) becomes an empty cell
+    return [list(CHECK_HEADER)] + [[None if v != v else v for v in row] for row in rows]
 
 
 @worksheet_function(returns="table")
