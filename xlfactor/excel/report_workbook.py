@@ -107,7 +107,7 @@ def write_report_workbook(
     data = factor_model_data(snapshot)
     report = report if report is not None else portfolio_report(portfolio, data.snapshot, benchmark)
     holdings = holdings_from_frame(portfolio)
-    bench = data.benchmark_weights if benchmark is None else data.weights(benchmark, "benchmark").weights
+    bench = data.benchmark_weights if benchmark is None else data.align_holdings(benchmark, "benchmark").weights
 
     wb = Workbook()  # sheets in display order; the Summary's formulas are filled in last
     summary = wb.active
@@ -128,8 +128,8 @@ def write_report_workbook(
         write_table(ws, report["factor_quality"], start_row=1, start_col=4, formats={"mean_abs_t": "0.00", "share_abs_t_over_2": PERCENT})
         ws.freeze_panes = "A2"
         autosize(ws)
-    write_stress_sheet(wb, data, data.weights(portfolio).weights, bench, data.snapshot.is_simulated)
-    write_hedging_sheet(wb.create_sheet("Hedging"), data, data.weights(portfolio).weights)
+    write_stress_sheet(wb, data, data.align_holdings(portfolio).weights, bench, data.snapshot.is_simulated)
+    write_hedging_sheet(wb.create_sheet("Hedging"), data, data.align_holdings(portfolio).weights)
     for write_sheet in extra_sheets:  # the hook for extra sheets (Rebalance with --limits)
         write_sheet(wb, data, portfolio, benchmark)
     if discovery is not None:

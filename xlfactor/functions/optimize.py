@@ -8,8 +8,6 @@ the book's gross before the trades.
 
 from __future__ import annotations
 
-from collections import OrderedDict
-
 import pandas as pd
 
 from xlfactor.errors import UnknownTickersError, XlfactorError
@@ -18,6 +16,7 @@ from xlfactor.functions.ranges import as_rows, is_blank, optional_flag, optional
 from xlfactor.optimize import optimize, what_if
 from xlfactor.optimize.check import CHECK_COLUMNS as CHECK_HEADER
 from xlfactor.optimize.check import check_holdings
+from xlfactor.snapshot.memo import memo
 
 register_arguments(
     {
@@ -29,8 +28,7 @@ register_arguments(
     ranges=("limits", "trades", "alpha", "candidates"),
 )
 
-_LIMITS: OrderedDict[tuple, tuple] = OrderedDict()
-_LIMITS_SIZE = 64
+_LIMITS = memo("limits ranges", 64)
 
 
 def _limits(value: object) -> tuple[tuple[object, ...], ...]:
@@ -38,14 +36,7 @@ def _limits(value: object) -> tuple[tuple[object, ...], ...]:
     key = tuple(tuple(r) for r in as_rows(value) if not all(is_blank(c) for c in r))
     if not key:
         raise XlfactorError("limits is empty: give a range with the header limit, name, min, max")
-    hit = _LIMITS.get(key)
-    if hit is not None:
-        _LIMITS.move_to_end(key)
-        return hit
-    _LIMITS[key] = key
-    if len(_LIMITS) > _LIMITS_SIZE:
-        _LIMITS.popitem(last=False)
-    return key
+    return _LIMITS.get_or_compute(key, lambda: key)  # the same tuple object for the same contents
 
 
 def _context(holdings, snapshot, as_of, ignore_unknown, benchmark=None):

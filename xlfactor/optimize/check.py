@@ -15,7 +15,6 @@ universe is cash, as in the report, and listed in ``missing``.
 from __future__ import annotations
 
 import math
-from collections import OrderedDict
 from dataclasses import dataclass
 
 import numpy as np
@@ -38,36 +37,34 @@ from xlfactor.optimize.limits import (
 )
 from xlfactor.risk.holdings import Holdings, align, holdings_from_frame
 from xlfactor.risk.model_data import FactorModelData
+from xlfactor.snapshot.memo import memo
 
 CHECK_COLUMNS = ["row", "limit", "name", "min", "max", "before", "at_before", "breach_before", "after", "at_after", "breach"]
 
 
-class _Lru:
-    """A small memo keyed on object identities; the objects are kept so their ids cannot be reused."""
+class _ByIdentity:
+    """A :func:`~xlfactor.snapshot.memo.memo` keyed on object identities (the project's one cache policy).
 
-    def __init__(self, size: int) -> None:
-        self.size = size
-        self.items: OrderedDict[tuple, tuple[tuple, object]] = OrderedDict()
+    The objects are kept with the value, so their ids cannot be reused by new objects while
+    the entry lives, and a hit is checked to be the very same objects.
+    """
+
+    def __init__(self, name: str, maxsize: int) -> None:
+        self.memo = memo(name, maxsize)
 
     def get(self, refs: tuple, extra: object, compute):
+        """The value for ``refs`` (by identity) and ``extra`` (by value), computed once."""
         key = (*map(id, refs), extra)
-        hit = self.items.get(key)
-        if hit is not None and all(a is b for a, b in zip(hit[0], refs)):
-            self.items.move_to_end(key)
-            return hit[1]
-        value = compute()
-        self.items[key] = (refs, value)
-        if len(self.items) > self.size:
-            self.items.popitem(last=False)
-        return value
+        held = self.memo.get_or_compute(key, lambda: (refs, compute()), lambda v: all(a is b for a, b in zip(v[0], refs)))
+        return held[1]
 
 
-_MODELS = _Lru(16)
-_LIMITS = _Lru(64)
-_ALIGNED = _Lru(64)
-_BENCHMARKS = _Lru(32)
-_ETFS = _Lru(16)
-_INSTRUMENTS = _Lru(64)
+_MODELS = _ByIdentity("optimize position models", 16)
+_LIMITS = _ByIdentity("optimize parsed limits", 64)
+_ALIGNED = _ByIdentity("optimize aligned books", 64)
+_BENCHMARKS = _ByIdentity("optimize benchmarks", 32)
+_ETFS = _ByIdentity("optimize ETF tickers", 16)
+_INSTRUMENTS = _ByIdentity("optimize instruments", 64)
 
 
 @dataclass(frozen=True, eq=False)
