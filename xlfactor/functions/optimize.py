@@ -8,8 +8,6 @@ the book's gross before the trades.
 
 from __future__ import annotations
 
-from collections import OrderedDict
-
 import pandas as pd
 
 from xlfactor.errors import UnknownTickersError, XlfactorError
@@ -18,6 +16,7 @@ from xlfactor.functions.ranges import as_rows, is_blank, optional_flag, optional
 from xlfactor.optimizer import optimize, what_if
 from xlfactor.optimizer.check import CHECK_COLUMNS as CHECK_HEADER
 from xlfactor.optimizer.check import check_holdings
+from xlfactor.snapshot.memo import memo
 
 register_arguments(
     {
@@ -29,24 +28,15 @@ register_arguments(
     ranges=("limits", "trades", "alpha", "candidates"),
 )
 
-_LIMITS: OrderedDict[tuple, pd.DataFrame] = OrderedDict()
-_LIMITS_SIZE = 64
+_LIMITS = memo("limits ranges", 64)
 
 
-def _limits(value: object) -> list[list[object]]:
-    """The rows of a limits range (memoized on its contents: a warm cell parses nothing twice)."""
-    rows = [list(r) for r in as_rows(value) if not all(is_blank(c) for c in r)]
-    if not rows:
+def _limits(value: object) -> tuple[tuple[object, ...], ...]:
+    """The rows of a limits range as a tuple of tuples, the same object for the same contents (memoized)."""
+    key = tuple(tuple(r) for r in as_rows(value) if not all(is_blank(c) for c in r))
+    if not key:
         raise XlfactorError("limits is empty: give a range with the header limit, name, min, max")
-    key = tuple(tuple(r) for r in rows)
-    hit = _LIMITS.get(key)
-    if hit is not None:
-        _LIMITS.move_to_end(key)
-        return hit
-    _LIMITS[key] = rows
-    if len(_LIMITS) > _LIMITS_SIZE:
-        _LIMITS.popitem(last=False)
-    return rows
+    return _LIMITS.get_or_compute(key, lambda: key)  # the same tuple object for the same contents
 
 
 def _context(holdings, snapshot, as_of, ignore_unknown, benchmark=None):
@@ -78,7 +68,8 @@ def OF_CHECKLIMITS(holdings, limits, trades=None, benchmark=None, snapshot=None,
     parsed_trades = None if trades is None or is_blank_range(trades) else parse_holdings_range(trades, "trades")
     rows, missing = check_holdings(data, portfolio, _limits(limits), parsed_trades, bench)
     _refuse_missing(missing, ignore)
-    return table(CHECK_HEADER, rows)
+    # the cells are Python numbers, text and booleans already: only NaN (no bound) becomes an empty cell
+    return [list(CHECK_HEADER)] + [[None if v != v else v for v in row] for row in rows]
 
 
 @worksheet_function(returns="table")

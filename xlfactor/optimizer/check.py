@@ -15,7 +15,6 @@ universe is cash, as in the report, and listed in ``missing``.
 from __future__ import annotations
 
 import math
-from collections import OrderedDict
 from dataclasses import dataclass
 
 import numpy as np
@@ -38,36 +37,34 @@ from xlfactor.optimizer.limits import (
 )
 from xlfactor.risk.holdings import Holdings, align, holdings_from_frame
 from xlfactor.risk.model_data import FactorModelData
+from xlfactor.snapshot.memo import memo
 
 CHECK_COLUMNS = ["row", "limit", "name", "min", "max", "before", "at_before", "breach_before", "after", "at_after", "breach"]
 
 
-class _Lru:
-    """A small memo keyed on object identities; the objects are kept so their ids cannot be reused."""
+class _ByIdentity:
+    """A :func:`~xlfactor.snapshot.memo.memo` keyed on object identities (the project's one cache policy).
 
-    def __init__(self, size: int) -> None:
-        self.size = size
-        self.items: OrderedDict[tuple, tuple[tuple, object]] = OrderedDict()
+    The objects are kept with the value, so their ids cannot be reused by new objects while
+    the entry lives, and a hit is checked to be the very same objects.
+    """
+
+    def __init__(self, name: str, maxsize: int) -> None:
+        self.memo = memo(name, maxsize)
 
     def get(self, refs: tuple, extra: object, compute):
+        """The value for ``refs`` (by identity) and ``extra`` (by value), computed once."""
         key = (*map(id, refs), extra)
-        hit = self.items.get(key)
-        if hit is not None and all(a is b for a, b in zip(hit[0], refs)):
-            self.items.move_to_end(key)
-            return hit[1]
-        value = compute()
-        self.items[key] = (refs, value)
-        if len(self.items) > self.size:
-            self.items.popitem(last=False)
-        return value
+        held = self.memo.get_or_compute(key, lambda: (refs, compute()), lambda v: all(a is b for a, b in zip(v[0], refs)))
+        return held[1]
 
 
-_MODELS = _Lru(16)
-_LIMITS = _Lru(64)
-_ALIGNED = _Lru(64)
-_BENCHMARKS = _Lru(32)
-_ETFS = _Lru(16)
-_INSTRUMENTS = _Lru(64)
+_MODELS = _ByIdentity("optimize position models", 16)
+_LIMITS = _ByIdentity("optimize parsed limits", 64)
+_ALIGNED = _ByIdentity("optimize aligned books", 64)
+_BENCHMARKS = _ByIdentity("optimize benchmarks", 32)
+_ETFS = _ByIdentity("optimize ETF tickers", 16)
+_INSTRUMENTS = _ByIdentity("optimize instruments", 64)
 
 
 @dataclass(frozen=True, eq=False)
@@ -78,6 +75,7 @@ class BookSetup:
     start: FloatArray  # (n_positions,) current weights, decimals of the capital base
     benchmark: FloatArray  # (n_assets,) benchmark weights
     beta: FloatArray  # (n_positions,) beta coefficients V b / b'Vb
+    benchmark_exposure: FloatArray  # (n_factors,) X'b
     capital: float | None  # the book's gross in dollars (None for an allocation book)
     missing: pd.DataFrame  # ticker, amount, weight of holdings treated as cash
     holdings: Holdings
@@ -115,7 +113,7 @@ def limits_for(model: PositionModel, limits) -> list[Limit]:
     """:func:`parse_limits` memoized on the rows' contents (a list of rows; a frame is parsed each time)."""
     if isinstance(limits, pd.DataFrame) or limits is None:
         return parse_limits(model, limits)
-    key = tuple(tuple(r) for r in limits)
+    key = limits if isinstance(limits, tuple) else tuple(tuple(r) for r in limits)
     return _LIMITS.get((model,), key, lambda: parse_limits(model, limits))
 
 
@@ -140,16 +138,16 @@ def book_setup(data: FactorModelData, portfolio: pd.DataFrame | Holdings, instru
     holdings = _holdings(portfolio, "portfolio")
     held = _ALIGNED.get((model, holdings), None, lambda: align(holdings, model.ticker_index, "portfolio", _universe_name(data)))
 
-    def bench() -> tuple[FloatArray, FloatArray]:
+    def bench() -> tuple[FloatArray, FloatArray, FloatArray]:
         if benchmark is None:
             b = np.asarray(data.benchmark_weights, dtype=float)
         else:
             b = align(_holdings(benchmark, "benchmark"), data.ticker_index, "benchmark", _universe_name(data)).weights
-        return b, beta_coefficients(model, b)
+        return b, beta_coefficients(model, b), data.exposures.T @ b
 
-    b, beta = _BENCHMARKS.get((model, benchmark), None, bench) if isinstance(benchmark, Holdings) or benchmark is None else bench()
+    b, beta, xb = _BENCHMARKS.get((model, benchmark), None, bench) if isinstance(benchmark, Holdings) or benchmark is None else bench()
     capital = float(np.abs(holdings.amounts).sum()) if holdings.kind == "value" else None
-    return BookSetup(model, held.weights, b, beta, capital, held.missing, holdings)
+    return BookSetup(model, held.weights, b, beta, xb, capital, held.missing, holdings)
 
 
 def trade_vector(setup: BookSetup, trades: pd.DataFrame | Holdings) -> tuple[FloatArray, pd.DataFrame]:
@@ -207,20 +205,21 @@ def check_holdings(
     benchmark: pd.DataFrame | Holdings | None = None,
 ) -> tuple[list[list[object]], pd.DataFrame]:
     """The rows of :func:`check_limits` and the tickers treated as cash (what the worksheet function calls)."""
-    if isinstance(limits, list) and isinstance(portfolio, Holdings) and (trades is None or isinstance(trades, Holdings)):
-        key = tuple(tuple(r) for r in limits)  # parsed ranges are memoized objects: their identity is their content
+    if isinstance(limits, (list, tuple)) and isinstance(portfolio, Holdings) and (trades is None or isinstance(trades, Holdings)):
+        # parsed ranges are memoized objects: their identity is their content; the rows key themselves
+        key = limits if isinstance(limits, tuple) else tuple(tuple(r) for r in limits)
         instruments = _INSTRUMENTS.get((data, portfolio, trades), key, lambda: instruments_named(data, portfolio, trades, limits=limits))
     else:
         instruments = instruments_named(data, portfolio, trades, limits=limits)
     setup = book_setup(data, portfolio, instruments, benchmark)
     parsed = limits_for(setup.model, limits)
-    before = measure(setup.model, setup.start, setup.start, setup.benchmark, setup.beta)
+    before = measure(setup.model, setup.start, setup.start, setup.benchmark, setup.beta, setup.benchmark_exposure)
     missing = setup.missing
     if trades is None:
         after = before
     else:
         change, outside = trade_vector(setup, trades)
-        after = measure(setup.model, setup.start + change, setup.start, setup.benchmark, setup.beta)
+        after = measure(setup.model, setup.start + change, setup.start, setup.benchmark, setup.beta, setup.benchmark_exposure)
         if len(outside):
             missing = pd.concat([missing, outside], ignore_index=True)
     return check_rows(setup, parsed, before, after), missing
@@ -310,8 +309,8 @@ def what_if(data: FactorModelData, portfolio: pd.DataFrame, trades: pd.DataFrame
     """
     setup = book_setup(data, portfolio, instruments_named(data, portfolio, trades), benchmark)
     change, outside = trade_vector(setup, trades)
-    before = measure(setup.model, setup.start, setup.start, setup.benchmark, setup.beta)
-    after = measure(setup.model, setup.start + change, setup.start, setup.benchmark, setup.beta)
+    before = measure(setup.model, setup.start, setup.start, setup.benchmark, setup.beta, setup.benchmark_exposure)
+    after = measure(setup.model, setup.start + change, setup.start, setup.benchmark, setup.beta, setup.benchmark_exposure)
     n = setup.model.n_assets
     summary = pd.DataFrame({"before": headline(before, n), "after": headline(after, n)})
     summary["change"] = summary["after"] - summary["before"]

@@ -339,13 +339,16 @@ def beta_coefficients(model: PositionModel, benchmark: FloatArray) -> FloatArray
 
 
 def measure(model: PositionModel, weights: FloatArray, start: FloatArray, benchmark: FloatArray,
-            beta_coefficient: FloatArray | None = None) -> BookMeasures:  # fmt: skip
-    """The :class:`BookMeasures` of ``weights`` (n_positions,) traded from ``start``, against ``benchmark`` (n_assets,)."""
+            beta_coefficient: FloatArray | None = None, benchmark_exposure: FloatArray | None = None) -> BookMeasures:  # fmt: skip
+    """The :class:`BookMeasures` of ``weights`` (n_positions,) traded from ``start``, against ``benchmark`` (n_assets,).
+
+    ``beta_coefficient`` (:func:`beta_coefficients`) and ``benchmark_exposure`` (``X'b``) may be passed when known.
+    """
     F, X, d = model.data.factor_covariance, model.exposures, model.idiosyncratic_variance
     b = model.extend(benchmark)
     x = X.T @ weights
     active = weights - b
-    xa = X.T @ active
+    xa = x - (X.T @ b if benchmark_exposure is None else benchmark_exposure)
     coefficients = beta_coefficients(model, benchmark) if beta_coefficient is None else beta_coefficient
     return BookMeasures(
         weights=weights,
@@ -363,7 +366,8 @@ def limit_elements(limit: Limit, m: BookMeasures) -> FloatArray:
     """The values of every element of ``limit`` on the measured book (one value for a scalar kind)."""
     kind = limit.kind
     if kind is LimitKind.WEIGHT:
-        return m.weights[limit.elements]
+        every = len(limit.elements) > 1 and limit.elements[0] == 0 and limit.elements[-1] == len(limit.elements) - 1
+        return m.weights[: len(limit.elements)] if every else m.weights[limit.elements]  # "*": a view, no copy
     if kind is LimitKind.EXPOSURE:
         return m.exposure[limit.elements]
     if kind is LimitKind.ACTIVE_EXPOSURE:

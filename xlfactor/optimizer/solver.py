@@ -70,6 +70,7 @@ from xlfactor.optimizer.limits import (
     parse_limits,
 )
 from xlfactor.risk.model_data import FactorModelData
+from xlfactor.snapshot.memo import memo
 
 TRADE_TOLERANCE = 1e-9
 """Solver noise: a trade smaller than this (decimal of gross) is dropped (see :func:`clean_trades`)."""
@@ -167,17 +168,11 @@ def factor_root(F: FloatArray) -> FloatArray:
     """``R`` (rank, K) with ``R' R = F`` (eigenvalue square root; negative rounding dropped); memoized on F's bytes."""
     F = np.ascontiguousarray(F, dtype=float)
     key = (F.shape, hash(F.tobytes()))
-    hit = _ROOTS.get(key)
-    if hit is not None and np.array_equal(hit[0], F):
-        return hit[1]
-    root = _factor_root(F)
-    _ROOTS[key] = (F.copy(), root)
-    if len(_ROOTS) > 8:
-        _ROOTS.pop(next(iter(_ROOTS)))
-    return root
+    held = _ROOTS.get_or_compute(key, lambda: (F.copy(), _factor_root(F)), lambda v: np.array_equal(v[0], F))
+    return held[1]
 
 
-_ROOTS: dict[tuple, tuple[FloatArray, FloatArray]] = {}
+_ROOTS = memo("factor covariance roots", 8)
 
 
 def _factor_root(F: FloatArray) -> FloatArray:
@@ -368,8 +363,8 @@ def _infeasible(inputs: _Inputs, zero: np.ndarray | None, status: str) -> Infeas
     labels = [_row_label(inputs, k) for k in rows]
     if len(rows) == 1:
         return InfeasibleLimitsError(f"infeasible limits: {labels[0]} cannot be met{fixed}", tuple(rows))
-    return InfeasibleLimitsError(f"infeasible limits: {' and '.join(labels)} conflict (dropping any one of them resolves it){fixed}",
-                                 tuple(rows))  # fmt: skip
+    return InfeasibleLimitsError(f"infeasible limits: {' and '.join(labels)} conflict (no book meets them together; "
+                                 f"without any one of them the others can be met){fixed}", tuple(rows))  # fmt: skip
 
 
 # ---------------------------------------------------------------- inputs
