@@ -83,7 +83,7 @@ def test_build_every_month_and_quality(tmp_path, small_build, capsys):
     portfolio = tmp_path / "p.csv"
     pd.DataFrame({"ticker": small.data.tickers[:20], "value": 1.0}).to_csv(portfolio, index=False)
     assert main(["report", "--portfolio", str(portfolio), "--snapshot", str(out), "--out", str(report)]) == 0
-    assert "Quality" in openpyxl.load_workbook(report).sheetnames
+    assert {"Model", "DataQuality"} <= set(openpyxl.load_workbook(report).sheetnames)  # the fit on the Model page, every statistic on its data sheet
 
 
 @pytest.fixture(scope="module")

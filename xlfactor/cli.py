@@ -588,8 +588,14 @@ def snapshot_text(facts: dict, diagnostics: dict) -> str:
         lines += [f"  {k.replace('_', ' '):<22} {_plain(facts[k])}" for k in rest]
         lines.append("")
     if diagnostics:
+        from xlfactor.snapshot.snapshot import diagnostic_value
+
         lines.append("Diagnostics")
-        lines += [f"  {str(k).replace('_', ' '):<32} {_plain(v)}" for k, v in diagnostics.items()]
+        for key, value in diagnostics.items():
+            if isinstance(value, dict):  # per-factor counts: one sentence ("3 blank ... cells read as neutral (0): ...")
+                lines.append(f"  {diagnostic_value(key, value)}")
+            else:
+                lines.append(f"  {str(key).replace('_', ' '):<32} {_plain(value)}")
     return "\n".join(lines).rstrip("\n") + "\n"
 
 
