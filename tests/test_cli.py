@@ -108,7 +108,7 @@ def test_report_without_out_prints_a_readable_summary(capsys):
         json.loads(captured.out)  # a table, JSON only with --json
     data = xf.factor_model_data()
     book = pd.read_csv(EXAMPLE)
-    te, total = _model_te(data, data.weights(book).weights)
+    te, total = _model_te(data, data.align_holdings(book).weights)
     lines = {line[:34].strip(): line[34:].strip() for line in captured.out.splitlines() if line.startswith("  ")}
     assert lines["Tracking error"] == f"{te:.2%}" and lines["Total risk (annualized)"] == f"{total:.2%}"
     assert lines["Gross (dollars)"] == f"${book['value'].abs().sum():,.0f}" and lines["Holdings"] == "40"

@@ -70,7 +70,7 @@ def phrase_name(factor: str) -> str:
 def test_change_the_book_and_the_sentence_names_the_new_largest_driver():
     data = xf.factor_model_data()
     book = pd.read_csv(ROOT / "examples" / "portfolio.csv")
-    shares = independent_te_shares(data, data.weights(book).weights)
+    shares = independent_te_shares(data, data.align_holdings(book).weights)
     first = shares.idxmax()
     sentence = tear_sheet_sentences(xf.portfolio_report(book))[1]
     assert f"the largest driver is the {phrase_name(first)} " in sentence and f"{shares.max():.0%} of TE²" in sentence
@@ -82,7 +82,7 @@ def test_change_the_book_and_the_sentence_names_the_new_largest_driver():
     sector_of = pd.Series(np.asarray(snapshot.exposures[:, list(data.factor_names).index(target)]), index=data.tickers)
     members = sector_of[sector_of == 1].index[:30]
     changed = pd.concat([book, pd.DataFrame({"ticker": members, "value": 2_000_000.0})], ignore_index=True)
-    shares = independent_te_shares(data, data.weights(changed).weights)
+    shares = independent_te_shares(data, data.align_holdings(changed).weights)
     assert shares.idxmax() == target != first  # the change did what it was meant to
     sentence = tear_sheet_sentences(xf.portfolio_report(changed))[1]
     assert f"the largest driver is the {phrase_name(target)} overweight" in sentence
@@ -92,7 +92,7 @@ def test_change_the_book_and_the_sentence_names_the_new_largest_driver():
 def test_the_top_name_is_the_largest_risk_contribution():
     data = xf.factor_model_data()
     book = pd.read_csv(ROOT / "examples" / "portfolio.csv")
-    w = data.weights(book).weights
+    w = data.align_holdings(book).weights
     covariance = data.exposures @ data.factor_covariance @ data.exposures.T + np.diag(data.idiosyncratic_variance)
     total = np.sqrt(w @ covariance @ w)
     contribution = w * (covariance @ w) / total

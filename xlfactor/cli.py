@@ -491,7 +491,7 @@ def _run_hedge(args: argparse.Namespace) -> int:
 
     snapshot = _load(args)
     data = factor_model_data(snapshot)
-    held = data.weights(_read_holdings(args.portfolio))
+    held = data.align_holdings(_read_holdings(args.portfolio))
     _note_simulated(snapshot)
     if len(held.missing):
         print(f"note: {len(held.missing)} holdings outside the universe treated as cash: {', '.join(held.missing['ticker'][:5])}", file=sys.stderr)

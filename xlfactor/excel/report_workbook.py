@@ -138,8 +138,8 @@ def write_report_workbook(
     data = factor_model_data(snapshot)
     report = report if report is not None else portfolio_report(portfolio, data.snapshot, benchmark)
     holdings = holdings_from_frame(portfolio)
-    bench = data.benchmark_weights if benchmark is None else data.weights(benchmark, "benchmark").weights
-    weights = data.weights(portfolio).weights
+    bench = data.benchmark_weights if benchmark is None else data.align_holdings(benchmark, "benchmark").weights
+    weights = data.align_holdings(portfolio).weights
     name = name if name is not None else Path(path).stem
     written_at = written_at or datetime.now(timezone.utc)
 
