@@ -293,6 +293,7 @@ def test_demo_report_prints_in_at_most_12_readable_pages(demo_pdf):
     assert len(heights) == pages
     for number, page in enumerate(heights, start=1):
         assert page and statistics.median(page) >= MIN_WORD_POINTS, (number, statistics.median(page) if page else None)
+        assert min(page) >= MIN_WORD_POINTS, (number, min(page))  # not one word under 6 pt, chart labels included
     # every printed sheet is in the PDF (its name in the footer), data and model sheets are not
     wb = openpyxl.load_workbook(path)
     footers = {line.split()[0] for page in texts for line in page.splitlines()[-3:] if "Page " in line}

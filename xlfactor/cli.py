@@ -737,7 +737,10 @@ def snapshot_text(facts: dict, diagnostics: dict) -> str:
 
         lines.append("Diagnostics")
         for key, value in diagnostics.items():
-            lines.append(f"  {str(key).replace('_', ' '):<32} {diagnostic_value(key, value) if isinstance(value, dict) else _plain(value)}")
+            if isinstance(value, dict):  # per-factor counts: one sentence ("3 blank ... cells read as neutral (0): ...")
+                lines.append(f"  {diagnostic_value(key, value)}")
+            else:
+                lines.append(f"  {str(key).replace('_', ' '):<32} {_plain(value)}")
             if key in DIAGNOSTIC_MEANINGS:
                 lines.append(f"  {'':<32} {DIAGNOSTIC_MEANINGS[key]}")
     return "\n".join(lines).rstrip("\n") + "\n"

@@ -20,7 +20,7 @@ LABEL_POINTS = 9
 TITLE_POINTS = 11
 BAR_COLOR = "1F4E78"
 SECOND_COLOR = "ED7D31"
-LABEL_ROOM = 0.25  # share of the value range added beyond the longest bar, for its label
+LABEL_ROOM = 0.4  # share of the value range added beyond the longest bar, for its label
 
 
 def axis_text(points: int, bold: bool = False) -> RichText:
@@ -89,7 +89,7 @@ def value_labels(chart, number_format: str, values=None) -> None:
         chart.y_axis.scaling.min = low - room if low < 0 else 0.0
         chart.y_axis.scaling.max = high + room if high > 0 else 0.0
     chart.dataLabels.numFmt = number_format
-    chart.dataLabels.txPr = axis_text(LABEL_POINTS - 1)
+    chart.dataLabels.txPr = axis_text(LABEL_POINTS)
 
 
 def line_chart(title: str, number_format: str, width: float = 13.0, height: float = 6.5) -> LineChart:

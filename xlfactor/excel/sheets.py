@@ -146,12 +146,12 @@ RATIO_WORDS = ("beta", "information_ratio", "correlation", "mean_abs_t", "t_stat
 
 
 def quantity_format(name: str) -> str | None:
-    """Number format of a quantity from its name: percent, ``0.00``, ``0.000`` or an integer.
+    """Number format of a quantity from its name: percent, ``0.00``, dollars or an integer.
 
     >>> quantity_format("tracking_error"), quantity_format("realized_beta"), quantity_format("holdings")
     ('0.00%', '0.00', '#,##0')
-    >>> quantity_format("active_exposure"), quantity_format("ticker")
-    ('0.00', None)
+    >>> quantity_format("active_exposure"), quantity_format("ticker"), quantity_format("value")
+    ('0.00', None, '$#,##0;-$#,##0;$0')
     """
     lowered = name.lower().strip()
     if lowered in COUNT_NAMES or lowered.endswith(("_days", "_count")) or lowered.startswith("n_"):
