@@ -33,7 +33,7 @@ def main() -> None:
     for n in (200, 1000):
         picks = rng.choice(len(data.tickers), n, replace=False)
         portfolio = pd.DataFrame({"ticker": data.tickers[picks], "value": rng.uniform(-1, 3, n)})
-        w = data.weights(portfolio).weights
+        w = data.align_holdings(portfolio).weights
         report = median_seconds(lambda: xf.portfolio_report(portfolio, snapshot), 30)
         risk = median_seconds(lambda: data.risk(w), 2000)
         te = median_seconds(lambda: data.tracking_error(w), 2000)

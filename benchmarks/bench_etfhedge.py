@@ -35,7 +35,7 @@ def main() -> None:
     assert isinstance(first, list), first
     warm = median_seconds(lambda: OF_ETFHEDGE(holdings), 50)
     cascade = ec.universe_cascade(data)
-    w = data.weights(__import__("pandas").DataFrame({"ticker": data.tickers[picks], "value": values})).weights
+    w = data.align_holdings(__import__("pandas").DataFrame({"ticker": data.tickers[picks], "value": values})).weights
     bare = median_seconds(lambda: ec.portfolio_cascade(cascade, w, 3), 200)
 
     def uncached():  # what every call would cost without the per-snapshot cache

@@ -26,7 +26,7 @@ def main() -> None:
     rng = np.random.default_rng(0)
     picks = rng.choice(len(data.tickers), 200, replace=False)
     portfolio = pd.DataFrame({"ticker": data.tickers[picks], "value": rng.uniform(-1, 3, 200)})
-    w = data.weights(portfolio).weights
+    w = data.align_holdings(portfolio).weights
     X, F = data.exposures, data.factor_covariance
     shocks = {"market": -0.10, "momentum": -0.05}
 

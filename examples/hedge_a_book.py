@@ -15,7 +15,7 @@ PORTFOLIO = Path(__file__).resolve().parent / "portfolio.csv"
 
 snap = xf.load_snapshot()
 data = xf.factor_model_data(snap)
-w = data.weights(pd.read_csv(PORTFOLIO)).weights
+w = data.align_holdings(pd.read_csv(PORTFOLIO)).weights
 
 print(f"total risk {data.risk(w):.2%}, factor risk {data.factor_risk(w):.2%}, beta {data.beta(w):.2f}")
 print(data.risk_decomposition(w).to_string(index=False))

@@ -35,7 +35,7 @@ print(summary.describe().T[["mean", "min", "max"]].round(4).to_string())
 print(pd.read_csv(folder / "out" / "failed.csv").to_string(index=False))
 
 # The same numbers in memory: one (books x names) weight matrix, a few matrix products.
-weights = np.vstack([data.weights(group, name).weights for name, group in books.groupby("portfolio") if name != "broken"])
+weights = np.vstack([data.align_holdings(group, name).weights for name, group in books.groupby("portfolio") if name != "broken"])
 in_memory = xf.batch_risk(data, weights)
 print("largest difference of tracking error:", float(np.max(np.abs(in_memory["tracking_error"].to_numpy() - summary["tracking_error"].to_numpy()))))
 sys.exit(status)

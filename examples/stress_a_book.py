@@ -14,7 +14,7 @@ PORTFOLIO = Path(__file__).resolve().parent / "portfolio.csv"
 
 data = xf.factor_model_data(xf.load_snapshot())
 portfolio = pd.read_csv(PORTFOLIO)
-w = data.weights(portfolio).weights
+w = data.align_holdings(portfolio).weights
 
 # A market fall of 10%: the other factors move by their expectation given it.
 shock = xf.stress(data, portfolio, {"market": -0.10})

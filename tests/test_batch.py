@@ -75,7 +75,7 @@ def test_book_weights_matches_single_book_alignment_and_reports_failures():
     assert set(books.failed) == {"ghost", "blank", "nan"}
     assert "no holding in the model universe (2 unknown: ZZZ1, ZZZ2)" in books.failed["ghost"]
     assert "blank ticker" in books.failed["blank"] and "non-numeric" in books.failed["nan"]
-    single = data.weights(long[long.portfolio == "ok"][["ticker", "value"]])
+    single = data.align_holdings(long[long.portfolio == "ok"][["ticker", "value"]])
     np.testing.assert_array_equal(books.weights.toarray()[0], single.weights)
     assert books.missing.to_dict("list") == {"portfolio": ["ok"], "ticker": ["NOPE"], "amount": [25.0], "weight": [25.0 / 275.0]}
     flat = book_weights(long[long.portfolio == "flat"], data.ticker_index)

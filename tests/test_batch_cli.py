@@ -100,11 +100,11 @@ def test_batch_on_a_dask_scheduler_equals_the_serial_run(tmp_path, dask_schedule
     pd.testing.assert_frame_equal(csv, serial, check_exact=True, check_dtype=False)  # CSV keeps every digit
     from distributed import Client
 
-    from xlfactor.reporting.batch_run import loaded_models
+    from xlfactor.snapshot.sources import loaded_sources
 
     with Client(dask_scheduler, timeout=30) as client:
-        loaded = client.run(loaded_models)  # the worker loaded the snapshot once, from its source
-    assert list(loaded.values()) == [[(None, "latest")]]
+        loaded = client.run(loaded_sources)  # the worker loaded the snapshot once, from its source
+    assert list(loaded.values()) == [[("xlfactor-demo", "latest")]]
 
 
 def _waiting_report_writer(prefix: str):

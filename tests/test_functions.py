@@ -84,7 +84,7 @@ def test_tables_equal_the_api(book):
     rows, frame, bench_rows, bench_frame = book
     report = xf.portfolio_report(frame)
     data = xf.factor_model_data()
-    w = data.weights(frame).weights
+    w = data.align_holdings(frame).weights
     exposures = fn.OF_EXPOSURE(rows)
     assert exposures[0] == ["factor", "group", "exposure"]
     np.testing.assert_allclose([r[2] for r in exposures[1:]], data.factor_exposure(w), rtol=REL)
@@ -143,7 +143,7 @@ def test_model_facts(model, hand_folder):
 def test_hedge_minimizes_risk(book):
     rows, frame, *_ = book
     data = xf.factor_model_data()
-    w = data.weights(frame).weights
+    w = data.align_holdings(frame).weights
     result = fn.OF_HEDGE(rows, [["SPY"], [None], ["XLK"]])
     assert [r[0] for r in result[1:3]] == ["SPY", "XLK"]
     hedged_risk = result[-1][1]

@@ -41,7 +41,7 @@ def book():
 
 def _weights(data, rows):
     frame = pd.DataFrame(rows[1:], columns=["ticker", "value"])
-    return data.weights(frame).weights
+    return data.align_holdings(frame).weights
 
 
 def _lstsq(y, X):

@@ -23,7 +23,6 @@ def with_daily(snapshot, factor_scale=0.8, idio_scale=0.9):
         factor_covariance_daily=np.asarray(snapshot.factor_covariance) * factor_scale,
         idiosyncratic_risk_daily=np.asarray(snapshot.idiosyncratic_risk) * idio_scale,
         metadata={**snapshot.metadata, "forecast_horizon_days": 21},
-        _memo={},
     )
 
 
@@ -62,7 +61,7 @@ def test_horizon_picks_the_daily_or_the_21_day_forecast(hand_snapshot):
 def test_report_var_table_uses_the_horizon_forecast(hand_snapshot):
     snapshot = with_daily(hand_snapshot)
     report = xf.portfolio_report(pd.DataFrame({"ticker": list(snapshot.tickers[:4]), "value": 1.0}), snapshot)
-    w = factor_model_data(snapshot).weights(pd.DataFrame({"ticker": list(snapshot.tickers[:4]), "value": 1.0})).weights
+    w = factor_model_data(snapshot).align_holdings(pd.DataFrame({"ticker": list(snapshot.tickers[:4]), "value": 1.0})).weights
     one = by_hand(snapshot, w, snapshot.factor_covariance_daily, snapshot.idiosyncratic_risk_daily)
     table = report["var"].set_index(["confidence", "horizon_days"])
     assert table.loc[(0.95, 1), "var"] == pytest.approx(Z95 * one / math.sqrt(252), rel=1e-9)

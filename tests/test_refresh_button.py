@@ -83,13 +83,13 @@ def test_refresh_records_the_day_like_the_cli(tmp_path):
     track = book.sheets["Track"].cells
     assert track[0][0] == "date" and [r[0] for r in track[1:]] == [dates[-2]]
     # Same numbers as the CLI's record for the same holdings and date.
-    from xlfactor.reporting.track import day_record
+    from xlfactor.reporting.track import compute_day
 
     holdings = book.sheets["Holdings"].cells
     import pandas as pd
 
     frame = pd.DataFrame([r for r in holdings[1:] if r[0]], columns=["ticker", "value"])
-    expected = day_record(frame, date=dates[-2]).tables["track"].iloc[0]
+    expected = compute_day(frame, date=dates[-2]).tables["track"].iloc[0]
     assert history["track"].iloc[0]["tracking_error"] == pytest.approx(expected["tracking_error"], rel=1e-12)
     assert history["track"].iloc[0]["portfolio_return"] == pytest.approx(expected["portfolio_return"], rel=1e-12)
 

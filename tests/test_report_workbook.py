@@ -102,7 +102,7 @@ def test_editing_a_weight_recomputes_without_python(tmp_path, portfolio):
 
 def test_allocation_header_and_user_benchmark(tmp_path, portfolio):
     data = xf.factor_model_data()
-    weights = data.weights(portfolio).weights
+    weights = data.align_holdings(portfolio).weights
     held = np.nonzero(weights)[0]
     allocation = pd.DataFrame({"ticker": data.tickers[held], "allocation": weights[held] * 1.5})
     benchmark = pd.DataFrame({"ticker": data.tickers[:25], "value": np.arange(1, 26, dtype=float)})

@@ -60,7 +60,7 @@ def test_model_data_methods_match_numpy(model, hand_snapshot):
     X, F, D, V, w, b = reference(model)
     data = xf.factor_model_data(hand_snapshot)
     assert list(data.tickers) == TICKERS
-    weights = data.weights(PORTFOLIO).weights
+    weights = data.align_holdings(PORTFOLIO).weights
     np.testing.assert_allclose(weights, w, rtol=EXACT)
     np.testing.assert_allclose(data.benchmark_weights, b, rtol=EXACT)
     assert data.risk(w) == pytest.approx(math.sqrt(w @ V @ w), rel=EXACT)

@@ -18,7 +18,7 @@ HOLDINGS = [["ticker", "value"], ["SIM0001", 3e6], ["SIM0002", 1e6], ["SIM0500",
 
 def _weights(data):
     frame = pd.DataFrame(HOLDINGS[1:], columns=HOLDINGS[0])
-    return data.weights(frame).weights, float(frame["value"].abs().sum())
+    return data.align_holdings(frame).weights, float(frame["value"].abs().sum())
 
 
 def test_of_stress_matches_the_python_api():

@@ -20,7 +20,7 @@ LIBRARY = pd.DataFrame(
 
 
 def test_scenarios_csv_round_trips_through_folder_and_binary_cache(hand_snapshot, tmp_path):
-    snapshot = dataclasses.replace(hand_snapshot, scenarios=LIBRARY.replace("", np.nan), _memo={})
+    snapshot = dataclasses.replace(hand_snapshot, scenarios=LIBRARY.replace("", np.nan))
     folder = xf.write_snapshot(snapshot, tmp_path / "with")
     written = pd.read_csv(folder / "scenarios.csv")
     assert list(written.columns) == ["name", "start", "end", "description"]

@@ -140,7 +140,7 @@ def test_scenario_library_lookup_and_unknown_names(hand_snapshot):
         {"name": ["Week two", "Tuesday"], "start": ["2026-01-12", "2026-01-13"], "end": ["2026-01-16", "2026-01-13"],
          "description": ["second week", "one day"]}
     )  # fmt: skip
-    snapshot = dataclasses.replace(hand_snapshot, scenarios=library, _memo={})
+    snapshot = dataclasses.replace(hand_snapshot, scenarios=library)
     data = xf.factor_model_data(snapshot)
     episode = xf.scenario(data, LONG_ONLY, "week two")
     direct = xf.replay(data, LONG_ONLY, "2026-01-12", "2026-01-16")

@@ -224,7 +224,7 @@ def test_accepted_theme_enters_the_report_as_a_factor(discovery, demo, book, tru
         y, x = residuals[t][both], theme_return[both]
         loadings[t] = float((x * y).sum() / (x * x).sum())
     data = xf.factor_model_data(demo)
-    w = pd.Series(data.weights(book).weights, index=data.tickers)
+    w = pd.Series(data.align_holdings(book).weights, index=data.tickers)
     exposure = sum(w[t] * loadings[t] for t in members)
     theme = result.themes.set_index("theme").loc[PLANTED.name]
     assert theme["exposure"] == pytest.approx(exposure, rel=1e-9)
@@ -488,7 +488,7 @@ def test_residual_pca_is_pairwise_like_pandas(demo):
 def test_demo_company_names_reach_the_snapshot_files(demo, tmp_path):
     names = demo.names
     assert names is not None and len(set(names)) == len(demo.tickers) and all(names)
-    light = dataclasses.replace(demo, exposure_panel=None, index_prices=None, _memo={})  # keep the write small
+    light = dataclasses.replace(demo, exposure_panel=None, index_prices=None)  # keep the write small
     folder = xf.write_snapshot(light, tmp_path / "snap")
     universe = pd.read_csv(folder / "universe.csv")
     assert list(universe.columns[:2]) == ["as_of_date", "ticker"] and list(universe["name"]) == list(names)
@@ -604,7 +604,7 @@ def test_the_test_days_are_held_out_from_the_proposal(demo, truth, book):
     result = discover_semantic_factors(book, demo, client=Recorder(brain_for({PLANTED.name: truth[PLANTED.name]})),
                                        semantic_cache=_fresh_cache())  # fmt: skip
     data = xf.factor_model_data(demo)
-    held = np.nonzero(data.weights(book).weights)[0]
+    held = np.nonzero(data.align_holdings(book).weights)[0]
     early = demo.residual_returns.iloc[-63:-21].reindex(columns=data.tickers[held])
     values = np.linalg.eigvalsh(early.cov(min_periods=method.MIN_PAIR_OBSERVATIONS).fillna(0.0).to_numpy())
     shares = [c["explained_share"] for c in seen["residual_pca"]]

@@ -68,7 +68,7 @@ def test_three_dates_rerun_and_crash(tmp_path, dates, monkeypatch):
     assert after[first] == before[first] and after[last] == before[last]
     assert after[middle] != before[middle]
     holdings = read_history(history)["holdings"]
-    expected = xf.factor_model_data().weights(book(4)).weights
+    expected = xf.factor_model_data().align_holdings(book(4)).weights
     stored = holdings[holdings["date"] == middle].set_index("ticker")["weight"]
     assert stored.sum() == pytest.approx(expected.sum())
 
@@ -106,7 +106,7 @@ def test_summary_statistics_equal_an_independent_computation(tmp_path, dates):
     panel = snapshot.exposure_panel
     p, b = [], []
     for i, date in enumerate(recorded):
-        w = data.weights(book(10 + i % 3)).weights
+        w = data.align_holdings(book(10 + i % 3)).weights
         previous = snapshot.factor_returns.index[snapshot.factor_returns.index.get_loc(date) - 1]
         lagged = np.asarray(panel.values[list(panel.dates).index(previous)])
         stock = lagged @ snapshot.factor_returns.loc[date].to_numpy() + np.nan_to_num(snapshot.residual_returns.loc[date].to_numpy())

@@ -242,7 +242,7 @@ def test_idiosyncratic_name_rows_add_up_to_the_active_idiosyncratic_return(long_
     portfolio, bench = book(5, long_short), book(6, long_short=False)
     report = xf.portfolio_report(portfolio, snapshot, bench)
     date = report["attribution"].attrs["date"]
-    w, b = data.weights(portfolio).weights, data.weights(bench, "benchmark").weights
+    w, b = data.align_holdings(portfolio).weights, data.align_holdings(bench, "benchmark").weights
     residual = np.nan_to_num(snapshot.residual_returns.loc[date].to_numpy(float))
     expected = (w - b) @ residual  # independent: benchmark-relative idiosyncratic return
     names = report["idiosyncratic_returns"]

@@ -412,7 +412,7 @@ def _run_hedge(args: argparse.Namespace) -> int:
 
     snapshot = _load(args)
     data = factor_model_data(snapshot)
-    held = data.weights(_read_holdings(args.portfolio))
+    held = data.align_holdings(_read_holdings(args.portfolio))
     if snapshot.is_simulated:
         print("note: SIMULATED MARKET (embedded demo snapshot), not real data", file=sys.stderr)
     if len(held.missing):

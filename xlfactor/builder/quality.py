@@ -124,14 +124,14 @@ def bias_statistics(
     """
     n_days, n_factors = factor_returns.shape
     rng = np.random.default_rng(seed)
-    daily_cov, daily_spec = covariance_options.daily(), idiosyncratic_options.daily()
+    one_day_covariance, one_day_idiosyncratic = covariance_options.daily(), idiosyncratic_options.daily()
     # incremental EWMA state of every factor and name, known at each close (one pass)
-    factor_var = ewma_variance_path(factor_returns, daily_cov.volatility_half_life)
-    name_var = ewma_variance_path(residuals, daily_spec.half_life)
-    factor_regime = _regime_path(factor_returns, daily_cov.volatility_half_life,
-                                 daily_cov.regime_half_life, daily_cov.regime_min_days)
-    name_regime = _regime_path(residuals, daily_spec.half_life, daily_spec.regime_half_life,
-                               daily_spec.regime_min_days, caps)  # fmt: skip
+    factor_var = ewma_variance_path(factor_returns, one_day_covariance.volatility_half_life)
+    name_var = ewma_variance_path(residuals, one_day_idiosyncratic.half_life)
+    factor_regime = _regime_path(factor_returns, one_day_covariance.volatility_half_life,
+                                 one_day_covariance.regime_half_life, one_day_covariance.regime_min_days)
+    name_regime = _regime_path(residuals, one_day_idiosyncratic.half_life, one_day_idiosyncratic.regime_half_life,
+                               one_day_idiosyncratic.regime_min_days, caps)  # fmt: skip
     daily = _Scores(n_factors)
     monthly = _Scores(n_factors)
     eigen: dict[str, np.ndarray | None] = {"daily": None, "horizon": None}
@@ -141,10 +141,10 @@ def bias_statistics(
         history = factor_returns[1 : refit + 1][:, factor_index]
         if count % EIGEN_REFRESH_REFITS == 0:
             eigen = {"daily": None, "horizon": None}
-        F1, notes1 = factor_covariance(history, daily_cov, eigen["daily"])
+        F1, notes1 = factor_covariance(history, one_day_covariance, eigen["daily"])
         F21, notes21 = factor_covariance(history, covariance_options, eigen["horizon"])
         eigen = {"daily": notes1["eigen_bias"], "horizon": notes21["eigen_bias"]}
-        spec1, _, _ = idiosyncratic_risk(residuals[1 : refit + 1], X, caps[refit], daily_spec)
+        spec1, _, _ = idiosyncratic_risk(residuals[1 : refit + 1], X, caps[refit], one_day_idiosyncratic)
         spec21, _, _ = idiosyncratic_risk(residuals[1 : refit + 1], X, caps[refit], idiosyncratic_options)
         members = np.nonzero(universe[refit] & np.isfinite(spec1) & np.isfinite(spec21))[0]
         if len(members) < RANDOM_NAMES:

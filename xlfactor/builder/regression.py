@@ -439,27 +439,58 @@ def regress(
     step = chunk_days(n_names, n_sty)  # the same for every mapper, so serial and fanned-out runs chunk alike
     for start in range(0, n_days, step):  # chunks bound memory; each chunk is one batched solve (one task)
         block = slice(start, min(start + step, n_days))
-        tasks.append((
-            fit_returns[block], returns[block], usable[block], weights[block], caps[block], styles[block],
-            sector[block], industry[block], usable_member[block], live_industry[block],
-            None if market is None else market[block],
-        ))  # fmt: skip
-    solved = (mapper or serial_map)(_solve_chunk_task, (industry_sector, n_sectors), tasks, None)
+        tasks.append((DayChunk(
+            fit_returns=fit_returns[block], raw_returns=returns[block], usable=usable[block], weights=weights[block],
+            caps=caps[block], styles=styles[block], sector=sector[block], industry=industry[block],
+            usable_member=usable_member[block], live_industry=live_industry[block],
+            market=None if market is None else market[block],
+        ),))  # fmt: skip
+    solved = (mapper or serial_map)(solve_chunk, (ChunkStructure(industry_sector, n_sectors),), tasks, None)
     for start, fitted in zip(range(0, n_days, step), solved):
         block = slice(start, min(start + step, n_days))
         factor_returns[block], t_stats[block], residuals[block], r2_w[block], r2_u[block] = fitted
     return RegressionResult(factor_returns, residuals, t_stats, r2_w, r2_u, stocks, weights)
 
 
-def _solve_chunk_task(industry_sector, n_sectors, y_fit, y_raw, usable, weights, caps, styles, sector, industry,
-                      usable_member, live_industry, market):  # fmt: skip
-    """One chunk of days (a fan-out task): the shared arguments first."""
-    return _solve_chunk(y_fit, y_raw, usable, weights, caps, styles, sector, industry, usable_member, live_industry,
-                        industry_sector, n_sectors, market)  # fmt: skip
+@dataclass(frozen=True, eq=False)
+class ChunkStructure:
+    """What every chunk of days shares: the industry -> sector map and the number of sectors."""
+
+    industry_sector: np.ndarray  # (n_industries,) sector code of each industry
+    n_sectors: int
 
 
-def _solve_chunk(y_fit, y_raw, usable, weights, caps, styles, sector, industry, usable_member, live_industry,
-                 industry_sector, n_sectors, market):  # fmt: skip
+@dataclass(frozen=True, eq=False)
+class DayChunk:
+    """One chunk of regression days (a fan-out task): arrays of shape (n_days, n_names) unless noted."""
+
+    fit_returns: np.ndarray  # winsorized daily returns, the regression's left-hand side
+    raw_returns: np.ndarray  # the returns as given, for the residuals
+    usable: np.ndarray  # bool: in the regression that day (finite return, positive cap, a sector)
+    weights: np.ndarray  # regression weights sqrt(cap), 0 outside
+    caps: np.ndarray  # market caps known at the previous close (the constraint weights)
+    styles: np.ndarray  # (n_days, n_names, n_styles) standardized style exposures
+    sector: np.ndarray  # sector code, -1 for none
+    industry: np.ndarray  # industry code, -1 for none
+    usable_member: np.ndarray  # bool: counts as a member of its (live) industry
+    live_industry: np.ndarray  # (n_days, n_industries) bool: the industry is estimated that day
+    market: np.ndarray | None  # (n_days,) fixed market returns, or None to estimate the market
+
+
+def solve_chunk(structure: ChunkStructure, chunk: DayChunk):
+    """Factor returns, t statistics, residuals and both R² of one chunk of days (one batched solve).
+
+    Returns ``(factor_returns (n_days, k), t_stats (n_days, k), residuals (n_days, n_names),
+    r2_weighted (n_days,), r2_uncentred (n_days,))``, factors in the order market, sectors,
+    industries, styles.
+    """
+    industry_sector, n_sectors = structure.industry_sector, structure.n_sectors
+    y_fit, y_raw, usable, weights, caps, styles = (
+        chunk.fit_returns, chunk.raw_returns, chunk.usable, chunk.weights, chunk.caps, chunk.styles
+    )
+    sector, industry, usable_member, live_industry, market = (
+        chunk.sector, chunk.industry, chunk.usable_member, chunk.live_industry, chunk.market
+    )
     days, names = y_fit.shape
     n_ind = len(industry_sector)
     n_sty = styles.shape[2]

@@ -114,7 +114,7 @@ def demo_snapshot(history: ModelHistory, seed: int = SEED) -> Snapshot:
     crises = crisis_table(history.data.dates)
     stored = snapshot.factor_returns.index
     crises = crises[(crises["start"] >= stored[0]) & (crises["end"] <= stored[-1])].reset_index(drop=True)
-    return dataclasses.replace(snapshot, indexes=_index_table(snapshot.index_returns.columns), scenarios=crises, _memo={})
+    return dataclasses.replace(snapshot, indexes=_index_table(snapshot.index_returns.columns), scenarios=crises)
 
 
 def rounded_for_shipping(snapshot: Snapshot) -> Snapshot:

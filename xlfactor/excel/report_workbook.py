@@ -104,7 +104,7 @@ def write_report_workbook(
     data = factor_model_data(snapshot)
     report = report if report is not None else portfolio_report(portfolio, data.snapshot, benchmark)
     holdings = holdings_from_frame(portfolio)
-    bench = data.benchmark_weights if benchmark is None else data.weights(benchmark, "benchmark").weights
+    bench = data.benchmark_weights if benchmark is None else data.align_holdings(benchmark, "benchmark").weights
 
     wb = Workbook()  # sheets in display order; the Summary's formulas are filled in last
     summary = wb.active
@@ -125,8 +125,8 @@ def write_report_workbook(
         write_table(ws, report["factor_quality"], start_row=1, start_col=4, formats={"mean_abs_t": "0.00", "share_abs_t_over_2": PERCENT})
         ws.freeze_panes = "A2"
         autosize(ws)
-    write_stress_sheet(wb, data, data.weights(portfolio).weights, bench, data.snapshot.is_simulated)
-    write_hedging_sheet(wb.create_sheet("Hedging"), data, data.weights(portfolio).weights)
+    write_stress_sheet(wb, data, data.align_holdings(portfolio).weights, bench, data.snapshot.is_simulated)
+    write_hedging_sheet(wb.create_sheet("Hedging"), data, data.align_holdings(portfolio).weights)
     if discovery is not None:
         write_themes_sheet(wb, discovery)
     last_holding_row = _write_holdings(wb.create_sheet("Holdings"), holdings, report["missing_holdings"])

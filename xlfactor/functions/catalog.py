@@ -13,7 +13,6 @@ from __future__ import annotations
 import functools
 import inspect
 import math
-from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -31,6 +30,7 @@ from xlfactor.functions.ranges import (
 )
 from xlfactor.risk.holdings import Holdings, PortfolioWeights, align
 from xlfactor.risk.model_data import FactorModelData, factor_model_data
+from xlfactor.snapshot.memo import memo
 from xlfactor.snapshot.sources import load_snapshot
 
 ERROR_PREFIX = "#XLFACTOR"
@@ -184,23 +184,20 @@ def book_context(
     return BookContext(data, held.weights, bench)
 
 
-_ALIGNED: OrderedDict[tuple[int, int], tuple[Holdings, pd.Index, PortfolioWeights]] = OrderedDict()
-_ALIGNED_SIZE = 256
+ALIGNED_HOLDINGS = 256
+"""Aligned (parsed range, universe) pairs kept: a warm cell does no parsing and no alignment."""
+_ALIGNED = memo("aligned holdings", ALIGNED_HOLDINGS)
 
 
 def _aligned(holdings: Holdings, universe: pd.Index, name: str = "portfolio", universe_name: str = "") -> PortfolioWeights:
     """``align`` memoized on the (memoized) parsed range and the universe: a warm cell does no parsing."""
-    key = (id(holdings), id(universe))
-    hit = _ALIGNED.get(key)
-    if hit is not None and hit[0] is holdings and hit[1] is universe:
-        _ALIGNED.move_to_end(key)
-        return hit[2]
-    held = align(holdings, universe, name, universe_name)
-    held.weights.flags.writeable = False
-    _ALIGNED[key] = (holdings, universe, held)  # the references keep the ids from being reused
-    if len(_ALIGNED) > _ALIGNED_SIZE:
-        _ALIGNED.popitem(last=False)
-    return held
+    def compute() -> tuple[Holdings, pd.Index, PortfolioWeights]:
+        held = align(holdings, universe, name, universe_name)
+        held.weights.flags.writeable = False
+        return holdings, universe, held  # the references keep the ids from being reused
+
+    key = (id(holdings), id(universe), name)
+    return _ALIGNED.get_or_compute(key, compute, fresh=lambda hit: hit[0] is holdings and hit[1] is universe)[2]
 
 
 def _blank_range(value: object) -> bool:

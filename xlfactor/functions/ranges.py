@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import datetime as dt
 import math
-from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import replace
 
@@ -17,6 +16,7 @@ import pandas as pd
 
 from xlfactor.errors import PortfolioError, XlfactorError
 from xlfactor.risk.holdings import Holdings, canonical_tickers, cell_types, holdings_from_arrays, numeric_amounts
+from xlfactor.snapshot.memo import Memo, memo
 
 EXCEL_EPOCH = dt.date(1899, 12, 30)
 
@@ -77,7 +77,6 @@ def parse_holdings_range(value: object, name: str = "holdings") -> Holdings:
     key, probe = _memo_key(value)
     bucket = _MEMO.get(key) if key is not None else None
     if bucket is not None:
-        _MEMO.move_to_end(key)
         for content, zero_one, holdings in bucket:
             # the whole range, cell by cell (C-level list equality, no copy); then the few cells
             # equal to 0 or 1 must not be booleans in the probe (True == 1 in Python)
@@ -89,9 +88,7 @@ def parse_holdings_range(value: object, name: str = "holdings") -> Holdings:
     copied = None if key is None else _row_copy(probe)
     if copied is not None:  # a bucket is made only when something is stored in it
         if bucket is None:
-            bucket = _MEMO[key] = []
-            if len(_MEMO) > MEMO_SIZE:
-                _MEMO.popitem(last=False)
+            bucket = _MEMO.put(key, [])
         bucket.insert(0, (*copied, holdings))
         del bucket[BUCKET_SIZE:]
     return holdings
@@ -99,7 +96,7 @@ def parse_holdings_range(value: object, name: str = "holdings") -> Holdings:
 
 MEMO_SIZE = 256
 BUCKET_SIZE = 8
-_MEMO: OrderedDict[int, list[tuple[list, list, Holdings]]] = OrderedDict()
+_MEMO: Memo[list[tuple[list, list, Holdings]]] = memo("parsed ranges", MEMO_SIZE)
 """Sample hash -> [(content, positions of its 0/1 cells, holdings)], newest first."""
 _ROW_TYPES = frozenset({list, tuple})
 _BOOLS = (bool, np.bool_)

@@ -295,7 +295,7 @@ class HedgedBook:
     >>> import pandas as pd
     >>> import xlfactor as xf
     >>> data = xf.factor_model_data()        # the embedded simulated demo
-    >>> w = data.weights(pd.DataFrame({"ticker": ["SIM0001", "SIM0002", "SIM0003"], "value": [5e5, 3e5, 2e5]})).weights
+    >>> w = data.align_holdings(pd.DataFrame({"ticker": ["SIM0001", "SIM0002", "SIM0003"], "value": [5e5, 3e5, 2e5]})).weights
     >>> book = xf.hedged_book(data, w, ["SPY"])
     >>> book.factors, round(float(book.exposures_after[data.factor_index("market")]), 10)
     (['market'], 0.0)
@@ -348,7 +348,7 @@ def hedged_book(data, weights: np.ndarray, instruments: list[str], factors: list
     >>> import pandas as pd
     >>> import xlfactor as xf
     >>> data = xf.factor_model_data()        # the embedded simulated demo
-    >>> w = data.weights(pd.DataFrame({"ticker": ["SIM0001", "SIM0002", "SIM0003"], "value": [5e5, 3e5, 2e5]})).weights
+    >>> w = data.align_holdings(pd.DataFrame({"ticker": ["SIM0001", "SIM0002", "SIM0003"], "value": [5e5, 3e5, 2e5]})).weights
     >>> book = xf.hedged_book(data, w, ["SPY", "XLK"])
     >>> bool(book.risk_after < book.risk_before), len(book.hedge_weights)
     (True, 2)

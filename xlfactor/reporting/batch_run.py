@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import re
 import sys
-import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -125,26 +124,17 @@ def _read_folder(folder: Path) -> tuple[pd.DataFrame, dict[str, str]]:
 
 # ---------------------------------------------------------------- the worker side
 
-_MODELS: dict[tuple[str | None, str], FactorModelData] = {}
-_MODELS_LOCK = threading.Lock()
-
-
 def worker_model(source: str | None, as_of: str = "latest") -> FactorModelData:
     """The snapshot at ``source`` (path or URL; None = embedded demo), loaded once per process.
 
     Dask workers call this inside each task: the first task on a worker loads the snapshot
-    (from the path, the URL or the worker's download cache), later tasks reuse it. Tasks
-    therefore carry only the source string, never the snapshot.
+    (from the path, the URL or the worker's download cache), later tasks reuse it through
+    the process's snapshot memo (:func:`xlfactor.snapshot.load_snapshot`). Tasks therefore
+    carry only the source string, never the snapshot.
     """
-    key = (source, as_of)
-    with _MODELS_LOCK:
-        model = _MODELS.get(key)
-        if model is None:
-            from xlfactor.snapshot.sources import load_snapshot
+    from xlfactor.snapshot.sources import load_snapshot
 
-            model = factor_model_data(load_snapshot(source, as_of))
-            _MODELS[key] = model
-    return model
+    return factor_model_data(load_snapshot(source, as_of))
 
 
 @dataclass(frozen=True)
@@ -163,7 +153,7 @@ def run_chunk(job: _Job, chunk: pd.DataFrame) -> tuple[pd.DataFrame, dict[str, s
     """Price one chunk of books (a Dask task, or one step of the in-process run)."""
     data = worker_model(job.source, job.as_of)
     books = book_weights(chunk, data.ticker_index)
-    b = None if job.benchmark is None else data.weights(job.benchmark, "benchmark").weights
+    b = None if job.benchmark is None else data.align_holdings(job.benchmark, "benchmark").weights
     table = _batch_risk(data, books.weights, b, index=books.names)
     missing = books.missing.assign(weight=books.missing["weight"].abs()).groupby("portfolio", sort=False)["weight"]
     table["holdings"] = books.holdings.astype(float)
@@ -408,12 +398,6 @@ def write_batch_tables(out: Path, summary: pd.DataFrame, failed: dict[str, str])
     table = pd.DataFrame({"portfolio": list(failed), "error": list(failed.values())})
     files["failed_csv"] = atomic_write(out / "failed.csv", lambda h: table.to_csv(h, index=False))
     return files
-
-
-def loaded_models() -> list[tuple[str | None, str]]:
-    """The (source, as_of) snapshots this process has loaded for batch tasks (one entry each)."""
-    with _MODELS_LOCK:
-        return list(_MODELS)
 
 
 def dask_mapper(client) -> Callable:

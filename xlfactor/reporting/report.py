@@ -77,14 +77,14 @@ def portfolio_report(
     data = factor_model_data(snapshot)
     if date not in (None, "", "latest", data.snapshot.as_of):
         data = factor_model_data_at(data.snapshot, str(date))
-    held = data.weights(portfolio)
+    held = data.align_holdings(portfolio)
     w = held.weights
     missing = held.missing.assign(side="portfolio")
     if benchmark is None:
         b = data.benchmark_weights
         benchmark_label = "cap-weighted model universe"
     else:
-        bench = data.weights(benchmark, name="benchmark")
+        bench = data.align_holdings(benchmark, name="benchmark")
         b = bench.weights
         missing = pd.concat([missing, bench.missing.assign(side="benchmark")], ignore_index=True)
         benchmark_label = f"user benchmark ({len(bench.holdings.tickers)} names)"

@@ -105,7 +105,7 @@ def record_day(
     XlfactorError
         If the date cannot be recorded or the history folder stays locked.
     """
-    day = day_record(portfolio, snapshot, date, benchmark)
+    day = compute_day(portfolio, snapshot, date, benchmark)
     history = Path(history)
     with _locked(history):
         _write_day(history, day)
@@ -113,7 +113,7 @@ def record_day(
     return day
 
 
-def day_record(
+def compute_day(
     portfolio: pd.DataFrame,
     snapshot: Snapshot | None = None,
     date: str | None = None,

@@ -48,7 +48,7 @@ class Holdings:
 
 @dataclass(frozen=True, eq=False)
 class PortfolioWeights:
-    """Holdings aligned to a universe: what :meth:`FactorModelData.weights` returns.
+    """Holdings aligned to a universe: what :meth:`FactorModelData.align_holdings` returns.
 
     Parameters
     ----------
@@ -65,7 +65,7 @@ class PortfolioWeights:
     >>> import pandas as pd
     >>> import xlfactor as xf
     >>> data = xf.factor_model_data()
-    >>> aligned = data.weights(pd.DataFrame({"ticker": ["SIM0001", "ZZZ"], "allocation": [0.6, 0.4]}))
+    >>> aligned = data.align_holdings(pd.DataFrame({"ticker": ["SIM0001", "ZZZ"], "allocation": [0.6, 0.4]}))
     >>> float(aligned.weights.sum()), aligned.missing["weight"].tolist()
     (0.6, [0.4])
     """

@@ -2,14 +2,14 @@
 
 Built once per snapshot (``factor_model_data(snapshot)`` memoizes it). Every method
 takes weights as an ndarray in universe order (``data.tickers``); use
-``data.weights(portfolio)`` to turn a holdings frame into one. Risk figures are
+``data.align_holdings(portfolio)`` to turn a holdings frame into one. Risk figures are
 annualized decimal volatilities, variances annualized decimal squared.
 
 >>> import pandas as pd
 >>> import xlfactor as xf
 >>> data = xf.factor_model_data()                      # the embedded simulated demo
 >>> book = pd.DataFrame({"ticker": data.tickers[:3], "value": [100.0, 50.0, -50.0]})
->>> w = data.weights(book).weights                     # (n_assets,), decimals of gross
+>>> w = data.align_holdings(book).weights              # (n_assets,), decimals of gross
 >>> w[:3].tolist()
 [0.5, 0.25, -0.25]
 >>> rows = data.risk_contributions(w)                  # factor rows + idiosyncratic row
@@ -111,7 +111,7 @@ class FactorModelData:
         object.__setattr__(self, "ticker_index", pd.Index(self.tickers))
 
     # ------------------------------------------------------------------ inputs
-    def weights(self, portfolio: pd.DataFrame, name: str = "portfolio") -> PortfolioWeights:
+    def align_holdings(self, portfolio: pd.DataFrame, name: str = "portfolio") -> PortfolioWeights:
         """Align a holdings table to the universe: weights in universe order, and what was left out.
 
         Parameters
@@ -142,7 +142,7 @@ class FactorModelData:
         >>> import xlfactor as xf
         >>> data = xf.factor_model_data()
         >>> book = pd.DataFrame({"ticker": ["SIM0001", "sim0002", "NOPE"], "value": [300.0, -100.0, 100.0]})
-        >>> aligned = data.weights(book)
+        >>> aligned = data.align_holdings(book)
         >>> float(aligned.weights[data.ticker_position("SIM0001")])   # 300 of 500 gross
         0.6
         >>> aligned.missing["ticker"].tolist()

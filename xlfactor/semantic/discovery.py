@@ -256,7 +256,7 @@ def discover_semantic_factors(
     """
     data = factor_model_data(snapshot)
     snap = data.snapshot
-    w = data.weights(portfolio).weights
+    w = data.align_holdings(portfolio).weights
     if window < method.MIN_OBSERVATIONS:
         raise PortfolioError(f"window must be at least {method.MIN_OBSERVATIONS} days, got {window}")
     test_days = window // 3 if test_days is None else int(test_days)

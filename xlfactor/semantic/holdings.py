@@ -8,8 +8,9 @@ import numpy as np
 import pandas as pd
 
 from xlfactor.semantic.cache import default_cache_path, read_cache
+from xlfactor.snapshot.memo import memo
 
-_LABELS: dict[tuple, pd.DataFrame] = {}
+_LABELS = memo("semantic labels", 16)
 """Labels read per cache file version (path, size, mtime) or per URL, for this process."""
 
 
@@ -24,11 +25,7 @@ def _cached_labels(semantic_cache: str | os.PathLike[str] | None) -> pd.DataFram
             key = (text, stat.st_size, stat.st_mtime_ns)
         except OSError:
             return read_cache(semantic_cache).labels  # absent: an empty cache, nothing to remember
-    if key not in _LABELS:
-        if len(_LABELS) > 16:
-            _LABELS.clear()
-        _LABELS[key] = read_cache(semantic_cache).labels
-    return _LABELS[key]
+    return _LABELS.get_or_compute(key, lambda: read_cache(semantic_cache).labels)
 
 
 def cached_theme_exposures(

@@ -18,13 +18,15 @@ import csv
 import functools
 from pathlib import Path
 
+from xlfactor.snapshot.memo import on_clear
+
 ETF_MAP_FILE = Path(__file__).resolve().parents[1] / "data" / "etf_map.csv"
 MARKET_ETF = "SPY"
 
 
 @functools.lru_cache(maxsize=1)
 def etf_map_rows() -> tuple[dict[str, str], ...]:
-    """The rows of the shipped table, as dictionaries (read once)."""
+    """The rows of the shipped table, as dictionaries (read once; :func:`~xlfactor.snapshot.memo.clear_memos` forgets them)."""
     with ETF_MAP_FILE.open(newline="", encoding="utf-8") as handle:
         return tuple(dict(row) for row in csv.DictReader(handle))
 
@@ -46,3 +48,6 @@ def sectors_of_etf(etf: str) -> list[str]:
         if r["etf"] == etf and r["sector"] not in seen:
             seen.append(r["sector"])
     return seen
+
+
+on_clear(etf_map_rows.cache_clear)

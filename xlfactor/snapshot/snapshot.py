@@ -9,9 +9,14 @@ from typing import Any, TypeVar
 import pandas as pd
 
 from xlfactor._typing import FloatArray, StrArray
+from xlfactor.snapshot.memo import Memo, memo
+
 from xlfactor.conventions import FORECAST_HORIZON_DAYS
 
 T = TypeVar("T")
+
+SNAPSHOT_MEMO_SIZE = 64
+"""Values derived from one snapshot kept at a time (models per exposure date, hedging tables...)."""
 
 
 @dataclass(frozen=True, eq=False)
@@ -89,8 +94,6 @@ class Snapshot:
         The one-day idiosyncratic forecast, annualized volatility.
     scenarios : pandas.DataFrame, optional
         The scenario library (``scenarios.csv``): ``name, start, end, description``.
-    _memo : dict, optional
-        The memo of :meth:`cached` (private; leave it out).
 
     Raises
     ------
@@ -129,7 +132,7 @@ class Snapshot:
     factor_covariance_daily: FloatArray | None = None  # (n_factors, n_factors) one-day forecast x 252, if stated
     idiosyncratic_risk_daily: FloatArray | None = None  # (n_assets,) one-day forecast x sqrt(252), if stated
     scenarios: pd.DataFrame | None = None  # scenario library (scenarios.csv): name, start, end, description
-    _memo: dict[str, Any] = field(default_factory=dict, repr=False)
+    _memo: Memo = field(default_factory=lambda: memo("snapshot-derived values", SNAPSHOT_MEMO_SIZE), init=False, repr=False)
 
     def __post_init__(self) -> None:
         n, k = len(self.tickers), len(self.factor_names)
@@ -160,8 +163,10 @@ class Snapshot:
         """Value derived from this snapshot, computed once by ``compute()`` and kept with it.
 
         The snapshot is immutable, so anything derived from it (aligned risk arrays, report
-        tables) can be kept for its lifetime; this is the one place that memo is read and
-        written.
+        tables) can be kept with it; this is the one place that memo is read and written.
+        The memo is bounded (:data:`SNAPSHOT_MEMO_SIZE` values, least recently used dropped
+        first: one model per exposure date for a year of attribution would not fit otherwise)
+        and emptied by :func:`xlfactor.snapshot.memo.clear_memos`.
 
         Parameters
         ----------
@@ -182,11 +187,7 @@ class Snapshot:
         >>> snap.cached("answer", lambda: 42), snap.cached("answer", lambda: 0)
         (42, 42)
         """
-        try:
-            return self._memo[key]
-        except KeyError:
-            value = self._memo[key] = compute()
-            return value
+        return self._memo.get_or_compute(key, compute)
 
     @property
     def as_of(self) -> str:

@@ -13,7 +13,6 @@ import json
 import os
 import shutil
 import sys
-import threading
 import urllib.error
 import urllib.parse
 import urllib.request
@@ -26,6 +25,7 @@ from xlfactor.errors import SnapshotError, XlfactorError
 from xlfactor.snapshot import layout
 from xlfactor.snapshot.binary import load_binary, save_binary
 from xlfactor.snapshot.manifest import write_manifest
+from xlfactor.snapshot.memo import memo
 from xlfactor.snapshot.snapshot import Snapshot
 from xlfactor.snapshot.packed import DEMO_FILE, read_packed
 from xlfactor.snapshot.reader import read_snapshot_folder
@@ -37,8 +37,9 @@ DOWNLOAD_TIMEOUT_SECONDS = 60
 Progress = Callable[[str, int, int | None], None]
 """Called as ``progress(file_name, bytes_done, bytes_total_or_None)`` while downloading."""
 
-_loaded: dict[tuple[str, str], tuple[object, Snapshot]] = {}
-_lock = threading.Lock()
+LOADED_SNAPSHOTS = 8
+"""Snapshots a process keeps loaded (least recently used dropped first)."""
+_loaded = memo("loaded snapshots", LOADED_SNAPSHOTS)
 
 
 def cache_dir() -> Path:
@@ -115,20 +116,17 @@ def load_snapshot(
 
 def clear_loaded() -> None:
     """Forget the snapshots loaded by this process (the next load reads them again)."""
-    with _lock:
-        _loaded.clear()
+    _loaded.clear()
+
+
+def loaded_sources() -> list[tuple[str, str]]:
+    """The ``(source, as_of)`` keys of the snapshots this process holds, least recently used first."""
+    return _loaded.keys()
 
 
 def _memoized(key: tuple[str, str], fingerprint: Callable[[], object], load: Callable[[], Snapshot]) -> Snapshot:
     stamp = fingerprint()
-    with _lock:
-        hit = _loaded.get(key)
-        if hit is not None and hit[0] == stamp:
-            return hit[1]
-    snapshot = load()
-    with _lock:
-        _loaded[key] = (stamp, snapshot)
-    return snapshot
+    return _loaded.get_or_compute(key, lambda: (stamp, load()), fresh=lambda hit: hit[0] == stamp)[1]
 
 
 def _demo_fingerprint() -> object:
