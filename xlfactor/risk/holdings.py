@@ -48,7 +48,7 @@ class Holdings:
 
 @dataclass(frozen=True, eq=False)
 class PortfolioWeights:
-    """Holdings aligned to a universe: what :meth:`FactorModelData.weights` returns.
+    """Holdings aligned to a universe: what :meth:`FactorModelData.align_holdings` returns.
 
     Parameters
     ----------
