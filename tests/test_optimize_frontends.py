@@ -125,6 +125,24 @@ def test_cli_optimize_writes_trades_that_meet_the_limits(demo, book, tmp_path, c
     assert check["after"].iloc[1] <= 0.6 + 1e-8  # turnover
 
 
+def test_cli_optimize_prints_a_table_people_read(demo, book, tmp_path, capsys):
+    import re
+
+    book.to_csv(tmp_path / "book.csv", index=False)
+    limits_frame(LIMITS).to_csv(tmp_path / "limits.csv", index=False)
+    assert main(["optimize", "--portfolio", str(tmp_path / "book.csv"), "--limits", str(tmp_path / "limits.csv")]) == 0
+    out = capsys.readouterr().out
+    result = xf.optimize(demo, book, limits_frame(LIMITS))
+    first = out.splitlines()[0]
+    assert first.startswith("Minimum tracking error: optimal; tracking error ")
+    assert f"{100 * result.tracking_error_before:.2f}% -> {100 * result.tracking_error_after:.2f}%" in first
+    biggest = result.trades.iloc[0]
+    sign = "-" if biggest["trade_value"] < 0 else "+"
+    assert f"{sign}${abs(round(biggest['trade_value'])):,.0f}" in out  # dollars with the sign first
+    assert "Limits before and after" in out and "-0.00%" not in out and "$-" not in out
+    assert not re.search(r"\d\.\d{5,}", out.split("Binding limits")[0])  # no raw floats in the tables
+
+
 def test_cli_optimize_bad_limits_is_one_line(book, tmp_path, capsys):
     book.to_csv(tmp_path / "book.csv", index=False)
     pd.DataFrame({"limit": ["exposure"], "name": ["nosuchfactor"], "min": [0], "max": [1]}).to_csv(tmp_path / "l.csv", index=False)

@@ -649,18 +649,64 @@ def _run_optimize(args: argparse.Namespace) -> int:
 
         print(json.dumps(payload, indent=2, default=to_plain))
         return 0
-    print(f"{result.objective}: status {result.status}; tracking error {result.tracking_error_before:.4%} -> "
-          f"{result.tracking_error_after:.4%}; {len(result.trades)} trades")  # fmt: skip
-    if len(result.trades):
-        print(result.trades.head(20).to_string(index=False, float_format=lambda v: f"{v:.6g}"))
-        if len(result.trades) > 20:
-            print(f"... {len(result.trades) - 20} more (--out writes them all)")
-    print("\nLimits before and after")
-    print(result.check.to_string(index=False, float_format=lambda v: f"{v:.6g}"))
-    if len(result.binding):
-        print(f"\nBinding limits (shadow price: {result.shadow_price_unit})")
-        print(result.binding.to_string(index=False, float_format=lambda v: f"{v:.6g}"))
+    print(optimize_text(result), end="")
     return 0
+
+
+OPTIMIZE_SHOWN_TRADES = 20
+OBJECTIVE_TEXT = {"tracking_error": "Minimum tracking error", "total_risk": "Minimum total risk",
+                  "alpha": "Maximum alpha net of risk and costs", "trades": "Nearest book inside the limits"}  # fmt: skip
+PERCENT_LIMITS = {"weight", "tracking_error", "total_risk", "factor_risk", "idiosyncratic_risk", "factor_share", "gross", "net", "turnover"}
+"""Limits measured as decimals (shown as percents); exposures and beta are shown with two decimals, names as counts."""
+
+
+def optimize_text(result) -> str:
+    """What ``xlfactor optimize`` prints: the outcome, the trades, the limits before and after, the binding limits."""
+    goal = OBJECTIVE_TEXT.get(result.objective, result.objective)
+    lines = [
+        f"{goal}: {result.status}; tracking error {percent(result.tracking_error_before, sign=False)}"
+        f" -> {percent(result.tracking_error_after, sign=False)}; {len(result.trades)} trade(s) in {result.solve_seconds:.2f} s",
+        "",
+    ]
+    if len(result.trades):
+        dollars = "trade_value" in result.trades
+        header = f"  {'ticker':<12}{'weight now':>12}{'target':>12}{'trade':>12}" + (f"{'trade $':>16}" if dollars else "")
+        lines.append(header)
+        for row in result.trades.head(OPTIMIZE_SHOWN_TRADES).itertuples(index=False):
+            line = (f"  {str(row.ticker):<12}{percent(row.current_weight, sign=False):>12}{percent(row.target_weight, sign=False):>12}"
+                    f"{percent(row.trade_weight):>12}")  # fmt: skip
+            lines.append(line + (f"{money(row.trade_value):>16}" if dollars else ""))
+        if len(result.trades) > OPTIMIZE_SHOWN_TRADES:
+            lines.append(f"  ... {len(result.trades) - OPTIMIZE_SHOWN_TRADES} more (--out writes them all)")
+        lines.append("")
+    lines.append("Limits before and after")
+    lines.append(f"  {'limit':<18}{'name':<10}{'min':>10}{'max':>10}{'before':>12}{'breach':>8}{'after':>12}{'breach':>8}")
+    for row in result.check.itertuples(index=False):
+        shown = _limit_value_format(str(row.limit))
+        lines.append(f"  {str(row.limit):<18}{str(row.name or ''):<10}{shown(row.min):>10}{shown(row.max):>10}"
+                     f"{shown(row.before):>12}{'yes' if row.breach_before else 'no':>8}{shown(row.after):>12}"
+                     f"{'yes' if row.breach else 'no':>8}")  # fmt: skip
+    if len(result.binding):
+        lines += ["", f"Binding limits (shadow price: {result.shadow_price_unit})"]
+        for row in result.binding.itertuples(index=False):
+            lines.append(f"  {str(row.limit):<18}{str(row.name or ''):<10}{row.side:>5}  bound {_limit_value_format(str(row.limit).split()[0])(row.bound):>10}"
+                         f"  shadow price {row.shadow_price:.4f}")  # fmt: skip
+    for note in result.notes:
+        lines.append(f"note: {note}")
+    return "\n".join(lines) + "\n"
+
+
+def _limit_value_format(kind: str):
+    """How one limit kind's numbers read: percents, two decimals, or a count; blank for no bound."""
+
+    def shown(value) -> str:
+        if value is None or (isinstance(value, float) and math.isnan(value)):
+            return ""
+        if kind in PERCENT_LIMITS:
+            return percent(value, sign=False)
+        return f"{float(value):,.0f}" if kind == "names" else f"{float(value):.2f}"
+
+    return shown
 
 
 def _run_stress(args: argparse.Namespace) -> int:

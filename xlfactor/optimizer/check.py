@@ -260,6 +260,18 @@ def check_limits(
     ------
     LimitsError
         A row with an unknown kind, factor or ticker, or a min above its max.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> import xlfactor as xf
+    >>> data = xf.factor_model_data()
+    >>> book = pd.DataFrame({"ticker": data.tickers[:20], "value": 1_000.0})   # 5% each
+    >>> limits = pd.DataFrame({"limit": ["tracking_error", "weight"], "name": ["", "*"],
+    ...                        "min": [None, 0.0], "max": [0.05, 0.06]})
+    >>> table = xf.check_limits(data, book, limits)
+    >>> table[["limit", "breach_before"]].values.tolist()
+    [['tracking_error', True], ['weight', False]]
     """
     rows, missing = check_holdings(data, portfolio, limits, trades, benchmark)
     table = pd.DataFrame(rows, columns=CHECK_COLUMNS)
@@ -269,7 +281,31 @@ def check_limits(
 
 @dataclass(frozen=True, eq=False)
 class WhatIf:
-    """Headline figures and factor exposures of a book before and after a trade list."""
+    """Headline figures and factor exposures of a book before and after a trade list.
+
+    Parameters
+    ----------
+    summary : DataFrame
+        Index ``metric`` (``total_risk, tracking_error, factor_risk, idiosyncratic_risk``:
+        annualized decimals; ``factor_share``; ``beta``; ``gross, net, long, short``: decimals of
+        the book's gross before the trades; ``names, instruments``: counts; ``turnover``: one-way,
+        a decimal of gross), columns ``before, after, change``.
+    exposures : DataFrame
+        One row per factor: ``factor, group, before, after, change, active_before, active_after``
+        (exposures ``X'w``; ``active_...`` against the benchmark).
+    missing : DataFrame
+        ``ticker, amount, weight`` of holdings and trades outside the universe, treated as cash.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> import xlfactor as xf
+    >>> data = xf.factor_model_data()
+    >>> book = pd.DataFrame({"ticker": data.tickers[:20], "value": 1_000.0})
+    >>> trades = pd.DataFrame({"ticker": [data.tickers[0], data.tickers[20]], "value": [-500.0, 500.0]})
+    >>> xf.what_if(data, book, trades).summary.loc[["names", "turnover"], ["before", "after"]].values.tolist()
+    [[20.0, 21.0], [0.0, 0.025]]
+    """
 
     summary: pd.DataFrame  # index metric; columns before, after, change
     exposures: pd.DataFrame  # factor, group, before, after, change, active_before, active_after
@@ -300,12 +336,40 @@ def headline(m: BookMeasures, n_assets: int) -> dict[str, float]:
 def what_if(data: FactorModelData, portfolio: pd.DataFrame, trades: pd.DataFrame, benchmark: pd.DataFrame | None = None) -> WhatIf:
     """Headline figures and factor exposures before and after ``trades`` (see the module docstring).
 
+    Parameters
+    ----------
+    data : FactorModelData
+        The model (``xf.factor_model_data(snapshot)``).
+    portfolio : DataFrame
+        ``ticker`` and ``value`` (dollars) or ``allocation`` (weights).
+    trades : DataFrame
+        ``ticker, value`` (dollars, negative sells) or ``ticker, allocation`` (decimals of the
+        book's gross).
+    benchmark : DataFrame, optional
+        Benchmark holdings; default the cap-weighted universe.
+
     Returns
     -------
     WhatIf
         ``summary`` rows ``total_risk, tracking_error, factor_risk, idiosyncratic_risk,
         factor_share, beta, gross, net, long, short, names, instruments, turnover``;
         ``exposures`` one row per factor (``active_...`` against the benchmark).
+
+    Raises
+    ------
+    PortfolioError
+        The book or the trade list is unusable (no usable column, no holding in the universe).
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> import xlfactor as xf
+    >>> data = xf.factor_model_data()
+    >>> book = pd.DataFrame({"ticker": data.tickers[:20], "value": 1_000.0})
+    >>> sell_half = pd.DataFrame({"ticker": data.tickers[:20], "value": -500.0})
+    >>> figures = xf.what_if(data, book, sell_half).summary
+    >>> float(figures.loc["gross", "after"]), float(figures.loc["turnover", "after"])   # one-way: (buys + sells) / 2
+    (0.5, 0.25)
     """
     setup = book_setup(data, portfolio, instruments_named(data, portfolio, trades), benchmark)
     change, outside = trade_vector(setup, trades)

@@ -102,7 +102,52 @@ class InfeasibleLimitsError(LimitsError):
 
 @dataclass(frozen=True, eq=False)
 class OptimizeResult:
-    """Target weights, the trade list, the check table after, the solver status and the shadow prices."""
+    """Target weights, the trade list, the check table after, the solver status and the shadow prices.
+
+    Parameters
+    ----------
+    objective : str
+        ``tracking_error``, ``total_risk``, ``alpha`` or ``trades``.
+    status : str
+        cvxpy's status of the last solve (``optimal``, ``optimal_inaccurate``).
+    objective_value : float
+        In the objective's units (annualized TE or total risk for the risk objectives).
+    tickers : ndarray of str, shape (n_positions,)
+        The universe, then the index/ETF instruments.
+    start, target : ndarray, shape (n_positions,)
+        Current and target weights, decimals of the book's gross before the trades.
+    capital : float or None
+        The book's gross in dollars (None for an allocation book).
+    trades : DataFrame
+        ``ticker, current_weight, target_weight, trade_weight`` (and ``trade_value, target_value``
+        in dollars for a dollar book), one row per traded name.
+    check : DataFrame
+        The check table before and after (see :func:`xlfactor.check_limits`).
+    binding : DataFrame
+        The binding limits: ``row, limit, name, side, bound, binding_elements, shadow_price,
+        largest, largest_shadow_price``.
+    shadow_price_unit : str
+        What a shadow price means (TE saved per 1.0 of loosening the bound, for TE).
+    notes : list of str
+        What the solve did that a user should know (the ``names`` heuristic, an unmet limit).
+    missing : DataFrame
+        Holdings treated as cash.
+    tracking_error_before, tracking_error_after : float
+        Annualized decimals.
+    solve_seconds : float
+        Wall time of the solves.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> import xlfactor as xf
+    >>> data = xf.factor_model_data()
+    >>> book = pd.DataFrame({"ticker": data.tickers[:20], "value": 1_000.0})
+    >>> limits = pd.DataFrame({"limit": ["tracking_error", "turnover"], "name": ["", ""], "min": [None, None], "max": [0.10, 0.5]})
+    >>> result = xf.optimize(data, book, limits)
+    >>> result.status, bool(result.tracking_error_after <= 0.10 + 1e-6)
+    ('optimal', True)
+    """
 
     objective: str
     status: str  # cvxpy's status of the last solve ("optimal", "optimal_inaccurate")
@@ -123,12 +168,40 @@ class OptimizeResult:
 
     @property
     def weights(self) -> pd.DataFrame:
-        """``ticker, current_weight, target_weight`` of every position held before or after."""
+        """``ticker, current_weight, target_weight`` of every position held before or after.
+
+        Examples
+        --------
+        >>> import pandas as pd
+        >>> import xlfactor as xf
+        >>> data = xf.factor_model_data()
+        >>> book = pd.DataFrame({"ticker": data.tickers[:3], "value": 100.0})
+        >>> limits = pd.DataFrame({"limit": ["turnover"], "name": [""], "min": [None], "max": [0.0]})
+        >>> xf.optimize(data, book, limits).weights["ticker"].tolist()   # a turnover of 0: nothing moves
+        ['SIM0001', 'SIM0002', 'SIM0003']
+        """
         keep = (np.abs(self.start) > 0) | (np.abs(self.target) > 0)
         return pd.DataFrame({"ticker": self.tickers[keep], "current_weight": self.start[keep], "target_weight": self.target[keep]})
 
     def trade_list(self) -> pd.DataFrame:
-        """The trades as an input trade list: ``ticker, value`` (dollars) for a dollar book, else ``ticker, allocation``."""
+        """The trades as an input trade list: ``ticker, value`` (dollars) for a dollar book, else ``ticker, allocation``.
+
+        Returns
+        -------
+        DataFrame
+            What :func:`xlfactor.what_if` and :func:`xlfactor.check_limits` take as ``trades``.
+
+        Examples
+        --------
+        >>> import pandas as pd
+        >>> import xlfactor as xf
+        >>> data = xf.factor_model_data()
+        >>> book = pd.DataFrame({"ticker": data.tickers[:20], "value": 1_000.0})
+        >>> limits = pd.DataFrame({"limit": ["tracking_error"], "name": [""], "min": [None], "max": [0.10]})
+        >>> trades = xf.optimize(data, book, limits).trade_list()
+        >>> list(trades.columns), bool(xf.check_limits(data, book, limits, trades)["breach"].any())
+        (['ticker', 'value'], False)
+        """
         if self.capital is not None:
             return pd.DataFrame({"ticker": self.trades["ticker"], "value": self.trades["trade_value"]})
         return pd.DataFrame({"ticker": self.trades["ticker"], "allocation": self.trades["trade_weight"]})
@@ -455,6 +528,8 @@ def optimize(
     Returns
     -------
     OptimizeResult
+        The target weights, the trade list (dollars for a dollar book), the check table after,
+        the solver status and the shadow price of each binding limit.
 
     Raises
     ------
@@ -464,6 +539,20 @@ def optimize(
         No book meets the limits: the message names the conflicting rows.
     XlfactorError
         An unbounded objective, a bad alpha, cost or objective.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> import xlfactor as xf
+    >>> data = xf.factor_model_data()
+    >>> book = pd.DataFrame({"ticker": data.tickers[:20], "value": 1_000.0})
+    >>> limits = pd.DataFrame({"limit": ["tracking_error", "turnover", "weight"], "name": ["", "", "*"],
+    ...                        "min": [None, None, 0.0], "max": [0.08, 0.30, 0.06]})
+    >>> result = xf.optimize(data, book, limits)                    # minimum TE within the limits
+    >>> result.status, bool(result.check["breach"].any())
+    ('optimal', False)
+    >>> bool(result.tracking_error_after < result.tracking_error_before)
+    True
     """
     objective = Objective.parse(objective or Objective.TRACKING_ERROR, "objective")
     if objective is Objective.ALPHA and alpha is None:
