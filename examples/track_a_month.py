@@ -29,7 +29,7 @@ status = main(["track", "--portfolio", str(PORTFOLIO), "--workbook", str(folder 
 if status:
     sys.exit(status)
 
-month = xf.track_attribution(folder / "history", window="1M")
+month = xf.track_attribution(folder / "history", period="1M")
 print(month["reconciliation"].to_string())
 print(month["contributors"].head(8).to_string(index=False))
 print(month["names"].head(8).to_string(index=False))

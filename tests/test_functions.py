@@ -98,10 +98,10 @@ def test_tables_equal_the_api(book):
     active_table = report["active_risk"].set_index("factor")
     market = next(r for r in contrib if r[0] == "market")
     assert market[4] == pytest.approx(active_table.loc["market", "te_share"], rel=REL)
-    idio = fn.OF_IDIOCONTRIB(rows)
+    idiosyncratic = fn.OF_IDIOCONTRIB(rows)
     expected = report["idiosyncratic_by_name"]
-    assert [r[0] for r in idio[1:]] == list(expected["ticker"])
-    np.testing.assert_allclose([r[4] for r in idio[1:]], expected["share"], rtol=REL)
+    assert [r[0] for r in idiosyncratic[1:]] == list(expected["ticker"])
+    np.testing.assert_allclose([r[4] for r in idiosyncratic[1:]], expected["share"], rtol=REL)
     mctr = fn.OF_MCTR(rows)
     holdings = report["holdings"].set_index("ticker")
     for ticker, weight, marginal, contribution, share in mctr[1:]:

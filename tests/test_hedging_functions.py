@@ -127,8 +127,8 @@ def test_of_positionsize_uses_total_or_idiosyncratic_risk(book):
     x = data.exposures[i]
     total = math.sqrt(x @ data.factor_covariance @ x + data.idiosyncratic_variance[i])
     assert OF_POSITIONSIZE("SIM0042", 1e6, "monthly") == pytest.approx(1e6 / (total / math.sqrt(252) * math.sqrt(21)))
-    idio = math.sqrt(data.idiosyncratic_variance[i])
-    assert OF_POSITIONSIZE("SIM0042", 1e6, 252, True) == pytest.approx(1e6 / idio)
+    idiosyncratic = math.sqrt(data.idiosyncratic_variance[i])
+    assert OF_POSITIONSIZE("SIM0042", 1e6, 252, True) == pytest.approx(1e6 / idiosyncratic)
     w = _weights(data, book)
     assert OF_POSITIONSIZE(book, 5e5) == pytest.approx(5e5 / (data.risk(w) / math.sqrt(252)))
     assert OF_POSITIONSIZE("SIM0042", -1).startswith("#XLFACTOR: budget must be a positive")
@@ -146,10 +146,10 @@ def test_of_hedgetoshare_reaches_the_limit(book):
         if name in names:
             after[names.index(name)] += amount
     factor = after @ data.factor_covariance @ after
-    idio = w * w @ data.idiosyncratic_variance
-    assert factor / (factor + idio) == pytest.approx(0.4, abs=1e-12)
+    idiosyncratic = w * w @ data.idiosyncratic_variance
+    assert factor / (factor + idiosyncratic) == pytest.approx(0.4, abs=1e-12)
     assert rows["factor share after"] == pytest.approx(0.4, abs=1e-12)
-    assert rows["factor share before"] == pytest.approx(x @ data.factor_covariance @ x / (x @ data.factor_covariance @ x + idio))
+    assert rows["factor share before"] == pytest.approx(x @ data.factor_covariance @ x / (x @ data.factor_covariance @ x + idiosyncratic))
     assert OF_HEDGETOSHARE(book, 1.5).startswith("#XLFACTOR: limit must be")
 
 

@@ -55,9 +55,9 @@ def test_blank_style_cells_load_as_neutral_and_are_counted(tmp_path, model):
     # Independent expectation: numpy on the rounded files with blanks as 0.
     cov = pd.read_csv(folder / "factor_covariance.csv", index_col=0).loc[FACTORS, FACTORS].to_numpy()
     X = np.nan_to_num(np.round(model.exposures, 6))
-    idio = np.round(model.idiosyncratic_risk, 6)
+    idiosyncratic = np.round(model.idiosyncratic_risk, 6)
     w = np.array([0.3, 0.2, 0.1, 0.2, 0.15, 0.05])
-    expected = np.sqrt(w @ X @ cov @ X.T @ w + np.sum(w**2 * idio**2))
+    expected = np.sqrt(w @ X @ cov @ X.T @ w + np.sum(w**2 * idiosyncratic**2))
     portfolio = pd.DataFrame({"ticker": TICKERS, "allocation": w})
     report = xf.portfolio_report(portfolio, snapshot)
     if "covariance_repair" not in snapshot.diagnostics:

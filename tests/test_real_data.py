@@ -61,7 +61,7 @@ def test_real_snapshot_is_usable(real_reference_snapshot, tmp_path):
     loaded = xf.load_snapshot(folder)
     assert loaded.as_of == "2017-11-10" and not loaded.is_simulated
     assert np.linalg.eigvalsh(loaded.factor_covariance).min() > 0
-    assert loaded.factor_covariance_daily is not None and loaded.forecast_horizon_days == 21
+    assert loaded.factor_covariance_1d is not None and loaded.forecast_horizon_days == 21
     report = xf.portfolio_report(pd.DataFrame({"ticker": ["AAPL", "MSFT", "XOM", "JPM"], "value": 1.0}), loaded)
     summary = report["summary"]["value"]
     assert 0.08 < summary["total_risk"] < 0.4 and 0.5 < summary["beta"] < 1.5

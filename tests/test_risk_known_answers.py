@@ -110,10 +110,10 @@ def test_contribution_tables_sum_to_their_totals(model, hand_snapshot):
         assert decomposition.loc["idiosyncratic", f"{side}variance_contribution"] == pytest.approx(weights @ D @ weights, rel=EXACT)
         assert decomposition.loc["total", f"{side}risk"] == pytest.approx(math.sqrt(variance), rel=EXACT)
         assert decomposition.loc["common_factor", f"{side}risk"] == pytest.approx(math.sqrt(x @ F @ x), rel=EXACT)
-    idio = report["idiosyncratic_by_name"]
-    assert idio["share"].sum() == pytest.approx(1.0, rel=EXACT)
-    assert idio["variance_contribution"].sum() == pytest.approx(summary["idiosyncratic_risk"] ** 2, rel=EXACT)
-    assert summary["effective_names"] == pytest.approx(1 / (idio["share"] ** 2).sum(), rel=EXACT)
+    idiosyncratic = report["idiosyncratic_by_name"]
+    assert idiosyncratic["share"].sum() == pytest.approx(1.0, rel=EXACT)
+    assert idiosyncratic["variance_contribution"].sum() == pytest.approx(summary["idiosyncratic_risk"] ** 2, rel=EXACT)
+    assert summary["effective_names"] == pytest.approx(1 / (idiosyncratic["share"] ** 2).sum(), rel=EXACT)
     holdings = report["holdings"]
     assert holdings["risk_contribution"].sum() == pytest.approx(total, rel=EXACT)
     mctr = (V @ w) / math.sqrt(w @ V @ w)
@@ -127,12 +127,12 @@ def test_contribution_tables_sum_to_their_totals(model, hand_snapshot):
     assert frame["risk_contribution"].sum() == pytest.approx(math.sqrt(w @ V @ w), rel=EXACT)
     assert list(frame["sector"]) == [SECTOR[TICKERS.index(t)] for t in frame["ticker"]]
     assert list(frame["industry"]) == [INDUSTRY[TICKERS.index(t)] for t in frame["ticker"]]
-    idio = data.idiosyncratic_contributions(w, b)
-    assert idio["variance_contribution"].sum() == pytest.approx(w @ D @ w, rel=EXACT)
-    assert idio["active_variance_contribution"].sum() == pytest.approx(((w - b) ** 2 * np.diag(D))[w != 0].sum(), rel=EXACT)
+    idiosyncratic = data.idiosyncratic_contributions(w, b)
+    assert idiosyncratic["variance_contribution"].sum() == pytest.approx(w @ D @ w, rel=EXACT)
+    assert idiosyncratic["active_variance_contribution"].sum() == pytest.approx(((w - b) ** 2 * np.diag(D))[w != 0].sum(), rel=EXACT)
     factors = data.factor_contributions(w - b)
-    idio_te = (w - b) @ D @ (w - b)
-    assert factors["share"].sum() + idio_te / te**2 == pytest.approx(1.0, rel=EXACT)
+    idiosyncratic_te = (w - b) @ D @ (w - b)
+    assert factors["share"].sum() + idiosyncratic_te / te**2 == pytest.approx(1.0, rel=EXACT)
 
 
 def test_var_table_closed_forms(hand_snapshot):

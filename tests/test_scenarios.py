@@ -170,12 +170,12 @@ def synthetic_snapshot(seed: int, n_days: int, dof: float | None = None, residua
     corr = np.array([[1, 0.3, -0.2, 0.1], [0.3, 1, 0.0, 0.2], [-0.2, 0.0, 1, -0.3], [0.1, 0.2, -0.3, 1]])
     F = corr * np.outer(vols, vols)
     X = np.column_stack([np.ones(n), (np.arange(n) < 20).astype(float), rng.normal(0, 1, (n, 2))])
-    idio = rng.uniform(0.15, 0.35, n)
+    idiosyncratic = rng.uniform(0.15, 0.35, n)
     z = rng.standard_normal((n_days, 4))
     if dof is not None:
         z = rng.standard_t(dof, (n_days, 4)) * math.sqrt((dof - 2) / dof)
     daily = z @ np.linalg.cholesky(F / 252).T
-    residual = rng.standard_normal((n_days, n)) * idio / math.sqrt(252) * residual_scale
+    residual = rng.standard_normal((n_days, n)) * idiosyncratic / math.sqrt(252) * residual_scale
     dates = pd.bdate_range("2000-01-03", periods=n_days).strftime("%Y-%m-%d")
     index = pd.Index(list(dates), name="date")
     tickers = np.array([f"N{i:02d}" for i in range(n)])
@@ -183,7 +183,7 @@ def synthetic_snapshot(seed: int, n_days: int, dof: float | None = None, residua
         metadata={"as_of_date": dates[-1], "simulated": True},
         tickers=tickers, factor_names=names, factor_groups=np.array(["market", "sector", "style", "style"]),
         exposures=X, raw_exposures=np.full_like(X, np.nan), market_cap=rng.uniform(1e9, 1e11, n),
-        factor_covariance=F, idiosyncratic_risk=idio, idiosyncratic_observations=np.full(n, 252.0),
+        factor_covariance=F, idiosyncratic_risk=idiosyncratic, idiosyncratic_observations=np.full(n, 252.0),
         factor_returns=pd.DataFrame(daily, index=index, columns=list(names)),
         residual_returns=pd.DataFrame(residual, index=index.copy(), columns=list(tickers)),
     )  # fmt: skip

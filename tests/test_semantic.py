@@ -236,22 +236,22 @@ def test_accepted_theme_enters_the_report_as_a_factor(discovery, demo, book, tru
     summary = report["summary"]["value"]
     assert risk.loc["total_risk", "before"] == pytest.approx(summary["total_risk"], rel=1e-12)
     # idiosyncratic variance after: each member's model variance times 1 - R² of its pandas fit (at most 95% removed)
-    idio = pd.Series(data.idiosyncratic_variance, index=data.tickers)
+    idiosyncratic = pd.Series(data.idiosyncratic_variance, index=data.tickers)
     for t in members:
         both = residuals[t].notna()
         y, x = residuals[t][both], theme_return[both]
         r2 = 1.0 - ((y - loadings[t] * x) ** 2).sum() / (y * y).sum()
-        idio[t] *= 1.0 - min(max(r2, 0.0), 0.95)
-    idio_after = float((w**2 * idio).sum())
-    assert risk.loc["idiosyncratic_risk", "after"] == pytest.approx(math.sqrt(idio_after), rel=1e-9)
-    assert idio_after < summary["idiosyncratic_risk"] ** 2
+        idiosyncratic[t] *= 1.0 - min(max(r2, 0.0), 0.95)
+    idiosyncratic_after = float((w**2 * idiosyncratic).sum())
+    assert risk.loc["idiosyncratic_risk", "after"] == pytest.approx(math.sqrt(idiosyncratic_after), rel=1e-9)
+    assert idiosyncratic_after < summary["idiosyncratic_risk"] ** 2
     # the theme's covariance with the model's factors over the whole stored history (pandas), in the total
     history = demo.residual_returns[members].mean(axis=1, skipna=True)
     factors = demo.factor_returns.reindex(columns=data.factor_names).loc[history.index]
     cross = factors.apply(lambda f: f.cov(history)) * TRADING_DAYS_PER_YEAR
     x_f = pd.Series(data.exposures.T @ w.to_numpy(), index=data.factor_names)
     cross_variance = 2.0 * exposure * float((x_f * cross).sum())
-    total_after = summary["factor_risk"] ** 2 + variance + cross_variance + idio_after
+    total_after = summary["factor_risk"] ** 2 + variance + cross_variance + idiosyncratic_after
     assert risk.loc["total_risk", "after"] == pytest.approx(math.sqrt(total_after), rel=1e-9)
     assert risk.loc["theme_factor_share", "after"] == pytest.approx(cross_variance / total_after, rel=1e-9, abs=1e-12)
     euler = exposure * (exposure * theme_return.var(ddof=1) * TRADING_DAYS_PER_YEAR + float((x_f * cross).sum()))

@@ -164,9 +164,9 @@ def test_binary_cache_is_used_on_repeat_loads(hand_folder, model, monkeypatch):
 def test_changed_folder_is_reloaded(hand_folder, model):
     first = xf.load_snapshot(hand_folder)
     assert xf.load_snapshot(hand_folder) is first  # once per process
-    idio = pd.read_csv(hand_folder / "idiosyncratic_risk.csv")
-    idio["idiosyncratic_risk"] *= 2
-    idio.to_csv(hand_folder / "idiosyncratic_risk.csv", index=False)
+    idiosyncratic = pd.read_csv(hand_folder / "idiosyncratic_risk.csv")
+    idiosyncratic["idiosyncratic_risk"] *= 2
+    idiosyncratic.to_csv(hand_folder / "idiosyncratic_risk.csv", index=False)
     second = xf.load_snapshot(hand_folder)
     np.testing.assert_allclose(second.idiosyncratic_risk, 2 * model.idiosyncratic_risk)
 

@@ -325,13 +325,13 @@ def test_published_manifest_is_fetched_and_checked(served, model):
     assert snapshot.as_of == "2026-01-16"
     # the same bytes served under another prefix, with one file changed after publication
     shutil.copytree(folder, root / "snap2")
-    idio = root / "snap2" / "idiosyncratic_risk.csv"
-    text = idio.read_text()
+    idiosyncratic = root / "snap2" / "idiosyncratic_risk.csv"
+    text = idiosyncratic.read_text()
     at = text.index("AAA,0.") + 6
-    idio.write_text(text[:at] + ("1" if text[at] != "1" else "2") + text[at + 1 :])  # same size, one digit changed
+    idiosyncratic.write_text(text[:at] + ("1" if text[at] != "1" else "2") + text[at + 1 :])  # same size, one digit changed
     with pytest.raises(xf.SnapshotError, match=r"idiosyncratic_risk.csv: does not match the published manifest.json"):
         xf.load_snapshot(f"{base}/snap2")
-    idio.write_text(text + "ZZZ,0.2,252\n")  # grown after publication: refused before reading past the announced size
+    idiosyncratic.write_text(text + "ZZZ,0.2,252\n")  # grown after publication: refused before reading past the announced size
     with pytest.raises(xf.SnapshotError, match=r"idiosyncratic_risk.csv: larger than the \d+ bytes its manifest.json announces"):
         xf.load_snapshot(f"{base}/snap2")
 

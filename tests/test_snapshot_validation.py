@@ -66,8 +66,8 @@ def test_unknown_factor_in_covariance(hand_folder):
 
 
 def test_ticker_without_idiosyncratic_risk(hand_folder):
-    idio = pd.read_csv(hand_folder / "idiosyncratic_risk.csv")
-    idio[idio["ticker"] != "DDD"].to_csv(hand_folder / "idiosyncratic_risk.csv", index=False)
+    idiosyncratic = pd.read_csv(hand_folder / "idiosyncratic_risk.csv")
+    idiosyncratic[idiosyncratic["ticker"] != "DDD"].to_csv(hand_folder / "idiosyncratic_risk.csv", index=False)
     with pytest.raises(xf.SnapshotError, match=r"idiosyncratic_risk.csv: 1 tickers in exposures have no idiosyncratic risk \(DDD\)"):
         xf.load_snapshot(hand_folder)
 

@@ -33,8 +33,8 @@ def synthetic_track(folder: Path, days: int, seed: int = 0, openfactor: bool = F
         contrib = rng.normal(0, 1e-3, len(FACTORS))
         weights = rng.uniform(0.1, 0.4, len(NAMES)) * rng.choice([1, -1], len(NAMES))
         held = rng.random(len(NAMES)) > 0.2  # names come and go
-        idio = np.where(held, rng.normal(0, 5e-4, len(NAMES)), 0.0)
-        active = contrib.sum() + idio.sum()
+        idiosyncratic = np.where(held, rng.normal(0, 5e-4, len(NAMES)), 0.0)
+        active = contrib.sum() + idiosyncratic.sum()
         benchmark = rng.normal(0, 1e-2)
         factors = pd.DataFrame({"date": date, "factor": [f for f, _ in FACTORS], "label": [f.title() for f, _ in FACTORS],
                                 "family": [g.title() if openfactor else g for _, g in FACTORS], "contribution": contrib,
@@ -42,12 +42,12 @@ def synthetic_track(folder: Path, days: int, seed: int = 0, openfactor: bool = F
         if openfactor:
             factors = factors[factors["factor"] != "market"]
         tables["factor_contrib"].append(factors)
-        names = pd.DataFrame({"date": date, "ticker": NAMES, "weight": weights, "raw_contribution": idio, "contribution": idio,
+        names = pd.DataFrame({"date": date, "ticker": NAMES, "weight": weights, "raw_contribution": idiosyncratic, "contribution": idiosyncratic,
                               "share": 0.25})[held]  # fmt: skip
         tables["idiosyncratic_returns"].append(names)
         tables["holdings"].append(names[["date", "ticker", "weight"]])
         tables["track"].append(pd.DataFrame({"date": [date], "portfolio_return": [benchmark + active], "benchmark_return": [benchmark],
-                                             "active_return": [active], "tracking_error": [0.05], "idiosyncratic_contribution": [idio.sum()]}))  # fmt: skip
+                                             "active_return": [active], "tracking_error": [0.05], "idiosyncratic_contribution": [idiosyncratic.sum()]}))  # fmt: skip
     folder.mkdir(parents=True)
     for key, frames in tables.items():
         if not root_only:
@@ -192,7 +192,7 @@ def test_bad_track_folders(tmp_path):
     folder = synthetic_track(tmp_path / "short", 10)
     with pytest.raises(xf.XlfactorError, match=r"stores 10 days, too few for 1M \(1W needs 7\+ stored days, 1M 22\+"):
         track_attribution(folder, "1M")
-    with pytest.raises(xf.XlfactorError, match="window must be one of 1W, 1M, 1Q, 1Y, All"):
+    with pytest.raises(xf.XlfactorError, match="period must be one of 1W, 1M, 1Q, 1Y, All"):
         track_attribution(folder, "2W")
     assert OF_REALIZED(str(tmp_path / "empty")).startswith("#XLFACTOR: track folder")
     assert OF_TRACKATTRIBUTION(None).startswith("#XLFACTOR: track_folder is required")

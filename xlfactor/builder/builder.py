@@ -358,10 +358,10 @@ def snapshot_at(
     covariance, cov_notes = factor_covariance(past[:, factor_index], options.covariance)
     cov_notes.pop("eigen_bias", None)
     structural_x = np.nan_to_num(exposures)
-    idio, observations, spec_notes = idiosyncratic_risk(reg.residuals[1 : row + 1][:, names], structural_x, data.market_cap[row][names], options.idiosyncratic)
+    idiosyncratic_21d, observations, idiosyncratic_notes = idiosyncratic_risk(reg.residuals[1 : row + 1][:, names], structural_x, data.market_cap[row][names], options.idiosyncratic)
     # the one-day forecast beside the 21-day one (no Newey-West terms), both annualized
-    covariance_daily, _ = factor_covariance(past[:, factor_index], options.covariance.daily())
-    idio_daily, _, _ = idiosyncratic_risk(reg.residuals[1 : row + 1][:, names], structural_x, data.market_cap[row][names], options.idiosyncratic.daily())
+    covariance_1d, _ = factor_covariance(past[:, factor_index], options.covariance.one_day())
+    idiosyncratic_1d, _, _ = idiosyncratic_risk(reg.residuals[1 : row + 1][:, names], structural_x, data.market_cap[row][names], options.idiosyncratic.one_day())
 
     window = slice(max(1, row - options.risk_window + 1), row + 1)
     dates = pd.Index(data.dates[window].astype(object), name="date")
@@ -394,7 +394,7 @@ def snapshot_at(
     }
     if description:
         metadata["description"] = description
-    diagnostics = {**{k: v for k, v in cov_notes.items()}, **spec_notes}
+    diagnostics = {**{k: v for k, v in cov_notes.items()}, **idiosyncratic_notes}
     unclassified = unclassified_names(data, row)
     if len(unclassified):  # dropped: a market cap but no sector; kept in metadata.json too
         diagnostics["unclassified_names"] = metadata["unclassified_names"] = int(len(unclassified))
@@ -416,7 +416,7 @@ def snapshot_at(
         raw_exposures=raw,
         market_cap=data.market_cap[row][names],
         factor_covariance=covariance,
-        idiosyncratic_risk=idio,
+        idiosyncratic_risk=idiosyncratic_21d,
         idiosyncratic_observations=observations,
         factor_returns=factor_returns,
         residual_returns=residual_returns,
@@ -427,8 +427,8 @@ def snapshot_at(
         diagnostics=diagnostics,
         quality=report,
         names=None if data.names is None else data.names[names],
-        factor_covariance_daily=covariance_daily,
-        idiosyncratic_risk_daily=idio_daily,
+        factor_covariance_1d=covariance_1d,
+        idiosyncratic_risk_1d=idiosyncratic_1d,
         scenarios=scenarios_within(history_dates),
     )
 

@@ -36,11 +36,11 @@ class CovarianceOptions:
     regime_half_life: float = 42
     regime_min_days: int = 21
     seed: int = 7
-    daily_volatility_half_life: float | None = 21  # one-day forecast's volatility half-life (None: the same)
+    one_day_volatility_half_life: float | None = 21  # one-day forecast's volatility half-life (None: the same)
 
-    def daily(self) -> "CovarianceOptions":
+    def one_day(self) -> "CovarianceOptions":
         """The estimator for a one-day horizon (no Newey-West terms, the daily half-life)."""
-        half_life = self.daily_volatility_half_life or self.volatility_half_life
+        half_life = self.one_day_volatility_half_life or self.volatility_half_life
         return replace(self, volatility_lags=0, correlation_lags=0, volatility_half_life=half_life)
 
 

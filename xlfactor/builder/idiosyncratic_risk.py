@@ -36,11 +36,11 @@ class IdiosyncraticRiskOptions:
     regime_min_days: int = 21
     deciles: int = 10
 
-    daily_half_life: float | None = 21  # one-day forecast's half-life (None: the same)
+    one_day_half_life: float | None = 21  # one-day forecast's half-life (None: the same)
 
-    def daily(self) -> "IdiosyncraticRiskOptions":
+    def one_day(self) -> "IdiosyncraticRiskOptions":
         """The estimator for a one-day horizon: no Newey-West terms, ``daily_half_life`` when set."""
-        return replace(self, lags=0, half_life=self.daily_half_life or self.half_life)
+        return replace(self, lags=0, half_life=self.one_day_half_life or self.half_life)
 
 
 def time_series_variance(residuals: np.ndarray, half_life: float, lags: int) -> np.ndarray:

@@ -124,7 +124,7 @@ def bias_statistics(
     """
     n_days, n_factors = factor_returns.shape
     rng = np.random.default_rng(seed)
-    one_day_covariance, one_day_idiosyncratic = covariance_options.daily(), idiosyncratic_options.daily()
+    one_day_covariance, one_day_idiosyncratic = covariance_options.one_day(), idiosyncratic_options.one_day()
     # incremental EWMA state of every factor and name, known at each close (one pass)
     factor_var = ewma_variance_path(factor_returns, one_day_covariance.volatility_half_life)
     name_var = ewma_variance_path(residuals, one_day_idiosyncratic.half_life)

@@ -220,7 +220,7 @@ def write_attribution(wb: Workbook, report: dict[str, pd.DataFrame]) -> None:
 def write_track(wb: Workbook, track: str | Path) -> None:
     """Realized statistics per window and the history: cumulative active return and ex-ante TE over time."""
     from xlfactor.excel.track_workbook import realized_table
-    from xlfactor.reporting.track import WINDOW_RULE, load_track, realized_statistics
+    from xlfactor.reporting.track import PERIOD_RULE, load_track, realized_statistics
 
     history = load_track(track)["track"].sort_values("date").reset_index(drop=True)
     statistics = realized_statistics(history)
@@ -229,7 +229,7 @@ def write_track(wb: Workbook, track: str | Path) -> None:
                      "Realized statistics from the stored daily returns, per window (1W, 1M, ...); the chart compounds "
                      "the daily returns: cumulative active = portfolio growth less benchmark growth.")  # fmt: skip
     if statistics.empty:
-        set_cell(ws.cell(row=row, column=1), f"No window yet: {WINDOW_RULE}.")
+        set_cell(ws.cell(row=row, column=1), f"No window yet: {PERIOD_RULE}.")
     else:
         table = realized_table(statistics).drop(index=["start", "end", "summed_active"], errors="ignore")
         write_table(ws, table, start_row=row, index=True, by_row=True)

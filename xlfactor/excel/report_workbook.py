@@ -215,8 +215,8 @@ def _write_model_sheets(wb: Workbook, data, bench: np.ndarray, last_holding_row:
                      "idiosyncratic_variance_1d"])  # fmt: skip
     holdings_tickers = f"Holdings!$A$2:$A${last_holding_row}"
     holdings_values = f"Holdings!$B$2:$B${last_holding_row}"
-    daily_covariance, daily_idio = data.one_day_model()  # the one-day forecast (VaR), annualized
-    rows = zip(data.tickers.tolist(), bench.tolist(), data.idiosyncratic_variance.tolist(), daily_idio.tolist())
+    covariance_1d, idiosyncratic_1d = data.one_day_model()  # the one-day forecast (VaR), annualized
+    rows = zip(data.tickers.tolist(), bench.tolist(), data.idiosyncratic_variance.tolist(), idiosyncratic_1d.tolist())
     for i, (ticker, b, d, d1) in enumerate(rows, 2):
         universe.append(
             [None, b, d, f"=SUMIF({holdings_tickers},$A{i},{holdings_values})*WeightScale", f"=D{i}-B{i}", d1]
@@ -232,7 +232,7 @@ def _write_model_sheets(wb: Workbook, data, bench: np.ndarray, last_holding_row:
         append_row(covariance, [name, *row])
     covariance_1d = wb.create_sheet("ModelCovariance1d")
     append_row(covariance_1d, ["factor", *data.factor_names.tolist()])
-    for name, row in zip(data.factor_names.tolist(), daily_covariance.tolist()):
+    for name, row in zip(data.factor_names.tolist(), covariance_1d.tolist()):
         append_row(covariance_1d, [name, *row])
     for ws in (universe, exposures, covariance, covariance_1d):
         ws.freeze_panes = "B2"
@@ -244,7 +244,7 @@ def _write_model_sheets(wb: Workbook, data, bench: np.ndarray, last_holding_row:
     end = get_column_letter(k + 1)
     weights = f"ModelUniverse!$D$2:$D${last}"
     bench_col = f"ModelUniverse!$B$2:$B${last}"
-    idio = f"ModelUniverse!$C$2:$C${last}"
+    idiosyncratic = f"ModelUniverse!$C$2:$C${last}"
     active = f"ModelUniverse!$E$2:$E${last}"
     rows = {2: "portfolio_exposure", 3: "benchmark_exposure", 4: "active_exposure"}
     for row, label in rows.items():
@@ -260,13 +260,13 @@ def _write_model_sheets(wb: Workbook, data, bench: np.ndarray, last_holding_row:
     scalars = [
         ("weight_scale", f'=IF(LOWER(TRIM(Holdings!$B$1))="allocation",1,1/SUMPRODUCT(ABS({holdings_values})))', False),
         ("portfolio_factor_variance", f"=SUMPRODUCT(MMULT({x_p},{f}),{x_p})", True),
-        ("portfolio_idiosyncratic_variance", f"=SUMPRODUCT({weights},{weights},{idio})", False),
+        ("portfolio_idiosyncratic_variance", f"=SUMPRODUCT({weights},{weights},{idiosyncratic})", False),
         ("active_factor_variance", f"=SUMPRODUCT(MMULT({x_a},{f}),{x_a})", True),
-        ("active_idiosyncratic_variance", f"=SUMPRODUCT({active},{active},{idio})", False),
+        ("active_idiosyncratic_variance", f"=SUMPRODUCT({active},{active},{idiosyncratic})", False),
         ("portfolio_benchmark_factor_covariance", f"=SUMPRODUCT(MMULT({x_p},{f}),{x_b})", True),
-        ("portfolio_benchmark_idiosyncratic_covariance", f"=SUMPRODUCT({weights},{bench_col},{idio})", False),
+        ("portfolio_benchmark_idiosyncratic_covariance", f"=SUMPRODUCT({weights},{bench_col},{idiosyncratic})", False),
         ("benchmark_factor_variance", f"=SUMPRODUCT(MMULT({x_b},{f}),{x_b})", True),
-        ("benchmark_idiosyncratic_variance", f"=SUMPRODUCT({bench_col},{bench_col},{idio})", False),
+        ("benchmark_idiosyncratic_variance", f"=SUMPRODUCT({bench_col},{bench_col},{idiosyncratic})", False),
         ("portfolio_factor_variance_1d", f"=SUMPRODUCT(MMULT({x_p},ModelCovariance1d!$B$2:${end}${k + 1}),{x_p})", True),
         ("portfolio_idiosyncratic_variance_1d", f"=SUMPRODUCT({weights},{weights},ModelUniverse!$F$2:$F${last})", False),
     ]

@@ -16,7 +16,7 @@ from openpyxl.styles import Font
 
 from xlfactor._files import atomic_write
 from xlfactor.excel.sheets import PERCENT, WARNING_FILL, apply_print_settings, autosize, write_table
-from xlfactor.reporting.track import WINDOW_RULE, realized_statistics, window_attributions
+from xlfactor.reporting.track import PERIOD_RULE, realized_statistics, period_attributions
 
 TOP_ROWS = 10
 SHEET_ORDER = (
@@ -47,7 +47,7 @@ def render_track_workbook(path: str | Path, tables: dict[str, pd.DataFrame], sta
     summary["A5"] = "Realized statistics (from the stored daily returns; windows shown when enough days exist)"
     summary["A5"].font = Font(name="Calibri", bold=True)
     if statistics.empty:
-        summary["A6"] = f"No window yet: {WINDOW_RULE}."
+        summary["A6"] = f"No window yet: {PERIOD_RULE}."
     else:
         write_table(summary, realized_table(statistics), start_row=6, index=True, by_row=True)
     autosize(summary)
@@ -90,9 +90,9 @@ def _write_attribution(ws, tables: dict[str, pd.DataFrame], days: int) -> None:
     ws["A1"].font = Font(name="Calibri", bold=True, size=12)
     ws["A2"] = "Sums of the stored daily contributions (each day's own holdings); compounded returns and the linking residual below."
     ws["A2"].font = Font(name="Calibri", italic=True)
-    windows = window_attributions(tables) if days else {}
+    windows = period_attributions(tables) if days else {}
     if not windows:
-        ws["A4"] = f"{days} stored day(s): no window yet ({WINDOW_RULE})."
+        ws["A4"] = f"{days} stored day(s): no window yet ({PERIOD_RULE})."
         return
     row = 4
     for label, result in windows.items():

@@ -2,7 +2,7 @@
 
 Both read the stored daily rows of a track folder (``xlfactor track`` or OpenFactor's
 ``--track``); nothing is recomputed from today's weights. Returns are decimals over the
-window; volatility and tracking error annualized decimals.
+period; volatility and tracking error annualized decimals.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from xlfactor.functions.ranges import optional_text, table
 register_arguments(
     {
         "track_folder": "Track folder (xlfactor track --history, or OpenFactor's --track folder).",
-        "window": "1W, 1M, 1Q, 1Y or All (the last 7, 22, 63, 252 or all stored days).",
+        "period": "1W, 1M, 1Q, 1Y or All (the last 7, 22, 63, 252 or all stored days).",
         "statistic": "realized_beta, information_ratio, hit_rate, realized_volatility, tracking_error, "
         "cumulative_active...; omit for the table.",
     }
@@ -33,38 +33,38 @@ def _folder(track_folder) -> str:
 
 
 @worksheet_function(returns="table")
-def OF_TRACKATTRIBUTION(track_folder, window=None):  # noqa: N802
-    """Multi-day active-return reconciliation over the stored days of a window (sums of daily contributions)."""
+def OF_TRACKATTRIBUTION(track_folder, period=None):  # noqa: N802
+    """Multi-day active-return reconciliation over the stored days of a period (sums of daily contributions)."""
     from xlfactor.reporting.track import track_attribution
 
-    result = track_attribution(_folder(track_folder), optional_text(window) or "1M")
+    result = track_attribution(_folder(track_folder), optional_text(period) or "1M")
     frame = result["reconciliation"]
     attrs = frame.attrs
-    header = [f"component ({attrs['window']}: {attrs['days']} days {attrs['start']} to {attrs['end']})", "return", "pct_active", "basis"]
+    header = [f"component ({attrs['period']}: {attrs['days']} days {attrs['start']} to {attrs['end']})", "return", "pct_active", "basis"]
     rows = zip(frame.index.tolist(), frame["return"].tolist(), frame["pct_active"].tolist(), frame["basis"].tolist())
     return table(header, rows)
 
 
 @worksheet_function(returns="number or table")
-def OF_REALIZED(track_folder, statistic=None, window=None) -> Any:  # noqa: N802
+def OF_REALIZED(track_folder, statistic=None, period=None) -> Any:  # noqa: N802
     """Realized statistics from the stored daily returns: beta, information ratio, hit rate, volatility, ex-post TE."""
-    from xlfactor.reporting.track import load_track, realized_statistics, window_dates
+    from xlfactor.reporting.track import load_track, realized_statistics, period_dates
 
     folder = _folder(track_folder)
     tables = load_track(folder)
     stats = realized_statistics(tables["track"])
     if stats.empty:
-        window_dates(tables["track"], "1W", folder)  # raises: fewer than 7 stored days
+        period_dates(tables["track"], "1W", folder)  # raises: fewer than 7 stored days
     name = optional_text(statistic)
-    label = optional_text(window)
+    label = optional_text(period)
     if label is not None:
-        window_dates(tables["track"], label, folder)  # one-line message when too few days
+        period_dates(tables["track"], label, folder)  # one-line message when too few days
         label = {k.lower(): k for k in stats.index}[label.lower()]
     if name is not None and name.lower() not in STATISTICS:
         raise XlfactorError(f"statistic must be one of {', '.join(STATISTICS)}, got {name!r}")
     if name is None:
         frame = stats if label is None else stats.loc[[label]]
-        columns = ["window", *STATISTICS]
+        columns = ["period", *STATISTICS]
         rows = ([w, *(stats.loc[w, c] for c in STATISTICS)] for w in frame.index)
         return table(columns, rows)
     label = label or stats.index[-1]

@@ -335,15 +335,15 @@ def hedge_book_to_share(data, weights: np.ndarray, limit: float, instrument: str
     w = np.asarray(weights, dtype=float)
     x = data.exposures.T @ w
     F = data.factor_covariance
-    idio = float(w * w @ data.idiosyncratic_variance)
+    idiosyncratic = float(w * w @ data.idiosyncratic_variance)
     q = float(x @ F @ x)
     if instrument is None:
-        result = hedge_to_factor_share(x, F, idio, limit)
+        result = hedge_to_factor_share(x, F, idiosyncratic, limit)
         used = np.abs(x) > 0
         names = [str(n) for n in np.asarray(data.factor_names)[used]]
         kept = result.scale**2 * q
         return BookShareHedge(names, -result.hedge[used], result.share_before, result.share_after,
-                              math.sqrt(q + idio), math.sqrt(kept + idio), float(limit))  # fmt: skip
+                              math.sqrt(q + idiosyncratic), math.sqrt(kept + idiosyncratic), float(limit))  # fmt: skip
     names = [str(n).lower() for n in data.factor_names]
     if instrument.strip().lower() in names:
         from xlfactor.hedging.portfolios import factor_portfolio
@@ -355,7 +355,7 @@ def hedge_book_to_share(data, weights: np.ndarray, limit: float, instrument: str
 
         def variance(h: float) -> float:
             xx = x + h * y
-            return float(xx @ F @ xx) + idio + 2 * h * c + h * h * s
+            return float(xx @ F @ xx) + idiosyncratic + 2 * h * c + h * h * s
     else:
         Y, S, rows, label = instrument_model(data, [instrument])
         y = Y[0]
@@ -365,9 +365,9 @@ def hedge_book_to_share(data, weights: np.ndarray, limit: float, instrument: str
         def variance(h: float) -> float:
             return variance_with_hedge(data, w, Y, S, rows, np.array([h]))
     a = (q, 2 * float(x @ F @ y), float(y @ F @ y))
-    e = (idio, 2 * c, s)
+    e = (idiosyncratic, 2 * c, s)
     h = instrument_hedge_to_share(a, e, limit)
     xx = x + h * y
     after_total = variance(h)
-    return BookShareHedge(label, np.array([h]), q / (q + idio), float(xx @ F @ xx) / after_total,
-                          math.sqrt(q + idio), math.sqrt(after_total), float(limit))  # fmt: skip
+    return BookShareHedge(label, np.array([h]), q / (q + idiosyncratic), float(xx @ F @ xx) / after_total,
+                          math.sqrt(q + idiosyncratic), math.sqrt(after_total), float(limit))  # fmt: skip

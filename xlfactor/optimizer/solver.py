@@ -338,7 +338,7 @@ def _build(inputs: _Inputs, rows_on: set[int] | None, point: FloatArray, zero: n
         elif kind is LimitKind.FACTOR_SHARE:
             F = model.data.factor_covariance
             factor_var = cp.sum_squares(R @ x) if not dense else cp.quad_form(x, cp.psd_wrap(F))
-            idio_var = cp.sum_squares(cp.multiply(sqrt_d, w))
+            idiosyncratic_var = cp.sum_squares(cp.multiply(sqrt_d, w))
             p = point
             xp = X.T @ p
             total_p = float(xp @ F @ xp + p @ (d * p))
@@ -347,7 +347,7 @@ def _build(inputs: _Inputs, rows_on: set[int] | None, point: FloatArray, zero: n
                 rows.append(_Row(limit.row, limit, "max", (1 - hi) * factor_var - hi * tangent <= 0, hi, total_p))
             if math.isfinite(lo):  # v w'Dw <= (1 - v) x'Fx
                 tangent = 2 * (F @ xp) @ x - float(xp @ F @ xp)
-                rows.append(_Row(limit.row, limit, "min", lo * idio_var - (1 - lo) * tangent <= 0, lo, total_p))
+                rows.append(_Row(limit.row, limit, "min", lo * idiosyncratic_var - (1 - lo) * tangent <= 0, lo, total_p))
             continue
         else:  # names: the heuristic handles it
             continue
@@ -687,7 +687,7 @@ def _shadow(inputs: _Inputs, problem) -> tuple[float, str]:
     value = float(problem.value) if problem is not None else 0.0
     if inputs.objective in (Objective.TRACKING_ERROR, Objective.TOTAL_RISK):
         root = math.sqrt(max(value, 0.0))
-        unit = "annualized TE saved (decimal) per 1.0 of loosening" if inputs.objective is Objective.TRACKING_ERROR \
+        unit = "annualized TE saved (decimal) per 1.0 of loosening" if inputs.objective is Objective.TRACKING_ERROR\
             else "annualized total risk saved (decimal) per 1.0 of loosening"  # fmt: skip
         return (1 / (2 * root) if root > 0 else 0.0), unit
     if inputs.objective is Objective.ALPHA:

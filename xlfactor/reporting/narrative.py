@@ -110,12 +110,12 @@ def tear_sheet_sentences(report: dict[str, pd.DataFrame], gross_dollars: float |
             text += f", {_share(factor_share)} of its variance from factors"
         sentences.append(text + (f"; the ex-ante beta to the benchmark is {beta:.2f}." if math.isfinite(beta) else "."))
     te = float(summary["tracking_error"])
-    idio_share = float(summary.get("idiosyncratic_share_of_te", float("nan")))
+    idiosyncratic_share = float(summary.get("idiosyncratic_share_of_te", float("nan")))
     driver = largest_te_driver(report.get("active_risk"))
     if math.isfinite(te) and te > 0:
         text = f"Tracking error is {te:.1%}"
-        if math.isfinite(idio_share):
-            text += f", {_share(1 - idio_share)} of it from factors"
+        if math.isfinite(idiosyncratic_share):
+            text += f", {_share(1 - idiosyncratic_share)} of it from factors"
         if driver is not None and driver.te_share > 0:
             text += f"; the largest driver is {driver_phrase(driver)}, {_share(driver.te_share)} of TE²"
         sentences.append(text + ".")

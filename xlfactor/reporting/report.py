@@ -92,36 +92,36 @@ def portfolio_report(
     x_p, x_b = data.factor_exposure(w), data.factor_exposure(b)
     blocks = data.risk_decomposition(w)
     active_blocks = data.risk_decomposition(a)
-    factor_var, idio_var, total_var = blocks["variance_contribution"][["common_factor", "idiosyncratic", "total"]]
+    factor_var, idiosyncratic_var, total_var = blocks["variance_contribution"][["common_factor", "idiosyncratic", "total"]]
     total = math.sqrt(total_var)
-    active_factor_var, active_idio_var, te_var = active_blocks["variance_contribution"][
+    active_factor_var, active_idiosyncratic_var, te_var = active_blocks["variance_contribution"][
         ["common_factor", "idiosyncratic", "total"]
     ]
     te = math.sqrt(te_var)
     beta = data.beta(w, b)
 
-    idio_by_name = data.idiosyncratic_contributions(w, b)
-    idio_by_name.insert(3, "observations", data.snapshot.idiosyncratic_observations[data.ticker_index.get_indexer(idio_by_name["ticker"])])
-    idio_shares = idio_by_name["share"].to_numpy()
-    effective_names = 1.0 / float((idio_shares**2).sum()) if idio_var > 0 else math.nan
-    top_name_share = float(idio_shares.max()) if len(idio_shares) else math.nan
-    idio_by_name.attrs.update(top_name_share=top_name_share, effective_names=effective_names)
+    idiosyncratic_by_name = data.idiosyncratic_contributions(w, b)
+    idiosyncratic_by_name.insert(3, "observations", data.snapshot.idiosyncratic_observations[data.ticker_index.get_indexer(idiosyncratic_by_name["ticker"])])
+    idiosyncratic_shares = idiosyncratic_by_name["share"].to_numpy()
+    effective_names = 1.0 / float((idiosyncratic_shares**2).sum()) if idiosyncratic_var > 0 else math.nan
+    top_name_share = float(idiosyncratic_shares.max()) if len(idiosyncratic_shares) else math.nan
+    idiosyncratic_by_name.attrs.update(top_name_share=top_name_share, effective_names=effective_names)
 
     total_1d, te_1d = data.horizon_risk(w, 1), data.horizon_risk(w, 1, active=True, benchmark=b)  # one-day forecasts
     summary_values = {
         "total_risk": total,
         "factor_risk": math.sqrt(factor_var),
-        "idiosyncratic_risk": math.sqrt(idio_var),
+        "idiosyncratic_risk": math.sqrt(idiosyncratic_var),
         "tracking_error": te,
         "active_factor_risk": math.sqrt(active_factor_var),
-        "active_idiosyncratic_risk": math.sqrt(active_idio_var),
+        "active_idiosyncratic_risk": math.sqrt(active_idiosyncratic_var),
         "beta": beta,
         "var_95": dec.parametric_var(total_1d, 0.95),
         "var_99": dec.parametric_var(total_1d, 0.99),
         "active_var_95": dec.parametric_var(te_1d, 0.95),
         "active_var_99": dec.parametric_var(te_1d, 0.99),
-        "idiosyncratic_share_of_te": active_idio_var / te_var if te_var > 0 else math.nan,
-        "idiosyncratic_share_of_total": idio_var / total_var if total_var > 0 else math.nan,
+        "idiosyncratic_share_of_te": active_idiosyncratic_var / te_var if te_var > 0 else math.nan,
+        "idiosyncratic_share_of_total": idiosyncratic_var / total_var if total_var > 0 else math.nan,
         "effective_names": effective_names,
         "top_name_share": top_name_share,
         "net_exposure": float(w.sum()),
@@ -141,18 +141,18 @@ def portfolio_report(
         "style": _exposure_table(data, "style", x_p, x_b),
         "sector": _exposure_table(data, "sector", x_p, x_b),
         "industry": _exposure_table(data, "industry", x_p, x_b),
-        "idiosyncratic_risk": idio_by_name[["ticker", "weight", "idiosyncratic_risk", "observations"]],
-        "idiosyncratic_by_name": idio_by_name,
+        "idiosyncratic_risk": idiosyncratic_by_name[["ticker", "weight", "idiosyncratic_risk", "observations"]],
+        "idiosyncratic_by_name": idiosyncratic_by_name,
         "factor_risk": factor_table,
         "active_risk": active_table,
         "risk_share": pd.DataFrame(
             {
                 "factor_explained_percent": [100 * factor_var / total_var if total_var > 0 else math.nan],
-                "residual_unexplained_percent": [100 * idio_var / total_var if total_var > 0 else math.nan],
+                "residual_unexplained_percent": [100 * idiosyncratic_var / total_var if total_var > 0 else math.nan],
             }
         ),
-        "total_risk": _risk_rows(factor_var, idio_var),
-        "tracking_error": _risk_rows(active_factor_var, active_idio_var),
+        "total_risk": _risk_rows(factor_var, idiosyncratic_var),
+        "tracking_error": _risk_rows(active_factor_var, active_idiosyncratic_var),
         "risk_decomposition": pd.concat([blocks, active_blocks.add_prefix("active_")], axis=1),
         "var": _var_table(lambda h: data.horizon_risk(w, h), lambda h: data.horizon_risk(w, h, active=True, benchmark=b)),
         "holdings": data.portfolio_frame(w, b),
@@ -242,9 +242,9 @@ def _exposure_table(data: FactorModelData, group: str, x_p: np.ndarray, x_b: np.
     return table
 
 
-def _risk_rows(factor_var: float, idio_var: float) -> pd.DataFrame:
+def _risk_rows(factor_var: float, idiosyncratic_var: float) -> pd.DataFrame:
     frame = pd.DataFrame(
-        {"risk": [math.sqrt(factor_var), math.sqrt(idio_var), math.sqrt(factor_var + idio_var)]},
+        {"risk": [math.sqrt(factor_var), math.sqrt(idiosyncratic_var), math.sqrt(factor_var + idiosyncratic_var)]},
         index=["factor", "idiosyncratic", "total"],
     )
     frame.index.name = "component"

@@ -52,10 +52,11 @@ TABLES = {
 }
 OUTSIDE_NOTE = "outside the universe, treated as cash"
 """The ``note`` of a holdings.csv row whose ticker is not in the snapshot universe."""
-WINDOWS = (("1W", 7), ("1M", 22), ("1Q", 63), ("1Y", TRADING_DAYS_PER_YEAR), ("All", None))
-"""(label, stored days) of each window; ``All`` is every stored day, shown when more than 252."""
+PERIODS = (("1W", 7), ("1M", 22), ("1Q", 63), ("1Y", TRADING_DAYS_PER_YEAR), ("All", None))
+"""(label, stored days) of each period; ``All`` is every stored day, shown when more than 252. A period is a label
+(``1M``); a number of days is ``window_days`` elsewhere."""
 ALL_MINIMUM = TRADING_DAYS_PER_YEAR + 1
-WINDOW_RULE = "1W needs 7+ stored days, 1M 22+, 1Q 63+, 1Y 252+, All more than 252"
+PERIOD_RULE = "1W needs 7+ stored days, 1M 22+, 1Q 63+, 1Y 252+, All more than 252"
 ATTRIBUTION_FAMILIES = ("market", "style", "sector", "industry")
 NUMERIC_COLUMNS = {
     "track": ("missing_weight", "portfolio_return", "benchmark_return", "active_return", "tracking_error", "beta",
@@ -184,8 +185,8 @@ def compute_day(
             "te_share": factors["factor"].map(active["te_share"]).fillna(0.0),
         }
     )
-    idio_returns = report["idiosyncratic_returns"]
-    idio_total = idio_returns["contribution"].sum()
+    idiosyncratic_returns = report["idiosyncratic_returns"]
+    idiosyncratic_total = idiosyncratic_returns["contribution"].sum()
     by_name = report["idiosyncratic_by_name"]
     decomposition = report["risk_decomposition"].reset_index()
     return_by_factor = factors.set_index("factor")["active_contribution"]
@@ -205,11 +206,11 @@ def compute_day(
         "idiosyncratic_returns": pd.DataFrame(
             {
                 "date": date,
-                "ticker": idio_returns["ticker"],
-                "weight": idio_returns["weight"],
-                "raw_contribution": idio_returns["contribution"],
-                "contribution": idio_returns["active_contribution"],
-                "share": idio_returns["contribution"] / idio_total if idio_total else 0.0,
+                "ticker": idiosyncratic_returns["ticker"],
+                "weight": idiosyncratic_returns["weight"],
+                "raw_contribution": idiosyncratic_returns["contribution"],
+                "contribution": idiosyncratic_returns["active_contribution"],
+                "share": idiosyncratic_returns["contribution"] / idiosyncratic_total if idiosyncratic_total else 0.0,
             }
         ),
         "idiosyncratic_risk": pd.DataFrame(
@@ -252,38 +253,38 @@ def compute_day(
     return DayRecord(date=date, tables=tables, missing=missing.reset_index(drop=True), report=report)
 
 
-def available_windows(days: int) -> list[str]:
-    """The windows (``1W, 1M, 1Q, 1Y, All``) a history of ``days`` stored days can show.
+def available_periods(days: int) -> list[str]:
+    """The periods (``1W, 1M, 1Q, 1Y, All``) a history of ``days`` stored days can show.
 
-    >>> available_windows(6), available_windows(22), available_windows(253)
+    >>> available_periods(6), available_periods(22), available_periods(253)
     ([], ['1W', '1M'], ['1W', '1M', '1Q', '1Y', 'All'])
     """
-    return [label for label, size in WINDOWS if days >= (ALL_MINIMUM if size is None else size)]
+    return [label for label, size in PERIODS if days >= (ALL_MINIMUM if size is None else size)]
 
 
-def window_dates(track: pd.DataFrame, window: str, folder: str | Path | None = None) -> list[str]:
-    """The stored dates (ascending) of ``window`` in the ``track`` table.
+def period_dates(track: pd.DataFrame, period: str, folder: str | Path | None = None) -> list[str]:
+    """The stored dates (ascending) of ``period`` in the ``track`` table.
 
     Raises
     ------
     XlfactorError
-        If ``window`` is unknown or the history stores too few days for it; the message
-        says how many days are stored and what each window needs.
+        If ``period`` is unknown or the history stores too few days for it; the message
+        says how many days are stored and what each period needs.
     """
-    sizes = dict(WINDOWS)
-    label = {k.lower(): k for k in sizes}.get(str(window).strip().lower())
+    sizes = dict(PERIODS)
+    label = {k.lower(): k for k in sizes}.get(str(period).strip().lower())
     if label is None:
-        raise XlfactorError(f"window must be one of {', '.join(sizes)}, got {window!r}")
+        raise XlfactorError(f"period must be one of {', '.join(sizes)}, got {period!r}")
     dates = sorted(track["date"].astype(str).unique())
-    if label not in available_windows(len(dates)):
+    if label not in available_periods(len(dates)):
         where = f"track folder {folder}" if folder is not None else "the track history"
-        raise XlfactorError(f"{where} stores {len(dates)} days, too few for {label} ({WINDOW_RULE})")
+        raise XlfactorError(f"{where} stores {len(dates)} days, too few for {label} ({PERIOD_RULE})")
     size = sizes[label]
     return dates if size is None else dates[-size:]
 
 
 def realized_statistics(track: pd.DataFrame) -> pd.DataFrame:
-    """Realized statistics over each available window (``1W`` ... ``All``) of stored days.
+    """Realized statistics over each available period (``1W`` ... ``All``) of stored days.
 
     Parameters
     ----------
@@ -294,8 +295,8 @@ def realized_statistics(track: pd.DataFrame) -> pd.DataFrame:
     Returns
     -------
     DataFrame
-        Index ``window``; columns ``days, start, end, portfolio_return,
-        benchmark_return`` (compounded over the window), ``cumulative_active``
+        Index ``period``; columns ``days, start, end, portfolio_return,
+        benchmark_return`` (compounded over the period), ``cumulative_active``
         (compounded portfolio minus compounded benchmark), ``summed_active`` (sum of the
         daily active returns, OpenFactor's cumulative), ``mean_daily_active``,
         ``realized_volatility`` and ``tracking_error`` (ex post: std of daily portfolio /
@@ -306,17 +307,17 @@ def realized_statistics(track: pd.DataFrame) -> pd.DataFrame:
     """
     ordered = track.sort_values("date")
     rows = {}
-    for label in available_windows(len(ordered)):
-        window = ordered[ordered["date"].astype(str).isin(window_dates(ordered, label))]
-        p = window["portfolio_return"].to_numpy(float)
-        b = window["benchmark_return"].to_numpy(float)
-        a = window["active_return"].to_numpy(float)
+    for label in available_periods(len(ordered)):
+        rows = ordered[ordered["date"].astype(str).isin(period_dates(ordered, label))]
+        p = rows["portfolio_return"].to_numpy(float)
+        b = rows["benchmark_return"].to_numpy(float)
+        a = rows["active_return"].to_numpy(float)
         active_std = a.std(ddof=1)
         benchmark_var = b.var(ddof=1)
         rows[label] = {
-            "days": len(window),
-            "start": window["date"].iloc[0],
-            "end": window["date"].iloc[-1],
+            "days": len(rows),
+            "start": rows["date"].iloc[0],
+            "end": rows["date"].iloc[-1],
             "portfolio_return": float(np.prod(1 + p) - 1),
             "benchmark_return": float(np.prod(1 + b) - 1),
             "cumulative_active": float(np.prod(1 + p) - np.prod(1 + b)),
@@ -331,7 +332,7 @@ def realized_statistics(track: pd.DataFrame) -> pd.DataFrame:
     columns = ["days", "start", "end", "portfolio_return", "benchmark_return", "cumulative_active", "summed_active",
                "mean_daily_active", "realized_volatility", "tracking_error", "information_ratio", "hit_rate", "realized_beta"]  # fmt: skip
     frame = pd.DataFrame.from_dict(rows, orient="index", columns=columns) if rows else pd.DataFrame(columns=columns)
-    frame.index.name = "window"
+    frame.index.name = "period"
     return frame
 
 
@@ -352,7 +353,7 @@ def load_track(track_folder: str | Path) -> dict[str, pd.DataFrame]:
     """
     folder = Path(track_folder)
     if not folder.is_dir():
-        raise XlfactorError(f"track folder {folder} does not exist ({WINDOW_RULE})")
+        raise XlfactorError(f"track folder {folder} does not exist ({PERIOD_RULE})")
     day_names = {p.name for p in (folder / "days").glob("*") if p.is_dir() and not p.name.startswith(".")}
     if day_names and not _aggregates_current(folder, day_names):
         tables = _rebuild_aggregates(folder, write=False)
@@ -363,7 +364,7 @@ def load_track(track_folder: str | Path) -> dict[str, pd.DataFrame]:
             frame["date"] = frame["date"].astype(str)
             tables[key] = frame
     if not len(tables["track"]):
-        raise XlfactorError(f"track folder {folder} stores 0 days (no days/<date>/track.csv); {WINDOW_RULE}")
+        raise XlfactorError(f"track folder {folder} stores 0 days (no days/<date>/track.csv); {PERIOD_RULE}")
     for key in ("factor_contrib", "active_risk"):
         if "family" in tables[key]:
             tables[key]["family"] = tables[key]["family"].astype(str).str.strip().str.lower()
@@ -395,19 +396,19 @@ def _aggregates_current(folder: Path, day_names: set[str]) -> bool:
                for entry in (folder / "days" / name, *(folder / "days" / name).iterdir()))  # fmt: skip
 
 
-def track_attribution(track_folder: str | Path | dict[str, pd.DataFrame], window: str = "1M") -> dict[str, pd.DataFrame]:
-    """Multi-day return attribution over the stored holding path of one window.
+def track_attribution(track_folder: str | Path | dict[str, pd.DataFrame], period: str = "1M") -> dict[str, pd.DataFrame]:
+    """Multi-day return attribution over the stored holding path of one period.
 
     Sums the stored daily rows of ``factor_contrib.csv`` (active factor contributions,
     each from that day's holdings and lagged exposures) and ``idiosyncratic_returns.csv``
     (name rows that add up to the benchmark-relative idiosyncratic return) over the
-    window's stored days. Nothing is recomputed from today's weights.
+    period's stored days. Nothing is recomputed from today's weights.
 
     Parameters
     ----------
     track_folder : path or dict of DataFrame
         The track folder (ours or OpenFactor's ``--track``), or its tables from :func:`load_track`.
-    window : {"1W", "1M", "1Q", "1Y", "All"}
+    period : {"1W", "1M", "1Q", "1Y", "All"}
         The last 7, 22, 63, 252 or all stored days (All needs more than 252).
 
     Returns
@@ -417,21 +418,21 @@ def track_attribution(track_folder: str | Path | dict[str, pd.DataFrame], window
         idiosyncratic, unexplained, active`` as sums of daily arithmetic returns, then
         ``compounded_portfolio, compounded_benchmark, compounded_active`` (compounded
         portfolio minus compounded benchmark) and ``linking_residual`` (compounded active
-        minus summed active); columns ``return`` (decimal over the window), ``pct_active``
+        minus summed active); columns ``return`` (decimal over the period), ``pct_active``
         (return / summed active) and ``basis`` (the convention of that row).
         ``unexplained`` is the stored active return minus the rows (0 for our folders;
         OpenFactor's omit the market row).
         ``contributors``: one row per factor by |contribution|: ``group, factor, label,
         contribution, pct_active, te_share`` (mean of the stored daily ex-ante TE shares).
-        ``names``: one row per name held on any stored day of the window by |contribution|:
-        ``ticker, avg_weight`` (mean over the window's days, 0 on days not held),
+        ``names``: one row per name held on any stored day of the period by |contribution|:
+        ``ticker, avg_weight`` (mean over the period's days, 0 on days not held),
         ``contribution, pct_idiosyncratic``.
-        Each frame's ``attrs`` hold ``window, days, start, end``.
+        Each frame's ``attrs`` hold ``period, days, start, end``.
 
     Raises
     ------
     XlfactorError
-        If the folder is missing or empty, or stores too few days for ``window``.
+        If the folder is missing or empty, or stores too few days for ``period``.
 
     Examples
     --------
@@ -453,26 +454,26 @@ def track_attribution(track_folder: str | Path | dict[str, pd.DataFrame], window
     folder = None if isinstance(track_folder, dict) else track_folder
     tables = track_folder if isinstance(track_folder, dict) else load_track(track_folder)
     track = tables["track"]
-    dates = window_dates(track, window, folder)
-    label = {k.lower(): k for k, _ in WINDOWS}[str(window).strip().lower()]
+    dates = period_dates(track, period, folder)
+    label = {k.lower(): k for k, _ in PERIODS}[str(period).strip().lower()]
     days = len(dates)
-    in_window = track[track["date"].isin(dates)]
+    in_period = track[track["date"].isin(dates)]
     factors = tables["factor_contrib"]
     factors = factors[factors["date"].isin(dates)]
     names = tables["idiosyncratic_returns"]
     names = names[names["date"].isin(dates)]
 
-    portfolio = float(in_window["portfolio_return"].sum())
-    benchmark = float(in_window["benchmark_return"].sum())
-    active = float(in_window["active_return"].sum())
+    portfolio = float(in_period["portfolio_return"].sum())
+    benchmark = float(in_period["benchmark_return"].sum())
+    active = float(in_period["active_return"].sum())
     by_family = factors.groupby("family")["contribution"].sum()
     idiosyncratic = float(names["contribution"].sum())
     rows = {family: float(by_family.get(family, 0.0)) for family in ATTRIBUTION_FAMILIES}
     rows["idiosyncratic"] = idiosyncratic
     other = set(by_family.index) - set(ATTRIBUTION_FAMILIES)
     explained = sum(rows.values()) + float(by_family[list(other)].sum())
-    compounded_p = float(np.prod(1 + in_window["portfolio_return"].to_numpy(float)) - 1)
-    compounded_b = float(np.prod(1 + in_window["benchmark_return"].to_numpy(float)) - 1)
+    compounded_p = float(np.prod(1 + in_period["portfolio_return"].to_numpy(float)) - 1)
+    compounded_b = float(np.prod(1 + in_period["benchmark_return"].to_numpy(float)) - 1)
     summed = f"sum of {days} daily arithmetic returns"
     lines = [("portfolio", portfolio, summed), ("benchmark", benchmark, summed)]
     lines += [(name, value, summed) for name, value in rows.items()]
@@ -514,14 +515,14 @@ def track_attribution(track_folder: str | Path | dict[str, pd.DataFrame], window
         "names": by_name.reset_index(drop=True),
     }
     for frame in result.values():
-        frame.attrs.update(window=label, days=days, start=dates[0], end=dates[-1])
+        frame.attrs.update(period=label, days=days, start=dates[0], end=dates[-1])
     return result
 
 
-def window_attributions(tables: dict[str, pd.DataFrame]) -> dict[str, dict[str, pd.DataFrame]]:
-    """:func:`track_attribution` of every available window of the tables (window -> tables)."""
+def period_attributions(tables: dict[str, pd.DataFrame]) -> dict[str, dict[str, pd.DataFrame]]:
+    """:func:`track_attribution` of every available period of the tables (period -> tables)."""
     days = tables["track"]["date"].nunique() if len(tables["track"]) else 0
-    return {label: track_attribution(tables, label) for label in available_windows(days)}
+    return {label: track_attribution(tables, label) for label in available_periods(days)}
 
 
 def report_json(date: str, report: dict[str, pd.DataFrame]) -> dict:

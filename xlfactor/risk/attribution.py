@@ -138,10 +138,10 @@ def daily_attribution(
     x_p = lagged.T @ weights
     x_b = lagged.T @ benchmark_weights
     c_p, c_b = x_p * factor_returns, x_b * factor_returns
-    idio_p, idio_b = float(weights @ residual), float(benchmark_weights @ residual)
+    idiosyncratic_p, idiosyncratic_b = float(weights @ residual), float(benchmark_weights @ residual)
     groups = data.factor_groups
-    portfolio = [c_p[groups == g].sum() for g in FACTOR_GROUPS] + [idio_p]
-    benchmark = [c_b[groups == g].sum() for g in FACTOR_GROUPS] + [idio_b]
+    portfolio = [c_p[groups == g].sum() for g in FACTOR_GROUPS] + [idiosyncratic_p]
+    benchmark = [c_b[groups == g].sum() for g in FACTOR_GROUPS] + [idiosyncratic_b]
     portfolio.append(sum(portfolio))
     benchmark.append(sum(benchmark))
     summary = pd.DataFrame({"portfolio": portfolio, "benchmark": benchmark}, index=list(ATTRIBUTION_ROWS))
@@ -160,12 +160,12 @@ def daily_attribution(
             "active_contribution": c_p - c_b,
         }
     )
-    active_total = float(c_p.sum() - c_b.sum()) + idio_p - idio_b
+    active_total = float(c_p.sum() - c_b.sum()) + idiosyncratic_p - idiosyncratic_b
     factors["pct_active"] = factors["active_contribution"] / active_total if active_total else np.nan
     rows = np.nonzero(weights)[0]
     raw = weights[rows] * residual[rows]
     gross = float(np.abs(weights).sum())
-    adjustment = -np.abs(weights[rows]) / gross * idio_b if gross > 0 else np.zeros(len(rows))
+    adjustment = -np.abs(weights[rows]) / gross * idiosyncratic_b if gross > 0 else np.zeros(len(rows))
     names = pd.DataFrame(
         {
             "ticker": data.tickers[rows],

@@ -112,14 +112,14 @@ def batch_risk(
     bd = b * d
     if sparse:
         name_var = W.multiply(W).multiply(d).tocsr()  # w_i^2 d_i, only the held names
-        idio_var = np.asarray(name_var.sum(axis=1)).ravel()
+        idiosyncratic_var = np.asarray(name_var.sum(axis=1)).ravel()
         top = np.asarray(name_var.max(axis=1).todense()).ravel()
         fourth = np.asarray(name_var.multiply(name_var).sum(axis=1)).ravel()
         gross = np.asarray(abs(W).sum(axis=1)).ravel()
     else:
         name_var = W * np.sqrt(d)  # one (P, N) temporary, squared in place: w_i^2 d_i
         np.multiply(name_var, name_var, out=name_var)
-        idio_var = name_var.sum(axis=1)
+        idiosyncratic_var = name_var.sum(axis=1)
         top = name_var.max(axis=1, initial=0.0)
         fourth = np.einsum("pn,pn->p", name_var, name_var)
         gross = np.abs(W).sum(axis=1)
@@ -127,8 +127,8 @@ def batch_risk(
     cross = np.asarray(W @ bd).ravel()  # sum_i w_i b_i d_i
     A = E - x_b  # active exposures
     active_factor_var = np.maximum(np.einsum("pk,pk->p", A @ F, A), 0.0)
-    active_idio_var = np.maximum(idio_var - 2.0 * cross + float(b @ bd), 0.0)
-    total_var, te_var = factor_var + idio_var, active_factor_var + active_idio_var
+    active_idiosyncratic_var = np.maximum(idiosyncratic_var - 2.0 * cross + float(b @ bd), 0.0)
+    total_var, te_var = factor_var + idiosyncratic_var, active_factor_var + active_idiosyncratic_var
     total, te = np.sqrt(total_var), np.sqrt(te_var)
     benchmark_var = float(x_b @ F_xb) + float(b @ bd)
     beta = (E @ F_xb + cross) / benchmark_var if benchmark_var > 0 else np.full(len(E), np.nan)
@@ -138,19 +138,19 @@ def batch_risk(
         columns = {
             "total_risk": total,
             "factor_risk": np.sqrt(factor_var),
-            "idiosyncratic_risk": np.sqrt(idio_var),
+            "idiosyncratic_risk": np.sqrt(idiosyncratic_var),
             "tracking_error": te,
             "active_factor_risk": np.sqrt(active_factor_var),
-            "active_idiosyncratic_risk": np.sqrt(active_idio_var),
+            "active_idiosyncratic_risk": np.sqrt(active_idiosyncratic_var),
             "beta": beta,
             "var_95": _daily_var(total_1d, 0.95),
             "var_99": _daily_var(total_1d, 0.99),
             "active_var_95": _daily_var(te_1d, 0.95),
             "active_var_99": _daily_var(te_1d, 0.99),
-            "idiosyncratic_share_of_te": np.where(te_var > 0, active_idio_var / te_var, np.nan),
-            "idiosyncratic_share_of_total": np.where(total_var > 0, idio_var / total_var, np.nan),
-            "effective_names": np.where(idio_var > 0, idio_var * idio_var / fourth, np.nan),
-            "top_name_share": np.where(idio_var > 0, top / idio_var, np.nan),
+            "idiosyncratic_share_of_te": np.where(te_var > 0, active_idiosyncratic_var / te_var, np.nan),
+            "idiosyncratic_share_of_total": np.where(total_var > 0, idiosyncratic_var / total_var, np.nan),
+            "effective_names": np.where(idiosyncratic_var > 0, idiosyncratic_var * idiosyncratic_var / fourth, np.nan),
+            "top_name_share": np.where(idiosyncratic_var > 0, top / idiosyncratic_var, np.nan),
             "net_exposure": np.asarray(W.sum(axis=1)).ravel(),
             "gross_exposure": gross,
         }
@@ -282,12 +282,12 @@ def _one_day_risk(data, W, E, x_b, b, sparse: bool) -> tuple[np.ndarray, np.ndar
     F1, d1 = data.one_day_model()
     A = E - x_b
     if sparse:
-        idio = np.asarray(W.multiply(W).multiply(d1).sum(axis=1)).ravel()
+        idiosyncratic = np.asarray(W.multiply(W).multiply(d1).sum(axis=1)).ravel()
         cross = np.asarray(W @ (b * d1)).ravel()
     else:
-        idio = (W * W) @ d1
+        idiosyncratic = (W * W) @ d1
         cross = W @ (b * d1)
-    total = np.sqrt(np.maximum(np.einsum("pk,pk->p", E @ F1, E), 0.0) + idio)
-    active_idio = np.maximum(idio - 2.0 * cross + float(b @ (b * d1)), 0.0)
-    active = np.sqrt(np.maximum(np.einsum("pk,pk->p", A @ F1, A), 0.0) + active_idio)
+    total = np.sqrt(np.maximum(np.einsum("pk,pk->p", E @ F1, E), 0.0) + idiosyncratic)
+    active_idiosyncratic = np.maximum(idiosyncratic - 2.0 * cross + float(b @ (b * d1)), 0.0)
+    active = np.sqrt(np.maximum(np.einsum("pk,pk->p", A @ F1, A), 0.0) + active_idiosyncratic)
     return total, active

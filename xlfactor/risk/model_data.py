@@ -559,7 +559,7 @@ class FactorModelData:
         check_horizon(horizon_days)
         w = self.weight_vector(weights) - (self._benchmark(benchmark) if active else 0.0)
         main = dec.total_risk(w, self.exposures, self.factor_covariance, self.idiosyncratic_variance)
-        daily = self._daily_model()
+        daily = self._one_day_model()
         if daily is None:
             return main
         one_day = dec.total_risk(w, self.exposures, *daily)
@@ -585,17 +585,17 @@ class FactorModelData:
         >>> F.shape == data.factor_covariance.shape and d.shape == data.idiosyncratic_variance.shape
         True
         """
-        daily = self._daily_model()
+        daily = self._one_day_model()
         return daily if daily is not None else (self.factor_covariance, self.idiosyncratic_variance)
 
-    def _daily_model(self) -> tuple[FloatArray, FloatArray] | None:
+    def _one_day_model(self) -> tuple[FloatArray, FloatArray] | None:
         """(factor covariance, idiosyncratic variance) of the one-day forecast, annualized, if stated."""
         snapshot = self.snapshot
-        if snapshot.factor_covariance_daily is None or snapshot.idiosyncratic_risk_daily is None:
+        if snapshot.factor_covariance_1d is None or snapshot.idiosyncratic_risk_1d is None:
             return None
-        if snapshot.factor_covariance_daily.shape != self.factor_covariance.shape or len(snapshot.tickers) != len(self.tickers):
+        if snapshot.factor_covariance_1d.shape != self.factor_covariance.shape or len(snapshot.tickers) != len(self.tickers):
             return None
-        return np.asarray(snapshot.factor_covariance_daily), np.asarray(snapshot.idiosyncratic_risk_daily) ** 2
+        return np.asarray(snapshot.factor_covariance_1d), np.asarray(snapshot.idiosyncratic_risk_1d) ** 2
 
     # ------------------------------------------------------------------ factors
     def factor_index(self, factor: str) -> int:
@@ -846,15 +846,15 @@ class FactorModelData:
         variance = dec.idiosyncratic_variance(w, self.idiosyncratic_variance)
         risk = self.risk(w)
         scale = 1.0 / risk if risk > 0 else 0.0
-        idio = {column: np.nan for column in frame.columns}
-        idio.update(
+        idiosyncratic = {column: np.nan for column in frame.columns}
+        idiosyncratic.update(
             factor="idiosyncratic",
             group="idiosyncratic",
             variance_contribution=variance,
             risk_contribution=variance * scale,
             share=variance * scale * scale,
         )
-        return pd.concat([frame, pd.DataFrame([idio])], ignore_index=True)
+        return pd.concat([frame, pd.DataFrame([idiosyncratic])], ignore_index=True)
 
     def risk_decomposition(self, weights: FloatArray | pd.Series) -> pd.DataFrame:
         """Risk by block: rows ``common_factor, market, style, sector, industry, idiosyncratic, total``.
@@ -897,13 +897,13 @@ class FactorModelData:
         F = self.factor_covariance
         contribution = dec.factor_variance_contributions(x, F)
         common = float(contribution.sum())
-        idio = dec.idiosyncratic_variance(w, self.idiosyncratic_variance)
-        total = max(common, 0.0) + idio
+        idiosyncratic = dec.idiosyncratic_variance(w, self.idiosyncratic_variance)
+        total = max(common, 0.0) + idiosyncratic
         rows = {"common_factor": (math.sqrt(max(common, 0.0)), common)}
         for group in FactorGroup:
             mask = self.factor_groups == group.value
             rows[group.value] = (math.sqrt(dec.group_factor_variance(x, F, mask)), float(contribution[mask].sum()))
-        rows["idiosyncratic"] = (math.sqrt(idio), idio)
+        rows["idiosyncratic"] = (math.sqrt(idiosyncratic), idiosyncratic)
         rows["total"] = (math.sqrt(total), total)
         frame = pd.DataFrame.from_dict(rows, orient="index", columns=["risk", "variance_contribution"])
         frame["share"] = frame["variance_contribution"] / total if total > 0 else math.nan

@@ -245,7 +245,7 @@ def regress_returns(
     var_r = float(np.var(y.to_numpy(), ddof=1))
     residuals = classical.resid
     fmcar = betas * (cov_f @ betas) / var_r
-    idio = float(np.var(residuals, ddof=1)) / var_r
+    idiosyncratic = float(np.var(residuals, ddof=1)) / var_r
     table = pd.DataFrame(
         {
             "coefficient": params,
@@ -271,7 +271,7 @@ def regress_returns(
         adj_r_squared=float(classical.rsquared_adj),
         residual_volatility=resid_vol_daily * SQRT_TRADING_DAYS,
         fmcar=pd.Series(fmcar, index=terms[1:], name="fmcar"),
-        idiosyncratic_share=idio,
+        idiosyncratic_share=idiosyncratic,
         n_observations=int(n),
         newey_west_lags=lags,
         residuals=pd.Series(residuals, index=y.index, name="residual"),
@@ -328,7 +328,7 @@ def rolling_exposures(returns: pd.Series, factors: pd.DataFrame, window: int = 6
     alpha = Y.mean(axis=1) - np.einsum("mk,mk->m", X.mean(axis=2), betas)
     explained = betas * np.einsum("mkj,mj->mk", cov_ff, betas)
     fmcar = explained / var_y[:, None]
-    idio = 1.0 - fmcar.sum(axis=1)
+    idiosyncratic = 1.0 - fmcar.sum(axis=1)
     dates = y.index[window - 1 :]
     names = [str(c) for c in x.columns]
     jb = np.array([stats.jarque_bera(betas[:, j]).pvalue for j in range(k)])  # k factors, a handful
@@ -337,8 +337,8 @@ def rolling_exposures(returns: pd.Series, factors: pd.DataFrame, window: int = 6
         alpha_daily=pd.Series(alpha, index=dates, name="alpha_daily"),
         betas=pd.DataFrame(betas, index=dates, columns=names),
         fmcar=pd.DataFrame(fmcar, index=dates, columns=names),
-        idiosyncratic_share=pd.Series(idio, index=dates, name="idiosyncratic_share"),
-        r_squared=pd.Series(1.0 - idio, index=dates, name="r_squared"),
+        idiosyncratic_share=pd.Series(idiosyncratic, index=dates, name="idiosyncratic_share"),
+        r_squared=pd.Series(1.0 - idiosyncratic, index=dates, name="r_squared"),
         jarque_bera_pvalue=pd.Series(jb, index=names, name="jarque_bera_pvalue"),
     )
 

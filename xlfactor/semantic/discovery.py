@@ -302,9 +302,9 @@ def discover_semantic_factors(
             notes.append(note)
 
     obs = np.isfinite(residuals).sum(axis=0)
-    daily_idio = np.sqrt(data.idiosyncratic_variance) / SQRT_TRADING_DAYS
-    eligible = (obs >= method.MIN_OBSERVATIONS) & (daily_idio > 0)
-    standardized = np.divide(residuals, daily_idio, out=np.full_like(residuals, np.nan), where=daily_idio > 0)
+    idiosyncratic_1d = np.sqrt(data.idiosyncratic_variance) / SQRT_TRADING_DAYS
+    eligible = (obs >= method.MIN_OBSERVATIONS) & (idiosyncratic_1d > 0)
+    standardized = np.divide(residuals, idiosyncratic_1d, out=np.full_like(residuals, np.nan), where=idiosyncratic_1d > 0)
     gram_inverse = method.gram_pseudo_inverse(data.exposures)
     rows = []
     memberships = {}
@@ -325,11 +325,11 @@ def discover_semantic_factors(
 
 def _residual_share(data: FactorModelData, w: np.ndarray) -> float:
     factor_var = dec.factor_variance(data.exposures.T @ w, data.factor_covariance)
-    idio_var = dec.idiosyncratic_variance(w, data.idiosyncratic_variance)
-    total = factor_var + idio_var
+    idiosyncratic_var = dec.idiosyncratic_variance(w, data.idiosyncratic_variance)
+    total = factor_var + idiosyncratic_var
     if not total > 0:
         raise PortfolioError("portfolio has no risk in the model (no holdings in the universe?)")
-    return idio_var / total
+    return idiosyncratic_var / total
 
 
 def _universe(data: FactorModelData) -> pd.DataFrame:
@@ -553,8 +553,8 @@ def _risk_tables(data: FactorModelData, w, residuals, history, memberships: dict
     themes = method.theme_factors(residuals, membership, data.idiosyncratic_variance, ids)
     x_f = data.exposures.T @ w
     factor_var = dec.factor_variance(x_f, data.factor_covariance)
-    idio_before = dec.idiosyncratic_variance(w, data.idiosyncratic_variance)
-    idio_after = dec.idiosyncratic_variance(w, themes.idiosyncratic_variance)
+    idiosyncratic_before = dec.idiosyncratic_variance(w, data.idiosyncratic_variance)
+    idiosyncratic_after = dec.idiosyncratic_variance(w, themes.idiosyncratic_variance)
     x = themes.exposures.T @ w
     residual_history, factor_history = history
     days = min(len(residual_history), len(factor_history))
@@ -563,7 +563,7 @@ def _risk_tables(data: FactorModelData, w, residuals, history, memberships: dict
     contributions = x * (themes.covariance @ x + cross.T @ x_f)
     theme_var = float(x @ themes.covariance @ x)
     cross_var = 2.0 * float(x_f @ cross @ x)
-    total_after = factor_var + theme_var + cross_var + idio_after
+    total_after = factor_var + theme_var + cross_var + idiosyncratic_after
     risk_after = math.sqrt(max(total_after, 0.0))
     labels = {r["theme_id"]: r["theme"] for r in rows}
     held = w != 0
@@ -597,14 +597,14 @@ def _risk_tables(data: FactorModelData, w, residuals, history, memberships: dict
             )
         )
     members = pd.concat(rows_m, ignore_index=True)
-    total_before = factor_var + idio_before
+    total_before = factor_var + idiosyncratic_before
     risk = pd.DataFrame(
         {
-            "before": [math.sqrt(total_before), math.sqrt(factor_var), 0.0, 0.0, math.sqrt(idio_before),
-                       idio_before / total_before],  # fmt: skip
+            "before": [math.sqrt(total_before), math.sqrt(factor_var), 0.0, 0.0, math.sqrt(idiosyncratic_before),
+                       idiosyncratic_before / total_before],  # fmt: skip
             "after": [risk_after, math.sqrt(factor_var), math.sqrt(max(theme_var, 0.0)),
-                      cross_var / total_after if total_after > 0 else math.nan, math.sqrt(idio_after),
-                      idio_after / total_after if total_after > 0 else math.nan],  # fmt: skip
+                      cross_var / total_after if total_after > 0 else math.nan, math.sqrt(idiosyncratic_after),
+                      idiosyncratic_after / total_after if total_after > 0 else math.nan],  # fmt: skip
         },
         index=pd.Index(["total_risk", "factor_risk", "theme_risk", "theme_factor_share", "idiosyncratic_risk",
                         "idiosyncratic_share"], name="metric"),  # fmt: skip

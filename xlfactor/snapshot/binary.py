@@ -23,7 +23,7 @@ from xlfactor._files import atomic_write
 from xlfactor.snapshot.manifest import file_digest
 from xlfactor.snapshot.snapshot import ExposurePanel, Snapshot
 
-FORMAT_VERSION = 3
+FORMAT_VERSION = 4  # 4: the one-day forecast arrays are named *_1d
 CHECKSUMS = "checksums.json"
 """Written last: ``{"format_version", "sources": digest, "files": {name: sha256}}``."""
 _ARRAYS = (
@@ -37,7 +37,7 @@ _ARRAYS = (
     "idiosyncratic_risk",
     "idiosyncratic_observations",
 )
-_OPTIONAL_ARRAYS = ("factor_covariance_daily", "idiosyncratic_risk_daily")  # absent in older caches
+_OPTIONAL_ARRAYS = ("factor_covariance_1d", "idiosyncratic_risk_1d")  # the one-day forecast, when the model states it
 _FRAMES = ("factor_returns", "residual_returns", "index_returns")
 _TABLES = ("indexes", "index_prices", "scenarios")
 

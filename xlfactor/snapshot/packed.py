@@ -45,7 +45,8 @@ _NAN_CODE = -32768
 _RETURNS = ("factor_returns", "residual_returns", "index_returns")
 
 
-_OPTIONAL = ("factor_covariance_daily", "idiosyncratic_risk_daily")  # the one-day forecast, when the model states it
+_OPTIONAL = {"factor_covariance_daily": "factor_covariance_1d", "idiosyncratic_risk_daily": "idiosyncratic_risk_1d"}
+"""The one-day forecast, when the model states it: the file's array name -> the Snapshot field."""
 
 
 def pack(snapshot: Snapshot, raw_factors: Sequence[str] = ()) -> bytes:
@@ -99,7 +100,7 @@ def pack(snapshot: Snapshot, raw_factors: Sequence[str] = ()) -> bytes:
         index_tickers=snapshot.index_returns.columns.to_numpy(dtype=str),
         index_returns=snapshot.index_returns.to_numpy(dtype=np.float32),
         **({} if snapshot.names is None else {"names": np.asarray(snapshot.names, dtype=str)}),
-        **{name: np.asarray(getattr(snapshot, name)) for name in _OPTIONAL if getattr(snapshot, name) is not None},
+        **{key: np.asarray(getattr(snapshot, name)) for key, name in _OPTIONAL.items() if getattr(snapshot, name) is not None},
     )
     return buffer.getvalue()
 
@@ -186,7 +187,7 @@ def _snapshot(arrays: dict[str, np.ndarray], header: dict) -> Snapshot:
         quality=header["quality"],
         names=arrays["names"].astype(str) if "names" in arrays else None,
         scenarios=None if header.get("scenarios") is None else pd.DataFrame(header["scenarios"], columns=["name", "start", "end", "description"]),
-        **{name: arrays[name] for name in _OPTIONAL if name in arrays},
+        **{name: arrays[key] for key, name in _OPTIONAL.items() if key in arrays},
     )
 
 

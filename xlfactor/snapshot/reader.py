@@ -78,7 +78,7 @@ def read_snapshot_folder(folder: str | Path, source: str | None = None, limits: 
     universe = _read_csv(folder, layout.UNIVERSE)
     check_metadata(metadata, universe)
     exposures_long = _read_csv(folder, layout.EXPOSURES_LONG)
-    idio = _read_csv(folder, layout.IDIOSYNCRATIC_RISK)
+    idiosyncratic = _read_csv(folder, layout.IDIOSYNCRATIC_RISK)
     covariance_frame = _read_csv(folder, layout.FACTOR_COVARIANCE, index_col=0)
     factor_returns = _read_csv(folder, layout.FACTOR_RETURNS, index_col=0)
     residual_long = _read_csv(folder, layout.RESIDUAL_RETURNS)
@@ -92,38 +92,38 @@ def read_snapshot_folder(folder: str | Path, source: str | None = None, limits: 
 
     exposures, raw = _exposure_matrix(exposures_long, layout.EXPOSURES_LONG, tickers, factor_names, diagnostics)
 
-    idio_tickers = _normalized(idio["ticker"])
-    idio_risk = pd.Series(pd.to_numeric(idio["idiosyncratic_risk"], errors="coerce").to_numpy(), index=idio_tickers)
-    if idio_risk.index.duplicated().any():
+    idiosyncratic_tickers = _normalized(idiosyncratic["ticker"])
+    idiosyncratic_risk = pd.Series(pd.to_numeric(idiosyncratic["idiosyncratic_risk"], errors="coerce").to_numpy(), index=idiosyncratic_tickers)
+    if idiosyncratic_risk.index.duplicated().any():
         raise SnapshotError(layout.IDIOSYNCRATIC_RISK, "duplicate tickers")
-    absent = [t for t in tickers if t not in idio_risk.index]
+    absent = [t for t in tickers if t not in idiosyncratic_risk.index]
     if absent:
         raise SnapshotError(
             layout.IDIOSYNCRATIC_RISK,
             f"{len(absent)} tickers in exposures have no idiosyncratic risk ({', '.join(absent[:5])})",
         )
-    idio_values = idio_risk.reindex(tickers).to_numpy(dtype=float)
-    require_finite(idio_values, layout.IDIOSYNCRATIC_RISK, "idiosyncratic_risk values", tickers)
-    check_volatility(idio_values, layout.IDIOSYNCRATIC_RISK, "idiosyncratic_risk values", np.asarray(tickers))
-    if "observations" in idio.columns:
-        obs_series = pd.Series(pd.to_numeric(idio["observations"], errors="coerce").to_numpy(), index=idio_tickers)
+    idiosyncratic_values = idiosyncratic_risk.reindex(tickers).to_numpy(dtype=float)
+    require_finite(idiosyncratic_values, layout.IDIOSYNCRATIC_RISK, "idiosyncratic_risk values", tickers)
+    check_volatility(idiosyncratic_values, layout.IDIOSYNCRATIC_RISK, "idiosyncratic_risk values", np.asarray(tickers))
+    if "observations" in idiosyncratic.columns:
+        obs_series = pd.Series(pd.to_numeric(idiosyncratic["observations"], errors="coerce").to_numpy(), index=idiosyncratic_tickers)
         observations = obs_series.reindex(tickers).to_numpy(dtype=float)
     else:
         observations = np.full(len(tickers), np.nan)
 
-    daily_idio = None
-    if "idiosyncratic_risk_daily" in idio.columns:
-        daily_series = pd.Series(pd.to_numeric(idio["idiosyncratic_risk_daily"], errors="coerce").to_numpy(), index=idio_tickers)
-        daily_idio = daily_series.reindex(tickers).to_numpy(dtype=float)
-        require_finite(daily_idio, layout.IDIOSYNCRATIC_RISK, "idiosyncratic_risk_daily values", tickers)
-        check_volatility(daily_idio, layout.IDIOSYNCRATIC_RISK, "idiosyncratic_risk_daily values", np.asarray(tickers))
-    daily_covariance = None
+    idiosyncratic_1d = None
+    if "idiosyncratic_risk_daily" in idiosyncratic.columns:
+        daily_series = pd.Series(pd.to_numeric(idiosyncratic["idiosyncratic_risk_daily"], errors="coerce").to_numpy(), index=idiosyncratic_tickers)
+        idiosyncratic_1d = daily_series.reindex(tickers).to_numpy(dtype=float)
+        require_finite(idiosyncratic_1d, layout.IDIOSYNCRATIC_RISK, "idiosyncratic_risk_daily values", tickers)
+        check_volatility(idiosyncratic_1d, layout.IDIOSYNCRATIC_RISK, "idiosyncratic_risk_daily values", np.asarray(tickers))
+    covariance_1d = None
     if (folder / layout.FACTOR_COVARIANCE_DAILY).is_file():
         daily_file = layout.FACTOR_COVARIANCE_DAILY
-        daily_names, daily_covariance = _covariance(_read_csv(folder, daily_file, index_col=0), daily_file)
+        daily_names, covariance_1d = _covariance(_read_csv(folder, daily_file, index_col=0), daily_file)
         if list(daily_names) != list(factor_names):
             raise SnapshotError(layout.FACTOR_COVARIANCE_DAILY, "factors differ from factor_covariance.csv")
-        daily_covariance, _ = check_factor_covariance(daily_covariance, factor_names, daily_file)
+        covariance_1d, _ = check_factor_covariance(covariance_1d, factor_names, daily_file)
 
     market_cap = _market_cap(universe, tickers, raw, factor_names)
     no_cap = ~(np.isfinite(market_cap) & (market_cap > 0))
@@ -167,7 +167,7 @@ def read_snapshot_folder(folder: str | Path, source: str | None = None, limits: 
         raw_exposures=raw,
         market_cap=market_cap,
         factor_covariance=covariance,
-        idiosyncratic_risk=idio_values,
+        idiosyncratic_risk=idiosyncratic_values,
         idiosyncratic_observations=observations,
         factor_returns=factor_returns,
         residual_returns=residual_returns,
@@ -178,8 +178,8 @@ def read_snapshot_folder(folder: str | Path, source: str | None = None, limits: 
         diagnostics=diagnostics,
         quality=quality,
         names=_company_names(universe),
-        factor_covariance_daily=daily_covariance,
-        idiosyncratic_risk_daily=daily_idio,
+        factor_covariance_1d=covariance_1d,
+        idiosyncratic_risk_1d=idiosyncratic_1d,
         scenarios=scenarios,
     )
 

@@ -88,9 +88,9 @@ class Snapshot:
         The builder's quality report (``quality.json``).
     names : ndarray of shape (n_assets,), optional
         Company names (``universe.csv`` column ``name``).
-    factor_covariance_daily : ndarray of shape (n_factors, n_factors), optional
+    factor_covariance_1d : ndarray of shape (n_factors, n_factors), optional
         The one-day forecast, annualized.
-    idiosyncratic_risk_daily : ndarray of shape (n_assets,), optional
+    idiosyncratic_risk_1d : ndarray of shape (n_assets,), optional
         The one-day idiosyncratic forecast, annualized volatility.
     scenarios : pandas.DataFrame, optional
         The scenario library (``scenarios.csv``): ``name, start, end, description``.
@@ -129,8 +129,8 @@ class Snapshot:
     diagnostics: dict[str, Any] = field(default_factory=dict)
     quality: dict[str, Any] | None = None  # the builder's quality report (quality.json), if any
     names: StrArray | None = None  # (n_assets,) company names (universe.csv ``name``), None if the file has none
-    factor_covariance_daily: FloatArray | None = None  # (n_factors, n_factors) one-day forecast x 252, if stated
-    idiosyncratic_risk_daily: FloatArray | None = None  # (n_assets,) one-day forecast x sqrt(252), if stated
+    factor_covariance_1d: FloatArray | None = None  # (n_factors, n_factors) one-day forecast x 252, if stated
+    idiosyncratic_risk_1d: FloatArray | None = None  # (n_assets,) one-day forecast x sqrt(252), if stated
     scenarios: pd.DataFrame | None = None  # scenario library (scenarios.csv): name, start, end, description
     _memo: Memo = field(default_factory=lambda: memo("snapshot-derived values", SNAPSHOT_MEMO_SIZE), init=False, repr=False)
 
@@ -145,10 +145,10 @@ class Snapshot:
             "idiosyncratic_risk": (n,),
             "idiosyncratic_observations": (n,),
         }
-        if self.factor_covariance_daily is not None:
-            shapes["factor_covariance_daily"] = (k, k)
-        if self.idiosyncratic_risk_daily is not None:
-            shapes["idiosyncratic_risk_daily"] = (n,)
+        if self.factor_covariance_1d is not None:
+            shapes["factor_covariance_1d"] = (k, k)
+        if self.idiosyncratic_risk_1d is not None:
+            shapes["idiosyncratic_risk_1d"] = (n,)
         for name, shape in shapes.items():
             array = getattr(self, name)
             if array.shape != shape:
@@ -208,7 +208,7 @@ class Snapshot:
         Builder snapshots state it in ``metadata["forecast_horizon_days"]`` (21: the
         Newey-West forecast of 21-day risk, annualized, as USE4 does); a snapshot that does
         not state it is taken as 21-day too. The one-day forecast, when present, is
-        ``factor_covariance_daily`` / ``idiosyncratic_risk_daily`` (also annualized).
+        ``factor_covariance_1d`` / ``idiosyncratic_risk_1d`` (also annualized).
 
         Examples
         --------

@@ -124,14 +124,14 @@ def write_files(snapshot: Snapshot, folder: Path) -> None:
     covariance = pd.DataFrame(snapshot.factor_covariance, index=snapshot.factor_names, columns=snapshot.factor_names)
     covariance.index.name = "factor"
     covariance.to_csv(folder / layout.FACTOR_COVARIANCE)
-    if snapshot.factor_covariance_daily is not None:
-        daily = pd.DataFrame(snapshot.factor_covariance_daily, index=snapshot.factor_names, columns=snapshot.factor_names)
+    if snapshot.factor_covariance_1d is not None:
+        daily = pd.DataFrame(snapshot.factor_covariance_1d, index=snapshot.factor_names, columns=snapshot.factor_names)
         daily.index.name = "factor"
         daily.to_csv(folder / layout.FACTOR_COVARIANCE_DAILY)
-    idio = {"ticker": tickers, "idiosyncratic_risk": snapshot.idiosyncratic_risk, "observations": snapshot.idiosyncratic_observations}
-    if snapshot.idiosyncratic_risk_daily is not None:
-        idio["idiosyncratic_risk_daily"] = snapshot.idiosyncratic_risk_daily
-    pd.DataFrame(idio).to_csv(folder / layout.IDIOSYNCRATIC_RISK, index=False)
+    idiosyncratic = {"ticker": tickers, "idiosyncratic_risk": snapshot.idiosyncratic_risk, "observations": snapshot.idiosyncratic_observations}
+    if snapshot.idiosyncratic_risk_1d is not None:
+        idiosyncratic["idiosyncratic_risk_daily"] = snapshot.idiosyncratic_risk_1d
+    pd.DataFrame(idiosyncratic).to_csv(folder / layout.IDIOSYNCRATIC_RISK, index=False)
     snapshot.factor_returns.to_csv(folder / layout.FACTOR_RETURNS, index_label="date")
     _long_returns(snapshot.residual_returns, "residual_return").to_csv(folder / layout.RESIDUAL_RETURNS, index=False)
     if snapshot.exposure_panel is not None:
