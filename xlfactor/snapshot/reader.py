@@ -60,101 +60,37 @@ def read_snapshot_folder(folder: str | Path, source: str | None = None, limits: 
     folder = Path(folder)
     limits = limits or SourceLimits.from_env()
 
-    def _read_csv(folder: Path, name: str, index_col: int | None = None) -> pd.DataFrame:
+    def read(name: str, index_col: int | None = None) -> pd.DataFrame:
         return read_csv_file(folder, name, index_col, limits)
 
-    if not folder.is_dir():
-        raise SnapshotError(str(folder), "is not a folder")
-    for name in layout.REQUIRED_FILES:
-        if not (folder / name).is_file():
-            raise SnapshotError(name, f"required file missing in {folder}")
-    if (folder / layout.MANIFEST).is_file():
-        problem = verify_manifest(folder)
-        if problem is not None:
-            raise SnapshotError(layout.MANIFEST, f"{problem} (corrupt or partial snapshot)")
+    _check_folder(folder)
     diagnostics: dict[str, Any] = {}
-
     metadata = _read_metadata(folder / layout.METADATA)
-    universe = _read_csv(folder, layout.UNIVERSE)
+    universe = read(layout.UNIVERSE)
     check_metadata(metadata, universe)
-    exposures_long = _read_csv(folder, layout.EXPOSURES_LONG)
-    idiosyncratic = _read_csv(folder, layout.IDIOSYNCRATIC_RISK)
-    covariance_frame = _read_csv(folder, layout.FACTOR_COVARIANCE, index_col=0)
-    factor_returns = _read_csv(folder, layout.FACTOR_RETURNS, index_col=0)
-    residual_long = _read_csv(folder, layout.RESIDUAL_RETURNS)
-
     tickers = _normalized(universe["ticker"])
     if len(set(tickers)) != len(tickers):
         raise SnapshotError(layout.UNIVERSE, "duplicate tickers")
-    factor_names, covariance = _covariance(covariance_frame)
+
+    factor_names, covariance = _covariance(read(layout.FACTOR_COVARIANCE, index_col=0))
     covariance, note = check_factor_covariance(covariance, factor_names)
     diagnostics.update(note)
-
-    exposures, raw = _exposure_matrix(exposures_long, layout.EXPOSURES_LONG, tickers, factor_names, diagnostics)
-
-    idiosyncratic_tickers = _normalized(idiosyncratic["ticker"])
-    idiosyncratic_risk = pd.Series(pd.to_numeric(idiosyncratic["idiosyncratic_risk"], errors="coerce").to_numpy(), index=idiosyncratic_tickers)
-    if idiosyncratic_risk.index.duplicated().any():
-        raise SnapshotError(layout.IDIOSYNCRATIC_RISK, "duplicate tickers")
-    absent = [t for t in tickers if t not in idiosyncratic_risk.index]
-    if absent:
-        raise SnapshotError(
-            layout.IDIOSYNCRATIC_RISK,
-            f"{len(absent)} tickers in exposures have no idiosyncratic risk ({', '.join(absent[:5])})",
-        )
-    idiosyncratic_values = idiosyncratic_risk.reindex(tickers).to_numpy(dtype=float)
-    require_finite(idiosyncratic_values, layout.IDIOSYNCRATIC_RISK, "idiosyncratic_risk values", tickers)
-    check_volatility(idiosyncratic_values, layout.IDIOSYNCRATIC_RISK, "idiosyncratic_risk values", np.asarray(tickers))
-    if "observations" in idiosyncratic.columns:
-        obs_series = pd.Series(pd.to_numeric(idiosyncratic["observations"], errors="coerce").to_numpy(), index=idiosyncratic_tickers)
-        observations = obs_series.reindex(tickers).to_numpy(dtype=float)
-    else:
-        observations = np.full(len(tickers), np.nan)
-
-    idiosyncratic_1d = None
-    if "idiosyncratic_risk_daily" in idiosyncratic.columns:
-        daily_series = pd.Series(pd.to_numeric(idiosyncratic["idiosyncratic_risk_daily"], errors="coerce").to_numpy(), index=idiosyncratic_tickers)
-        idiosyncratic_1d = daily_series.reindex(tickers).to_numpy(dtype=float)
-        require_finite(idiosyncratic_1d, layout.IDIOSYNCRATIC_RISK, "idiosyncratic_risk_daily values", tickers)
-        check_volatility(idiosyncratic_1d, layout.IDIOSYNCRATIC_RISK, "idiosyncratic_risk_daily values", np.asarray(tickers))
-    covariance_1d = None
-    if (folder / layout.FACTOR_COVARIANCE_DAILY).is_file():
-        daily_file = layout.FACTOR_COVARIANCE_DAILY
-        daily_names, covariance_1d = _covariance(_read_csv(folder, daily_file, index_col=0), daily_file)
-        if list(daily_names) != list(factor_names):
-            raise SnapshotError(layout.FACTOR_COVARIANCE_DAILY, "factors differ from factor_covariance.csv")
-        covariance_1d, _ = check_factor_covariance(covariance_1d, factor_names, daily_file)
-
+    exposures, raw = _exposure_matrix(read(layout.EXPOSURES_LONG), layout.EXPOSURES_LONG, tickers, factor_names, diagnostics)
+    idiosyncratic_values, observations, idiosyncratic_1d = _idiosyncratic_columns(read(layout.IDIOSYNCRATIC_RISK), tickers)
+    covariance_1d = _one_day_covariance(folder, read, factor_names)
     market_cap = _market_cap(universe, tickers, raw, factor_names)
     no_cap = ~(np.isfinite(market_cap) & (market_cap > 0))
     if no_cap.any():
         shown = ", ".join(np.asarray(tickers)[no_cap][:5])
         diagnostics["no_market_cap"] = f"{int(no_cap.sum())} names without a market cap have no benchmark weight ({shown})"
-    factor_returns = _factor_returns(factor_returns, factor_names, diagnostics)
+
+    factor_returns = _factor_returns(read(layout.FACTOR_RETURNS, index_col=0), factor_names, diagnostics)
     residual_returns = _wide_returns(
-        residual_long, layout.RESIDUAL_RETURNS, "residual_return", tickers,
+        read(layout.RESIDUAL_RETURNS), layout.RESIDUAL_RETURNS, "residual_return", tickers,
         last_factor_date=str(factor_returns.index[-1]) if len(factor_returns.index) else None,
-    )
+    )  # fmt: skip
+    optional = _optional_tables(folder, read, tickers, factor_names, diagnostics)
 
-    panel = None
-    if (folder / layout.EXPOSURES_PANEL).is_file():
-        panel = _exposure_panel(_read_csv(folder, layout.EXPOSURES_PANEL), tickers, factor_names, diagnostics)
-    indexes = _read_csv(folder, layout.INDEXES) if (folder / layout.INDEXES).is_file() else None
-    index_prices = _read_csv(folder, layout.INDEX_PRICES) if (folder / layout.INDEX_PRICES).is_file() else None
-    index_returns = None
-    if (folder / layout.INDEX_RETURNS).is_file():
-        long = _read_csv(folder, layout.INDEX_RETURNS)
-        index_returns = _wide_returns(long, layout.INDEX_RETURNS, "return", None)
-
-    scenarios = None
-    if (folder / layout.SCENARIOS).is_file():
-        scenarios = check_scenarios(_read_csv(folder, layout.SCENARIOS))
-    quality = None
-    if (folder / layout.QUALITY).is_file():
-        try:
-            quality = json.loads((folder / layout.QUALITY).read_text(encoding="utf-8"))
-        except ValueError as exc:
-            raise SnapshotError(layout.QUALITY, f"not valid JSON ({exc})") from None
     metadata.setdefault("as_of_date", str(universe["as_of_date"].iloc[0]) if "as_of_date" in universe else "")
     metadata["source"] = source or str(folder)
     metadata.setdefault("simulated", False)
@@ -171,17 +107,90 @@ def read_snapshot_folder(folder: str | Path, source: str | None = None, limits: 
         idiosyncratic_observations=observations,
         factor_returns=factor_returns,
         residual_returns=residual_returns,
-        exposure_panel=panel,
-        indexes=indexes,
-        index_returns=index_returns,
-        index_prices=index_prices,
         diagnostics=diagnostics,
-        quality=quality,
         names=_company_names(universe),
         factor_covariance_1d=covariance_1d,
         idiosyncratic_risk_1d=idiosyncratic_1d,
-        scenarios=scenarios,
+        **optional,
     )
+
+
+def _check_folder(folder: Path) -> None:
+    """A folder holding every required file, and matching its manifest when it has one."""
+    if not folder.is_dir():
+        raise SnapshotError(str(folder), "is not a folder")
+    for name in layout.REQUIRED_FILES:
+        if not (folder / name).is_file():
+            raise SnapshotError(name, f"required file missing in {folder}")
+    if (folder / layout.MANIFEST).is_file():
+        problem = verify_manifest(folder)
+        if problem is not None:
+            raise SnapshotError(layout.MANIFEST, f"{problem} (corrupt or partial snapshot)")
+
+
+def _idiosyncratic_columns(idiosyncratic: pd.DataFrame, tickers: list[str]) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+    """idiosyncratic_risk.csv in universe order: risk, observations and the one-day risk (None if absent), checked."""
+    file_tickers = _normalized(idiosyncratic["ticker"])
+
+    def column(name: str) -> pd.Series:
+        return pd.Series(pd.to_numeric(idiosyncratic[name], errors="coerce").to_numpy(), index=file_tickers)
+
+    risk = column("idiosyncratic_risk")
+    if risk.index.duplicated().any():
+        raise SnapshotError(layout.IDIOSYNCRATIC_RISK, "duplicate tickers")
+    absent = [t for t in tickers if t not in risk.index]
+    if absent:
+        raise SnapshotError(
+            layout.IDIOSYNCRATIC_RISK,
+            f"{len(absent)} tickers in exposures have no idiosyncratic risk ({', '.join(absent[:5])})",
+        )
+    values = risk.reindex(tickers).to_numpy(dtype=float)
+    require_finite(values, layout.IDIOSYNCRATIC_RISK, "idiosyncratic_risk values", tickers)
+    check_volatility(values, layout.IDIOSYNCRATIC_RISK, "idiosyncratic_risk values", np.asarray(tickers))
+    if "observations" in idiosyncratic.columns:
+        observations = column("observations").reindex(tickers).to_numpy(dtype=float)
+    else:
+        observations = np.full(len(tickers), np.nan)
+    one_day = None
+    if "idiosyncratic_risk_daily" in idiosyncratic.columns:  # the one-day forecast's published column name
+        one_day = column("idiosyncratic_risk_daily").reindex(tickers).to_numpy(dtype=float)
+        require_finite(one_day, layout.IDIOSYNCRATIC_RISK, "idiosyncratic_risk_daily values", tickers)
+        check_volatility(one_day, layout.IDIOSYNCRATIC_RISK, "idiosyncratic_risk_daily values", np.asarray(tickers))
+    return values, observations, one_day
+
+
+def _one_day_covariance(folder: Path, read, factor_names: list[str]) -> np.ndarray | None:
+    """factor_covariance_daily.csv (the one-day forecast), in the main covariance's factor order; None if absent."""
+    if not (folder / layout.FACTOR_COVARIANCE_DAILY).is_file():
+        return None
+    name = layout.FACTOR_COVARIANCE_DAILY
+    one_day_names, covariance = _covariance(read(name, index_col=0), name)
+    if list(one_day_names) != list(factor_names):
+        raise SnapshotError(name, "factors differ from factor_covariance.csv")
+    covariance, _ = check_factor_covariance(covariance, factor_names, name)
+    return covariance
+
+
+def _optional_tables(folder: Path, read, tickers: list[str], factor_names: list[str], diagnostics: dict[str, Any]) -> dict[str, Any]:
+    """The optional files a snapshot may carry, as Snapshot fields (None when absent)."""
+
+    def present(name: str) -> bool:
+        return (folder / name).is_file()
+
+    quality = None
+    if present(layout.QUALITY):
+        try:
+            quality = json.loads((folder / layout.QUALITY).read_text(encoding="utf-8"))
+        except ValueError as exc:
+            raise SnapshotError(layout.QUALITY, f"not valid JSON ({exc})") from None
+    return {
+        "exposure_panel": _exposure_panel(read(layout.EXPOSURES_PANEL), tickers, factor_names, diagnostics) if present(layout.EXPOSURES_PANEL) else None,
+        "indexes": read(layout.INDEXES) if present(layout.INDEXES) else None,
+        "index_prices": read(layout.INDEX_PRICES) if present(layout.INDEX_PRICES) else None,
+        "index_returns": _wide_returns(read(layout.INDEX_RETURNS), layout.INDEX_RETURNS, "return", None) if present(layout.INDEX_RETURNS) else None,
+        "scenarios": check_scenarios(read(layout.SCENARIOS)) if present(layout.SCENARIOS) else None,
+        "quality": quality,
+    }
 
 
 def _company_names(universe: pd.DataFrame) -> np.ndarray | None:
