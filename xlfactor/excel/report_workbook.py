@@ -215,8 +215,8 @@ def _write_model_sheets(wb: Workbook, data, bench: np.ndarray, last_holding_row:
                      "idiosyncratic_variance_1d"])  # fmt: skip
     holdings_tickers = f"Holdings!$A$2:$A${last_holding_row}"
     holdings_values = f"Holdings!$B$2:$B${last_holding_row}"
-    covariance_1d, idiosyncratic_1d = data.one_day_model()  # the one-day forecast (VaR), annualized
-    rows = zip(data.tickers.tolist(), bench.tolist(), data.idiosyncratic_variance.tolist(), idiosyncratic_1d.tolist())
+    one_day_covariance, one_day_idiosyncratic = data.one_day_model()  # the one-day forecast (VaR), annualized
+    rows = zip(data.tickers.tolist(), bench.tolist(), data.idiosyncratic_variance.tolist(), one_day_idiosyncratic.tolist())
     for i, (ticker, b, d, d1) in enumerate(rows, 2):
         universe.append(
             [None, b, d, f"=SUMIF({holdings_tickers},$A{i},{holdings_values})*WeightScale", f"=D{i}-B{i}", d1]
@@ -232,7 +232,7 @@ def _write_model_sheets(wb: Workbook, data, bench: np.ndarray, last_holding_row:
         append_row(covariance, [name, *row])
     covariance_1d = wb.create_sheet("ModelCovariance1d")
     append_row(covariance_1d, ["factor", *data.factor_names.tolist()])
-    for name, row in zip(data.factor_names.tolist(), covariance_1d.tolist()):
+    for name, row in zip(data.factor_names.tolist(), one_day_covariance.tolist()):
         append_row(covariance_1d, [name, *row])
     for ws in (universe, exposures, covariance, covariance_1d):
         ws.freeze_panes = "B2"

@@ -16,6 +16,8 @@ summed; attribution reconciles with the benchmark's own model return.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import math
 
 import numpy as np
@@ -77,73 +79,25 @@ def portfolio_report(
     data = factor_model_data(snapshot)
     if date not in (None, "", "latest", data.snapshot.as_of):
         data = factor_model_data_at(data.snapshot, str(date))
-    held = data.align_holdings(portfolio)
-    w = held.weights
-    missing = held.missing.assign(side="portfolio")
-    if benchmark is None:
-        b = data.benchmark_weights
-        benchmark_label = "cap-weighted model universe"
-    else:
-        bench = data.align_holdings(benchmark, name="benchmark")
-        b = bench.weights
-        missing = pd.concat([missing, bench.missing.assign(side="benchmark")], ignore_index=True)
-        benchmark_label = f"user benchmark ({len(bench.holdings.tickers)} names)"
+    book = _aligned_book(data, portfolio, benchmark)
+    w, b = book.weights, book.benchmark
     a = w - b
     x_p, x_b = data.factor_exposure(w), data.factor_exposure(b)
     blocks = data.risk_decomposition(w)
     active_blocks = data.risk_decomposition(a)
     factor_var, idiosyncratic_var, total_var = blocks["variance_contribution"][["common_factor", "idiosyncratic", "total"]]
-    total = math.sqrt(total_var)
-    active_factor_var, active_idiosyncratic_var, te_var = active_blocks["variance_contribution"][
-        ["common_factor", "idiosyncratic", "total"]
-    ]
-    te = math.sqrt(te_var)
-    beta = data.beta(w, b)
-
-    idiosyncratic_by_name = data.idiosyncratic_contributions(w, b)
-    idiosyncratic_by_name.insert(3, "observations", data.snapshot.idiosyncratic_observations[data.ticker_index.get_indexer(idiosyncratic_by_name["ticker"])])
-    idiosyncratic_shares = idiosyncratic_by_name["share"].to_numpy()
-    effective_names = 1.0 / float((idiosyncratic_shares**2).sum()) if idiosyncratic_var > 0 else math.nan
-    top_name_share = float(idiosyncratic_shares.max()) if len(idiosyncratic_shares) else math.nan
-    idiosyncratic_by_name.attrs.update(top_name_share=top_name_share, effective_names=effective_names)
-
-    total_1d, te_1d = data.horizon_risk(w, 1), data.horizon_risk(w, 1, active=True, benchmark=b)  # one-day forecasts
-    summary_values = {
-        "total_risk": total,
-        "factor_risk": math.sqrt(factor_var),
-        "idiosyncratic_risk": math.sqrt(idiosyncratic_var),
-        "tracking_error": te,
-        "active_factor_risk": math.sqrt(active_factor_var),
-        "active_idiosyncratic_risk": math.sqrt(active_idiosyncratic_var),
-        "beta": beta,
-        "var_95": dec.parametric_var(total_1d, 0.95),
-        "var_99": dec.parametric_var(total_1d, 0.99),
-        "active_var_95": dec.parametric_var(te_1d, 0.95),
-        "active_var_99": dec.parametric_var(te_1d, 0.99),
-        "idiosyncratic_share_of_te": active_idiosyncratic_var / te_var if te_var > 0 else math.nan,
-        "idiosyncratic_share_of_total": idiosyncratic_var / total_var if total_var > 0 else math.nan,
-        "effective_names": effective_names,
-        "top_name_share": top_name_share,
-        "net_exposure": float(w.sum()),
-        "gross_exposure": float(np.abs(w).sum()),
-        "holdings": float(len(held.holdings.tickers)),
-        "missing_holdings": float(len(held.missing)),
-        "missing_weight": float(held.missing["weight"].abs().sum()),
-    }
-    summary = pd.DataFrame({"value": summary_values})
-    summary.index.name = "metric"
-
-    factor_table = _factor_table(data, w)
+    active_factor_var, active_idiosyncratic_var, _ = active_blocks["variance_contribution"][["common_factor", "idiosyncratic", "total"]]
+    idiosyncratic_by_name = _idiosyncratic_by_name(data, w, b, idiosyncratic_var)
     active_table = _active_table(data, a, x_p, x_b)
     report = {
-        "summary": summary,
-        "missing_holdings": missing[["side", "ticker", "amount", "weight"]],
+        "summary": _summary_table(data, book, blocks, active_blocks, idiosyncratic_by_name),
+        "missing_holdings": book.missing[["side", "ticker", "amount", "weight"]],
         "style": _exposure_table(data, "style", x_p, x_b),
         "sector": _exposure_table(data, "sector", x_p, x_b),
         "industry": _exposure_table(data, "industry", x_p, x_b),
         "idiosyncratic_risk": idiosyncratic_by_name[["ticker", "weight", "idiosyncratic_risk", "observations"]],
         "idiosyncratic_by_name": idiosyncratic_by_name,
-        "factor_risk": factor_table,
+        "factor_risk": _factor_table(data, w),
         "active_risk": active_table,
         "risk_share": pd.DataFrame(
             {
@@ -156,12 +110,79 @@ def portfolio_report(
         "risk_decomposition": pd.concat([blocks, active_blocks.add_prefix("active_")], axis=1),
         "var": _var_table(lambda h: data.horizon_risk(w, h), lambda h: data.horizon_risk(w, h, active=True, benchmark=b)),
         "holdings": data.portfolio_frame(w, b),
-        "snapshot": _snapshot_table(data.snapshot, benchmark_label),
+        "snapshot": _snapshot_table(data.snapshot, book.benchmark_label),
         "diagnostics": _diagnostics_table(data.snapshot),
     }
     report.update(_attribution_tables(data, w, b, None if date in (None, "", "latest") else str(date), active_table))
     report.update(_quality_tables(data.snapshot))
     return report
+
+
+@dataclass(frozen=True, eq=False)
+class _Book:
+    """A report's book and benchmark aligned to the universe (weights (n_assets,), decimals of gross)."""
+
+    weights: np.ndarray
+    benchmark: np.ndarray
+    holdings: int  # names held (in or out of the universe)
+    missing: pd.DataFrame  # side, ticker, amount, weight of the holdings outside the universe (cash)
+    benchmark_label: str
+
+
+def _aligned_book(data: FactorModelData, portfolio: pd.DataFrame, benchmark: pd.DataFrame | None) -> _Book:
+    """Step 1: the portfolio and the benchmark (default: the cap-weighted universe) in universe order."""
+    held = data.align_holdings(portfolio)
+    missing = held.missing.assign(side="portfolio")
+    if benchmark is None:
+        return _Book(held.weights, data.benchmark_weights, len(held.holdings.tickers), missing, "cap-weighted model universe")
+    bench = data.align_holdings(benchmark, name="benchmark")
+    missing = pd.concat([missing, bench.missing.assign(side="benchmark")], ignore_index=True)
+    return _Book(held.weights, bench.weights, len(held.holdings.tickers), missing, f"user benchmark ({len(bench.holdings.tickers)} names)")
+
+
+def _idiosyncratic_by_name(data: FactorModelData, w: np.ndarray, b: np.ndarray, idiosyncratic_var: float) -> pd.DataFrame:
+    """Step 2: each name's idiosyncratic contribution, with the concentration figures in ``attrs``."""
+    by_name = data.idiosyncratic_contributions(w, b)
+    by_name.insert(3, "observations", data.snapshot.idiosyncratic_observations[data.ticker_index.get_indexer(by_name["ticker"])])
+    shares = by_name["share"].to_numpy()
+    effective_names = 1.0 / float((shares**2).sum()) if idiosyncratic_var > 0 else math.nan
+    top_name_share = float(shares.max()) if len(shares) else math.nan
+    by_name.attrs.update(top_name_share=top_name_share, effective_names=effective_names)
+    return by_name
+
+
+def _summary_table(data: FactorModelData, book: _Book, blocks: pd.DataFrame, active_blocks: pd.DataFrame,
+                   idiosyncratic_by_name: pd.DataFrame) -> pd.DataFrame:  # fmt: skip
+    """Step 3: the headline figures (``metric, value``): risks annualized, VaR from the one-day forecast."""
+    w, b = book.weights, book.benchmark
+    factor_var, idiosyncratic_var, total_var = blocks["variance_contribution"][["common_factor", "idiosyncratic", "total"]]
+    active_factor_var, active_idiosyncratic_var, te_var = active_blocks["variance_contribution"][["common_factor", "idiosyncratic", "total"]]
+    total_1d, te_1d = data.horizon_risk(w, 1), data.horizon_risk(w, 1, active=True, benchmark=b)  # one-day forecasts
+    values = {
+        "total_risk": math.sqrt(total_var),
+        "factor_risk": math.sqrt(factor_var),
+        "idiosyncratic_risk": math.sqrt(idiosyncratic_var),
+        "tracking_error": math.sqrt(te_var),
+        "active_factor_risk": math.sqrt(active_factor_var),
+        "active_idiosyncratic_risk": math.sqrt(active_idiosyncratic_var),
+        "beta": data.beta(w, b),
+        "var_95": dec.parametric_var(total_1d, 0.95),
+        "var_99": dec.parametric_var(total_1d, 0.99),
+        "active_var_95": dec.parametric_var(te_1d, 0.95),
+        "active_var_99": dec.parametric_var(te_1d, 0.99),
+        "idiosyncratic_share_of_te": active_idiosyncratic_var / te_var if te_var > 0 else math.nan,
+        "idiosyncratic_share_of_total": idiosyncratic_var / total_var if total_var > 0 else math.nan,
+        "effective_names": idiosyncratic_by_name.attrs["effective_names"],
+        "top_name_share": idiosyncratic_by_name.attrs["top_name_share"],
+        "net_exposure": float(w.sum()),
+        "gross_exposure": float(np.abs(w).sum()),
+        "holdings": float(book.holdings),
+        "missing_holdings": float((book.missing["side"] == "portfolio").sum()),
+        "missing_weight": float(book.missing.loc[book.missing["side"] == "portfolio", "weight"].abs().sum()),
+    }
+    summary = pd.DataFrame({"value": values})
+    summary.index.name = "metric"
+    return summary
 
 
 def _quality_tables(snapshot: Snapshot) -> dict[str, pd.DataFrame]:

@@ -140,20 +140,26 @@ def compute_day(
         raise XlfactorError(str(exc)) from None
     date = attribution_date(snapshot, date)
     report = portfolio_report(portfolio, snapshot, benchmark, date=date)
+    missing = report["missing_holdings"]
+    outside = missing[missing["side"] == "portfolio"]
+    tables = {"track": _track_row(report, snapshot, date, benchmark is None, outside), **_day_tables(report, date, outside)}
+    return DayRecord(date=date, tables=tables, missing=missing.reset_index(drop=True), report=report)
+
+
+def _track_row(report: dict[str, pd.DataFrame], snapshot: Snapshot, date: str, model_benchmark: bool, outside: pd.DataFrame) -> pd.DataFrame:
+    """The day's one row of ``track.csv``: returns, risk, holdings and what was outside the universe."""
     summary = report["summary"]["value"]
     attribution = report["attribution"]
     holdings = report["holdings"]
     bench_label = report["snapshot"].loc["benchmark", "value"]
-    missing = report["missing_holdings"]
-    outside = missing[missing["side"] == "portfolio"]
-    track = pd.DataFrame(
+    return pd.DataFrame(
         [
             {
                 "date": date,
                 "schema_version": TRACK_VERSION,
                 "universe": snapshot.metadata.get("universe", ""),
                 "benchmark": bench_label,
-                "benchmark_kind": "model" if benchmark is None else "holdings",
+                "benchmark_kind": "model" if model_benchmark else "holdings",
                 "benchmark_ticker": "",
                 "holdings": ";".join(f"{t}:{w:.6f}" for t, w in zip(holdings["ticker"], holdings["weight"])),
                 "outside_universe": ";".join(f"{t}:{w:.6f}" for t, w in zip(outside["ticker"], outside["weight"])),
@@ -173,6 +179,12 @@ def compute_day(
             }
         ]
     )
+
+
+def _day_tables(report: dict[str, pd.DataFrame], date: str, outside: pd.DataFrame) -> dict[str, pd.DataFrame]:
+    """The day's detail tables: holdings, factor contributions, idiosyncratic returns and risk, active risk, risk rows."""
+    attribution = report["attribution"]
+    holdings = report["holdings"]
     factors = report["attribution_factors"]
     active = report["active_risk"].set_index("factor")
     factor_contrib = pd.DataFrame(
@@ -191,8 +203,7 @@ def compute_day(
     decomposition = report["risk_decomposition"].reset_index()
     return_by_factor = factors.set_index("factor")["active_contribution"]
     active_rows = report["active_risk"]
-    tables = {
-        "track": track,
+    return {
         "holdings": pd.concat(
             [
                 pd.DataFrame({"date": date, "ticker": holdings["ticker"], "weight": holdings["weight"], "note": ""}),
@@ -250,7 +261,6 @@ def compute_day(
             }
         ),
     }
-    return DayRecord(date=date, tables=tables, missing=missing.reset_index(drop=True), report=report)
 
 
 def available_periods(days: int) -> list[str]:
@@ -308,16 +318,16 @@ def realized_statistics(track: pd.DataFrame) -> pd.DataFrame:
     ordered = track.sort_values("date")
     rows = {}
     for label in available_periods(len(ordered)):
-        rows = ordered[ordered["date"].astype(str).isin(period_dates(ordered, label))]
-        p = rows["portfolio_return"].to_numpy(float)
-        b = rows["benchmark_return"].to_numpy(float)
-        a = rows["active_return"].to_numpy(float)
+        days = ordered[ordered["date"].astype(str).isin(period_dates(ordered, label))]
+        p = days["portfolio_return"].to_numpy(float)
+        b = days["benchmark_return"].to_numpy(float)
+        a = days["active_return"].to_numpy(float)
         active_std = a.std(ddof=1)
         benchmark_var = b.var(ddof=1)
         rows[label] = {
-            "days": len(rows),
-            "start": rows["date"].iloc[0],
-            "end": rows["date"].iloc[-1],
+            "days": len(days),
+            "start": days["date"].iloc[0],
+            "end": days["date"].iloc[-1],
             "portfolio_return": float(np.prod(1 + p) - 1),
             "benchmark_return": float(np.prod(1 + b) - 1),
             "cumulative_active": float(np.prod(1 + p) - np.prod(1 + b)),
