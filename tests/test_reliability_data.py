@@ -637,3 +637,27 @@ def test_the_reliability_table_names_a_test_of_this_module_for_every_case():
     for row in rows:
         path, _, name = row["test"].partition("::")
         assert path == "tests/test_reliability_data.py" and callable(globals().get(name.split("[")[0])), row
+
+
+# ---------------------------------------------------------------- issue 21: nothing lost, one-line errors (fixb)
+
+
+def _sha8(text: str) -> str:
+    import hashlib
+
+    return hashlib.sha256(text.encode()).hexdigest()[:8]
+
+
+def test_book_names_equal_but_for_case_or_windows_device_names_get_their_own_files(tmp_path):
+    from xlfactor.reporting import run_batch
+
+    names = ["Growth", "growth", "CON", "nul.x", "COM1", "Value"]
+    frame = pd.DataFrame({"portfolio": names, "ticker": [f"SIM000{i + 1}" for i in range(6)], "value": 1.0})
+    result = run_batch(frame, tmp_path / "out", report_writer=_note_writer)
+    assert result.failed == {} and list(result.summary.index) == names
+    stems = {p.stem for p in (tmp_path / "out" / "reports").glob("*.xlsx")}
+    hashed = {f"{n}-{_sha8(n)}" for n in names[:5]}  # the stable suffix, by hand
+    assert stems == hashed | {"Value"}
+    assert len({s.casefold() for s in stems}) == 6  # still six on a case-insensitive file system
+    tracks = {p.name for p in (tmp_path / "out" / "track").iterdir()}
+    assert tracks == stems
