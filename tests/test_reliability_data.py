@@ -661,3 +661,43 @@ def test_book_names_equal_but_for_case_or_windows_device_names_get_their_own_fil
     assert len({s.casefold() for s in stems}) == 6  # still six on a case-insensitive file system
     tracks = {p.name for p in (tmp_path / "out" / "track").iterdir()}
     assert tracks == stems
+
+
+def test_replace_folder_sets_the_old_folder_aside_under_a_fresh_name_past_a_crash_leftover(tmp_path):
+    from xlfactor._files import replace_folder
+
+    folder = tmp_path / "snap"
+    folder.mkdir()
+    (folder / "a.txt").write_text("old")
+    leftover = tmp_path / f".snap.old-{os.getpid()}"  # a crashed run's set-aside folder, same PID
+    leftover.mkdir()
+    (leftover / "x.txt").write_text("crash")
+    staging = tmp_path / ".snap.staged"
+    staging.mkdir()
+    (staging / "a.txt").write_text("new")
+    assert replace_folder(staging, folder) == folder
+    assert (folder / "a.txt").read_text() == "new" and not staging.exists()
+    assert sorted(p.name for p in tmp_path.iterdir()) == [leftover.name, "snap"]  # the old one deleted
+
+
+def test_replace_folder_puts_the_old_folder_back_when_the_new_one_cannot_be_moved_in(tmp_path, monkeypatch):
+    from xlfactor import _files
+
+    folder = tmp_path / "snap"
+    folder.mkdir()
+    (folder / "a.txt").write_text("old")
+    staging = tmp_path / ".snap.staged"
+    staging.mkdir()
+    (staging / "a.txt").write_text("new")
+    real = os.replace
+
+    def fail_moving_in(src, dst):
+        if Path(src) == staging:
+            raise OSError(errno.EIO, "I/O error")
+        return real(src, dst)
+
+    monkeypatch.setattr(_files.os, "replace", fail_moving_in)
+    with pytest.raises(OSError, match="I/O error"):
+        _files.replace_folder(staging, folder)
+    assert (folder / "a.txt").read_text() == "old"  # never missing
+    assert sorted(p.name for p in tmp_path.iterdir()) == [".snap.staged", "snap"]  # nothing set aside left over
