@@ -663,6 +663,23 @@ def test_book_names_equal_but_for_case_or_windows_device_names_get_their_own_fil
     assert tracks == stems
 
 
+def test_snapshot_export_out_through_a_symlink_writes_the_target_and_leaves_nothing_behind(tmp_path):
+    import xlfactor as xf
+    from xlfactor.cli import main
+
+    target = tmp_path / "store" / "2026-01-02"
+    target.mkdir(parents=True)
+    link = tmp_path / "current"
+    link.symlink_to(target, target_is_directory=True)
+    assert main(["snapshot", "export", "--out", str(link)]) == 0
+    assert link.is_symlink() and link.resolve() == target.resolve()
+    assert (target / "metadata.json").is_file() and xf.load_snapshot(link).as_of == xf.load_snapshot().as_of
+    xf.write_snapshot(xf.load_snapshot(), link)  # and again, over the snapshot now there
+    assert link.is_symlink() and (target / "manifest.json").is_file()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["current", "store"]  # no .current.old-<pid> link
+    assert sorted(p.name for p in target.parent.iterdir()) == ["2026-01-02"]  # no staged or set-aside folder
+
+
 def test_replace_folder_sets_the_old_folder_aside_under_a_fresh_name_past_a_crash_leftover(tmp_path):
     from xlfactor._files import replace_folder
 
