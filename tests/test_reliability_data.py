@@ -718,3 +718,14 @@ def test_replace_folder_puts_the_old_folder_back_when_the_new_one_cannot_be_move
         _files.replace_folder(staging, folder)
     assert (folder / "a.txt").read_text() == "old"  # never missing
     assert sorted(p.name for p in tmp_path.iterdir()) == [".snap.staged", "snap"]  # nothing set aside left over
+
+
+def test_a_range_of_numpy_float64_cells_is_priced_like_python_floats():
+    from xlfactor.functions import OF_TOTALRISK
+
+    floats = [["ticker", "value"], ["SIM0001", 1000.0], ["SIM0002", "2,000"], [None, 0.0], ["SIM0003", 500]]
+    numpy_cells = [["ticker", "value"], [np.str_("SIM0001"), np.float64(1000.0)], ["SIM0002", "2,000"],
+                   [None, np.float64(0.0)], ["SIM0003", np.int64(500)]]  # fmt: skip
+    got = OF_TOTALRISK(numpy_cells)  # first: equal ranges are served from the parse memo
+    assert got == OF_TOTALRISK(floats)  # not "#XLFACTOR: internal error (TypeError ...)"
+    assert isinstance(got, float) and 0 < got < 1

@@ -18,7 +18,7 @@ from xlfactor.conventions import as_of_date, number_from_text
 from xlfactor.errors import PortfolioError, XlfactorError
 from xlfactor.risk.holdings import (
     ALLOCATION_HEADERS, TICKER_HEADERS, VALUE_HEADERS, Holdings, accepted_headers, amount_kind, canonical_tickers, cell_types,
-    holdings_from_arrays, numeric_amounts,
+    holdings_from_arrays, kind_mask, numeric_amounts,
 )  # fmt: skip
 from xlfactor.snapshot.memo import Memo, memo
 
@@ -184,12 +184,12 @@ def _parse_holdings(rows: list[list[object]], name: str) -> Holdings:
     canonical = canonical_tickers(raw_tickers)  # one pass: text, stripped, upper case
     types = cell_types(raw_amounts)
     values = numeric_amounts(raw_amounts, types)  # numbers as they are, text numbers parsed, else NaN
-    text = np.equal(types, str)  # elementwise over the cell types
+    text = kind_mask(types, str)  # np.str_ too
     no_ticker = pd.isna(raw_tickers) | (canonical == "")
     no_amount = pd.isna(raw_amounts)
     if text.any():
         no_amount[text] = [not c.strip() for c in raw_amounts[text]]  # the text cells only
-    zero = (values == 0) & (np.equal(types, float) | np.equal(types, int))
+    zero = (values == 0) & kind_mask(types, (int, float, np.integer, np.floating)) & ~kind_mask(types, (bool, np.bool_))
     keep = ~(no_ticker & (no_amount | zero))  # blank rows (xlwings Server sends empty cells as 0)
     position = np.cumsum(keep)  # 1-based row among the non-blank rows
     orphan = keep & no_ticker

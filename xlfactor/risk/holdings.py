@@ -204,12 +204,25 @@ def numeric_amounts(amounts: Sequence[object], types: np.ndarray | None = None) 
         return array.astype(float)  # numbers and blanks only (None -> NaN)
     types = cell_types(array) if types is None else types
     out = np.full(len(array), np.nan)
-    for kind in kinds:  # a loop over the distinct cell types, not over cells
-        if issubclass(kind, (bool, np.bool_)) or not issubclass(kind, (int, float, np.number, str)):
-            continue  # booleans, dates, errors...: not an amount
-        mask = types == kind
-        out[mask] = [_number(v) for v in array[mask]] if kind is str else array[mask].astype(float)
+    codes, distinct = pd.factorize(types)  # hashing the types: ``types == np.float64`` would raise a TypeError
+    for code, kind in enumerate(distinct):  # a loop over the distinct cell types, not over cells
+        if issubclass(kind, (bool, np.bool_, np.complexfloating)) or not issubclass(kind, (int, float, np.number, str)):
+            continue  # booleans, complex numbers, dates, errors...: not an amount
+        mask = codes == code
+        out[mask] = [_number(v) for v in array[mask]] if issubclass(kind, str) else array[mask].astype(float)
     return out
+
+
+def kind_mask(types: np.ndarray, classes: type | tuple[type, ...]) -> np.ndarray:
+    """(n,) bool: which cell types (see :func:`cell_types`) are subclasses of ``classes``.
+
+    ``np.float64`` cells count as ``float``, ``np.str_`` as ``str``; one ``issubclass`` per
+    distinct type, never ``types == kind`` (a TypeError for NumPy scalar types).
+    """
+    if not len(types):
+        return np.zeros(0, dtype=bool)
+    codes, distinct = pd.factorize(types)
+    return np.array([issubclass(kind, classes) for kind in distinct], dtype=bool)[codes]
 
 
 _PLAIN_CELLS = frozenset({float, int, type(None), np.float64})
