@@ -729,3 +729,25 @@ def test_a_range_of_numpy_float64_cells_is_priced_like_python_floats():
     got = OF_TOTALRISK(numpy_cells)  # first: equal ranges are served from the parse memo
     assert got == OF_TOTALRISK(floats)  # not "#XLFACTOR: internal error (TypeError ...)"
     assert isinstance(got, float) and 0 < got < 1
+
+
+def test_columns_equal_but_for_case_or_spaces_are_refused_in_one_line_naming_them(tmp_path):
+    from xlfactor.functions import OF_TOTALRISK
+    from xlfactor.reporting import run_batch
+    from xlfactor.risk import holdings_from_frame, read_holdings_csv
+
+    batch = tmp_path / "books.csv"
+    batch.write_text("portfolio,ticker,value,Portfolio\nA,SIM0001,1,x\nB,SIM0002,2,y\n")
+    with pytest.raises(XlfactorError, match=r"^holdings .*books.csv has columns that are one name ignoring case and spaces: "
+                                            r"'portfolio', 'Portfolio'; keep one of them"):  # fmt: skip
+        run_batch(batch)  # was an AttributeError after renaming both to portfolio
+    frame = pd.DataFrame([["A", "SIM0001", 1.0, "x"]], columns=["portfolio", "ticker", "value", " PORTFOLIO"])
+    with pytest.raises(XlfactorError, match=r"'portfolio', ' PORTFOLIO'; keep one of them$"):
+        run_batch(frame)
+    book = tmp_path / "book.csv"
+    book.write_text("ticker,Value,value \nSIM0001,1,2\n")
+    with pytest.raises(XlfactorError, match=r"has columns that are one name ignoring case and spaces: 'Value', 'value '"):
+        holdings_from_frame(read_holdings_csv(book).frame, "book.csv")
+    got = OF_TOTALRISK([["ticker", "value", "VALUE"], ["SIM0001", 1.0, 5.0]])
+    assert got == ("#XLFACTOR: holdings header has columns that are one name ignoring case and spaces: 'value', 'VALUE'; "
+                   "keep one of them")  # fmt: skip

@@ -18,7 +18,7 @@ from xlfactor.conventions import as_of_date, number_from_text
 from xlfactor.errors import PortfolioError, XlfactorError
 from xlfactor.risk.holdings import (
     ALLOCATION_HEADERS, TICKER_HEADERS, VALUE_HEADERS, Holdings, accepted_headers, amount_kind, canonical_tickers, cell_types,
-    holdings_from_arrays, kind_mask, numeric_amounts,
+    holdings_from_arrays, kind_mask, numeric_amounts, same_headers,
 )  # fmt: skip
 from xlfactor.snapshot.memo import Memo, memo
 
@@ -205,6 +205,9 @@ def _parse_holdings(rows: list[list[object]], name: str) -> Holdings:
     kind = "value"
     if _is_header(raw_tickers[kept[0]], raw_amounts[kept[0]]):
         first, second = raw_tickers[kept[0]], raw_amounts[kept[0]]
+        same = same_headers([c for c in rows[kept[0]] if not is_blank(c)])
+        if same:
+            raise PortfolioError(f"{name} header has columns that are one name ignoring case and spaces: {same}; keep one of them")
         kind = amount_kind(second)  # a `weight` header is allocation: used as given, never renormalized as dollars
         if kind is None or str(first).strip().lower() not in HEADER_TICKER_WORDS:
             bad = second if kind is None else first

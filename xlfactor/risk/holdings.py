@@ -105,6 +105,19 @@ def accepted_headers() -> str:
             f"({', '.join(ALLOCATION_HEADERS)}); also allowed: {', '.join(INFORMATIVE_HEADERS)}")  # fmt: skip
 
 
+def header_key(header: object) -> str:
+    """A header as matched: lower case, surrounding spaces removed, inner runs of spaces as one."""
+    return " ".join(str(header).strip().lower().split())
+
+
+def same_headers(headers: Sequence[object]) -> str:
+    """The first group of ``headers`` that are one name ignoring case and spaces, shown ``'a', 'A'`` ("" if none)."""
+    groups: dict[str, list[str]] = {}
+    for header in headers:
+        groups.setdefault(header_key(header), []).append(repr(str(header)))
+    return next((", ".join(group) for group in groups.values() if len(group) > 1), "")
+
+
 def holdings_columns(columns: Sequence[object], name: str = "portfolio", extra: Sequence[str] = ()) -> tuple[object, object, HoldingsKind]:
     """``(ticker column, amount column, kind)`` of a holdings table's headers.
 
@@ -115,13 +128,17 @@ def holdings_columns(columns: Sequence[object], name: str = "portfolio", extra: 
     Raises
     ------
     PortfolioError
-        If a header is none of these (the message lists the accepted names), the ticker
+        If a header is none of these (the message lists the accepted names), two headers
+        are one name ignoring case and spaces (``portfolio``, ``Portfolio``), the ticker
         column is missing, or there is not exactly one amount column.
     """
+    same = same_headers(columns)
+    if same:
+        raise PortfolioError(f"{name} has columns that are one name ignoring case and spaces: {same}; keep one of them")
     tickers, amounts, unknown = [], [], []
     allowed = set(INFORMATIVE_HEADERS) | {str(e).lower() for e in extra}
     for column in columns:
-        text = " ".join(str(column).strip().lower().split())
+        text = header_key(column)
         if text == "ticker":
             tickers.append(column)
         elif amount_kind(text) is not None:
