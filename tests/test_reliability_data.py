@@ -751,3 +751,17 @@ def test_columns_equal_but_for_case_or_spaces_are_refused_in_one_line_naming_the
     got = OF_TOTALRISK([["ticker", "value", "VALUE"], ["SIM0001", 1.0, 5.0]])
     assert got == ("#XLFACTOR: holdings header has columns that are one name ignoring case and spaces: 'value', 'VALUE'; "
                    "keep one of them")  # fmt: skip
+
+
+@pytest.mark.parametrize("typed", ["nan", "inf", " -Infinity", "1e999"])
+def test_non_finite_number_arguments_are_refused_in_one_line(typed):
+    from xlfactor.functions import OF_REGRESS, OF_ROLLINGBETA, OF_VAR
+
+    rng = np.random.default_rng(2)
+    f = rng.normal(size=(80, 1))
+    y = 0.5 * f[:, 0] + rng.normal(scale=0.1, size=80)
+    returns, factors = [["y"], *[[v] for v in y]], [["f"], *[[v] for v in f[:, 0]]]
+    assert OF_REGRESS(returns, factors, typed) == f"#XLFACTOR: `newey_west_lags` must be a finite number, got {typed!r}"
+    assert OF_ROLLINGBETA(returns, factors, typed) == f"#XLFACTOR: `window_days` must be a finite number, got {typed!r}"
+    assert OF_VAR(BOOK, typed) == f"#XLFACTOR: `confidence` must be a finite number, got {typed!r}"
+    assert isinstance(OF_ROLLINGBETA(returns, factors, "20"), list)  # a finite text number still reads

@@ -249,17 +249,29 @@ def optional_text(value: object) -> str | None:
     return str(value).strip()
 
 
-def optional_number(value: object, name: str, default: float) -> float:
-    """A single-cell number argument (text numbers accepted); ``default`` when omitted."""
+def optional_number(value: object, name: str, default: float, finite: bool = True) -> float:
+    """A single-cell number argument (text numbers accepted); ``default`` when omitted.
+
+    NaN and infinities (``"nan"``, ``"inf"``, ``"1e999"``) are refused unless the caller
+    passes ``finite=False``: a typed ``"nan"`` never silently means the default.
+
+    Raises
+    ------
+    XlfactorError
+        One line naming the argument, if the cell is not a number or not a finite one.
+    """
     value = _single(value)
     if is_blank(value):
         return default
     if isinstance(value, bool):
         raise XlfactorError(f"`{name}` must be a number, got {value!r}")
     try:
-        return float(str(value).strip()) if isinstance(value, str) else float(value)  # type: ignore[arg-type]
-    except (TypeError, ValueError):
+        number = float(str(value).strip()) if isinstance(value, str) else float(value)  # type: ignore[arg-type]
+    except (TypeError, ValueError, OverflowError):
         raise XlfactorError(f"`{name}` must be a number, got {value!r}") from None
+    if finite and not math.isfinite(number):
+        raise XlfactorError(f"`{name}` must be a finite number, got {value!r}")
+    return number
 
 
 def optional_flag(value: object, name: str, default: bool = False) -> bool:
