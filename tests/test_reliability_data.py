@@ -765,3 +765,17 @@ def test_non_finite_number_arguments_are_refused_in_one_line(typed):
     assert OF_ROLLINGBETA(returns, factors, typed) == f"#XLFACTOR: `window_days` must be a finite number, got {typed!r}"
     assert OF_VAR(BOOK, typed) == f"#XLFACTOR: `confidence` must be a finite number, got {typed!r}"
     assert isinstance(OF_ROLLINGBETA(returns, factors, "20"), list)  # a finite text number still reads
+
+
+def test_without_pyarrow_an_older_runs_summary_parquet_is_deleted(tmp_path, monkeypatch):
+    from xlfactor.reporting import read_batch_tables, run_batch
+
+    out = tmp_path / "out"
+    run_batch(pd.DataFrame({"portfolio": ["old"], "ticker": ["SIM0001"], "value": [1.0]}), out)
+    assert pd.read_parquet(out / "summary.parquet").index.tolist() == ["old"]  # written with pyarrow
+    with monkeypatch.context() as patch:
+        patch.setitem(sys.modules, "pyarrow", None)  # import pyarrow now raises ImportError
+        result = run_batch(pd.DataFrame({"portfolio": ["new"], "ticker": ["SIM0002"], "value": [1.0]}), out)
+    assert not (out / "summary.parquet").exists() and "summary_parquet" not in result.files
+    assert sorted(p.name for p in out.iterdir()) == ["batch.json", "failed.csv", "summary.csv"]
+    assert read_batch_tables(out)[0].index.tolist() == ["new"]

@@ -557,6 +557,8 @@ COMPLETE_MARKER = "batch.json"
 def write_batch_tables(out: Path, summary: pd.DataFrame, failed: dict[str, str]) -> dict[str, Path]:
     """Write ``summary.csv``, ``summary.parquet`` (when pyarrow is installed) and ``failed.csv`` as one unit.
 
+    Without pyarrow, a ``summary.parquet`` left by an earlier run is deleted: no stale output survives.
+
     The old completion marker (``batch.json``) is removed first and the new one written
     last, naming every file with its SHA-256: :func:`read_batch_tables` refuses a folder
     without it or whose files do not match it, so a run killed between two files never
@@ -568,17 +570,21 @@ def write_batch_tables(out: Path, summary: pd.DataFrame, failed: dict[str, str])
 
     out = Path(out)
     try:
-        out.mkdir(parents=True, exist_ok=True)
-        (out / COMPLETE_MARKER).unlink(missing_ok=True)
-    except OSError as exc:
-        raise write_error(out / COMPLETE_MARKER, exc) from None
-    shown = safe_frame(summary.reset_index())  # user text never a formula (as the track CSVs)
-    files = {"summary_csv": atomic_write(out / "summary.csv", lambda h: shown.to_csv(h, index=False, float_format="%.17g"))}
-    try:
         import pyarrow  # noqa: F401
     except ImportError:
-        pass
+        parquet = False
     else:
+        parquet = True
+    stale = [COMPLETE_MARKER] + ([] if parquet else ["summary.parquet"])  # no older run's parquet beside a new CSV
+    for name in stale:
+        try:
+            out.mkdir(parents=True, exist_ok=True)
+            (out / name).unlink(missing_ok=True)
+        except OSError as exc:
+            raise write_error(out / name, exc) from None
+    shown = safe_frame(summary.reset_index())  # user text never a formula (as the track CSVs)
+    files = {"summary_csv": atomic_write(out / "summary.csv", lambda h: shown.to_csv(h, index=False, float_format="%.17g"))}
+    if parquet:
         files["summary_parquet"] = atomic_write(out / "summary.parquet", lambda h: summary.to_parquet(h))
     table = safe_frame(pd.DataFrame({"portfolio": list(failed), "error": list(failed.values())}, dtype=object))
     files["failed_csv"] = atomic_write(out / "failed.csv", lambda h: table.to_csv(h, index=False))
