@@ -637,3 +637,145 @@ def test_the_reliability_table_names_a_test_of_this_module_for_every_case():
     for row in rows:
         path, _, name = row["test"].partition("::")
         assert path == "tests/test_reliability_data.py" and callable(globals().get(name.split("[")[0])), row
+
+
+# ---------------------------------------------------------------- issue 21: nothing lost, one-line errors (fixb)
+
+
+def _sha8(text: str) -> str:
+    import hashlib
+
+    return hashlib.sha256(text.encode()).hexdigest()[:8]
+
+
+def test_book_names_equal_but_for_case_or_windows_device_names_get_their_own_files(tmp_path):
+    from xlfactor.reporting import run_batch
+
+    names = ["Growth", "growth", "CON", "nul.x", "COM1", "Value"]
+    frame = pd.DataFrame({"portfolio": names, "ticker": [f"SIM000{i + 1}" for i in range(6)], "value": 1.0})
+    result = run_batch(frame, tmp_path / "out", report_writer=_note_writer)
+    assert result.failed == {} and list(result.summary.index) == names
+    stems = {p.stem for p in (tmp_path / "out" / "reports").glob("*.xlsx")}
+    hashed = {f"{n}-{_sha8(n)}" for n in names[:5]}  # the stable suffix, by hand
+    assert stems == hashed | {"Value"}
+    assert len({s.casefold() for s in stems}) == 6  # still six on a case-insensitive file system
+    tracks = {p.name for p in (tmp_path / "out" / "track").iterdir()}
+    assert tracks == stems
+
+
+def test_snapshot_export_out_through_a_symlink_writes_the_target_and_leaves_nothing_behind(tmp_path):
+    import xlfactor as xf
+    from xlfactor.cli import main
+
+    target = tmp_path / "store" / "2026-01-02"
+    target.mkdir(parents=True)
+    link = tmp_path / "current"
+    link.symlink_to(target, target_is_directory=True)
+    assert main(["snapshot", "export", "--out", str(link)]) == 0
+    assert link.is_symlink() and link.resolve() == target.resolve()
+    assert (target / "metadata.json").is_file() and xf.load_snapshot(link).as_of == xf.load_snapshot().as_of
+    xf.write_snapshot(xf.load_snapshot(), link)  # and again, over the snapshot now there
+    assert link.is_symlink() and (target / "manifest.json").is_file()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["current", "store"]  # no .current.old-<pid> link
+    assert sorted(p.name for p in target.parent.iterdir()) == ["2026-01-02"]  # no staged or set-aside folder
+
+
+def test_replace_folder_sets_the_old_folder_aside_under_a_fresh_name_past_a_crash_leftover(tmp_path):
+    from xlfactor._files import replace_folder
+
+    folder = tmp_path / "snap"
+    folder.mkdir()
+    (folder / "a.txt").write_text("old")
+    leftover = tmp_path / f".snap.old-{os.getpid()}"  # a crashed run's set-aside folder, same PID
+    leftover.mkdir()
+    (leftover / "x.txt").write_text("crash")
+    staging = tmp_path / ".snap.staged"
+    staging.mkdir()
+    (staging / "a.txt").write_text("new")
+    assert replace_folder(staging, folder) == folder
+    assert (folder / "a.txt").read_text() == "new" and not staging.exists()
+    assert sorted(p.name for p in tmp_path.iterdir()) == [leftover.name, "snap"]  # the old one deleted
+
+
+def test_replace_folder_puts_the_old_folder_back_when_the_new_one_cannot_be_moved_in(tmp_path, monkeypatch):
+    from xlfactor import _files
+
+    folder = tmp_path / "snap"
+    folder.mkdir()
+    (folder / "a.txt").write_text("old")
+    staging = tmp_path / ".snap.staged"
+    staging.mkdir()
+    (staging / "a.txt").write_text("new")
+    real = os.replace
+
+    def fail_moving_in(src, dst):
+        if Path(src) == staging:
+            raise OSError(errno.EIO, "I/O error")
+        return real(src, dst)
+
+    monkeypatch.setattr(_files.os, "replace", fail_moving_in)
+    with pytest.raises(OSError, match="I/O error"):
+        _files.replace_folder(staging, folder)
+    assert (folder / "a.txt").read_text() == "old"  # never missing
+    assert sorted(p.name for p in tmp_path.iterdir()) == [".snap.staged", "snap"]  # nothing set aside left over
+
+
+def test_a_range_of_numpy_float64_cells_is_priced_like_python_floats():
+    from xlfactor.functions import OF_TOTALRISK
+
+    floats = [["ticker", "value"], ["SIM0001", 1000.0], ["SIM0002", "2,000"], [None, 0.0], ["SIM0003", 500]]
+    numpy_cells = [["ticker", "value"], [np.str_("SIM0001"), np.float64(1000.0)], ["SIM0002", "2,000"],
+                   [None, np.float64(0.0)], ["SIM0003", np.int64(500)]]  # fmt: skip
+    got = OF_TOTALRISK(numpy_cells)  # first: equal ranges are served from the parse memo
+    assert got == OF_TOTALRISK(floats)  # not "#XLFACTOR: internal error (TypeError ...)"
+    assert isinstance(got, float) and 0 < got < 1
+
+
+def test_columns_equal_but_for_case_or_spaces_are_refused_in_one_line_naming_them(tmp_path):
+    from xlfactor.functions import OF_TOTALRISK
+    from xlfactor.reporting import run_batch
+    from xlfactor.risk import holdings_from_frame, read_holdings_csv
+
+    batch = tmp_path / "books.csv"
+    batch.write_text("portfolio,ticker,value,Portfolio\nA,SIM0001,1,x\nB,SIM0002,2,y\n")
+    with pytest.raises(XlfactorError, match=r"^holdings .*books.csv has columns that are one name ignoring case and spaces: "
+                                            r"'portfolio', 'Portfolio'; keep one of them"):  # fmt: skip
+        run_batch(batch)  # was an AttributeError after renaming both to portfolio
+    frame = pd.DataFrame([["A", "SIM0001", 1.0, "x"]], columns=["portfolio", "ticker", "value", " PORTFOLIO"])
+    with pytest.raises(XlfactorError, match=r"'portfolio', ' PORTFOLIO'; keep one of them$"):
+        run_batch(frame)
+    book = tmp_path / "book.csv"
+    book.write_text("ticker,Value,value \nSIM0001,1,2\n")
+    with pytest.raises(XlfactorError, match=r"has columns that are one name ignoring case and spaces: 'Value', 'value '"):
+        holdings_from_frame(read_holdings_csv(book).frame, "book.csv")
+    got = OF_TOTALRISK([["ticker", "value", "VALUE"], ["SIM0001", 1.0, 5.0]])
+    assert got == ("#XLFACTOR: holdings header has columns that are one name ignoring case and spaces: 'value', 'VALUE'; "
+                   "keep one of them")  # fmt: skip
+
+
+@pytest.mark.parametrize("typed", ["nan", "inf", " -Infinity", "1e999"])
+def test_non_finite_number_arguments_are_refused_in_one_line(typed):
+    from xlfactor.functions import OF_REGRESS, OF_ROLLINGBETA, OF_VAR
+
+    rng = np.random.default_rng(2)
+    f = rng.normal(size=(80, 1))
+    y = 0.5 * f[:, 0] + rng.normal(scale=0.1, size=80)
+    returns, factors = [["y"], *[[v] for v in y]], [["f"], *[[v] for v in f[:, 0]]]
+    assert OF_REGRESS(returns, factors, typed) == f"#XLFACTOR: `newey_west_lags` must be a finite number, got {typed!r}"
+    assert OF_ROLLINGBETA(returns, factors, typed) == f"#XLFACTOR: `window_days` must be a finite number, got {typed!r}"
+    assert OF_VAR(BOOK, typed) == f"#XLFACTOR: `confidence` must be a finite number, got {typed!r}"
+    assert isinstance(OF_ROLLINGBETA(returns, factors, "20"), list)  # a finite text number still reads
+
+
+def test_without_pyarrow_an_older_runs_summary_parquet_is_deleted(tmp_path, monkeypatch):
+    from xlfactor.reporting import read_batch_tables, run_batch
+
+    out = tmp_path / "out"
+    run_batch(pd.DataFrame({"portfolio": ["old"], "ticker": ["SIM0001"], "value": [1.0]}), out)
+    assert pd.read_parquet(out / "summary.parquet").index.tolist() == ["old"]  # written with pyarrow
+    with monkeypatch.context() as patch:
+        patch.setitem(sys.modules, "pyarrow", None)  # import pyarrow now raises ImportError
+        result = run_batch(pd.DataFrame({"portfolio": ["new"], "ticker": ["SIM0002"], "value": [1.0]}), out)
+    assert not (out / "summary.parquet").exists() and "summary_parquet" not in result.files
+    assert sorted(p.name for p in out.iterdir()) == ["batch.json", "failed.csv", "summary.csv"]
+    assert read_batch_tables(out)[0].index.tolist() == ["new"]

@@ -160,24 +160,58 @@ def atomic_write(target: str | os.PathLike[str], write: Callable[[IO[bytes]], No
     return target
 
 
+def written_path(path: str | os.PathLike[str]) -> Path:
+    """The path a write to ``path`` goes to: a symbolic link's target (the link stays), else ``path``."""
+    path = Path(path)
+    return path.resolve() if path.is_symlink() else path
+
+
 def replace_folder(staging: str | os.PathLike[str], folder: str | os.PathLike[str]) -> Path:
     """Move a complete ``staging`` folder to ``folder``, replacing any old one.
 
-    ``staging`` must be a sibling of ``folder`` (same file system). An old ``folder`` is
-    renamed aside first and deleted only after the new one is in place, so readers
-    see the old or the new folder, never a half-written one.
+    ``staging`` must be a sibling of ``folder`` (same file system; for a ``folder`` that
+    is a symbolic link, a sibling of its target: the target is replaced, the link stays).
+    An old ``folder`` is renamed aside first, under a fresh hidden name in the same
+    parent (never one a crashed run may have left), and deleted only after the new one is
+    in place, so readers see the old or the new folder, never a half-written one. If the
+    new folder cannot be moved in, the old one is renamed back before the error is raised.
 
     Returns
     -------
     Path
-        ``folder``.
+        ``folder`` (the link, when it is one).
+
+    Raises
+    ------
+    OSError
+        If a rename fails (``folder`` then holds what it held before).
     """
-    staging, folder = Path(staging), Path(folder)
-    if folder.exists():
-        retired = folder.with_name(f".{folder.name}.old-{os.getpid()}")
-        os.replace(folder, retired)
+    staging, given = Path(staging), Path(folder)
+    folder = written_path(given)
+    if not folder.exists():
         os.replace(staging, folder)
-        shutil.rmtree(retired, ignore_errors=True)
-    else:
+        return given
+    retired = _set_aside(folder)
+    try:
         os.replace(staging, folder)
-    return folder
+    except BaseException:
+        os.replace(retired, folder)  # put the old folder back: never leave ``folder`` missing
+        raise
+    shutil.rmtree(retired, ignore_errors=True)
+    return given
+
+
+def _set_aside(folder: Path) -> Path:
+    """Rename ``folder`` to a fresh hidden sibling ``.<name>.old-<random>``; return that name."""
+    for _ in range(_NAME_TRIES):
+        retired = _fresh_name(folder.parent, f".{folder.name}.old-")
+        if retired.exists():
+            continue
+        try:
+            os.rename(folder, retired)
+        except OSError as exc:
+            if exc.errno in (errno.EEXIST, errno.ENOTEMPTY):
+                continue  # taken between the check and the rename
+            raise
+        return retired
+    raise FileExistsError(errno.EEXIST, "no free temporary name", str(folder.parent))

@@ -18,7 +18,7 @@ from xlfactor.conventions import as_of_date, number_from_text
 from xlfactor.errors import PortfolioError, XlfactorError
 from xlfactor.risk.holdings import (
     ALLOCATION_HEADERS, TICKER_HEADERS, VALUE_HEADERS, Holdings, accepted_headers, amount_kind, canonical_tickers, cell_types,
-    holdings_from_arrays, numeric_amounts,
+    holdings_from_arrays, kind_mask, numeric_amounts, same_headers,
 )  # fmt: skip
 from xlfactor.snapshot.memo import Memo, memo
 
@@ -184,12 +184,12 @@ def _parse_holdings(rows: list[list[object]], name: str) -> Holdings:
     canonical = canonical_tickers(raw_tickers)  # one pass: text, stripped, upper case
     types = cell_types(raw_amounts)
     values = numeric_amounts(raw_amounts, types)  # numbers as they are, text numbers parsed, else NaN
-    text = np.equal(types, str)  # elementwise over the cell types
+    text = kind_mask(types, str)  # np.str_ too
     no_ticker = pd.isna(raw_tickers) | (canonical == "")
     no_amount = pd.isna(raw_amounts)
     if text.any():
         no_amount[text] = [not c.strip() for c in raw_amounts[text]]  # the text cells only
-    zero = (values == 0) & (np.equal(types, float) | np.equal(types, int))
+    zero = (values == 0) & kind_mask(types, (int, float, np.integer, np.floating)) & ~kind_mask(types, (bool, np.bool_))
     keep = ~(no_ticker & (no_amount | zero))  # blank rows (xlwings Server sends empty cells as 0)
     position = np.cumsum(keep)  # 1-based row among the non-blank rows
     orphan = keep & no_ticker
@@ -205,6 +205,9 @@ def _parse_holdings(rows: list[list[object]], name: str) -> Holdings:
     kind = "value"
     if _is_header(raw_tickers[kept[0]], raw_amounts[kept[0]]):
         first, second = raw_tickers[kept[0]], raw_amounts[kept[0]]
+        same = same_headers([c for c in rows[kept[0]] if not is_blank(c)])
+        if same:
+            raise PortfolioError(f"{name} header has columns that are one name ignoring case and spaces: {same}; keep one of them")
         kind = amount_kind(second)  # a `weight` header is allocation: used as given, never renormalized as dollars
         if kind is None or str(first).strip().lower() not in HEADER_TICKER_WORDS:
             bad = second if kind is None else first
@@ -246,17 +249,29 @@ def optional_text(value: object) -> str | None:
     return str(value).strip()
 
 
-def optional_number(value: object, name: str, default: float) -> float:
-    """A single-cell number argument (text numbers accepted); ``default`` when omitted."""
+def optional_number(value: object, name: str, default: float, finite: bool = True) -> float:
+    """A single-cell number argument (text numbers accepted); ``default`` when omitted.
+
+    NaN and infinities (``"nan"``, ``"inf"``, ``"1e999"``) are refused unless the caller
+    passes ``finite=False``: a typed ``"nan"`` never silently means the default.
+
+    Raises
+    ------
+    XlfactorError
+        One line naming the argument, if the cell is not a number or not a finite one.
+    """
     value = _single(value)
     if is_blank(value):
         return default
     if isinstance(value, bool):
         raise XlfactorError(f"`{name}` must be a number, got {value!r}")
     try:
-        return float(str(value).strip()) if isinstance(value, str) else float(value)  # type: ignore[arg-type]
-    except (TypeError, ValueError):
+        number = float(str(value).strip()) if isinstance(value, str) else float(value)  # type: ignore[arg-type]
+    except (TypeError, ValueError, OverflowError):
         raise XlfactorError(f"`{name}` must be a number, got {value!r}") from None
+    if finite and not math.isfinite(number):
+        raise XlfactorError(f"`{name}` must be a finite number, got {value!r}")
+    return number
 
 
 def optional_flag(value: object, name: str, default: bool = False) -> bool:

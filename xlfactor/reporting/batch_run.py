@@ -188,6 +188,7 @@ class _Job:
     limits: pd.DataFrame | None = None  # limits table (limit, name, min, max) to check (and with optimize, meet)
     optimize: bool = False  # rebalance each book to minimum TE within the limits
     trades: str | None = None  # folder for <book>.csv trade lists
+    clashing: frozenset = frozenset()  # names whose file name needs the hash suffix (see clashing_names)
 
 
 def run_chunk(job: _Job, chunk: pd.DataFrame, on_book: Callable[[], None] | None = None) -> tuple[pd.DataFrame, dict[str, str]]:
@@ -219,7 +220,7 @@ def _book_files(job: _Job, data: FactorModelData, chunk: pd.DataFrame, usable: s
         if name not in usable:
             continue
         holdings = pd.DataFrame({"ticker": book["ticker"].to_numpy(), amount: book[amount].to_numpy()})
-        stem = safe_file_name(name)
+        stem = safe_file_name(name, job.clashing)
         try:
             job.report_writer(Path(job.reports) / f"{stem}.xlsx", holdings, data.snapshot, job.benchmark)
             track = Path(job.track) if job.track else Path(job.reports).parent / "track"
@@ -259,7 +260,7 @@ def _book_limits(job: _Job, data: FactorModelData, chunk: pd.DataFrame, table: p
                 columns["trades"][name] = float(len(result.trades))
                 columns["optimize_status"][name] = result.status
                 trades = result.trade_list()
-                atomic_write(Path(job.trades) / f"{safe_file_name(name)}.csv", lambda h, t=trades: t.to_csv(h, index=False, float_format="%.10g"))
+                atomic_write(Path(job.trades) / f"{safe_file_name(name, job.clashing)}.csv", lambda h, t=trades: t.to_csv(h, index=False, float_format="%.10g"))
             else:
                 check = check_limits(data, holdings, job.limits, benchmark=job.benchmark)
                 columns["breaches_before"][name] = float(check["breach_before"].sum())
@@ -270,22 +271,44 @@ def _book_limits(job: _Job, data: FactorModelData, chunk: pd.DataFrame, table: p
     return failed
 
 
-def safe_file_name(name: str) -> str:
+WINDOWS_DEVICE_NAMES = frozenset(
+    {"CON", "PRN", "AUX", "NUL", "CONIN$", "CONOUT$"} | {f"{d}{i}" for d in ("COM", "LPT") for i in range(10)}
+)
+"""Names Windows reserves for devices, with or without an extension (``NUL.xlsx`` opens the device)."""
+
+
+def safe_file_name(name: str, clashing: frozenset | set = frozenset()) -> str:
     """A book name as a file name: letters, digits, ``._-`` kept, anything else ``_``.
 
-    A name that had to change (or be shortened) also gets 8 hex digits of its SHA-256, so
-    two books whose names differ only in the replaced characters (``Fund A/B``,
-    ``Fund A?B``) never share a report or a track folder; the suffix is the same on every
-    run, so a book finds its track history again.
+    A name that had to change (or be shortened), a Windows device name (``CON``,
+    ``NUL.x``, ``COM1``) and a name in ``clashing`` (see :func:`clashing_names`: in one run,
+    ``Growth`` and ``growth`` are one file on a case-insensitive file system) also get 8
+    hex digits of its SHA-256, so two books never share a report or a track folder
+    (``Fund A/B``, ``Fund A?B``); the suffix is the same on every run, so a book finds its
+    track history again.
 
     >>> safe_file_name("growth"), safe_file_name("Fund A/B"), safe_file_name("Fund A?B")
     ('growth', 'Fund_A_B-ffec96c8', 'Fund_A_B-c154e86e')
+    >>> safe_file_name("NUL"), safe_file_name("Growth", {"Growth", "growth"})
+    ('NUL-ae6de182', 'Growth-66b06e99')
     """
     text = str(name)
     stem = re.sub(r"[^A-Za-z0-9._-]", "_", text).strip(".")[:100] or "book"
-    if stem == text:
+    if stem == text and text not in clashing and stem.split(".")[0].upper() not in WINDOWS_DEVICE_NAMES:
         return stem
     return f"{stem}-{hashlib.sha256(text.encode('utf-8', 'surrogatepass')).hexdigest()[:8]}"
+
+
+def clashing_names(names) -> frozenset:
+    """The names of ``names`` whose file names would coincide on a case-insensitive file system.
+
+    Two books clash when their :func:`safe_file_name` (without ``clashing``) is equal after
+    ``casefold()`` (``Growth``/``growth``; also a book literally named like another's
+    hashed file name). :func:`safe_file_name` gives each of them the hash suffix.
+    """
+    names = pd.unique(pd.Series(list(names), dtype=object).astype(str))
+    folded = pd.Series([safe_file_name(n).casefold() for n in names], dtype=object)
+    return frozenset(names[folded.duplicated(keep=False).to_numpy()])
 
 
 UNUSABLE_NAMES = frozenset({"", "NA", "N/A", "NAN", "NULL", "NONE"})
@@ -416,6 +439,7 @@ def run_batch(
         limits=limits,
         optimize=optimize,
         trades=str(out_dir / "trades") if optimize else None,
+        clashing=clashing_names(frame["portfolio"].astype(str).str.strip()) if reports or optimize else frozenset(),
     )
     chunks = chunks_of(frame, chunk_books)
     if scheduler is None:
@@ -533,6 +557,8 @@ COMPLETE_MARKER = "batch.json"
 def write_batch_tables(out: Path, summary: pd.DataFrame, failed: dict[str, str]) -> dict[str, Path]:
     """Write ``summary.csv``, ``summary.parquet`` (when pyarrow is installed) and ``failed.csv`` as one unit.
 
+    Without pyarrow, a ``summary.parquet`` left by an earlier run is deleted: no stale output survives.
+
     The old completion marker (``batch.json``) is removed first and the new one written
     last, naming every file with its SHA-256: :func:`read_batch_tables` refuses a folder
     without it or whose files do not match it, so a run killed between two files never
@@ -544,17 +570,21 @@ def write_batch_tables(out: Path, summary: pd.DataFrame, failed: dict[str, str])
 
     out = Path(out)
     try:
-        out.mkdir(parents=True, exist_ok=True)
-        (out / COMPLETE_MARKER).unlink(missing_ok=True)
-    except OSError as exc:
-        raise write_error(out / COMPLETE_MARKER, exc) from None
-    shown = safe_frame(summary.reset_index())  # user text never a formula (as the track CSVs)
-    files = {"summary_csv": atomic_write(out / "summary.csv", lambda h: shown.to_csv(h, index=False, float_format="%.17g"))}
-    try:
         import pyarrow  # noqa: F401
     except ImportError:
-        pass
+        parquet = False
     else:
+        parquet = True
+    stale = [COMPLETE_MARKER] + ([] if parquet else ["summary.parquet"])  # no older run's parquet beside a new CSV
+    for name in stale:
+        try:
+            out.mkdir(parents=True, exist_ok=True)
+            (out / name).unlink(missing_ok=True)
+        except OSError as exc:
+            raise write_error(out / name, exc) from None
+    shown = safe_frame(summary.reset_index())  # user text never a formula (as the track CSVs)
+    files = {"summary_csv": atomic_write(out / "summary.csv", lambda h: shown.to_csv(h, index=False, float_format="%.17g"))}
+    if parquet:
         files["summary_parquet"] = atomic_write(out / "summary.parquet", lambda h: summary.to_parquet(h))
     table = safe_frame(pd.DataFrame({"portfolio": list(failed), "error": list(failed.values())}, dtype=object))
     files["failed_csv"] = atomic_write(out / "failed.csv", lambda h: table.to_csv(h, index=False))

@@ -105,6 +105,19 @@ def accepted_headers() -> str:
             f"({', '.join(ALLOCATION_HEADERS)}); also allowed: {', '.join(INFORMATIVE_HEADERS)}")  # fmt: skip
 
 
+def header_key(header: object) -> str:
+    """A header as matched: lower case, surrounding spaces removed, inner runs of spaces as one."""
+    return " ".join(str(header).strip().lower().split())
+
+
+def same_headers(headers: Sequence[object]) -> str:
+    """The first group of ``headers`` that are one name ignoring case and spaces, shown ``'a', 'A'`` ("" if none)."""
+    groups: dict[str, list[str]] = {}
+    for header in headers:
+        groups.setdefault(header_key(header), []).append(repr(str(header)))
+    return next((", ".join(group) for group in groups.values() if len(group) > 1), "")
+
+
 def holdings_columns(columns: Sequence[object], name: str = "portfolio", extra: Sequence[str] = ()) -> tuple[object, object, HoldingsKind]:
     """``(ticker column, amount column, kind)`` of a holdings table's headers.
 
@@ -115,13 +128,17 @@ def holdings_columns(columns: Sequence[object], name: str = "portfolio", extra: 
     Raises
     ------
     PortfolioError
-        If a header is none of these (the message lists the accepted names), the ticker
+        If a header is none of these (the message lists the accepted names), two headers
+        are one name ignoring case and spaces (``portfolio``, ``Portfolio``), the ticker
         column is missing, or there is not exactly one amount column.
     """
+    same = same_headers(columns)
+    if same:
+        raise PortfolioError(f"{name} has columns that are one name ignoring case and spaces: {same}; keep one of them")
     tickers, amounts, unknown = [], [], []
     allowed = set(INFORMATIVE_HEADERS) | {str(e).lower() for e in extra}
     for column in columns:
-        text = " ".join(str(column).strip().lower().split())
+        text = header_key(column)
         if text == "ticker":
             tickers.append(column)
         elif amount_kind(text) is not None:
@@ -204,12 +221,25 @@ def numeric_amounts(amounts: Sequence[object], types: np.ndarray | None = None) 
         return array.astype(float)  # numbers and blanks only (None -> NaN)
     types = cell_types(array) if types is None else types
     out = np.full(len(array), np.nan)
-    for kind in kinds:  # a loop over the distinct cell types, not over cells
-        if issubclass(kind, (bool, np.bool_)) or not issubclass(kind, (int, float, np.number, str)):
-            continue  # booleans, dates, errors...: not an amount
-        mask = types == kind
-        out[mask] = [_number(v) for v in array[mask]] if kind is str else array[mask].astype(float)
+    codes, distinct = pd.factorize(types)  # hashing the types: ``types == np.float64`` would raise a TypeError
+    for code, kind in enumerate(distinct):  # a loop over the distinct cell types, not over cells
+        if issubclass(kind, (bool, np.bool_, np.complexfloating)) or not issubclass(kind, (int, float, np.number, str)):
+            continue  # booleans, complex numbers, dates, errors...: not an amount
+        mask = codes == code
+        out[mask] = [_number(v) for v in array[mask]] if issubclass(kind, str) else array[mask].astype(float)
     return out
+
+
+def kind_mask(types: np.ndarray, classes: type | tuple[type, ...]) -> np.ndarray:
+    """(n,) bool: which cell types (see :func:`cell_types`) are subclasses of ``classes``.
+
+    ``np.float64`` cells count as ``float``, ``np.str_`` as ``str``; one ``issubclass`` per
+    distinct type, never ``types == kind`` (a TypeError for NumPy scalar types).
+    """
+    if not len(types):
+        return np.zeros(0, dtype=bool)
+    codes, distinct = pd.factorize(types)
+    return np.array([issubclass(kind, classes) for kind in distinct], dtype=bool)[codes]
 
 
 _PLAIN_CELLS = frozenset({float, int, type(None), np.float64})

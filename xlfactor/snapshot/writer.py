@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from xlfactor._files import make_temp_folder, replace_folder, write_error
+from xlfactor._files import make_temp_folder, replace_folder, write_error, written_path
 from xlfactor._json import to_plain
 from xlfactor.conventions import MARKET_FACTOR
 from xlfactor.errors import FileWriteError
@@ -68,9 +68,10 @@ def stage_snapshot(snapshot: Snapshot, folder: str | Path) -> Path:
     """The first half of :func:`write_snapshot`: the files, without a manifest, in a new hidden folder beside ``folder``.
 
     Returns that folder; :func:`finish_snapshot` completes it (a quality report can be
-    added then) and moves it into place. Nothing is visible at ``folder`` before.
+    added then) and moves it into place. Nothing is visible at ``folder`` before. A
+    ``folder`` that is a symbolic link stages beside its target (written; the link stays).
     """
-    folder = Path(folder)
+    folder = written_path(folder)
     refuse_target(folder)  # before the work
     staging = make_temp_folder(folder.parent, f".{folder.name}.staged-", folder)
     try:
@@ -87,9 +88,11 @@ def stage_snapshot(snapshot: Snapshot, folder: str | Path) -> Path:
 def finish_snapshot(staging: Path, folder: str | Path, quality: dict | None = None) -> Path:
     """The second half of :func:`write_snapshot`: add ``quality`` (if given) and the manifest to ``staging``, move it to ``folder``.
 
-    ``staging`` is gone afterwards, moved or (on failure) removed.
+    ``staging`` is gone afterwards, moved or (on failure) removed. A ``folder`` that is a
+    symbolic link is written through: its target is replaced, the link stays.
     """
-    folder = Path(folder)
+    given = Path(folder)
+    folder = written_path(given)
     try:
         refuse_target(folder)  # again: the folder may have changed while the files were written
         if quality is not None:
@@ -100,7 +103,7 @@ def finish_snapshot(staging: Path, folder: str | Path, quality: dict | None = No
         raise write_error(folder, exc) from None
     finally:
         shutil.rmtree(staging, ignore_errors=True)  # already moved, or the leftovers of a failure
-    return folder
+    return given
 
 
 def write_files(snapshot: Snapshot, folder: Path) -> None:
