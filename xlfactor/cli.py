@@ -506,9 +506,8 @@ def _run_report(args: argparse.Namespace) -> int:
 
             realized = realized_statistics(load_track(args.track)["track"])
             out["realized"] = json.loads(realized.to_json(orient="index"))
-        from xlfactor._json import to_plain
 
-        print(json.dumps(out, indent=2, default=to_plain))
+        print(strict_json(out))
     return 0
 
 
@@ -580,9 +579,8 @@ def _run_hedge(args: argparse.Namespace) -> int:
             "summary": result.summary.to_dict(orient="index"),
             "missing_holdings": held.missing["ticker"].tolist(),
         }
-        from xlfactor._json import to_plain
 
-        print(json.dumps(payload, indent=2, default=to_plain))
+        print(strict_json(payload))
         return 0
     print(f"ETF hedges as of {snapshot.as_of} (percent of gross; negative = short)")
     print(result.hedges.to_string(formatters={c: percent for c in result.hedges.columns}))
@@ -592,6 +590,18 @@ def _run_hedge(args: argparse.Namespace) -> int:
     unsigned = functools.partial(percent, sign=False)
     print(result.summary.to_string(formatters={"risk": unsigned, "factor_share": unsigned, "beta": lambda v: f"{v:.2f}"}))
     return 0
+
+
+def strict_json(payload: object) -> str:
+    """``payload`` as strict JSON text (indented): NaN and infinities become ``null``, numpy values plain numbers.
+
+    >>> strict_json({"a": float("nan"), "b": [1.5, float("inf")]}).split()
+    ['{', '"a":', 'null,', '"b":', '[', '1.5,', 'null', ']', '}']
+    """
+    from xlfactor._json import to_plain
+
+    plain = json.loads(json.dumps(payload, default=to_plain), parse_constant=lambda _: None)
+    return json.dumps(plain, indent=2, allow_nan=False)
 
 
 def _read_table(path: str, name: str) -> pd.DataFrame:
@@ -645,9 +655,8 @@ def _run_optimize(args: argparse.Namespace) -> int:
             "shadow_price_unit": result.shadow_price_unit,
             "notes": result.notes,
         }
-        from xlfactor._json import to_plain
 
-        print(json.dumps(payload, indent=2, default=to_plain))
+        print(strict_json(payload))
         return 0
     print(optimize_text(result), end="")
     return 0
@@ -722,8 +731,8 @@ def _run_stress(args: argparse.Namespace) -> int:
         result = scenarios.stress(data, book, [_shock(text) for text in args.shock], not args.no_propagate, benchmark)
         if args.json:
             factors = result.factors[result.factors["factor_move"] != 0]
-            print(json.dumps({"summary": result.summary.to_dict(orient="index"), "dollars": result.dollars,
-                              "factors": factors.to_dict(orient="records")}, indent=2, default=float))  # fmt: skip
+            print(strict_json({"summary": result.summary.to_dict(orient="index"), "dollars": result.dollars,
+                              "factors": factors.to_dict(orient="records")}))  # fmt: skip
         else:
             print(result.summary.to_string(float_format=percent))
             if result.dollars is not None:
@@ -731,7 +740,7 @@ def _run_stress(args: argparse.Namespace) -> int:
         return 0
     table = scenarios.stress_table(data, book, benchmark)
     if args.json:
-        print(json.dumps(table.to_dict(orient="records"), indent=2, default=float))
+        print(strict_json(table.to_dict(orient="records")))
     else:
         shown = table.drop(columns=["description"])
         print(shown.to_string(index=False, float_format=percent))
@@ -870,7 +879,6 @@ def _run_factors(args: argparse.Namespace) -> int:
     import numpy as np
     import pandas as pd
 
-    from xlfactor._json import to_plain
 
     from xlfactor.risk.model_data import factor_model_data
 
@@ -880,7 +888,7 @@ def _run_factors(args: argparse.Namespace) -> int:
     table = pd.DataFrame({"factor": data.factor_names, "group": data.factor_groups, "volatility": volatility})
     _note_simulated(snapshot)
     if args.json:
-        print(json.dumps(table.to_dict(orient="records"), indent=2, default=to_plain))
+        print(strict_json(table.to_dict(orient="records")))
         return 0
     print(f"{len(table)} factors of snapshot {snapshot.describe().get('source')} as of {snapshot.as_of} (volatility annualized)")
     print(table.to_string(index=False, formatters={"volatility": functools.partial(percent, sign=False)}))
