@@ -194,7 +194,7 @@ def _run_track(args: argparse.Namespace) -> int:
     from xlfactor.snapshot import load_snapshot
     from xlfactor.reporting.track import read_history, record_day
 
-    snapshot = load_snapshot(args.snapshot, progress=_progress)
+    snapshot = load_snapshot(args.snapshot, progress=_download_progress(args))
     workbook = Path(args.workbook)
     history = Path(args.history) if args.history else workbook.with_name(f"{workbook.stem}_history")
     benchmark = _read_holdings(args.benchmark) if args.benchmark else None
@@ -434,7 +434,12 @@ def _snapshot_arguments(parser: argparse.ArgumentParser) -> None:
 def _load(args: argparse.Namespace):
     from xlfactor.snapshot import load_snapshot
 
-    return load_snapshot(args.snapshot, args.as_of, progress=_progress)
+    return load_snapshot(args.snapshot, args.as_of, progress=_download_progress(args))
+
+
+def _download_progress(args: argparse.Namespace):
+    """The download progress printer, or None under ``--quiet`` (nothing on stderr but notes and errors)."""
+    return None if _quiet(args) else _progress
 
 
 def _progress(name: str, done: int, total: int | None) -> None:
