@@ -238,13 +238,20 @@ class _Bar:
 
         if self.bar is None or label != self.label or done < self.bar.n or total != self.bar.total:
             if self.bar is not None and label != self.label:
-                self.bar.update(self.bar.total - self.bar.n)  # stages run one after the other: the last one is done
+                self.finish()  # stages run one after the other: the last one is done
             self.close()
             unit = "day" if "days" in label else "book" if "book" in label else "step"
             self.bar = tqdm(total=total, desc=label, file=sys.stderr, unit=unit, mininterval=0.5, dynamic_ncols=True)
             self.label = label
-        self.bar.update(done - self.bar.n)
         if done >= total:
+            self.finish()
+            return
+        self.bar.update(done - self.bar.n)
+
+    def finish(self) -> None:
+        """The stage is over: its line drawn once at 100% and ended (an ``update`` then ``close`` would draw it twice)."""
+        if self.bar is not None:
+            self.bar.n = self.bar.total  # no draw here: close() draws the final state once
             self.close()
 
     def close(self) -> None:
@@ -317,7 +324,7 @@ def _run_batch(args: argparse.Namespace) -> int:
         from xlfactor.excel.rebalance_sheet import RebalanceSheet
 
         writer = partial(writer, extra_sheets=(RebalanceSheet(limits),))
-    starting.close()  # the books bar follows
+    starting.finish()  # the books bar follows
     result = run_batch(
         args.holdings, args.out, args.snapshot, args.as_of, benchmark, writer, args.track,
         args.scheduler, args.workers, bar=not _quiet(args), limits=limits, optimize=args.optimize,
