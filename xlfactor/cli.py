@@ -616,14 +616,33 @@ def strict_json(payload: object) -> str:
     return json.dumps(plain, indent=2, allow_nan=False)
 
 
+TABLE_NUMBERS = {"limits": ("min", "max"), "alpha": ("alpha",), "candidates": ()}
+"""The numeric columns of each small CSV input; every other column stays text (tickers such as ``0700`` or ``NA``)."""
+
+
 def _read_table(path: str, name: str) -> pd.DataFrame:
-    """A small CSV input (limits, alpha, candidates) or a one-line error naming it."""
+    """A small CSV input (limits, alpha, candidates) or a one-line error naming it.
+
+    Every cell is read as text (so ``0700`` stays ``0700`` and ``NA`` a ticker, not a missing
+    value); the numeric columns of :data:`TABLE_NUMBERS` are then parsed, a blank cell NaN,
+    a cell that is not a number refused in one line naming the file, row and column.
+    """
     import pandas as pd
 
     try:
-        return pd.read_csv(path)
+        frame = pd.read_csv(path, dtype=str, keep_default_na=False)
     except (OSError, ValueError, pd.errors.ParserError, UnicodeDecodeError) as exc:
         raise XlfactorError(f"--{name} {path}: cannot be read ({' '.join(str(exc).split())})") from None
+    for column in frame.columns:
+        if str(column).strip().lower() in TABLE_NUMBERS.get(name, ()):
+            text = frame[column].str.strip()
+            numbers = pd.to_numeric(text.where(text != ""), errors="coerce")
+            bad = numbers.isna() & (text != "")
+            if bad.any():
+                row = int(bad.to_numpy().nonzero()[0][0])
+                raise XlfactorError(f"--{name} {path}: row {row + 1}, column {column}: {text.iloc[row]!r} is not a number")
+            frame[column] = numbers.astype(float)
+    return frame
 
 
 def _run_optimize(args: argparse.Namespace) -> int:
@@ -641,7 +660,7 @@ def _run_optimize(args: argparse.Namespace) -> int:
         column = {str(c).strip().lower(): c for c in frame.columns}.get("ticker")
         if column is None:
             raise XlfactorError(f"--candidates {args.candidates}: needs a ticker column")
-        candidates = frame[column].dropna().astype(str).tolist()
+        candidates = [t for t in frame[column].str.strip() if t]
     _note_simulated(snapshot)
     result = optimize(factor_model_data(snapshot), portfolio, _read_table(args.limits, "limits"), args.objective, alpha, benchmark,
                       candidates)  # fmt: skip
