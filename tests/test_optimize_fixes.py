@@ -36,3 +36,79 @@ def test_cli_optimize_json_is_strict(book, tmp_path, capsys):
     assert main(["optimize", "--portfolio", str(tmp_path / "book.csv"), "--limits", str(tmp_path / "limits.csv"), "--json"]) == 0
     payload = json.loads(capsys.readouterr().out, parse_constant=_refuse)
     assert payload["check"][0]["min"] is None and payload["check"][0]["max"] == pytest.approx(0.3)
+
+
+def test_cli_tables_keep_tickers_as_text(tmp_path):
+    from xlfactor.cli import _read_table
+
+    (tmp_path / "alpha.csv").write_text("ticker,alpha\n0700,0.05\nNA,\nTRUE,-0.01\n")
+    alpha = _read_table(str(tmp_path / "alpha.csv"), "alpha")
+    assert alpha["ticker"].tolist() == ["0700", "NA", "TRUE"]
+    assert alpha["alpha"].iloc[0] == 0.05 and np.isnan(alpha["alpha"].iloc[1]) and alpha["alpha"].iloc[2] == -0.01
+    (tmp_path / "limits.csv").write_text("limit,name,min,max\nweight,0700,0,0.05\nweight,NA,,0.02\n")
+    limits = _read_table(str(tmp_path / "limits.csv"), "limits")
+    assert limits["name"].tolist() == ["0700", "NA"]
+    assert limits["min"].iloc[0] == 0.0 and np.isnan(limits["min"].iloc[1]) and limits["max"].tolist() == [0.05, 0.02]
+    (tmp_path / "candidates.csv").write_text("ticker\n0700\nNA\n\n")
+    assert _read_table(str(tmp_path / "candidates.csv"), "candidates")["ticker"].tolist() == ["0700", "NA"]
+
+
+def test_cli_table_bad_number_is_one_line(book, tmp_path, capsys):
+    book.to_csv(tmp_path / "book.csv", index=False)
+    (tmp_path / "limits.csv").write_text("limit,name,min,max\nturnover,,,0.3\nweight,*,0,five percent\n")
+    assert main(["optimize", "--portfolio", str(tmp_path / "book.csv"), "--limits", str(tmp_path / "limits.csv")]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err[-1].endswith("row 2, column max: 'five percent' is not a number")
+    assert not any("Traceback" in line for line in err)
+
+
+def test_cli_trades_csv_is_escaped(demo, book, tmp_path, monkeypatch):
+    import xlfactor.optimizer as optimizer_package
+
+    real = optimizer_package.optimize
+
+    def with_formula_ticker(*args, **kwargs):
+        result = real(*args, **kwargs)
+        result.trades.loc[0, "ticker"] = "=HYPERLINK(1)"  # as a hostile name would arrive
+        return result
+
+    monkeypatch.setattr(optimizer_package, "optimize", with_formula_ticker)
+    book.to_csv(tmp_path / "book.csv", index=False)
+    pd.DataFrame({"limit": ["turnover"], "name": [""], "min": [None], "max": [0.3]}).to_csv(tmp_path / "limits.csv", index=False)
+    out = tmp_path / "trades.csv"
+    assert main(["optimize", "--portfolio", str(tmp_path / "book.csv"), "--limits", str(tmp_path / "limits.csv"), "--out", str(out)]) == 0
+    text = out.read_text()
+    assert "'=HYPERLINK(1)" in text and "\n=HYPERLINK" not in text
+
+
+def test_quiet_passes_no_download_progress(monkeypatch):
+    import argparse
+
+    import xlfactor.snapshot as snapshot_package
+    from xlfactor import cli
+
+    seen = []
+    monkeypatch.setattr(snapshot_package, "load_snapshot", lambda *a, progress=None, **k: seen.append(progress))
+    cli._load(argparse.Namespace(snapshot=None, as_of="latest", quiet=True))
+    cli._load(argparse.Namespace(snapshot=None, as_of="latest", quiet=False))
+    assert seen[0] is None and callable(seen[1])
+
+
+def test_a_stage_bar_is_drawn_once_at_its_end(capsys):
+    import time
+
+    from xlfactor.cli import _Bar
+
+    bar = _Bar()
+    bar("starting", 0, 1)
+    time.sleep(0.6)  # past tqdm's mininterval, so a naive update would draw
+    bar("next stage", 0, 2)  # demo-data: the next stage ends "starting"
+    bar("next stage", 1, 2)
+    bar("next stage", 2, 2)
+    err = capsys.readouterr().err
+    assert err.count("starting: 100%") == 1 and err.count("next stage: 100%") == 1
+    bar = _Bar()
+    bar("starting", 0, 1)
+    bar.finish()  # batch: "starting" ends before the books bar
+    err = capsys.readouterr().err
+    assert err.count("0/1") == 1 and err.count("starting: 100%") == 1

@@ -668,7 +668,9 @@ def _run_optimize(args: argparse.Namespace) -> int:
     for note in result.notes:
         print(f"note: {note}", file=sys.stderr)
     if args.out:
-        trades = result.trade_list()
+        from xlfactor.cells import safe_frame
+
+        trades = safe_frame(result.trade_list())  # a ticker never becomes a live formula in a spreadsheet
         path = atomic_write(args.out, lambda handle: trades.to_csv(handle, index=False, float_format="%.10g"))
         print(f"wrote {len(trades)} trades to {path}", file=sys.stderr)
     if args.json:
