@@ -112,3 +112,29 @@ def test_a_stage_bar_is_drawn_once_at_its_end(capsys):
     bar.finish()  # batch: "starting" ends before the books bar
     err = capsys.readouterr().err
     assert err.count("0/1") == 1 and err.count("starting: 100%") == 1
+
+
+def test_turnover_of_an_outright_sale_is_the_sold_side(demo):
+    tickers = demo.tickers[:10]
+    book = pd.DataFrame({"ticker": tickers, "value": 1000.0})
+    sell_half = pd.DataFrame({"ticker": tickers[:5], "value": -1000.0})  # 5,000 of a 10,000 book sold, nothing bought
+    limits = pd.DataFrame({"limit": ["turnover"], "name": [""], "min": [None], "max": [0.3]})
+    check = xf.check_limits(demo, book, limits, sell_half)
+    assert check["after"].iloc[0] == pytest.approx(0.5, abs=1e-12)  # max(buys 0, sells 0.5), not (0 + 0.5) / 2
+    assert bool(check["breach"].iloc[0])
+    swap = pd.DataFrame({"ticker": [tickers[0], demo.tickers[20]], "value": [-1000.0, 1000.0]})  # self-financing: 10%
+    assert xf.check_limits(demo, book, limits, swap)["after"].iloc[0] == pytest.approx(0.1, abs=1e-12)
+
+
+def test_optimizer_turnover_counts_the_larger_side_when_money_leaves(demo):
+    # a net row that forces money out: the book must sell 40% net; a turnover of 0.45 allows at most 5% of buys
+    tickers = demo.tickers[:30]
+    book = pd.DataFrame({"ticker": tickers, "value": 1000.0})
+    limits = pd.DataFrame({"limit": ["net", "turnover", "weight"], "name": ["", "", "*"],
+                           "min": [None, None, 0.0], "max": [0.6, 0.45, 0.2]})  # fmt: skip
+    result = xf.optimize(demo, book, limits)
+    trade = result.target - result.start
+    buys, sells = trade[trade > 0].sum(), -trade[trade < 0].sum()
+    assert result.target.sum() <= 0.6 + 1e-8
+    assert max(buys, sells) <= 0.45 + 1e-7
+    assert sells >= 0.4 - 1e-7 and buys <= 0.05 + 1e-7

@@ -14,7 +14,8 @@ Objectives (:class:`Objective`): ``tracking_error`` (minimize :math:`TE^2`), ``t
 ``alpha`` expected annual returns, ``c`` transaction costs as decimals of the traded amount)
 and ``trades`` (minimize :math:`\lVert w - w_0 \rVert`: the closest book inside the limits;
 a book already inside them gets no trade, without a solve). Every limit of :mod:`xlfactor.optimizer.limits`
-is a convex constraint (risk limits second-order cones, ``gross`` and ``turnover`` l1 norms),
+is a convex constraint (risk limits second-order cones, ``gross`` an l1 norm, ``turnover`` the larger of the
+buys and the sells, both sums of positive parts),
 except:
 
 * a *minimum* on a risk, on ``gross``, on ``turnover`` or on ``names`` (not convex: refused);
@@ -333,7 +334,8 @@ def _build(inputs: _Inputs, rows_on: set[int] | None, point: FloatArray, zero: n
             rows.append(_Row(limit.row, limit, "max", cp.norm1(w) <= hi, hi))
             continue
         elif kind is LimitKind.TURNOVER:
-            rows.append(_Row(limit.row, limit, "max", cp.norm1(w - w0) <= 2 * hi, hi, 2.0))
+            trade = w - w0  # one-way: max(buys, sells) (limits.one_way_turnover)
+            rows.append(_Row(limit.row, limit, "max", cp.maximum(cp.sum(cp.pos(trade)), cp.sum(cp.neg(trade))) <= hi, hi))
             continue
         elif kind is LimitKind.FACTOR_SHARE:
             F = model.data.factor_covariance
