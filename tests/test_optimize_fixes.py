@@ -138,3 +138,111 @@ def test_optimizer_turnover_counts_the_larger_side_when_money_leaves(demo):
     assert result.target.sum() <= 0.6 + 1e-8
     assert max(buys, sells) <= 0.45 + 1e-7
     assert sells >= 0.4 - 1e-7 and buys <= 0.05 + 1e-7
+
+
+def _limits(rows) -> pd.DataFrame:
+    return pd.DataFrame(rows, columns=["limit", "name", "min", "max"])
+
+
+@pytest.fixture(scope="module")
+def book100(demo):
+    rng = np.random.default_rng(0)
+    picks = rng.choice(len(demo.tickers), 100, replace=False)
+    return pd.DataFrame({"ticker": demo.tickers[picks], "value": rng.uniform(1e5, 1e6, 100)})
+
+
+def _finite_difference(demo, book, rows, i, side, h=1e-3):
+    """TE saved per unit of loosening one side of row ``i`` by ``h`` (two optimizer runs; a one-sided difference)."""
+    moved = [list(r) for r in rows]
+    column = 2 if side == "min" else 3
+    moved[i][column] = moved[i][column] - h if side == "min" else moved[i][column] + h
+    before = xf.optimize(demo, book, _limits(rows)).tracking_error_after
+    return (before - xf.optimize(demo, book, _limits(moved)).tracking_error_after) / h
+
+
+def test_a_turnover_limit_the_solver_stops_just_inside_is_binding(demo, book100):
+    rows = [["weight", "*", 0.0, 0.05], ["turnover", None, None, 0.6], ["active_exposure", "style", -0.25, 0.25],
+            ["weight", "SPY", -0.1, 0.0]]  # fmt: skip
+    result = xf.optimize(demo, book100, _limits(rows))
+    fd = _finite_difference(demo, book100, rows, 1, "max")
+    assert fd > 0.005  # loosening the turnover is worth real TE: it binds
+    binding = result.binding.set_index("limit")
+    assert "turnover" in binding.index
+    assert binding.loc["turnover", "shadow_price"] == pytest.approx(fd, rel=0.05)
+
+
+def test_the_binding_test_takes_clarabel_stopping_just_inside_a_bound():
+    import cvxpy as cp
+
+    from xlfactor.optimizer import solver
+
+    x = cp.Variable()
+    x.value = 0.59999987  # where Clarabel left the reviewer's turnover (a limit worth 0.0197 TE per unit)
+    row = solver._Row(1, None, "max", x <= 0.6, 0.6)
+    assert solver._slack(row)[0] == pytest.approx(1.3e-7, rel=1e-3)
+    assert solver._slack(row)[0] <= solver.BINDING_TOLERANCE * max(1.0, 0.6)
+
+
+def test_group_row_shadow_price_is_the_row_sensitivity(demo, book100):
+    # many names at 0 (degenerate, the turnover at its kink) and several at the 2% cap
+    rows = [["weight", "*", 0.0, 0.02], ["turnover", None, None, 0.6]]
+    result = xf.optimize(demo, book100, _limits(rows))
+    binding = result.binding.set_index(["limit", "side"])
+    for side in ("min", "max"):
+        assert binding.loc[("weight", side), "binding_elements"] >= 2
+        fd = _finite_difference(demo, book100, rows, 0, side)
+        assert binding.loc[("weight", side), "shadow_price"] == pytest.approx(fd, rel=0.05, abs=2e-3), side
+
+
+def test_factor_share_linearized_infeasible_but_truly_feasible(demo):
+    """The reviewer's case: SLSQP finds books with factor share 0.7; the optimizer must not call the limits infeasible."""
+    from scipy.optimize import minimize
+
+    t = demo.tickers
+    book = pd.DataFrame({"ticker": t[:30], "value": 1000.0})
+    rows = [["weight", "*", -0.1, 0.1], ["factor_share", None, None, 0.7]]
+    X, F, d = demo.exposures, demo.factor_covariance, demo.idiosyncratic_variance
+    N = len(t)
+
+    def share(w):
+        x = X.T @ w
+        return (x @ F @ x) / (x @ F @ x + w @ (d * w))
+
+    def full(z):
+        w = np.zeros(N)
+        w[:60] = z
+        return w
+
+    # independent: SLSQP finds a book of the 60 candidates that meets both rows
+    z0 = np.r_[np.full(30, 1 / 30), np.zeros(30)]
+    found = minimize(lambda z: np.sum((z - z0) ** 2), z0, method="SLSQP", bounds=[(-0.1, 0.1)] * 60,
+                     constraints=[{"type": "ineq", "fun": lambda z: 0.7 - share(full(z))},
+                                  {"type": "eq", "fun": lambda z: z.sum() - 1}], options={"ftol": 1e-14, "maxiter": 500})  # fmt: skip
+    assert found.success and share(full(found.x)) <= 0.7 + 1e-9 and share(full(z0)) > 0.7
+    for objective in ("tracking_error", "trades"):
+        result = xf.optimize(demo, book, _limits(rows), objective=objective, candidates=list(t[:60]))
+        w = result.target[:N]
+        assert share(w) <= 0.7 + 1e-7 and np.abs(w).max() <= 0.1 + 1e-8 and abs(w.sum() - 1) <= 1e-8
+        assert not xf.check_limits(demo, book, _limits(rows), result.trade_list())["breach"].any()
+        if objective == "trades":  # the nearest book: no further than SLSQP's
+            assert np.linalg.norm(w[:60] - z0) <= np.linalg.norm(found.x - z0) * (1 + 1e-3)
+
+
+def test_factor_share_truly_infeasible_still_names_the_rows(demo):
+    book = pd.DataFrame({"ticker": demo.tickers[:30], "value": 1000.0})
+    rows = [["weight", "*", 0.0, 0.05], ["factor_share", None, None, 0.01]]  # long-only: the market alone is > 1%
+    with pytest.raises(xf.optimizer.InfeasibleLimitsError) as info:
+        xf.optimize(demo, book, _limits(rows))
+    assert "row 2 (factor_share)" in str(info.value)
+
+
+def test_iteration_limit_is_not_called_infeasible(demo, monkeypatch):
+    from xlfactor.optimizer import SolverLimitError, solver
+
+    monkeypatch.setitem(solver.SOLVER_OPTIONS, "max_iter", 3)  # Clarabel stops early: cvxpy status user_limit
+    book = pd.DataFrame({"ticker": demo.tickers[:20], "value": 1000.0})
+    rows = [["tracking_error", None, None, 0.10], ["turnover", None, None, 0.5]]
+    with pytest.raises(SolverLimitError, match="iteration limit"):
+        xf.optimize(demo, book, _limits(rows))
+    monkeypatch.setitem(solver.SOLVER_OPTIONS, "max_iter", 400)
+    assert xf.optimize(demo, book, _limits(rows)).status == "optimal"  # the same limits are feasible

@@ -12,11 +12,12 @@ this package's names with ``from xlfactor.optimizer import ...``.
 
 from xlfactor.optimizer.check import WhatIf, check_limits, what_if
 from xlfactor.optimizer.limits import LIMIT_KINDS, Limit, LimitKind, LimitsError, parse_limits, position_model
-from xlfactor.optimizer.solver import InfeasibleLimitsError, Objective, OptimizeResult, factor_root, optimize
+from xlfactor.optimizer.solver import InfeasibleLimitsError, Objective, OptimizeResult, SolverLimitError, factor_root, optimize
 
 __all__ = [
     "LIMIT_KINDS",
     "InfeasibleLimitsError",
+    "SolverLimitError",
     "Limit",
     "LimitKind",
     "LimitsError",
