@@ -246,3 +246,30 @@ def test_iteration_limit_is_not_called_infeasible(demo, monkeypatch):
         xf.optimize(demo, book, _limits(rows))
     monkeypatch.setitem(solver.SOLVER_OPTIONS, "max_iter", 400)
     assert xf.optimize(demo, book, _limits(rows)).status == "optimal"  # the same limits are feasible
+
+
+def test_duplicate_tickers_in_alpha_or_cost_are_refused(demo):
+    t = demo.tickers
+    book = pd.DataFrame({"ticker": t[:10], "value": 1000.0})
+    rows = _limits([["weight", "*", 0.0, 0.2], ["gross", None, None, 1.0]])
+    alpha = pd.DataFrame({"ticker": [t[0], t[1], t[0]], "alpha": [0.05, 0.02, 0.05]})
+    with pytest.raises(xf.XlfactorError, match=f"alpha: ticker\\(s\\) given more than once: {t[0]}"):
+        xf.optimize(demo, book, rows, objective="alpha", alpha=alpha, candidates=list(t[:10]))
+    cost = pd.DataFrame({"ticker": list(t[:10]) + [t[3]], "cost": 0.001})
+    with pytest.raises(xf.XlfactorError, match=f"transaction_cost: ticker\\(s\\) given more than once: {t[3]}"):
+        xf.optimize(demo, book, rows, objective="alpha", alpha=alpha.iloc[:2], candidates=list(t[:10]), transaction_cost=cost)
+
+
+def test_a_partial_cost_table_is_refused_naming_the_missing_names(demo):
+    t = demo.tickers
+    book = pd.DataFrame({"ticker": t[:10], "value": 1000.0})
+    rows = _limits([["weight", "*", 0.0, 0.2], ["gross", None, None, 1.0]])
+    alpha = pd.DataFrame({"ticker": t[:10], "alpha": np.linspace(0.0, 0.09, 10)})
+    partial = pd.DataFrame({"ticker": t[:8], "cost": 0.002})
+    with pytest.raises(xf.XlfactorError, match=f"no cost for 2 name\\(s\\) that may trade \\({t[8]}, {t[9]}\\)"):
+        xf.optimize(demo, book, rows, objective="alpha", alpha=alpha, candidates=list(t[:10]), transaction_cost=partial)
+    # a full table is the same as the one number
+    full = pd.DataFrame({"ticker": t[:10], "cost": 0.002})
+    a = xf.optimize(demo, book, rows, objective="alpha", alpha=alpha, candidates=list(t[:10]), transaction_cost=full)
+    b = xf.optimize(demo, book, rows, objective="alpha", alpha=alpha, candidates=list(t[:10]), transaction_cost=0.002)
+    assert a.objective_value == pytest.approx(b.objective_value, abs=1e-8)

@@ -531,8 +531,14 @@ def _infeasible(inputs: _Inputs, zero: np.ndarray | None, status: str) -> Infeas
 # ---------------------------------------------------------------- inputs
 
 
-def _vector(model: PositionModel, table: pd.DataFrame | pd.Series | float | None, column: str, argument: str) -> FloatArray | None:
-    """A per-position vector from a ``ticker, <column>`` table (missing names 0), or a scalar for every position."""
+def _vector(model: PositionModel, table: pd.DataFrame | pd.Series | float | None, column: str, argument: str,
+            required: np.ndarray | None = None) -> FloatArray | None:  # fmt: skip
+    """A per-position vector from a ``ticker, <column>`` table, or a scalar for every position.
+
+    A ticker given twice is refused (never summed). Names absent from the table are 0, unless
+    ``required`` (n_positions,) bool marks positions the table must cover: then a missing one
+    is refused, naming it (a transaction cost left out would make that name free to trade).
+    """
     if table is None:
         return None
     if isinstance(table, (int, float)) and not isinstance(table, bool):
@@ -553,8 +559,20 @@ def _vector(model: PositionModel, table: pd.DataFrame | pd.Series | float | None
     rows = model.ticker_index.get_indexer(tickers)
     if (rows < 0).any():
         raise UnknownTickersError([t for t, r in zip(tickers, rows) if r < 0])
+    twice = pd.Index(tickers)[pd.Index(tickers).duplicated()].unique().tolist()
+    if twice:
+        raise XlfactorError(f"{argument}: ticker(s) given more than once: {', '.join(twice[:5])}"
+                            f"{f' and {len(twice) - 5} more' if len(twice) > 5 else ''}; give one {column} per ticker")  # fmt: skip
     out = np.zeros(len(model.tickers))
-    np.add.at(out, rows, values)
+    out[rows] = values
+    if required is not None:
+        covered = np.zeros(len(model.tickers), dtype=bool)
+        covered[rows] = True
+        missing = [str(t) for t in model.tickers[required & ~covered]]
+        if missing:
+            raise XlfactorError(f"{argument}: no {column} for {len(missing)} name(s) that may trade ({', '.join(missing[:5])}"
+                                f"{', ...' if len(missing) > 5 else ''}); give every candidate a {column}, one number for all, "
+                                "or narrow candidates")  # fmt: skip
     return out
 
 
@@ -607,7 +625,10 @@ def optimize(
     candidates : list of str, optional
         Tickers that may be traded (default: every universe name and instrument); others keep their weight.
     transaction_cost : float or DataFrame, optional
-        ``alpha`` objective only: cost per unit traded (decimal of the amount), one number or ``ticker, cost``.
+        ``alpha`` objective only: cost per unit traded (decimal of the amount), one number or
+        ``ticker, cost``. A table must cover every name that may trade (``candidates``, or every
+        position): a missing name is refused, naming it, never taken as free to trade.
+        A ticker given twice in ``alpha`` or ``transaction_cost`` is refused.
     risk_aversion : float
         ``lambda`` of the ``alpha`` objective (per annual variance).
     dense : bool
@@ -655,6 +676,7 @@ def optimize(
     model = setup.model
     parsed = parse_limits(model, limits)
     _refuse_non_convex(parsed)
+    fixed = _fixed_mask(model, candidates)
     inputs = _Inputs(
         model=model,
         start=setup.start,
@@ -663,8 +685,8 @@ def optimize(
         objective=objective,
         alpha=_vector(model, alpha, "alpha", "alpha"),
         risk_aversion=float(risk_aversion),
-        cost=_vector(model, transaction_cost, "cost", "transaction_cost"),
-        fixed=_fixed_mask(model, candidates),
+        cost=_vector(model, transaction_cost, "cost", "transaction_cost", required=~fixed),
+        fixed=fixed,
         beta=setup.beta,
         factor_root=factor_root(data.factor_covariance),
     )
