@@ -273,3 +273,25 @@ def test_a_partial_cost_table_is_refused_naming_the_missing_names(demo):
     a = xf.optimize(demo, book, rows, objective="alpha", alpha=alpha, candidates=list(t[:10]), transaction_cost=full)
     b = xf.optimize(demo, book, rows, objective="alpha", alpha=alpha, candidates=list(t[:10]), transaction_cost=0.002)
     assert a.objective_value == pytest.approx(b.objective_value, abs=1e-8)
+
+
+def test_of_optimize_takes_alpha_and_candidates_ranges_with_or_without_header(demo):
+    from xlfactor.functions import OF_OPTIMIZE
+
+    t = [str(x) for x in demo.tickers[:12]]
+    holdings = [["ticker", "value"]] + [[x, 1000.0] for x in t[:8]]
+    limit_rows = [["limit", "name", "min", "max"], ["weight", "*", 0.0, 0.2], ["gross", None, None, 1.0]]
+    alphas = [0.01 * i for i in range(12)]
+    expected = xf.optimize(demo, pd.DataFrame(holdings[1:], columns=holdings[0]), _limits(limit_rows[1:]), objective="alpha",
+                           alpha=pd.DataFrame({"ticker": t, "alpha": alphas}), candidates=t)  # fmt: skip
+    want = {r.ticker: r.trade_weight for r in expected.trades.itertuples()}
+    for alpha in ([["ticker", "alpha"]] + [[x, a] for x, a in zip(t, alphas)], [[x, a] for x, a in zip(t, alphas)]):
+        for candidates in ([["ticker"]] + [[x] for x in t], [[x] for x in t], [t]):
+            table = OF_OPTIMIZE(holdings, limit_rows, "alpha", alpha, candidates)
+            assert isinstance(table, list), table
+            got = {r[0]: r[3] for r in table[1:] if r[0] in want}
+            assert got.keys() == want.keys()
+            for name, w in want.items():
+                assert got[name] == pytest.approx(w, abs=1e-7)
+    bad = OF_OPTIMIZE(holdings, limit_rows, "alpha", [["ticker", "alpha"], [t[0], "high"]])
+    assert bad.startswith("#XLFACTOR: alpha row 1: needs a ticker and a number")
