@@ -295,3 +295,28 @@ def test_of_optimize_takes_alpha_and_candidates_ranges_with_or_without_header(de
                 assert got[name] == pytest.approx(w, abs=1e-7)
     bad = OF_OPTIMIZE(holdings, limit_rows, "alpha", [["ticker", "alpha"], [t[0], "high"]])
     assert bad.startswith("#XLFACTOR: alpha row 1: needs a ticker and a number")
+
+
+def test_rebalance_sheet_formats_each_row_by_its_kind(demo, book100):
+    import openpyxl
+
+    from xlfactor.excel.rebalance_sheet import write_rebalance_sheet
+
+    rows = [["tracking_error", None, None, 0.06], ["active_exposure", "style", -0.25, 0.25], ["names", None, None, 150],
+            ["turnover", None, None, 0.6], ["beta", None, 0.9, 1.1], ["weight", "*", 0.0, 0.05]]  # fmt: skip
+    wb = openpyxl.Workbook()
+    ws = wb.active
+    write_rebalance_sheet(ws, demo, book100, _limits(rows))
+    header = next(r for r in range(1, ws.max_row + 1) if ws.cell(r, 1).value == "Limits after") + 1
+    titles = [ws.cell(header, c).value for c in range(1, 9)]
+    columns = {name: titles.index(label) + 1 for name, label in (("min", "Min"), ("max", "Max"), ("after", "After"))}
+    want = {"tracking_error": "0.00%", "turnover": "0.00%", "weight": "0.00%", "active_exposure": "0.00", "beta": "0.00",
+            "names": "#,##0"}  # fmt: skip
+    seen = set()
+    for r in range(header + 1, header + 1 + len(rows)):
+        kind = ws.cell(r, 2).value
+        for name, c in columns.items():
+            if isinstance(ws.cell(r, c).value, (int, float)):
+                assert ws.cell(r, c).number_format == want[kind], (kind, name)
+        seen.add(kind)
+    assert seen == set(want)

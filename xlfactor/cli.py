@@ -698,8 +698,6 @@ def _run_optimize(args: argparse.Namespace) -> int:
 OPTIMIZE_SHOWN_TRADES = 20
 OBJECTIVE_TEXT = {"tracking_error": "Minimum tracking error", "total_risk": "Minimum total risk",
                   "alpha": "Maximum alpha net of risk and costs", "trades": "Nearest book inside the limits"}  # fmt: skip
-PERCENT_LIMITS = {"weight", "tracking_error", "total_risk", "factor_risk", "idiosyncratic_risk", "factor_share", "gross", "net", "turnover"}
-"""Limits measured as decimals (shown as percents); exposures and beta are shown with two decimals, names as counts."""
 
 
 def optimize_text(result) -> str:
@@ -744,9 +742,12 @@ def _limit_value_format(kind: str):
     def shown(value) -> str:
         if value is None or (isinstance(value, float) and math.isnan(value)):
             return ""
-        if kind in PERCENT_LIMITS:
+        from xlfactor.optimizer import value_style  # percents, two decimals or a count, as the Rebalance sheet
+
+        style = value_style(kind)
+        if style == "percent":
             return percent(value, sign=False)
-        return f"{float(value):,.0f}" if kind == "names" else f"{float(value):.2f}"
+        return f"{float(value):,.0f}" if style == "count" else f"{float(value):.2f}"
 
     return shown
 

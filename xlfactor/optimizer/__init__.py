@@ -11,11 +11,12 @@ this package's names with ``from xlfactor.optimizer import ...``.
 """
 
 from xlfactor.optimizer.check import WhatIf, check_limits, what_if
-from xlfactor.optimizer.limits import LIMIT_KINDS, Limit, LimitKind, LimitsError, parse_limits, position_model
+from xlfactor.optimizer.limits import LIMIT_KINDS, PERCENT_KINDS, Limit, LimitKind, LimitsError, parse_limits, position_model, value_style
 from xlfactor.optimizer.solver import InfeasibleLimitsError, Objective, OptimizeResult, SolverLimitError, factor_root, optimize
 
 __all__ = [
     "LIMIT_KINDS",
+    "PERCENT_KINDS",
     "InfeasibleLimitsError",
     "SolverLimitError",
     "Limit",
@@ -29,5 +30,6 @@ __all__ = [
     "optimize",
     "parse_limits",
     "position_model",
+    "value_style",
     "what_if",
 ]

@@ -362,6 +362,25 @@ def measure(model: PositionModel, weights: FloatArray, start: FloatArray, benchm
     )
 
 
+PERCENT_KINDS = frozenset({"weight", "tracking_error", "total_risk", "factor_risk", "idiosyncratic_risk", "factor_share",
+                           "gross", "net", "turnover"})  # fmt: skip
+"""Limit kinds measured as decimals of gross or annualized risk: shown as percents (exposures and beta as numbers, names as counts)."""
+
+
+def value_style(kind: str) -> str:
+    """How a limit kind's values read: ``percent``, ``count`` (``names``) or ``decimal`` (exposures, beta).
+
+    ``kind`` may carry words after it (``net (held)``).
+
+    >>> value_style("tracking_error"), value_style("active_exposure"), value_style("names"), value_style("net (held)")
+    ('percent', 'decimal', 'count', 'percent')
+    """
+    head = str(kind).split(" ")[0] if str(kind).strip() else ""
+    if head in PERCENT_KINDS:
+        return "percent"
+    return "count" if head == "names" else "decimal"
+
+
 def one_way_turnover(trades: FloatArray) -> float:
     """One-way turnover of ``trades`` (n_positions,), decimals of gross: ``max(buys, sells)``.
 
