@@ -102,3 +102,11 @@ def test_the_top_name_is_the_largest_risk_contribution():
     assert sentence == (f"The largest single-name risk is {data.tickers[top]} ({side} {abs(w[top]):.1%} of gross), "
                         f"{contribution[top] / total:.0%} of total risk.")  # fmt: skip
     assert total == pytest.approx(xf.portfolio_report(book)["summary"].loc["total_risk", "value"], rel=1e-9)
+
+
+def test_a_share_that_rounds_to_zero_is_not_negative_zero():
+    report = hand_report()
+    report["risk_decomposition"].loc["industry", "active_share"] = -0.004  # a tiny negative share, as on the demo
+    sentence = next(s for s in tear_sheet_sentences(report) if s.startswith("By group"))
+    assert "-0%" not in sentence
+    assert sentence.endswith("and industries 0%.")

@@ -95,7 +95,7 @@ def dense_cvxpy(data, w0, rows, objective="tracking_error", alpha=None, risk_ave
         if kind == "weight":
             cons += ([w >= lo] if lo is not None else []) + ([w <= hi] if hi is not None else [])
         elif kind == "turnover":
-            cons.append(cp.sum(cp.abs(w - w0)) / 2 <= hi)
+            cons.append(cp.maximum(cp.sum(cp.pos(w - w0)), cp.sum(cp.neg(w - w0))) <= hi)
         elif kind == "active_exposure":
             cols = [3, 4] if name == "style" else [list(data.factor_names).index(name)]
             expr = X[:, cols].T @ (w - b)
@@ -170,7 +170,7 @@ def violations(data, w, w0, rows) -> float:
         if kind == "weight":
             values = w
         elif kind == "turnover":
-            values = np.array([np.abs(w - w0).sum() / 2])
+            values = np.array([max(np.clip(w - w0, 0, None).sum(), np.clip(w0 - w, 0, None).sum())])
         elif kind == "active_exposure":
             cols = [3, 4] if name == "style" else [list(data.factor_names).index(name)]
             values = X[:, cols].T @ (w - b)
@@ -316,7 +316,7 @@ def numpy_limit_values(data, w, w0, b):
         "factor_share": (x @ F @ x) / total,
         "gross": np.abs(w).sum(),
         "net": w.sum(),
-        "turnover": np.abs(w - w0).sum() / 2,
+        "turnover": max(np.clip(w - w0, 0, None).sum(), np.clip(w0 - w, 0, None).sum()),  # one-way: the larger side
         "names": float((w != 0).sum()),
     }
 

@@ -194,7 +194,7 @@ def _run_track(args: argparse.Namespace) -> int:
     from xlfactor.snapshot import load_snapshot
     from xlfactor.reporting.track import read_history, record_day
 
-    snapshot = load_snapshot(args.snapshot, progress=_progress)
+    snapshot = load_snapshot(args.snapshot, progress=_download_progress(args))
     workbook = Path(args.workbook)
     history = Path(args.history) if args.history else workbook.with_name(f"{workbook.stem}_history")
     benchmark = _read_holdings(args.benchmark) if args.benchmark else None
@@ -238,13 +238,20 @@ class _Bar:
 
         if self.bar is None or label != self.label or done < self.bar.n or total != self.bar.total:
             if self.bar is not None and label != self.label:
-                self.bar.update(self.bar.total - self.bar.n)  # stages run one after the other: the last one is done
+                self.finish()  # stages run one after the other: the last one is done
             self.close()
             unit = "day" if "days" in label else "book" if "book" in label else "step"
             self.bar = tqdm(total=total, desc=label, file=sys.stderr, unit=unit, mininterval=0.5, dynamic_ncols=True)
             self.label = label
-        self.bar.update(done - self.bar.n)
         if done >= total:
+            self.finish()
+            return
+        self.bar.update(done - self.bar.n)
+
+    def finish(self) -> None:
+        """The stage is over: its line drawn once at 100% and ended (an ``update`` then ``close`` would draw it twice)."""
+        if self.bar is not None:
+            self.bar.n = self.bar.total  # no draw here: close() draws the final state once
             self.close()
 
     def close(self) -> None:
@@ -317,7 +324,7 @@ def _run_batch(args: argparse.Namespace) -> int:
         from xlfactor.excel.rebalance_sheet import RebalanceSheet
 
         writer = partial(writer, extra_sheets=(RebalanceSheet(limits),))
-    starting.close()  # the books bar follows
+    starting.finish()  # the books bar follows
     result = run_batch(
         args.holdings, args.out, args.snapshot, args.as_of, benchmark, writer, args.track,
         args.scheduler, args.workers, bar=not _quiet(args), limits=limits, optimize=args.optimize,
@@ -434,7 +441,12 @@ def _snapshot_arguments(parser: argparse.ArgumentParser) -> None:
 def _load(args: argparse.Namespace):
     from xlfactor.snapshot import load_snapshot
 
-    return load_snapshot(args.snapshot, args.as_of, progress=_progress)
+    return load_snapshot(args.snapshot, args.as_of, progress=_download_progress(args))
+
+
+def _download_progress(args: argparse.Namespace):
+    """The download progress printer, or None under ``--quiet`` (nothing on stderr but notes and errors)."""
+    return None if _quiet(args) else _progress
 
 
 def _progress(name: str, done: int, total: int | None) -> None:
@@ -506,9 +518,8 @@ def _run_report(args: argparse.Namespace) -> int:
 
             realized = realized_statistics(load_track(args.track)["track"])
             out["realized"] = json.loads(realized.to_json(orient="index"))
-        from xlfactor._json import to_plain
 
-        print(json.dumps(out, indent=2, default=to_plain))
+        print(strict_json(out))
     return 0
 
 
@@ -580,9 +591,8 @@ def _run_hedge(args: argparse.Namespace) -> int:
             "summary": result.summary.to_dict(orient="index"),
             "missing_holdings": held.missing["ticker"].tolist(),
         }
-        from xlfactor._json import to_plain
 
-        print(json.dumps(payload, indent=2, default=to_plain))
+        print(strict_json(payload))
         return 0
     print(f"ETF hedges as of {snapshot.as_of} (percent of gross; negative = short)")
     print(result.hedges.to_string(formatters={c: percent for c in result.hedges.columns}))
@@ -594,14 +604,45 @@ def _run_hedge(args: argparse.Namespace) -> int:
     return 0
 
 
+def strict_json(payload: object) -> str:
+    """``payload`` as strict JSON text (indented): NaN and infinities become ``null``, numpy values plain numbers.
+
+    >>> strict_json({"a": float("nan"), "b": [1.5, float("inf")]}).split()
+    ['{', '"a":', 'null,', '"b":', '[', '1.5,', 'null', ']', '}']
+    """
+    from xlfactor._json import to_plain
+
+    plain = json.loads(json.dumps(payload, default=to_plain), parse_constant=lambda _: None)
+    return json.dumps(plain, indent=2, allow_nan=False)
+
+
+TABLE_NUMBERS = {"limits": ("min", "max"), "alpha": ("alpha",), "candidates": ()}
+"""The numeric columns of each small CSV input; every other column stays text (tickers such as ``0700`` or ``NA``)."""
+
+
 def _read_table(path: str, name: str) -> pd.DataFrame:
-    """A small CSV input (limits, alpha, candidates) or a one-line error naming it."""
+    """A small CSV input (limits, alpha, candidates) or a one-line error naming it.
+
+    Every cell is read as text (so ``0700`` stays ``0700`` and ``NA`` a ticker, not a missing
+    value); the numeric columns of :data:`TABLE_NUMBERS` are then parsed, a blank cell NaN,
+    a cell that is not a number refused in one line naming the file, row and column.
+    """
     import pandas as pd
 
     try:
-        return pd.read_csv(path)
+        frame = pd.read_csv(path, dtype=str, keep_default_na=False)
     except (OSError, ValueError, pd.errors.ParserError, UnicodeDecodeError) as exc:
         raise XlfactorError(f"--{name} {path}: cannot be read ({' '.join(str(exc).split())})") from None
+    for column in frame.columns:
+        if str(column).strip().lower() in TABLE_NUMBERS.get(name, ()):
+            text = frame[column].str.strip()
+            numbers = pd.to_numeric(text.where(text != ""), errors="coerce")
+            bad = numbers.isna() & (text != "")
+            if bad.any():
+                row = int(bad.to_numpy().nonzero()[0][0])
+                raise XlfactorError(f"--{name} {path}: row {row + 1}, column {column}: {text.iloc[row]!r} is not a number")
+            frame[column] = numbers.astype(float)
+    return frame
 
 
 def _run_optimize(args: argparse.Namespace) -> int:
@@ -619,7 +660,7 @@ def _run_optimize(args: argparse.Namespace) -> int:
         column = {str(c).strip().lower(): c for c in frame.columns}.get("ticker")
         if column is None:
             raise XlfactorError(f"--candidates {args.candidates}: needs a ticker column")
-        candidates = frame[column].dropna().astype(str).tolist()
+        candidates = [t for t in frame[column].str.strip() if t]
     _note_simulated(snapshot)
     result = optimize(factor_model_data(snapshot), portfolio, _read_table(args.limits, "limits"), args.objective, alpha, benchmark,
                       candidates)  # fmt: skip
@@ -627,7 +668,9 @@ def _run_optimize(args: argparse.Namespace) -> int:
     for note in result.notes:
         print(f"note: {note}", file=sys.stderr)
     if args.out:
-        trades = result.trade_list()
+        from xlfactor.cells import safe_frame
+
+        trades = safe_frame(result.trade_list())  # a ticker never becomes a live formula in a spreadsheet
         path = atomic_write(args.out, lambda handle: trades.to_csv(handle, index=False, float_format="%.10g"))
         print(f"wrote {len(trades)} trades to {path}", file=sys.stderr)
     if args.json:
@@ -645,9 +688,8 @@ def _run_optimize(args: argparse.Namespace) -> int:
             "shadow_price_unit": result.shadow_price_unit,
             "notes": result.notes,
         }
-        from xlfactor._json import to_plain
 
-        print(json.dumps(payload, indent=2, default=to_plain))
+        print(strict_json(payload))
         return 0
     print(optimize_text(result), end="")
     return 0
@@ -656,8 +698,6 @@ def _run_optimize(args: argparse.Namespace) -> int:
 OPTIMIZE_SHOWN_TRADES = 20
 OBJECTIVE_TEXT = {"tracking_error": "Minimum tracking error", "total_risk": "Minimum total risk",
                   "alpha": "Maximum alpha net of risk and costs", "trades": "Nearest book inside the limits"}  # fmt: skip
-PERCENT_LIMITS = {"weight", "tracking_error", "total_risk", "factor_risk", "idiosyncratic_risk", "factor_share", "gross", "net", "turnover"}
-"""Limits measured as decimals (shown as percents); exposures and beta are shown with two decimals, names as counts."""
 
 
 def optimize_text(result) -> str:
@@ -702,9 +742,12 @@ def _limit_value_format(kind: str):
     def shown(value) -> str:
         if value is None or (isinstance(value, float) and math.isnan(value)):
             return ""
-        if kind in PERCENT_LIMITS:
+        from xlfactor.optimizer import value_style  # percents, two decimals or a count, as the Rebalance sheet
+
+        style = value_style(kind)
+        if style == "percent":
             return percent(value, sign=False)
-        return f"{float(value):,.0f}" if kind == "names" else f"{float(value):.2f}"
+        return f"{float(value):,.0f}" if style == "count" else f"{float(value):.2f}"
 
     return shown
 
@@ -722,8 +765,8 @@ def _run_stress(args: argparse.Namespace) -> int:
         result = scenarios.stress(data, book, [_shock(text) for text in args.shock], not args.no_propagate, benchmark)
         if args.json:
             factors = result.factors[result.factors["factor_move"] != 0]
-            print(json.dumps({"summary": result.summary.to_dict(orient="index"), "dollars": result.dollars,
-                              "factors": factors.to_dict(orient="records")}, indent=2, default=float))  # fmt: skip
+            print(strict_json({"summary": result.summary.to_dict(orient="index"), "dollars": result.dollars,
+                              "factors": factors.to_dict(orient="records")}))  # fmt: skip
         else:
             print(result.summary.to_string(float_format=percent))
             if result.dollars is not None:
@@ -731,7 +774,7 @@ def _run_stress(args: argparse.Namespace) -> int:
         return 0
     table = scenarios.stress_table(data, book, benchmark)
     if args.json:
-        print(json.dumps(table.to_dict(orient="records"), indent=2, default=float))
+        print(strict_json(table.to_dict(orient="records")))
     else:
         shown = table.drop(columns=["description"])
         print(shown.to_string(index=False, float_format=percent))
@@ -870,7 +913,6 @@ def _run_factors(args: argparse.Namespace) -> int:
     import numpy as np
     import pandas as pd
 
-    from xlfactor._json import to_plain
 
     from xlfactor.risk.model_data import factor_model_data
 
@@ -880,7 +922,7 @@ def _run_factors(args: argparse.Namespace) -> int:
     table = pd.DataFrame({"factor": data.factor_names, "group": data.factor_groups, "volatility": volatility})
     _note_simulated(snapshot)
     if args.json:
-        print(json.dumps(table.to_dict(orient="records"), indent=2, default=to_plain))
+        print(strict_json(table.to_dict(orient="records")))
         return 0
     print(f"{len(table)} factors of snapshot {snapshot.describe().get('source')} as of {snapshot.as_of} (volatility annualized)")
     print(table.to_string(index=False, formatters={"volatility": functools.partial(percent, sign=False)}))

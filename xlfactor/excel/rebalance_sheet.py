@@ -10,11 +10,30 @@ from openpyxl.worksheet.worksheet import Worksheet
 
 from xlfactor.cells import set_cell
 from xlfactor.errors import XlfactorError
-from xlfactor.excel.sheets import DECIMAL, MONEY, PERCENT, WARNING_FILL, autosize, write_table
+from xlfactor.excel.sheets import COUNT, DECIMAL, MONEY, PERCENT, WARNING_FILL, autosize, write_table
+from xlfactor.optimizer import value_style
 
 CHECK_FORMATS = {"min": DECIMAL, "max": DECIMAL, "before": DECIMAL, "after": DECIMAL}
+"""Column defaults only: :func:`format_by_kind` then sets each row's format from its limit kind."""
+KIND_FORMATS = {"percent": PERCENT, "decimal": DECIMAL, "count": COUNT}
+VALUE_COLUMNS = ("min", "max", "before", "after", "bound")
 TRADE_FORMATS = {"current_weight": PERCENT, "target_weight": PERCENT, "trade_weight": PERCENT, "trade_value": MONEY,
                  "target_value": MONEY}  # fmt: skip
+
+
+def format_by_kind(ws: Worksheet, frame: pd.DataFrame, start_row: int, start_col: int = 1) -> None:
+    """Give each row's bound and value cells the number format of its limit kind (as ``xlfactor optimize`` prints them).
+
+    Percent for risk, weights, shares, gross, net and turnover; two decimals for exposures and
+    beta; a count for ``names``. ``frame`` is the table written at ``start_row`` (its header row).
+    """
+    if "limit" not in frame.columns:
+        return
+    columns = [j for j, name in enumerate(frame.columns) if name in VALUE_COLUMNS]
+    for i, kind in enumerate(frame["limit"].tolist(), start=start_row + 1):
+        number_format = KIND_FORMATS[value_style(str(kind))]
+        for j in columns:
+            ws.cell(row=i, column=start_col + j).number_format = number_format
 
 
 def write_rebalance_sheet(ws: Worksheet, data, portfolio: pd.DataFrame, limits: pd.DataFrame, benchmark: pd.DataFrame | None = None,
@@ -42,8 +61,9 @@ def write_rebalance_sheet(ws: Worksheet, data, portfolio: pd.DataFrame, limits: 
             autosize(ws)
             return
         set_cell(ws.cell(row=6, column=1), "Breaches before").font = Font(bold=True)
-        write_table(ws, check[["row", "limit", "name", "min", "max", "before", "at_before", "breach_before"]], start_row=7,
-                    formats=CHECK_FORMATS)  # fmt: skip
+        shown = check[["row", "limit", "name", "min", "max", "before", "at_before", "breach_before"]]
+        write_table(ws, shown, start_row=7, formats=CHECK_FORMATS)
+        format_by_kind(ws, shown, 7)
         autosize(ws)
         return
     check = result.check
@@ -53,19 +73,25 @@ def write_rebalance_sheet(ws: Worksheet, data, portfolio: pd.DataFrame, limits: 
     row += 2
     set_cell(ws.cell(row=row, column=1), "Breaches before").font = Font(bold=True)
     before = check[check["breach_before"]][["row", "limit", "name", "min", "max", "before", "at_before"]]
-    row, _ = write_table(ws, before if len(before) else pd.DataFrame({"row": ["none"]}), start_row=row + 1, formats=CHECK_FORMATS)
+    shown = before if len(before) else pd.DataFrame({"row": ["none"]})
+    top = row + 1
+    row, _ = write_table(ws, shown, start_row=top, formats=CHECK_FORMATS)
+    format_by_kind(ws, shown, top)
     row += 2
     set_cell(ws.cell(row=row, column=1), "Trades").font = Font(bold=True)
     trades = result.trades if len(result.trades) else pd.DataFrame({"ticker": ["no trade"]})
     row, _ = write_table(ws, trades, start_row=row + 1, formats=TRADE_FORMATS)
     row += 2
     set_cell(ws.cell(row=row, column=1), "Limits after").font = Font(bold=True)
-    row, _ = write_table(ws, check[["row", "limit", "name", "min", "max", "after", "at_after", "breach"]], start_row=row + 1,
-                         formats=CHECK_FORMATS)  # fmt: skip
+    shown, top = check[["row", "limit", "name", "min", "max", "after", "at_after", "breach"]], row + 1
+    row, _ = write_table(ws, shown, start_row=top, formats=CHECK_FORMATS)
+    format_by_kind(ws, shown, top)
     row += 2
     set_cell(ws.cell(row=row, column=1), f"Binding limits (shadow price: {result.shadow_price_unit})").font = Font(bold=True)
     binding = result.binding if len(result.binding) else pd.DataFrame({"row": ["none"]})
-    row, _ = write_table(ws, binding, start_row=row + 1, formats={"bound": DECIMAL, "shadow_price": DECIMAL, "largest_shadow_price": DECIMAL})
+    top = row + 1
+    row, _ = write_table(ws, binding, start_row=top, formats={"bound": DECIMAL, "shadow_price": DECIMAL, "largest_shadow_price": DECIMAL})
+    format_by_kind(ws, binding, top)
     for note in result.notes:
         row += 1
         set_cell(ws.cell(row=row, column=1), note)

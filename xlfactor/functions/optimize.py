@@ -8,6 +8,8 @@ the book's gross before the trades.
 
 from __future__ import annotations
 
+import math
+
 import pandas as pd
 
 from xlfactor.errors import UnknownTickersError, XlfactorError
@@ -45,6 +47,63 @@ def _context(holdings, snapshot, as_of, ignore_unknown, benchmark=None):
     portfolio = parse_holdings_range(holdings, "holdings")
     bench = None if benchmark is None or not text_list(benchmark) else parse_holdings_range(benchmark, "benchmark")
     return data, portfolio, bench, optional_flag(ignore_unknown, "ignore_unknown")
+
+
+TICKER_HEADERS = ("ticker", "symbol", "candidates", "candidate")
+
+
+def _cell_text(cell: object) -> str:
+    """A ticker cell as text (a whole number Excel made of a ticker, such as 700, as ``700``)."""
+    if isinstance(cell, float) and cell.is_integer():
+        return str(int(cell))
+    return str(cell).strip()
+
+
+def _number(cell: object) -> float | None:
+    """The cell as a finite number, or None."""
+    if isinstance(cell, bool):
+        return None
+    try:
+        value = float(str(cell).strip()) if isinstance(cell, str) else float(cell)
+    except (TypeError, ValueError):
+        return None
+    return value if math.isfinite(value) else None
+
+
+def ticker_numbers(value: object, argument: str, column: str) -> pd.DataFrame:
+    """A ``ticker, <number>`` range (with or without a header row) as a DataFrame ``ticker, <column>``.
+
+    A first row whose second cell is text and not a number is a header (``ticker, alpha``...).
+    Blank rows are skipped; a row without a number is refused in one line naming it.
+
+    >>> ticker_numbers([["ticker", "alpha"], ["AAA", 0.05], ["BBB", "-0.01"]], "alpha", "alpha").to_dict("list")
+    {'ticker': ['AAA', 'BBB'], 'alpha': [0.05, -0.01]}
+    >>> ticker_numbers([["AAA", 0.05]], "alpha", "alpha").to_dict("list")
+    {'ticker': ['AAA'], 'alpha': [0.05]}
+    """
+    rows = [list(r) for r in as_rows(value) if not all(is_blank(c) for c in r)]
+    if rows and len(rows[0]) >= 2 and isinstance(rows[0][1], str) and _number(rows[0][1]) is None:
+        rows = rows[1:]
+    tickers, numbers = [], []
+    for i, row in enumerate(rows, start=1):
+        number = _number(row[1]) if len(row) >= 2 else None
+        if is_blank(row[0]) or number is None:
+            raise XlfactorError(f"{argument} row {i}: needs a ticker and a number (got {', '.join(map(str, row[:2]))})")
+        tickers.append(_cell_text(row[0]))
+        numbers.append(number)
+    return pd.DataFrame({"ticker": tickers, column: numbers})
+
+
+def candidate_list(value: object) -> list[str]:
+    """Tickers from a candidates range: a row of tickers, or the first column (a ``ticker`` header skipped).
+
+    >>> candidate_list([["ticker"], ["AAA"], [None], ["BBB"]]), candidate_list([["AAA", "BBB"]])
+    (['AAA', 'BBB'], ['AAA', 'BBB'])
+    """
+    rows = [list(r) for r in as_rows(value) if not all(is_blank(c) for c in r)]
+    cells = rows[0] if len(rows) == 1 else [r[0] for r in rows]
+    names = [_cell_text(c) for c in cells if not is_blank(c)]
+    return names[1:] if names and names[0].lower() in TICKER_HEADERS else names
 
 
 def _refuse_missing(missing: pd.DataFrame, ignore: bool) -> None:
@@ -90,10 +149,9 @@ def OF_OPTIMIZE(holdings, limits, objective=None, alpha=None, candidates=None, b
     """Trades that bring the book inside its limits at the best objective: the trade list, then the check before and after."""
     data, portfolio, bench, ignore = _context(holdings, snapshot, as_of, ignore_unknown, benchmark)
     alpha_frame = None
-    if alpha is not None and text_list(alpha):
-        pairs = parse_holdings_range(alpha, "alpha")
-        alpha_frame = pd.DataFrame({"ticker": pairs.tickers, "alpha": pairs.amounts})
-    names = text_list(candidates) if candidates is not None else []
+    if alpha is not None and not is_blank_range(alpha):
+        alpha_frame = ticker_numbers(alpha, "alpha", "alpha")
+    names = candidate_list(candidates) if candidates is not None else []
     result = optimize(data, portfolio, _limits(limits), optional_text(objective) or "tracking_error", alpha_frame, bench,
                       names or None)  # fmt: skip
     _refuse_missing(result.missing, ignore)

@@ -11,12 +11,14 @@ this package's names with ``from xlfactor.optimizer import ...``.
 """
 
 from xlfactor.optimizer.check import WhatIf, check_limits, what_if
-from xlfactor.optimizer.limits import LIMIT_KINDS, Limit, LimitKind, LimitsError, parse_limits, position_model
-from xlfactor.optimizer.solver import InfeasibleLimitsError, Objective, OptimizeResult, factor_root, optimize
+from xlfactor.optimizer.limits import LIMIT_KINDS, PERCENT_KINDS, Limit, LimitKind, LimitsError, parse_limits, position_model, value_style
+from xlfactor.optimizer.solver import InfeasibleLimitsError, Objective, OptimizeResult, SolverLimitError, factor_root, optimize
 
 __all__ = [
     "LIMIT_KINDS",
+    "PERCENT_KINDS",
     "InfeasibleLimitsError",
+    "SolverLimitError",
     "Limit",
     "LimitKind",
     "LimitsError",
@@ -28,5 +30,6 @@ __all__ = [
     "optimize",
     "parse_limits",
     "position_model",
+    "value_style",
     "what_if",
 ]

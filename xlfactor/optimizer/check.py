@@ -368,8 +368,8 @@ def what_if(data: FactorModelData, portfolio: pd.DataFrame, trades: pd.DataFrame
     >>> book = pd.DataFrame({"ticker": data.tickers[:20], "value": 1_000.0})
     >>> sell_half = pd.DataFrame({"ticker": data.tickers[:20], "value": -500.0})
     >>> figures = xf.what_if(data, book, sell_half).summary
-    >>> float(figures.loc["gross", "after"]), float(figures.loc["turnover", "after"])   # one-way: (buys + sells) / 2
-    (0.5, 0.25)
+    >>> float(figures.loc["gross", "after"]), round(float(figures.loc["turnover", "after"]), 12)   # one-way: max(buys, sells)
+    (0.5, 0.5)
     """
     setup = book_setup(data, portfolio, instruments_named(data, portfolio, trades), benchmark)
     change, outside = trade_vector(setup, trades)

@@ -18,7 +18,7 @@ kind                      name                                        value (dec
 ``factor_share``          (blank)                                     ``x' F x / w' V w`` (the textbook's share)
 ``gross``                 (blank)                                     ``sum |w|``
 ``net``                   (blank)                                     ``sum w``
-``turnover``              (blank)                                     one-way ``sum |w - w0| / 2``
+``turnover``              (blank)                                     one-way ``max(buys, sells)``
 ``names``                 (blank)                                     holdings with ``|w| > NAME_TOLERANCE``
 ========================  ==========================================  ===========================================
 
@@ -326,7 +326,7 @@ class BookMeasures:
     idiosyncratic_variance: float  # w' D w
     active_variance: float  # (w-b)' V (w-b)
     beta: float
-    turnover: float  # one-way, sum |w - w0| / 2
+    turnover: float  # one-way: max(buys, sells), sum |w - w0| / 2 when the trades are self-financing
 
 
 def beta_coefficients(model: PositionModel, benchmark: FloatArray) -> FloatArray:
@@ -358,8 +358,42 @@ def measure(model: PositionModel, weights: FloatArray, start: FloatArray, benchm
         idiosyncratic_variance=float((weights * weights) @ d),
         active_variance=max(float(xa @ F @ xa), 0.0) + float((active * active) @ d),
         beta=float(coefficients @ weights),
-        turnover=float(np.abs(weights - start).sum() / 2),
+        turnover=one_way_turnover(weights - start),
     )
+
+
+PERCENT_KINDS = frozenset({"weight", "tracking_error", "total_risk", "factor_risk", "idiosyncratic_risk", "factor_share",
+                           "gross", "net", "turnover"})  # fmt: skip
+"""Limit kinds measured as decimals of gross or annualized risk: shown as percents (exposures and beta as numbers, names as counts)."""
+
+
+def value_style(kind: str) -> str:
+    """How a limit kind's values read: ``percent``, ``count`` (``names``) or ``decimal`` (exposures, beta).
+
+    ``kind`` may carry words after it (``net (held)``).
+
+    >>> value_style("tracking_error"), value_style("active_exposure"), value_style("names"), value_style("net (held)")
+    ('percent', 'decimal', 'count', 'percent')
+    """
+    head = str(kind).split(" ")[0] if str(kind).strip() else ""
+    if head in PERCENT_KINDS:
+        return "percent"
+    return "count" if head == "names" else "decimal"
+
+
+def one_way_turnover(trades: FloatArray) -> float:
+    """One-way turnover of ``trades`` (n_positions,), decimals of gross: ``max(buys, sells)``.
+
+    Equal to ``sum |trades| / 2`` when the trades are self-financing (buys = sells); a trade
+    list that adds or removes money counts its larger side, so selling half the book outright
+    is a turnover of 50%, not 25%.
+
+    >>> one_way_turnover(np.array([0.1, -0.1])), one_way_turnover(np.array([-0.25, -0.25]))
+    (0.1, 0.5)
+    """
+    buys = float(trades[trades > 0].sum())
+    sells = float(-trades[trades < 0].sum())
+    return max(buys, sells)
 
 
 def limit_elements(limit: Limit, m: BookMeasures) -> FloatArray:

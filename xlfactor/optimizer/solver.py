@@ -14,13 +14,17 @@ Objectives (:class:`Objective`): ``tracking_error`` (minimize :math:`TE^2`), ``t
 ``alpha`` expected annual returns, ``c`` transaction costs as decimals of the traded amount)
 and ``trades`` (minimize :math:`\lVert w - w_0 \rVert`: the closest book inside the limits;
 a book already inside them gets no trade, without a solve). Every limit of :mod:`xlfactor.optimizer.limits`
-is a convex constraint (risk limits second-order cones, ``gross`` and ``turnover`` l1 norms),
+is a convex constraint (risk limits second-order cones, ``gross`` an l1 norm, ``turnover`` the larger of the
+buys and the sells, both sums of positive parts),
 except:
 
 * a *minimum* on a risk, on ``gross``, on ``turnover`` or on ``names`` (not convex: refused);
 * ``factor_share``, a difference of convex functions: solved by the convex-concave
   procedure (the concave side linearized at the current point, which makes the constraint
-  stricter than the true one, then re-solved from the new point until it settles);
+  stricter than the true one, then re-solved from the new point until it settles; when the
+  first linearization leaves no feasible book, a penalty phase minimizes the rows' slack until
+  it reaches zero and the procedure starts from there: infeasible only when it cannot). A local
+  method: it returns a book that meets the limits, not a proven global optimum;
 * ``names`` (cardinality), by a **heuristic**: solve without it, keep the ``max`` largest
   positions, set the rest to zero and re-solve. It is not guaranteed optimal; when the
   re-solve cannot meet the other limits the first solution is returned, the check table
@@ -38,6 +42,12 @@ per 1.0 of the limit's own unit (so 0.02 on an exposure row means loosening it b
 0.002 = 0.2% of TE), i.e. ``lambda / (2 TE*)`` from the dual ``lambda`` of the variance
 problem; for ``total_risk`` the same in total risk; for ``alpha`` the objective (annual
 decimal return); for ``trades`` the Euclidean size of the trades. First-order: exact for small steps.
+A limit binds when the solution is within :data:`BINDING_TOLERANCE` (relative) of its bound.
+A scalar row's price comes from its dual. A group row with two or more elements at their bound
+is priced by a **parametric re-solve** (the whole side loosened by :data:`SHADOW_STEP`, the
+saving divided by the step): its element duals are then not unique (elements at a bound, others
+at the kink of a turnover or gross norm) and their sum is not the sensitivity. One extra solve
+per such row.
 
 **Infeasible limits** raise :class:`InfeasibleLimitsError` naming the conflicting rows,
 found by relaxing the limits one at a time (a deletion filter: a row whose removal leaves
@@ -75,8 +85,12 @@ from xlfactor.snapshot.memo import memo
 TRADE_TOLERANCE = 1e-9
 """Solver noise: a trade smaller than this (decimal of gross) is dropped (see :func:`clean_trades`)."""
 
-BINDING_TOLERANCE = 1e-7
-"""A bound binds when the solution is within this of it (absolute, scaled by max(1, |bound|))."""
+BINDING_TOLERANCE = 1e-6
+"""A bound binds when the solution is within this of it (relative: scaled by max(1, |bound|)); Clarabel stops
+about 1e-7 inside an active bound, so a tighter test drops limits that bind."""
+
+SHADOW_STEP = 1e-4
+"""The step (relative, times max(1, |bound|)) by which a group row is loosened for its parametric shadow price."""
 
 SOLVER_OPTIONS = {"tol_gap_abs": 1e-10, "tol_gap_rel": 1e-10, "tol_feas": 1e-10, "max_iter": 400}
 CCP_ITERATIONS = 30
@@ -98,6 +112,10 @@ class InfeasibleLimitsError(LimitsError):
     def __init__(self, message: str, rows: tuple[int, ...]) -> None:
         self.rows = rows
         super().__init__(message)
+
+
+class SolverLimitError(XlfactorError):
+    """The solver stopped at its iteration limit without an answer (not a proof of infeasibility)."""
 
 
 @dataclass(frozen=True, eq=False)
@@ -255,8 +273,14 @@ def _factor_root(F: FloatArray) -> FloatArray:
 
 
 def _build(inputs: _Inputs, rows_on: set[int] | None, point: FloatArray, zero: np.ndarray | None, feasibility: bool,
-           dense: bool = False):  # fmt: skip
-    """The cvxpy problem: variables, constraints by limit row, objective. ``rows_on`` None = every row."""
+           dense: bool = False, loosen: dict[tuple[int, str], float] | None = None, share_slack: list | None = None):  # fmt: skip
+    """The cvxpy problem: variables, constraints by limit row, objective. ``rows_on`` None = every row.
+
+    ``loosen`` {(row, side): step} moves that side of a row (``min`` or ``max``) outwards by
+    ``step`` (the parametric shadow prices). ``share_slack``, a list, turns on the penalty phase of the convex-concave procedure:
+    each linearized ``factor_share`` row gets a slack variable >= 0 (appended to the list) and
+    the objective is their sum.
+    """
     import cvxpy as cp
     import scipy.sparse
 
@@ -310,6 +334,8 @@ def _build(inputs: _Inputs, rows_on: set[int] | None, point: FloatArray, zero: n
         if rows_on is not None and limit.row not in rows_on:
             continue
         kind, lo, hi = limit.kind, limit.lower, limit.upper
+        if loosen:
+            lo, hi = lo - loosen.get((limit.row, "min"), 0.0), hi + loosen.get((limit.row, "max"), 0.0)
         sides = []
         if kind is LimitKind.WEIGHT:
             every = len(limit.elements) == n and limit.elements[-1] == n - 1
@@ -333,7 +359,8 @@ def _build(inputs: _Inputs, rows_on: set[int] | None, point: FloatArray, zero: n
             rows.append(_Row(limit.row, limit, "max", cp.norm1(w) <= hi, hi))
             continue
         elif kind is LimitKind.TURNOVER:
-            rows.append(_Row(limit.row, limit, "max", cp.norm1(w - w0) <= 2 * hi, hi, 2.0))
+            trade = w - w0  # one-way: max(buys, sells) (limits.one_way_turnover)
+            rows.append(_Row(limit.row, limit, "max", cp.maximum(cp.sum(cp.pos(trade)), cp.sum(cp.neg(trade))) <= hi, hi))
             continue
         elif kind is LimitKind.FACTOR_SHARE:
             F = model.data.factor_covariance
@@ -344,10 +371,10 @@ def _build(inputs: _Inputs, rows_on: set[int] | None, point: FloatArray, zero: n
             total_p = float(xp @ F @ xp + p @ (d * p))
             if math.isfinite(hi):  # (1 - v) x'Fx <= v w'Dw, the right side linearized (a lower bound of it)
                 tangent = 2 * (d * p) @ w - float(p @ (d * p))
-                rows.append(_Row(limit.row, limit, "max", (1 - hi) * factor_var - hi * tangent <= 0, hi, total_p))
+                rows.append(_Row(limit.row, limit, "max", (1 - hi) * factor_var - hi * tangent <= _share_room(share_slack), hi, total_p))
             if math.isfinite(lo):  # v w'Dw <= (1 - v) x'Fx
                 tangent = 2 * (F @ xp) @ x - float(xp @ F @ xp)
-                rows.append(_Row(limit.row, limit, "min", lo * idiosyncratic_var - (1 - lo) * tangent <= 0, lo, total_p))
+                rows.append(_Row(limit.row, limit, "min", lo * idiosyncratic_var - (1 - lo) * tangent <= _share_room(share_slack), lo, total_p))
             continue
         else:  # names: the heuristic handles it
             continue
@@ -357,7 +384,10 @@ def _build(inputs: _Inputs, rows_on: set[int] | None, point: FloatArray, zero: n
         if math.isfinite(hi):
             rows.append(_Row(limit.row, limit, "max", expr <= hi, hi))
     constraints += [r.constraint for r in rows]
-    if feasibility:  # the closest book: strongly convex, so Clarabel settles infeasibility cleanly
+    if share_slack is not None:  # penalty phase: the smallest total violation of the linearized share rows
+        constraints += [slack >= 0 for slack in share_slack]
+        goal = cp.Minimize(cp.sum(cp.hstack(share_slack)) if share_slack else 0)
+    elif feasibility:  # the closest book: strongly convex, so Clarabel settles infeasibility cleanly
         goal = cp.Minimize(cp.sum_squares(w - w0))
     elif inputs.objective is Objective.TRACKING_ERROR:
         goal = cp.Minimize(te_var)
@@ -371,6 +401,16 @@ def _build(inputs: _Inputs, rows_on: set[int] | None, point: FloatArray, zero: n
             reward = reward - inputs.cost @ cp.abs(w - w0)
         goal = cp.Maximize(reward)
     return cp.Problem(goal, constraints), w, rows
+
+
+def _share_room(share_slack: list | None):
+    """0, or a new slack variable (appended to ``share_slack``) in the penalty phase."""
+    import cvxpy as cp
+
+    if share_slack is None:
+        return 0
+    share_slack.append(cp.Variable(name=f"share_slack_{len(share_slack)}"))
+    return share_slack[-1]
 
 
 def _solve(problem) -> str:
@@ -393,20 +433,65 @@ _GOOD = ("optimal", "optimal_inaccurate")
 
 
 def _solve_ccp(inputs: _Inputs, zero: np.ndarray | None, rows_on: set[int] | None = None, feasibility: bool = False,
-               dense: bool = False):  # fmt: skip
-    """Solve, re-linearizing the factor_share rows until the point settles (one solve without such rows)."""
+               dense: bool = False, loosen: dict[tuple[int, str], float] | None = None):  # fmt: skip
+    """Solve, re-linearizing the factor_share rows until the point settles (one solve without such rows).
+
+    The linearized rows are stricter than the true ones, so the first solve (linearized at the
+    current book) can be infeasible while the limits are not. Then a penalty phase runs first:
+    the same procedure minimizing the total slack of the linearized rows, from the book, until
+    the slack is zero (a point that truly meets them, where the linearization is exact); the
+    procedure then starts from that point. Only a penalty phase that cannot reach zero slack
+    leaves the status infeasible.
+    """
     point = inputs.start.copy()
-    has_share = any(limit.kind is LimitKind.FACTOR_SHARE for limit in inputs.limits)
-    for _ in range(CCP_ITERATIONS if has_share else 1):
-        problem, w, rows = _build(inputs, rows_on, point, zero, feasibility, dense)
+    has_share = any(limit.kind is LimitKind.FACTOR_SHARE and (rows_on is None or limit.row in rows_on) for limit in inputs.limits)
+    if not has_share:
+        problem, w, rows = _build(inputs, rows_on, point, zero, feasibility, dense, loosen)
+        return problem, w, rows, _solve(problem)
+    problem, w, rows = _build(inputs, rows_on, point, zero, feasibility, dense, loosen)
+    status = _solve(problem)
+    if status in _NOT_FEASIBLE or status == "solver_error":  # Clarabel can stall on an infeasible cone instead of certifying it
+        found = _share_feasible_point(inputs, rows_on, zero, dense, loosen)
+        if found is None:
+            return problem, w, rows, status
+        point = found
+        problem, w, rows = _build(inputs, rows_on, point, zero, feasibility, dense, loosen)
         status = _solve(problem)
-        if status not in _GOOD or not has_share:
+    for _ in range(CCP_ITERATIONS):
+        if status not in _GOOD:
             return problem, w, rows, status
         moved = float(np.abs(w.value - point).max())
         point = np.asarray(w.value, dtype=float).copy()
         if moved < CCP_TOLERANCE:
             break
+        problem, w, rows = _build(inputs, rows_on, point, zero, feasibility, dense, loosen)
+        status = _solve(problem)
     return problem, w, rows, status
+
+
+_NOT_FEASIBLE = ("infeasible", "infeasible_inaccurate")
+SHARE_SLACK_TOLERANCE = 1e-12
+"""The penalty phase has found a feasible point when the linearized factor_share rows' total slack is below this (variance units)."""
+
+
+def _share_feasible_point(inputs: _Inputs, rows_on: set[int] | None, zero: np.ndarray | None, dense: bool,
+                          loosen: dict[tuple[int, str], float] | None) -> FloatArray | None:  # fmt: skip
+    """A point meeting every row, the factor_share rows exactly, by the penalty phase; None when none is found."""
+    point = inputs.start.copy()
+    for _ in range(CCP_ITERATIONS):
+        slacks: list = []
+        problem, w, _ = _build(inputs, rows_on, point, zero, False, dense, loosen, share_slack=slacks)
+        status = _solve(problem)
+        if status not in _GOOD:
+            return None  # the other rows alone cannot be met
+        total = float(sum(max(float(s.value), 0.0) for s in slacks))
+        moved = float(np.abs(w.value - point).max())
+        point = np.asarray(w.value, dtype=float).copy()
+        if total <= SHARE_SLACK_TOLERANCE:
+            return point
+        if moved < CCP_TOLERANCE:
+            return None  # settled with slack left: no point found
+    return None
 
 
 def _row_label(inputs: _Inputs, key: int) -> str:
@@ -431,6 +516,9 @@ def _conflicting_rows(inputs: _Inputs, zero: np.ndarray | None) -> list[int]:
 def _infeasible(inputs: _Inputs, zero: np.ndarray | None, status: str) -> InfeasibleLimitsError:
     rows = _conflicting_rows(inputs, zero)
     fixed = " (names outside candidates keep their weight)" if inputs.fixed.any() else ""
+    if not rows and status == "infeasible_inaccurate":
+        return InfeasibleLimitsError("the solver could not settle whether the limits can be met (status infeasible_inaccurate: "
+                                     f"they are at the edge of feasibility){fixed}; loosen the tightest limits slightly", ())  # fmt: skip
     if not rows:
         return InfeasibleLimitsError(f"no book meets the limits (solver status {status}){fixed}", ())
     labels = [_row_label(inputs, k) for k in rows]
@@ -443,8 +531,14 @@ def _infeasible(inputs: _Inputs, zero: np.ndarray | None, status: str) -> Infeas
 # ---------------------------------------------------------------- inputs
 
 
-def _vector(model: PositionModel, table: pd.DataFrame | pd.Series | float | None, column: str, argument: str) -> FloatArray | None:
-    """A per-position vector from a ``ticker, <column>`` table (missing names 0), or a scalar for every position."""
+def _vector(model: PositionModel, table: pd.DataFrame | pd.Series | float | None, column: str, argument: str,
+            required: np.ndarray | None = None) -> FloatArray | None:  # fmt: skip
+    """A per-position vector from a ``ticker, <column>`` table, or a scalar for every position.
+
+    A ticker given twice is refused (never summed). Names absent from the table are 0, unless
+    ``required`` (n_positions,) bool marks positions the table must cover: then a missing one
+    is refused, naming it (a transaction cost left out would make that name free to trade).
+    """
     if table is None:
         return None
     if isinstance(table, (int, float)) and not isinstance(table, bool):
@@ -465,8 +559,20 @@ def _vector(model: PositionModel, table: pd.DataFrame | pd.Series | float | None
     rows = model.ticker_index.get_indexer(tickers)
     if (rows < 0).any():
         raise UnknownTickersError([t for t, r in zip(tickers, rows) if r < 0])
+    twice = pd.Index(tickers)[pd.Index(tickers).duplicated()].unique().tolist()
+    if twice:
+        raise XlfactorError(f"{argument}: ticker(s) given more than once: {', '.join(twice[:5])}"
+                            f"{f' and {len(twice) - 5} more' if len(twice) > 5 else ''}; give one {column} per ticker")  # fmt: skip
     out = np.zeros(len(model.tickers))
-    np.add.at(out, rows, values)
+    out[rows] = values
+    if required is not None:
+        covered = np.zeros(len(model.tickers), dtype=bool)
+        covered[rows] = True
+        missing = [str(t) for t in model.tickers[required & ~covered]]
+        if missing:
+            raise XlfactorError(f"{argument}: no {column} for {len(missing)} name(s) that may trade ({', '.join(missing[:5])}"
+                                f"{', ...' if len(missing) > 5 else ''}); give every candidate a {column}, one number for all, "
+                                "or narrow candidates")  # fmt: skip
     return out
 
 
@@ -519,7 +625,10 @@ def optimize(
     candidates : list of str, optional
         Tickers that may be traded (default: every universe name and instrument); others keep their weight.
     transaction_cost : float or DataFrame, optional
-        ``alpha`` objective only: cost per unit traded (decimal of the amount), one number or ``ticker, cost``.
+        ``alpha`` objective only: cost per unit traded (decimal of the amount), one number or
+        ``ticker, cost``. A table must cover every name that may trade (``candidates``, or every
+        position): a missing name is refused, naming it, never taken as free to trade.
+        A ticker given twice in ``alpha`` or ``transaction_cost`` is refused.
     risk_aversion : float
         ``lambda`` of the ``alpha`` objective (per annual variance).
     dense : bool
@@ -567,6 +676,7 @@ def optimize(
     model = setup.model
     parsed = parse_limits(model, limits)
     _refuse_non_convex(parsed)
+    fixed = _fixed_mask(model, candidates)
     inputs = _Inputs(
         model=model,
         start=setup.start,
@@ -575,8 +685,8 @@ def optimize(
         objective=objective,
         alpha=_vector(model, alpha, "alpha", "alpha"),
         risk_aversion=float(risk_aversion),
-        cost=_vector(model, transaction_cost, "cost", "transaction_cost"),
-        fixed=_fixed_mask(model, candidates),
+        cost=_vector(model, transaction_cost, "cost", "transaction_cost", required=~fixed),
+        fixed=fixed,
         beta=setup.beta,
         factor_root=factor_root(data.factor_covariance),
     )
@@ -593,18 +703,23 @@ def optimize(
         raise XlfactorError("the objective is unbounded under these limits: add gross or weight limits, or raise risk_aversion")
     if status == "solver_error":
         raise XlfactorError("the solver failed on these limits (numerical trouble); loosen the tightest limits and retry")
+    if status == "user_limit":
+        raise SolverLimitError(f"the solver stopped at its iteration limit ({SOLVER_OPTIONS['max_iter']} iterations) before an answer: "
+                               "the limits were not shown infeasible; loosen the tightest limits or trade fewer names and retry")  # fmt: skip
     if status not in _GOOD:
         raise _infeasible(inputs, None, status)
     target = np.asarray(w.value, dtype=float)
+    zero = None
     names_rows = [limit for limit in parsed if limit.kind is LimitKind.NAMES and math.isfinite(limit.upper)]
     if names_rows:
-        target, problem, rows, status, note = _names_heuristic(inputs, names_rows, target, problem, rows, status, dense)
+        target, problem, rows, status, note, zero = _names_heuristic(inputs, names_rows, target, problem, rows, status, dense)
         notes += note
     if _inside(setup, inputs) and _objective_at(inputs, setup.start) <= _objective_at(inputs, target) + 1e-14:
         target = setup.start.copy()  # the solver's answer is no better than the book itself: no trade
         notes.append("the book already meets its limits and no trade improves the objective")
+    prices = _group_prices(inputs, problem, rows, zero, dense)
     seconds = time.perf_counter() - clock
-    return _result(setup, inputs, problem, rows, status, target, notes, seconds)
+    return _result(setup, inputs, problem, rows, status, target, notes, seconds, prices)
 
 
 def _objective_at(inputs: _Inputs, w: FloatArray) -> float:
@@ -641,7 +756,7 @@ def _names_heuristic(inputs: _Inputs, names_rows: list[Limit], target: FloatArra
     label = min(names_rows, key=lambda limit: limit.upper).label
     note = [f"names ({label}): cardinality by heuristic (solve, keep the {most} largest, re-solve); not guaranteed optimal"]
     if held.sum() <= most:
-        return target, problem, rows, status, note
+        return target, problem, rows, status, note, None
     keep = np.zeros(len(target), dtype=bool)
     fixed_held = inputs.fixed & (np.abs(inputs.start) > 0)
     keep[fixed_held] = True
@@ -652,13 +767,13 @@ def _names_heuristic(inputs: _Inputs, names_rows: list[Limit], target: FloatArra
         keep[i] = True
     if fixed_held.sum() > most:
         note.append(f"names limit not met: {int(fixed_held.sum())} names outside candidates are held, above {most}")
-        return target, problem, rows, status, note
+        return target, problem, rows, status, note, None
     problem2, w2, rows2, status2 = _solve_ccp(inputs, ~keep, dense=dense)
     if status2 not in _GOOD:
         note.append(f"names limit not met: keeping the {most} largest positions leaves the other limits infeasible; "
                     f"the solution without the names limit is returned ({int(held.sum())} names)")  # fmt: skip
-        return target, problem, rows, status, note
-    return np.asarray(w2.value, dtype=float), problem2, rows2, status2, note
+        return target, problem, rows, status, note, None
+    return np.asarray(w2.value, dtype=float), problem2, rows2, status2, note, ~keep
 
 
 def clean_trades(trades: FloatArray, tolerance: float = TRADE_TOLERANCE) -> FloatArray:
@@ -696,7 +811,7 @@ def _shadow(inputs: _Inputs, problem) -> tuple[float, str]:
 
 
 def _result(setup: BookSetup, inputs: _Inputs, problem, rows: list[_Row], status: str, target: FloatArray, notes: list[str],
-            seconds: float) -> OptimizeResult:  # fmt: skip
+            seconds: float, group_prices: dict[tuple[int, str], float] | None = None) -> OptimizeResult:  # fmt: skip
     model = setup.model
     trade = clean_trades(target - setup.start)
     target = setup.start + trade
@@ -716,7 +831,7 @@ def _result(setup: BookSetup, inputs: _Inputs, problem, rows: list[_Row], status
         trades["target_value"] = target[traded] * setup.capital
     trades = trades.reindex(trades["trade_weight"].abs().sort_values(ascending=False, kind="stable").index).reset_index(drop=True)
     scale, unit = _shadow(inputs, problem)
-    binding = _binding(inputs, rows, scale)
+    binding = _binding(inputs, rows, scale, group_prices or {})
     value = float(problem.value) if problem is not None else 0.0
     if inputs.objective in (Objective.TRACKING_ERROR, Objective.TOTAL_RISK):
         value = math.sqrt(max(value, 0.0))
@@ -745,15 +860,52 @@ def _result(setup: BookSetup, inputs: _Inputs, problem, rows: list[_Row], status
     )
 
 
-def _binding(inputs: _Inputs, rows: list[_Row], scale: float) -> pd.DataFrame:
-    """The binding limits with their shadow prices (see the module docstring)."""
+def _binding_elements(r: _Row) -> np.ndarray:
+    """(n_elements,) bool: the elements of a constraint at their bound (relative slack <= BINDING_TOLERANCE)."""
+    return _slack(r) <= BINDING_TOLERANCE * max(1.0, abs(r.bound))
+
+
+def _objective_units(inputs: _Inputs, value: float) -> float:
+    """A problem's optimal value in objective units, oriented so that larger is worse (TE, risk, -reward, trade size)."""
+    if inputs.objective in (Objective.TRACKING_ERROR, Objective.TOTAL_RISK):
+        return math.sqrt(max(value, 0.0))
+    return -value if inputs.objective is Objective.ALPHA else value
+
+
+def _group_prices(inputs: _Inputs, problem, rows: list[_Row], zero: np.ndarray | None, dense: bool) -> dict[tuple[int, str], float]:
+    """Shadow prices of the group rows with two or more elements at their bound, by parametric re-solve.
+
+    Summing element duals is the row's sensitivity only when the duals are unique; with several
+    elements at their bound (and others at a kink of ``turnover`` or ``gross``) they are not.
+    So each such side of a row is loosened by :data:`SHADOW_STEP` (times max(1, |bound|)) as a
+    whole, the problem re-solved, and the price is the objective saved per unit of loosening
+    (a one-sided finite difference: the right derivative). NaN when the re-solve fails.
+    """
+    if problem is None or problem.value is None:
+        return {}
+    base = _objective_units(inputs, float(problem.value))
+    out = {}
+    for r in rows:
+        if r.limit is None or len(r.limit.elements) < 2 or r.constraint.dual_value is None:
+            continue
+        if int(_binding_elements(r).sum()) < 2:
+            continue
+        step = SHADOW_STEP * max(1.0, abs(r.bound))
+        loosened, _, _, status = _solve_ccp(inputs, zero, dense=dense, loosen={(r.key, r.side): step})
+        saved = (base - _objective_units(inputs, float(loosened.value))) / step if status in _GOOD else math.nan
+        out[(r.key, r.side)] = max(saved, 0.0) if saved == saved else saved  # loosening never costs: below 0 is solver noise
+    return out
+
+
+def _binding(inputs: _Inputs, rows: list[_Row], scale: float, group_prices: dict[tuple[int, str], float]) -> pd.DataFrame:
+    """The binding limits with their shadow prices (see the module docstring); ``group_prices`` override the dual sums."""
     out = []
     for r in rows:
         dual = r.constraint.dual_value
         if dual is None:
             continue
         dual = np.abs(np.atleast_1d(np.asarray(dual, dtype=float)))
-        binding = _slack(r) <= BINDING_TOLERANCE * max(1.0, abs(r.bound))
+        binding = _binding_elements(r)
         if not binding.any():
             continue
         prices = dual * r.dual_scale * scale
@@ -763,7 +915,8 @@ def _binding(inputs: _Inputs, rows: list[_Row], scale: float) -> pd.DataFrame:
             kind, name = r.limit.kind.value, r.limit.name
             labels = _labels(inputs.model, r.limit)
         j = int(np.argmax(np.where(binding, prices, -np.inf)))
-        out.append([r.key, kind, name, r.side, r.bound, int(binding.sum()), float(prices[binding].sum()),
+        price = group_prices.get((r.key, r.side), float(prices[binding].sum()))
+        out.append([r.key, kind, name, r.side, r.bound, int(binding.sum()), price,
                     labels[j] if len(labels) > 1 else "", float(prices[j])])  # fmt: skip
     return pd.DataFrame(out, columns=["row", "limit", "name", "side", "bound", "binding_elements", "shadow_price", "largest", "largest_shadow_price"])
 

@@ -259,7 +259,7 @@ def _book_limits(job: _Job, data: FactorModelData, chunk: pd.DataFrame, table: p
                 columns["tracking_error_after"][name] = result.tracking_error_after
                 columns["trades"][name] = float(len(result.trades))
                 columns["optimize_status"][name] = result.status
-                trades = result.trade_list()
+                trades = safe_frame(result.trade_list())  # tickers never live formulas
                 atomic_write(Path(job.trades) / f"{safe_file_name(name, job.clashing)}.csv", lambda h, t=trades: t.to_csv(h, index=False, float_format="%.10g"))
             else:
                 check = check_limits(data, holdings, job.limits, benchmark=job.benchmark)

@@ -77,7 +77,13 @@ def driver_phrase(driver: Driver) -> str:
 
 
 def _share(value: float) -> str:
-    return f"{value:.0%}"
+    """A share as a whole percent; one that rounds to zero is ``0%``, never ``-0%`` (the rule of ``cli.percent``).
+
+    >>> _share(-0.004), _share(0.31), _share(-0.02)
+    ('0%', '31%', '-2%')
+    """
+    rounded = round(float(value) * 100)
+    return "0%" if rounded == 0 else f"{rounded:.0f}%"
 
 
 def tear_sheet_sentences(report: dict[str, pd.DataFrame], gross_dollars: float | None = None) -> list[str]:
