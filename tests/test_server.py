@@ -384,6 +384,26 @@ def test_token_store_matches_only_the_exact_bearer_token(tmp_path, monkeypatch):
     assert store.user_of(f"Bearer {ALICE}") is None and store.user_of(f"Bearer {BOB}") == "bob"
 
 
+@pytest.mark.parametrize("damage", ["deleted", "malformed", "not utf-8"])
+def test_token_store_fails_closed_when_the_file_goes_bad(tmp_path, caplog, damage):
+    path = tmp_path / "tokens"
+    path.write_text(f"alice,{ALICE}\nbob,{BOB}\n")
+    store = TokenStore(str(path))
+    assert store.user_of(f"Bearer {ALICE}") == "alice"
+    if damage == "deleted":
+        path.unlink()
+    else:
+        path.write_bytes(b"alice\n" if damage == "malformed" else b"alice,\xff\xfe" + ALICE.encode())
+        os.utime(path, ns=(time.time_ns() + 10**9, time.time_ns() + 10**9))
+    with caplog.at_level(logging.ERROR, logger="xlfactor.excel.server"):
+        assert store.user_of(f"Bearer {ALICE}") is None and store.user_of(f"Bearer {BOB}") is None
+    assert any(r.levelno == logging.ERROR and "refusing every call" in r.getMessage() for r in caplog.records)
+    assert ALICE not in caplog.text
+    path.write_text(f"bob,{BOB}\n")  # a good file again lets its users back in
+    os.utime(path, ns=(time.time_ns() + 2 * 10**9, time.time_ns() + 2 * 10**9))
+    assert store.user_of(f"Bearer {BOB}") == "bob" and store.user_of(f"Bearer {ALICE}") is None
+
+
 def test_url_allow_list_matches_whole_segments():
     allowed = ("https://data.example.com/snapshots/", "http://127.0.0.1:8001/x")
     assert url_allowed("https://data.example.com/snapshots/us1000", allowed)

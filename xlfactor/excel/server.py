@@ -168,7 +168,11 @@ def parse_tokens(text: str, where: str) -> dict[str, bytes]:
 
 
 class TokenStore:
-    """The team's tokens: from the file (re-read when it changes, so a revoked token stops at once) or the environment."""
+    """The team's tokens: from the file (re-read when it changes, so a revoked token stops at once) or the environment.
+
+    Fails closed: while the file is missing, unreadable or malformed, every token is refused
+    (and an error is logged), until a good file is back.
+    """
 
     def __init__(self, tokens_file: str | None) -> None:
         self._file = tokens_file
@@ -206,8 +210,10 @@ class TokenStore:
             with self._lock:
                 try:
                     self._load()
-                except (XlfactorError, OSError, UnicodeDecodeError) as exc:  # keep the last good tokens
-                    logger.warning("tokens file not reloaded: %s", exc)
+                except (XlfactorError, OSError, UnicodeDecodeError) as exc:  # fail closed: nobody is let in
+                    if self._users or self._stamp is not None:
+                        logger.error("tokens file unusable, refusing every call until it is fixed: %s", exc)
+                    self._users, self._stamp = {}, None
         given = _digest(token.strip())
         found = None
         for user, digest in self._users.items():
