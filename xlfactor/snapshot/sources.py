@@ -343,7 +343,12 @@ def cache_path(*parts: str) -> Path:
 
 
 def _fetch_remote(prefix: str, as_of: str, progress: Progress | None, limits: SourceLimits) -> Path:
-    """Download the snapshot at URL ``prefix`` for ``as_of`` into the cache; return its folder."""
+    """Download the snapshot at URL ``prefix`` for ``as_of`` into the cache; return its folder.
+
+    ONE deadline (``limits.deadline_seconds`` from now) covers every request, every file and
+    the wait for another process's download of the same date.
+    """
+    limits = limits.started()
     url_filesystem(prefix, limits)  # a missing package or unknown scheme is said at once, not as "unreachable"
     root = cache_path("snapshots", hashlib.sha256(prefix.encode()).hexdigest()[:24])
     shown = display_url(prefix)
@@ -362,7 +367,7 @@ def _fetch_remote(prefix: str, as_of: str, progress: Progress | None, limits: So
     if (final / layout.MANIFEST).is_file():
         return final
     # One download per source and date at a time, across threads and processes; the others wait, then reuse it.
-    with _cache_lock(root, f".{date}.lock", limits.deadline_seconds * len(layout.ALL_FILES)):
+    with _cache_lock(root, f".{date}.lock", max(limits.remaining(), 0.0)):
         if (final / layout.MANIFEST).is_file():
             return final
         staging = make_temp_folder(root, f".{date}.", final)
