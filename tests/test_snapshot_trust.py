@@ -613,3 +613,35 @@ def test_the_lock_wait_is_inside_the_download_deadline(served, model, monkeypatc
     finally:
         for lock in locks:
             lock.release()
+
+
+# ------------------------------------------------------------------ 5. remote semantic caches read through the same code
+
+
+def test_a_remote_semantic_cache_follows_no_redirect():
+    from xlfactor.semantic.cache import read_cache
+    from xlfactor.semantic.client import SemanticError
+
+    redirect, target = redirecting_hosts()
+    with _http_server(target) as host_b, _http_server(redirect) as host_a:
+        redirect.target = host_b
+        with pytest.raises(SemanticError) as caught:
+            read_cache(f"{host_a}/semantic_factors.csv", must_exist=True)
+        assert "HTTP 302" in _one_line(caught.value)
+        assert redirect.requests and target.requests == []
+
+
+def test_a_remote_semantic_cache_is_capped_and_r2_names_go_through_the_public_base(served, monkeypatch):
+    from xlfactor.semantic.cache import read_cache
+    from xlfactor.semantic.client import SemanticError
+
+    root, base, handler = served
+    rows = "".join(f"T{i:05d},1\n" for i in range(5000))
+    (root / "semantic_factors.csv").write_text("ticker,grid_storage\n" + rows)
+    monkeypatch.setenv("XLFACTOR_OPENFACTOR_URL", base)
+    cache = read_cache("r2://openfactor-public/semantic_factors.csv", must_exist=True)
+    assert cache.labels.shape == (5000, 1) and handler.requests[-1] == "/semantic_factors.csv"
+    monkeypatch.setenv("XLFACTOR_MAX_FILE_BYTES", "10000")  # the file is ~55 KB
+    with pytest.raises(SemanticError) as caught:
+        read_cache(f"{base}/semantic_factors.csv", must_exist=True)
+    assert "size cap" in _one_line(caught.value)
