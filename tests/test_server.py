@@ -519,3 +519,80 @@ def test_the_add_in_sends_the_saved_token(team_server):
     assert 'localStorage.getItem("xlfactor-token")' in script and '"Bearer " + token' in script
     page = httpx.get(f"{team_server['url']}/taskpane", timeout=30).text
     assert 'id="xlfactor-token"' in page and "xlfactor-token.js" in page
+
+
+# ---------------------------------------------------------------- issue 21: users/ subtree, messages, names, redirects
+
+
+def test_snapshot_and_cache_arguments_may_not_reach_into_users(tmp_path):
+    """alice cannot read bob's themes file or probe bob's folder names: one message, whether or not the path exists."""
+    root = tmp_path / "root"
+    (root / "users" / "bob" / "fund").mkdir(parents=True)
+    (root / "users" / "bob" / "themes.csv").write_text(f"ticker,bob_theme\nAAA,1\n{SECRET},1\n")
+    (root / "shared").mkdir()
+    (root / "to_bob").symlink_to(root / "users" / "bob")
+    policy = AccessPolicy("alice", root, ())
+    texts = (
+        "users/bob/themes.csv", "users/bob/absent.csv", "users/bob/fund", "users/nobody", "users", "users/",
+        "shared/../users/bob/themes.csv", str(root / "users" / "bob" / "themes.csv"), "to_bob/themes.csv",
+        "to_bob", "USERS/bob/themes.csv", "users/alice/own.csv",
+    )
+    for what in ("snapshot", "semantic_cache"):
+        messages = set()
+        for text in texts:
+            with pytest.raises(XlfactorError) as caught:
+                policy.location(text, what)
+            messages.add(str(caught.value))
+        assert messages == {f"{what}: local paths on this server must be inside its data root, outside its users/ folder"}
+    assert policy.location("shared/themes.csv", "semantic_cache") == str(root.resolve() / "shared" / "themes.csv")
+    holdings = _holdings()
+    with access_policy(policy):
+        present = OF_THEMES(holdings, "users/bob/themes.csv")
+        absent = OF_THEMES(holdings, "users/bob/nothing.csv")
+    assert present == absent and SECRET not in present and "bob_theme" not in present
+
+
+def test_messages_show_paths_relative_to_the_data_root(tmp_path):
+    root = tmp_path / "root"
+    (root / "shared" / "broken").mkdir(parents=True)
+    (root / "shared" / "themes.csv").write_text("ticker,t\nAAA,7\n")
+    holdings = _holdings()
+    with access_policy(AccessPolicy("alice", root, ())):
+        snapshot = OF_TOTALRISK(holdings, "shared/broken")
+        cache = OF_THEMES(holdings, "shared/themes.csv")
+    for message in (snapshot, cache):
+        assert message.startswith("#XLFACTOR") and str(tmp_path) not in message and "/root" not in message, message
+    assert "shared/broken" in snapshot and "shared/themes.csv" in cache
+
+
+def test_a_named_snapshot_on_the_server_is_the_public_url_under_allow_url(tmp_path, monkeypatch):
+    import xlfactor.functions.catalog as catalog
+
+    root = tmp_path / "root"
+    (root / "openfactor-us1000").mkdir(parents=True)  # a folder of that name is never what the name means
+    monkeypatch.chdir(root)
+    monkeypatch.setenv("XLFACTOR_OPENFACTOR_URL", "https://mirror.example.org/of")
+    seen: list = []
+    monkeypatch.setattr(catalog, "load_snapshot", lambda source, *a, **k: seen.append(source) or (_ for _ in ()).throw(XlfactorError("stop")))
+    holdings = _holdings()
+    with access_policy(AccessPolicy("alice", root, ("https://other.example.org/",))):
+        refused = OF_TOTALRISK(holdings, "openfactor-us1000")
+    assert "OpenFactor's public snapshot" in refused and "--allow-url" in refused and seen == []
+    with access_policy(AccessPolicy("alice", root, ("https://mirror.example.org/of/",))):
+        OF_TOTALRISK(holdings, "openfactor-us1000")
+    assert seen == ["https://mirror.example.org/of/factors/openfactor-us1000"]
+
+
+def test_an_allowed_host_redirecting_elsewhere_gets_no_request_through(tmp_path):
+    """SSRF by redirect through the worksheet functions: allowed host A answers 302 to host B; B hears nothing."""
+    from tests.test_snapshot_trust import _http_server, redirecting_hosts
+
+    redirect, target = redirecting_hosts()
+    holdings = _holdings()
+    with _http_server(target) as host_b, _http_server(redirect) as host_a:
+        redirect.target = host_b
+        with access_policy(AccessPolicy("alice", tmp_path, (f"{host_a}/allowed/",))):
+            snapshot = OF_TOTALRISK(holdings, f"{host_a}/allowed/snap")
+            themes = OF_THEMES(holdings, f"{host_a}/allowed/semantic_factors.csv")
+    assert "HTTP 302" in snapshot and "HTTP 302" in themes, (snapshot, themes)
+    assert len(redirect.requests) >= 2 and target.requests == []

@@ -100,9 +100,25 @@ def named_snapshot_url(name: str) -> str | None:
     True
     """
     text = str(name)
-    if not _NAMED.fullmatch(text) or Path(text).exists():
+    if Path(text).exists():
         return None
-    return f"{public_base_url()}/factors/{text}"
+    return public_snapshot_url(text)
+
+
+def public_snapshot_url(name: str) -> str | None:
+    """The URL prefix a snapshot name (``openfactor-<universe>``) stands for, whatever folders exist; else None.
+
+    The team server uses this: there a name is always the public URL, never a local folder.
+
+    Examples
+    --------
+    >>> public_snapshot_url("openfactor-us1000")
+    'https://openfactor-data.rallies.ai/factors/openfactor-us1000'
+    >>> public_snapshot_url("my-folder") is None
+    True
+    """
+    text = str(name)
+    return f"{public_base_url()}/factors/{text}" if _NAMED.fullmatch(text) else None
 
 
 def load_snapshot(
