@@ -29,7 +29,7 @@ from xlfactor.functions.catalog import AccessPolicy, access_policy, url_allowed
 ROOT = Path(__file__).resolve().parents[1]
 ALICE = "alice-token-0123456789abcdef"
 BOB = "bob-token-0123456789abcdef-xyz"
-MAX_ROWS = 60_000
+MAX_CELLS = 120_000  # --max-rows counts range cells (rows x columns)
 MAX_BYTES = 2_000_000
 SECRET = "hunter2-secret-cell"
 
@@ -135,7 +135,7 @@ def team_server(tmp_path_factory, counting_server):
     url_port, _ = counting_server
     port = _free_port()
     args = ["--tokens", str(tokens), "--data-root", str(root), "--allow-url", f"http://127.0.0.1:{url_port}/allowed/"]
-    args += ["--max-rows", str(MAX_ROWS), "--max-bytes", str(MAX_BYTES), "--heavy-rows", "2000"]
+    args += ["--max-rows", str(MAX_CELLS), "--max-bytes", str(MAX_BYTES), "--heavy-rows", "2000"]
     process, log = _start(args, tmp, port)
     yield {"url": f"http://127.0.0.1:{port}", "root": root, "tmp": tmp, "log": log, "url_port": url_port}
     _stop(process)
@@ -209,10 +209,10 @@ def test_wrong_token_is_refused(team_server):
 def test_paths_outside_the_data_root_are_refused_alike(team_server):
     holdings = _holdings()
     outside = team_server["tmp"] / "outside"
-    refused = "#XLFACTOR: snapshot: local paths on this server must be inside its data root"
+    refused = "#XLFACTOR: snapshot: local paths on this server must be inside its data root, outside its users/ folder"
     for snapshot in (str(outside), str(outside / "nothing-here"), "/etc", "/no/such/folder", "../outside", "escape", "file:///etc"):
         assert call(team_server, "OF_TOTALRISK", [holdings, snapshot, None, None]) == (200, refused), snapshot
-    cache_refused = "#XLFACTOR: semantic_cache: local paths on this server must be inside its data root"
+    cache_refused = "#XLFACTOR: semantic_cache: local paths on this server must be inside its data root, outside its users/ folder"
     for cache in (str(outside / "secret.csv"), str(outside / "absent.csv"), "/etc/passwd", "escape/secret.csv"):
         assert call(team_server, "OF_THEMES", [holdings, cache, None, None, None]) == (200, cache_refused), cache
     status, value = call(team_server, "OF_TOTALRISK", [holdings, "no-such-snapshot", None, None])  # inside: an honest not-found
@@ -274,7 +274,7 @@ def test_urls_outside_the_allow_list_make_no_request(team_server, counting_serve
 def test_a_small_call_answers_while_a_large_one_runs(team_server):
     small = _holdings()
     assert call(team_server, "OF_TOTALRISK", [small, None, None, None])[0] == 200  # the light lane is warm
-    big = _holdings(MAX_ROWS - 1000)
+    big = _holdings(MAX_CELLS // 2 - 1000)  # two cells a row
     answers: dict = {}
     worker = threading.Thread(target=lambda: answers.setdefault("big", call(team_server, "OF_TOTALRISK", [big, None, None, None])))
     worker.start()
@@ -289,15 +289,16 @@ def test_a_small_call_answers_while_a_large_one_runs(team_server):
     assert elapsed < 1.0, f"the small call took {elapsed:.2f} s beside the large one"
     assert answers["big"] == (200, pytest.approx(OF_TOTALRISK(big), rel=1e-12))
     log = team_server["log"].read_text()
-    assert f"function=OF_TOTALRISK rows={MAX_ROWS - 1000} lane=heavy" in log
+    assert f"function=OF_TOTALRISK cells={MAX_CELLS - 2000} lane=heavy" in log
 
 
 @pytest.mark.slow
 def test_oversized_requests_get_a_one_line_cell_error(team_server):
     import httpx
 
-    status, value = call(team_server, "OF_TOTALRISK", [_holdings(MAX_ROWS + 1), None, None, None])
-    assert status == 200 and value == f"#XLFACTOR: the call has {MAX_ROWS + 1:,} range rows; this server takes at most {MAX_ROWS:,} (--max-rows)"
+    status, value = call(team_server, "OF_TOTALRISK", [_holdings(MAX_CELLS // 2 + 1), None, None, None])
+    expected = f"#XLFACTOR: the call has {MAX_CELLS + 2:,} range cells; this server takes at most {MAX_CELLS:,} (--max-rows, counted in cells)"
+    assert status == 200 and value == expected
     rows = _holdings(1000) + [["X" * 1000, 1.0]] * 2100  # few rows, many bytes
     status, value = call(team_server, "OF_TOTALRISK", [rows, None, None, None])
     assert status == 200 and value.startswith("#XLFACTOR: the request is ") and value.endswith("(--max-bytes)") and "\n" not in value
@@ -596,3 +597,42 @@ def test_an_allowed_host_redirecting_elsewhere_gets_no_request_through(tmp_path)
             themes = OF_THEMES(holdings, f"{host_a}/allowed/semantic_factors.csv")
     assert "HTTP 302" in snapshot and "HTTP 302" in themes, (snapshot, themes)
     assert len(redirect.requests) >= 2 and target.requests == []
+
+
+@pytest.mark.slow
+def test_a_one_row_range_is_counted_in_cells(team_server):
+    """A 1 x N range is N cells: over --max-rows it is refused, over --heavy-rows it runs in the worker processes."""
+    tickers = _tickers()
+    wide = [[tickers[i % len(tickers)] for i in range(MAX_CELLS + 1)]]  # one row, ~1.2 MB
+    status, value = call(team_server, "OF_IMPLIEDCOV", [wide, None, None])
+    assert status == 200 and value.startswith(f"#XLFACTOR: the call has {MAX_CELLS + 1:,} range cells")
+    row = [[tickers[i % len(tickers)] for i in range(2500)]]  # 2,500 cells, 1,500 of them repeats
+    status, value = call(team_server, "OF_IMPLIEDCOV", [row, None, None])
+    assert status == 200 and value.startswith("#XLFACTOR: tickers range lists 1,000 tickers more than once") or "more than once" in value
+    log = team_server["log"].read_text()
+    assert f"function=OF_IMPLIEDCOV cells={MAX_CELLS + 1} lane=refused" in log
+    assert "function=OF_IMPLIEDCOV cells=2500 lane=heavy" in log
+
+
+def test_implied_covariance_refuses_repeated_tickers():
+    """1,500 names drawn from a 1,000-name universe would make a 2.25 M-cell result: refused in one line."""
+    from xlfactor.functions import OF_IMPLIEDCOV
+
+    tickers = _tickers()
+    row = [[tickers[i % len(tickers)] for i in range(1500)]]
+    message = OF_IMPLIEDCOV(row)
+    assert message == f"#XLFACTOR: tickers range lists 500 tickers more than once ({', '.join(tickers[:5])}, ...); list each once"
+    one = OF_IMPLIEDCOV([tickers[:3]])
+    assert len(one) == 3 + 1 + 2 and len(one[0]) == 4  # header, 3 tickers, 2 parameter rows
+
+
+def test_a_result_over_the_cell_cap_is_a_one_line_error(monkeypatch):
+    from xlfactor.excel.server import call_with_policy, result_cells
+
+    monkeypatch.setenv("XLWINGS_LICENSE_KEY", "noncommercial")
+    tickers = _tickers()
+    policy = AccessPolicy("alice", None, ())
+    small = call_with_policy("OF_IMPLIEDCOV", ([tickers[:10]], None, None), policy, 1_000)
+    assert result_cells(small) == (1 + 10 + 2) * 11  # header, 10 rows, 2 parameter rows; 11 columns: under the cap
+    big = call_with_policy("OF_IMPLIEDCOV", ([tickers[:40]], None, None), policy, 1_000)
+    assert big == [[f"#XLFACTOR: the result has {43 * 41:,} cells; this server returns at most 1,000 (ask for fewer rows or tickers)"]]
