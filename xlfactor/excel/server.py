@@ -493,11 +493,26 @@ class RequestCap:
         await send({"type": "http.response.body", "body": body})
 
 
+LOCAL_HOSTS = ("127.0.0.1", "localhost")
+"""Host headers an ``--insecure-local`` server answers (anything else: HTTP 400, against DNS rebinding)."""
+
+
 def create_app() -> Any:
-    """The ASGI app ``xlfactor serve`` runs: xlwings Server's app behind :class:`RequestCap`."""
+    """The ASGI app ``xlfactor serve`` runs: xlwings Server's app behind :class:`RequestCap`.
+
+    With ``--insecure-local`` (no authentication), Starlette's ``TrustedHostMiddleware`` comes
+    first: a request whose ``Host`` is not 127.0.0.1 or localhost (a web page that rebinds its
+    own name to 127.0.0.1) gets HTTP 400 before anything else runs.
+    """
     from xlwings_server.main import main_app
 
-    return RequestCap(main_app, ServerConfig.from_environment().max_bytes)
+    config = ServerConfig.from_environment()
+    app: Any = RequestCap(main_app, config.max_bytes)
+    if config.insecure_local:
+        from starlette.middleware.trustedhost import TrustedHostMiddleware
+
+        app = TrustedHostMiddleware(app, allowed_hosts=list(LOCAL_HOSTS), www_redirect=False)
+    return app
 
 
 # ---------------------------------------------------------------- serve
