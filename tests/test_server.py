@@ -95,10 +95,19 @@ def _stop(process: subprocess.Popen) -> None:
 
 class _Counter(http.server.BaseHTTPRequestHandler):
     requests: list[str] = []
+    redirect_to = ""  # paths under /allowed/hop/ answer 302 to this base (when set)
 
     def do_GET(self) -> None:  # noqa: N802 - http.server's name
         type(self).requests.append(self.path)
+        if type(self).redirect_to and self.path.startswith("/allowed/hop/"):
+            self.send_response(302)
+            self.send_header("Location", type(self).redirect_to + self.path)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+            return
         self.send_error(404)
+
+    do_HEAD = do_GET  # noqa: N815
 
     def log_message(self, *args) -> None:
         pass
@@ -658,3 +667,24 @@ def test_a_result_over_the_cell_cap_is_a_one_line_error(monkeypatch):
     assert result_cells(small) == (1 + 10 + 2) * 11  # header, 10 rows, 2 parameter rows; 11 columns: under the cap
     big = call_with_policy("OF_IMPLIEDCOV", ([tickers[:40]], None, None), policy, 1_000)
     assert big == [[f"#XLFACTOR: the result has {43 * 41:,} cells; this server returns at most 1,000 (ask for fewer rows or tickers)"]]
+
+
+@pytest.mark.slow
+def test_a_real_server_follows_no_redirect_off_the_allow_list(team_server, counting_server):
+    """xlfactor serve, --allow-url host A: A answers 302 to host B for a snapshot and a semantic cache; B gets 0 requests."""
+    from tests.test_snapshot_trust import _http_server, redirecting_hosts
+
+    port, requests = counting_server
+    _, target = redirecting_hosts()
+    holdings = _holdings()
+    with _http_server(target) as host_b:
+        _Counter.redirect_to = host_b
+        try:
+            before = len(requests)
+            status, snapshot = call(team_server, "OF_TOTALRISK", [holdings, f"http://127.0.0.1:{port}/allowed/hop/snap", None, None])
+            status_themes, themes = call(team_server, "OF_THEMES", [holdings, f"http://127.0.0.1:{port}/allowed/hop/t.csv", None, None, None])
+        finally:
+            _Counter.redirect_to = ""
+    assert status == status_themes == 200
+    assert "HTTP 302" in snapshot and "HTTP 302" in themes, (snapshot, themes)
+    assert len(requests) > before and target.requests == []
