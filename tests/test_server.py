@@ -29,7 +29,7 @@ from xlfactor.functions.catalog import AccessPolicy, access_policy, url_allowed
 ROOT = Path(__file__).resolve().parents[1]
 ALICE = "alice-token-0123456789abcdef"
 BOB = "bob-token-0123456789abcdef-xyz"
-MAX_ROWS = 60_000
+MAX_CELLS = 120_000  # --max-rows counts range cells (rows x columns)
 MAX_BYTES = 2_000_000
 SECRET = "hunter2-secret-cell"
 
@@ -95,10 +95,19 @@ def _stop(process: subprocess.Popen) -> None:
 
 class _Counter(http.server.BaseHTTPRequestHandler):
     requests: list[str] = []
+    redirect_to = ""  # paths under /allowed/hop/ answer 302 to this base (when set)
 
     def do_GET(self) -> None:  # noqa: N802 - http.server's name
         type(self).requests.append(self.path)
+        if type(self).redirect_to and self.path.startswith("/allowed/hop/"):
+            self.send_response(302)
+            self.send_header("Location", type(self).redirect_to + self.path)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+            return
         self.send_error(404)
+
+    do_HEAD = do_GET  # noqa: N815
 
     def log_message(self, *args) -> None:
         pass
@@ -135,7 +144,7 @@ def team_server(tmp_path_factory, counting_server):
     url_port, _ = counting_server
     port = _free_port()
     args = ["--tokens", str(tokens), "--data-root", str(root), "--allow-url", f"http://127.0.0.1:{url_port}/allowed/"]
-    args += ["--max-rows", str(MAX_ROWS), "--max-bytes", str(MAX_BYTES), "--heavy-rows", "2000"]
+    args += ["--max-rows", str(MAX_CELLS), "--max-bytes", str(MAX_BYTES), "--heavy-rows", "2000"]
     process, log = _start(args, tmp, port)
     yield {"url": f"http://127.0.0.1:{port}", "root": root, "tmp": tmp, "log": log, "url_port": url_port}
     _stop(process)
@@ -209,10 +218,10 @@ def test_wrong_token_is_refused(team_server):
 def test_paths_outside_the_data_root_are_refused_alike(team_server):
     holdings = _holdings()
     outside = team_server["tmp"] / "outside"
-    refused = "#XLFACTOR: snapshot: local paths on this server must be inside its data root"
+    refused = "#XLFACTOR: snapshot: local paths on this server must be inside its data root, outside its users/ folder"
     for snapshot in (str(outside), str(outside / "nothing-here"), "/etc", "/no/such/folder", "../outside", "escape", "file:///etc"):
         assert call(team_server, "OF_TOTALRISK", [holdings, snapshot, None, None]) == (200, refused), snapshot
-    cache_refused = "#XLFACTOR: semantic_cache: local paths on this server must be inside its data root"
+    cache_refused = "#XLFACTOR: semantic_cache: local paths on this server must be inside its data root, outside its users/ folder"
     for cache in (str(outside / "secret.csv"), str(outside / "absent.csv"), "/etc/passwd", "escape/secret.csv"):
         assert call(team_server, "OF_THEMES", [holdings, cache, None, None, None]) == (200, cache_refused), cache
     status, value = call(team_server, "OF_TOTALRISK", [holdings, "no-such-snapshot", None, None])  # inside: an honest not-found
@@ -274,7 +283,7 @@ def test_urls_outside_the_allow_list_make_no_request(team_server, counting_serve
 def test_a_small_call_answers_while_a_large_one_runs(team_server):
     small = _holdings()
     assert call(team_server, "OF_TOTALRISK", [small, None, None, None])[0] == 200  # the light lane is warm
-    big = _holdings(MAX_ROWS - 1000)
+    big = _holdings(MAX_CELLS // 2 - 1000)  # two cells a row
     answers: dict = {}
     worker = threading.Thread(target=lambda: answers.setdefault("big", call(team_server, "OF_TOTALRISK", [big, None, None, None])))
     worker.start()
@@ -289,15 +298,16 @@ def test_a_small_call_answers_while_a_large_one_runs(team_server):
     assert elapsed < 1.0, f"the small call took {elapsed:.2f} s beside the large one"
     assert answers["big"] == (200, pytest.approx(OF_TOTALRISK(big), rel=1e-12))
     log = team_server["log"].read_text()
-    assert f"function=OF_TOTALRISK rows={MAX_ROWS - 1000} lane=heavy" in log
+    assert f"function=OF_TOTALRISK cells={MAX_CELLS - 2000} lane=heavy" in log
 
 
 @pytest.mark.slow
 def test_oversized_requests_get_a_one_line_cell_error(team_server):
     import httpx
 
-    status, value = call(team_server, "OF_TOTALRISK", [_holdings(MAX_ROWS + 1), None, None, None])
-    assert status == 200 and value == f"#XLFACTOR: the call has {MAX_ROWS + 1:,} range rows; this server takes at most {MAX_ROWS:,} (--max-rows)"
+    status, value = call(team_server, "OF_TOTALRISK", [_holdings(MAX_CELLS // 2 + 1), None, None, None])
+    expected = f"#XLFACTOR: the call has {MAX_CELLS + 2:,} range cells; this server takes at most {MAX_CELLS:,} (--max-rows, counted in cells)"
+    assert status == 200 and value == expected
     rows = _holdings(1000) + [["X" * 1000, 1.0]] * 2100  # few rows, many bytes
     status, value = call(team_server, "OF_TOTALRISK", [rows, None, None, None])
     assert status == 200 and value.startswith("#XLFACTOR: the request is ") and value.endswith("(--max-bytes)") and "\n" not in value
@@ -350,6 +360,28 @@ def test_insecure_local_is_refused_off_loopback_and_announced_on_it(tmp_path):
         _stop(process)
 
 
+@pytest.mark.slow
+def test_insecure_local_refuses_other_host_headers(tmp_path):
+    """DNS rebinding: a page at evil.example resolved to 127.0.0.1 sends Host: evil.example; it gets HTTP 400."""
+    import httpx
+
+    pytest.importorskip("xlwings_server")
+    port = _free_port()
+    process, _ = _start(["--insecure-local"], tmp_path, port)
+    try:
+        body = _body("OF_TOTALRISK", [_holdings(), None, None, None])
+        url = f"http://127.0.0.1:{port}/xlwings/custom-functions-call"
+        for host in ("evil.example", f"evil.example:{port}", "127.0.0.1.evil.example", "localhost.evil.example"):
+            response = httpx.post(url, json=body, headers={"Host": host}, timeout=30)
+            assert response.status_code == 400, host
+            assert httpx.get(f"http://127.0.0.1:{port}/xlwings/custom-functions-meta", headers={"Host": host}, timeout=30).status_code == 400
+        for host in (f"127.0.0.1:{port}", f"localhost:{port}", "localhost"):
+            response = httpx.post(url, json=body, headers={"Host": host}, timeout=60)
+            assert response.status_code == 200 and isinstance(response.json()["result"][0][0], float), host
+    finally:
+        _stop(process)
+
+
 # ---------------------------------------------------------------- units: tokens and the policy
 
 
@@ -382,6 +414,26 @@ def test_token_store_matches_only_the_exact_bearer_token(tmp_path, monkeypatch):
     path.write_text(f"bob,{BOB}\n")  # revoked without a restart
     os.utime(path, ns=(time.time_ns() + 10**9, time.time_ns() + 10**9))
     assert store.user_of(f"Bearer {ALICE}") is None and store.user_of(f"Bearer {BOB}") == "bob"
+
+
+@pytest.mark.parametrize("damage", ["deleted", "malformed", "not utf-8"])
+def test_token_store_fails_closed_when_the_file_goes_bad(tmp_path, caplog, damage):
+    path = tmp_path / "tokens"
+    path.write_text(f"alice,{ALICE}\nbob,{BOB}\n")
+    store = TokenStore(str(path))
+    assert store.user_of(f"Bearer {ALICE}") == "alice"
+    if damage == "deleted":
+        path.unlink()
+    else:
+        path.write_bytes(b"alice\n" if damage == "malformed" else b"alice,\xff\xfe" + ALICE.encode())
+        os.utime(path, ns=(time.time_ns() + 10**9, time.time_ns() + 10**9))
+    with caplog.at_level(logging.ERROR, logger="xlfactor.excel.server"):
+        assert store.user_of(f"Bearer {ALICE}") is None and store.user_of(f"Bearer {BOB}") is None
+    assert any(r.levelno == logging.ERROR and "refusing every call" in r.getMessage() for r in caplog.records)
+    assert ALICE not in caplog.text
+    path.write_text(f"bob,{BOB}\n")  # a good file again lets its users back in
+    os.utime(path, ns=(time.time_ns() + 2 * 10**9, time.time_ns() + 2 * 10**9))
+    assert store.user_of(f"Bearer {BOB}") == "bob" and store.user_of(f"Bearer {ALICE}") is None
 
 
 def test_url_allow_list_matches_whole_segments():
@@ -499,3 +551,140 @@ def test_the_add_in_sends_the_saved_token(team_server):
     assert 'localStorage.getItem("xlfactor-token")' in script and '"Bearer " + token' in script
     page = httpx.get(f"{team_server['url']}/taskpane", timeout=30).text
     assert 'id="xlfactor-token"' in page and "xlfactor-token.js" in page
+
+
+# ---------------------------------------------------------------- issue 21: users/ subtree, messages, names, redirects
+
+
+def test_snapshot_and_cache_arguments_may_not_reach_into_users(tmp_path):
+    """alice cannot read bob's themes file or probe bob's folder names: one message, whether or not the path exists."""
+    root = tmp_path / "root"
+    (root / "users" / "bob" / "fund").mkdir(parents=True)
+    (root / "users" / "bob" / "themes.csv").write_text(f"ticker,bob_theme\nAAA,1\n{SECRET},1\n")
+    (root / "shared").mkdir()
+    (root / "to_bob").symlink_to(root / "users" / "bob")
+    policy = AccessPolicy("alice", root, ())
+    texts = (
+        "users/bob/themes.csv", "users/bob/absent.csv", "users/bob/fund", "users/nobody", "users", "users/",
+        "shared/../users/bob/themes.csv", str(root / "users" / "bob" / "themes.csv"), "to_bob/themes.csv",
+        "to_bob", "USERS/bob/themes.csv", "users/alice/own.csv",
+    )
+    for what in ("snapshot", "semantic_cache"):
+        messages = set()
+        for text in texts:
+            with pytest.raises(XlfactorError) as caught:
+                policy.location(text, what)
+            messages.add(str(caught.value))
+        assert messages == {f"{what}: local paths on this server must be inside its data root, outside its users/ folder"}
+    assert policy.location("shared/themes.csv", "semantic_cache") == str(root.resolve() / "shared" / "themes.csv")
+    holdings = _holdings()
+    with access_policy(policy):
+        present = OF_THEMES(holdings, "users/bob/themes.csv")
+        absent = OF_THEMES(holdings, "users/bob/nothing.csv")
+    assert present == absent and SECRET not in present and "bob_theme" not in present
+
+
+def test_messages_show_paths_relative_to_the_data_root(tmp_path):
+    root = tmp_path / "root"
+    (root / "shared" / "broken").mkdir(parents=True)
+    (root / "shared" / "themes.csv").write_text("ticker,t\nAAA,7\n")
+    holdings = _holdings()
+    with access_policy(AccessPolicy("alice", root, ())):
+        snapshot = OF_TOTALRISK(holdings, "shared/broken")
+        cache = OF_THEMES(holdings, "shared/themes.csv")
+    for message in (snapshot, cache):
+        assert message.startswith("#XLFACTOR") and str(tmp_path) not in message and "/root" not in message, message
+    assert "shared/broken" in snapshot and "shared/themes.csv" in cache
+
+
+def test_a_named_snapshot_on_the_server_is_the_public_url_under_allow_url(tmp_path, monkeypatch):
+    import xlfactor.functions.catalog as catalog
+
+    root = tmp_path / "root"
+    (root / "openfactor-us1000").mkdir(parents=True)  # a folder of that name is never what the name means
+    monkeypatch.chdir(root)
+    monkeypatch.setenv("XLFACTOR_OPENFACTOR_URL", "https://mirror.example.org/of")
+    seen: list = []
+    monkeypatch.setattr(catalog, "load_snapshot", lambda source, *a, **k: seen.append(source) or (_ for _ in ()).throw(XlfactorError("stop")))
+    holdings = _holdings()
+    with access_policy(AccessPolicy("alice", root, ("https://other.example.org/",))):
+        refused = OF_TOTALRISK(holdings, "openfactor-us1000")
+    assert "OpenFactor's public snapshot" in refused and "--allow-url" in refused and seen == []
+    with access_policy(AccessPolicy("alice", root, ("https://mirror.example.org/of/",))):
+        OF_TOTALRISK(holdings, "openfactor-us1000")
+    assert seen == ["https://mirror.example.org/of/factors/openfactor-us1000"]
+
+
+def test_an_allowed_host_redirecting_elsewhere_gets_no_request_through(tmp_path):
+    """SSRF by redirect through the worksheet functions: allowed host A answers 302 to host B; B hears nothing."""
+    from tests.test_snapshot_trust import _http_server, redirecting_hosts
+
+    redirect, target = redirecting_hosts()
+    holdings = _holdings()
+    with _http_server(target) as host_b, _http_server(redirect) as host_a:
+        redirect.target = host_b
+        with access_policy(AccessPolicy("alice", tmp_path, (f"{host_a}/allowed/",))):
+            snapshot = OF_TOTALRISK(holdings, f"{host_a}/allowed/snap")
+            themes = OF_THEMES(holdings, f"{host_a}/allowed/semantic_factors.csv")
+    assert "HTTP 302" in snapshot and "HTTP 302" in themes, (snapshot, themes)
+    assert len(redirect.requests) >= 2 and target.requests == []
+
+
+@pytest.mark.slow
+def test_a_one_row_range_is_counted_in_cells(team_server):
+    """A 1 x N range is N cells: over --max-rows it is refused, over --heavy-rows it runs in the worker processes."""
+    tickers = _tickers()
+    wide = [[tickers[i % len(tickers)] for i in range(MAX_CELLS + 1)]]  # one row, ~1.2 MB
+    status, value = call(team_server, "OF_IMPLIEDCOV", [wide, None, None])
+    assert status == 200 and value.startswith(f"#XLFACTOR: the call has {MAX_CELLS + 1:,} range cells")
+    row = [[tickers[i % len(tickers)] for i in range(2500)]]  # 2,500 cells, 1,500 of them repeats
+    status, value = call(team_server, "OF_IMPLIEDCOV", [row, None, None])
+    assert status == 200 and value.startswith(f"#XLFACTOR: tickers range lists {len(tickers)} tickers more than once")
+    log = team_server["log"].read_text()
+    assert f"function=OF_IMPLIEDCOV cells={MAX_CELLS + 1} lane=refused" in log
+    assert "function=OF_IMPLIEDCOV cells=2500 lane=heavy" in log
+
+
+def test_implied_covariance_refuses_repeated_tickers():
+    """1,500 names drawn from a 1,000-name universe would make a 2.25 M-cell result: refused in one line."""
+    from xlfactor.functions import OF_IMPLIEDCOV
+
+    tickers = _tickers()
+    row = [[tickers[i % len(tickers)] for i in range(1500)]]
+    message = OF_IMPLIEDCOV(row)
+    assert message == f"#XLFACTOR: tickers range lists 500 tickers more than once ({', '.join(tickers[:5])}, ...); list each once"
+    one = OF_IMPLIEDCOV([tickers[:3]])
+    assert len(one) == 3 + 1 + 2 and len(one[0]) == 4  # header, 3 tickers, 2 parameter rows
+
+
+def test_a_result_over_the_cell_cap_is_a_one_line_error(monkeypatch):
+    from xlfactor.excel.server import call_with_policy, result_cells
+
+    monkeypatch.setenv("XLWINGS_LICENSE_KEY", "noncommercial")
+    tickers = _tickers()
+    policy = AccessPolicy("alice", None, ())
+    small = call_with_policy("OF_IMPLIEDCOV", ([tickers[:10]], None, None), policy, 1_000)
+    assert result_cells(small) == (1 + 10 + 2) * 11  # header, 10 rows, 2 parameter rows; 11 columns: under the cap
+    big = call_with_policy("OF_IMPLIEDCOV", ([tickers[:40]], None, None), policy, 1_000)
+    assert big == [[f"#XLFACTOR: the result has {43 * 41:,} cells; this server returns at most 1,000 (ask for fewer rows or tickers)"]]
+
+
+@pytest.mark.slow
+def test_a_real_server_follows_no_redirect_off_the_allow_list(team_server, counting_server):
+    """xlfactor serve, --allow-url host A: A answers 302 to host B for a snapshot and a semantic cache; B gets 0 requests."""
+    from tests.test_snapshot_trust import _http_server, redirecting_hosts
+
+    port, requests = counting_server
+    _, target = redirecting_hosts()
+    holdings = _holdings()
+    with _http_server(target) as host_b:
+        _Counter.redirect_to = host_b
+        try:
+            before = len(requests)
+            status, snapshot = call(team_server, "OF_TOTALRISK", [holdings, f"http://127.0.0.1:{port}/allowed/hop/snap", None, None])
+            status_themes, themes = call(team_server, "OF_THEMES", [holdings, f"http://127.0.0.1:{port}/allowed/hop/t.csv", None, None, None])
+        finally:
+            _Counter.redirect_to = ""
+    assert status == status_themes == 200
+    assert "HTTP 302" in snapshot and "HTTP 302" in themes, (snapshot, themes)
+    assert len(requests) > before and target.requests == []

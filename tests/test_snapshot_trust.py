@@ -6,6 +6,7 @@ them. Servers bind 127.0.0.1 and every loop in them is bounded.
 
 from __future__ import annotations
 
+import contextlib
 import gzip
 import hashlib
 import http.server
@@ -454,3 +455,193 @@ def test_local_manifest_naming_a_file_outside_is_refused(hand_folder, tmp_path):
         xf.load_snapshot(hand_folder)
     message = _one_line(caught.value)
     assert message.startswith("snapshot file manifest.json: unsafe file name") and "not yours" not in message
+
+
+# ------------------------------------------------------------------ 4. no redirects, gzip in transit, one deadline
+
+
+@contextlib.contextmanager
+def _http_server(handler_class):
+    """A ThreadingHTTPServer on 127.0.0.1 running ``handler_class``; yields its base URL."""
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler_class)
+    server.daemon_threads = True
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def redirecting_hosts():
+    """(host A handler that answers 302 to host B for every HEAD and GET, host B handler counting its requests)."""
+
+    class Target(http.server.BaseHTTPRequestHandler):
+        requests: list = []
+
+        def log_message(self, *args):
+            pass
+
+        def do_GET(self):  # noqa: N802 - http.server API
+            type(self).requests.append(self.path)
+            body = b'{"latest": "2026-01-16"}'
+            self.send_response(200)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        do_HEAD = do_GET  # noqa: N815
+
+    class Redirect(http.server.BaseHTTPRequestHandler):
+        target = ""
+        requests: list = []
+
+        def log_message(self, *args):
+            pass
+
+        def do_GET(self):  # noqa: N802 - http.server API
+            type(self).requests.append(self.path)
+            self.send_response(302)
+            self.send_header("Location", type(self).target + self.path)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+
+        do_HEAD = do_GET  # noqa: N815
+
+    return Redirect, Target
+
+
+def test_a_redirect_to_another_host_is_not_followed():
+    from xlfactor.snapshot.remote import read_url
+
+    redirect, target = redirecting_hosts()
+    with _http_server(target) as host_b, _http_server(redirect) as host_a:
+        redirect.target = host_b
+        with pytest.raises(xf.errors.DownloadError) as caught:
+            read_url(f"{host_a}/snap/latest.json")
+        assert "HTTP 302" in _one_line(caught.value) and f"{host_a}/snap/latest.json" in str(caught.value)
+        with pytest.raises(xf.SnapshotError) as caught:
+            xf.load_snapshot(f"{host_a}/snap")
+        assert "redirect" in _one_line(caught.value) and host_b not in str(caught.value)
+        assert redirect.requests and target.requests == []  # host B never heard from us
+
+
+class _Gzipping(http.server.SimpleHTTPRequestHandler):
+    """Serves a folder gzip-compressed in transit (Content-Encoding: gzip, compressed Content-Length) whatever was asked."""
+
+    accept: list = []
+
+    def log_message(self, *args):
+        pass
+
+    def _answer(self, with_body: bool) -> None:
+        type(self).accept.append(self.headers.get("Accept-Encoding"))
+        path = Path(self.translate_path(self.path.split("?")[0]))
+        if not path.is_file():
+            self.send_error(404)
+            return
+        body = gzip.compress(path.read_bytes())
+        self.send_response(200)
+        self.send_header("Content-Encoding", "gzip")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        if with_body:
+            self.wfile.write(body)
+
+    def do_GET(self):  # noqa: N802 - http.server API
+        self._answer(True)
+
+    def do_HEAD(self):  # noqa: N802 - http.server API
+        self._answer(False)
+
+
+def test_a_server_that_gzips_in_transit_is_read_whole(tmp_path, model):
+    folder = write_openfactor_folder(tmp_path / "www" / "snap", model)
+    handler = type("Gz", (_Gzipping,), {"accept": []})
+
+    def make(*args, **kwargs):
+        return handler(*args, directory=str(tmp_path / "www"), **kwargs)
+
+    with _http_server(make) as base:
+        snapshot = xf.load_snapshot(f"{base}/snap")
+    local = xf.load_snapshot(folder)
+    assert snapshot.tickers == local.tickers if isinstance(snapshot.tickers, list) else list(snapshot.tickers) == list(local.tickers)
+    np.testing.assert_array_equal(np.asarray(snapshot.factor_covariance), np.asarray(local.factor_covariance))
+    assert handler.accept and set(handler.accept) == {"identity"}
+
+
+@pytest.mark.slow
+def test_one_deadline_covers_the_whole_snapshot_download(served, model, monkeypatch):
+    """Every file answers within the deadline, but together they take longer: the download stops at the deadline."""
+    root, base, handler = served
+    folder = write_openfactor_folder(root / "snap", model)
+
+    def slow(request_handler):
+        time.sleep(0.5)
+        http.server.SimpleHTTPRequestHandler.do_GET(request_handler)
+
+    for path in folder.iterdir():
+        handler.behaviors[f"/snap/{path.name}"] = slow
+    monkeypatch.setenv("XLFACTOR_DOWNLOAD_DEADLINE", "1.5")
+    start = time.monotonic()
+    with pytest.raises(xf.SnapshotError) as caught:
+        xf.load_snapshot(f"{base}/snap")
+    elapsed = time.monotonic() - start
+    assert "1.5 s download deadline" in _one_line(caught.value) or "deadline" in str(caught.value)
+    assert len(list(folder.iterdir())) * 0.5 > 3.0  # each file alone is well inside 1.5 s; all of them are not
+    assert elapsed < 3.0
+
+
+@pytest.mark.slow
+def test_the_lock_wait_is_inside_the_download_deadline(served, model, monkeypatch):
+    import filelock
+
+    root, base, _ = served
+    write_openfactor_folder(root / "snap", model)
+    cache = _cache_root(f"{base}/snap")
+    cache.mkdir(parents=True)
+    date = str(pd.Timestamp(model.as_of).date()) if hasattr(model, "as_of") else None
+    locks = [filelock.FileLock(str(cache / f".{d}.lock")) for d in {date, "2026-01-16"} if d]
+    for lock in locks:
+        lock.acquire()
+    try:
+        monkeypatch.setenv("XLFACTOR_DOWNLOAD_DEADLINE", "1")
+        start = time.monotonic()
+        with pytest.raises(xf.SnapshotError, match="locked"):
+            xf.load_snapshot(f"{base}/snap")
+        assert time.monotonic() - start < 2.5  # not deadline x number of files
+    finally:
+        for lock in locks:
+            lock.release()
+
+
+# ------------------------------------------------------------------ 5. remote semantic caches read through the same code
+
+
+def test_a_remote_semantic_cache_follows_no_redirect():
+    from xlfactor.semantic.cache import read_cache
+    from xlfactor.semantic.client import SemanticError
+
+    redirect, target = redirecting_hosts()
+    with _http_server(target) as host_b, _http_server(redirect) as host_a:
+        redirect.target = host_b
+        with pytest.raises(SemanticError) as caught:
+            read_cache(f"{host_a}/semantic_factors.csv", must_exist=True)
+        assert "HTTP 302" in _one_line(caught.value)
+        assert redirect.requests and target.requests == []
+
+
+def test_a_remote_semantic_cache_is_capped_and_r2_names_go_through_the_public_base(served, monkeypatch):
+    from xlfactor.semantic.cache import read_cache
+    from xlfactor.semantic.client import SemanticError
+
+    root, base, handler = served
+    rows = "".join(f"T{i:05d},1\n" for i in range(5000))
+    (root / "semantic_factors.csv").write_text("ticker,grid_storage\n" + rows)
+    monkeypatch.setenv("XLFACTOR_OPENFACTOR_URL", base)
+    cache = read_cache("r2://openfactor-public/semantic_factors.csv", must_exist=True)
+    assert cache.labels.shape == (5000, 1) and handler.requests[-1] == "/semantic_factors.csv"
+    monkeypatch.setenv("XLFACTOR_MAX_FILE_BYTES", "10000")  # the file is ~55 KB
+    with pytest.raises(SemanticError) as caught:
+        read_cache(f"{base}/semantic_factors.csv", must_exist=True)
+    assert "size cap" in _one_line(caught.value)

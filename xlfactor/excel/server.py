@@ -13,9 +13,10 @@ What the server lets in (``docs/guide/server.md``):
 * **Only its data.** Each call runs under an :class:`~xlfactor.functions.catalog.AccessPolicy`:
   local snapshots and semantic caches inside ``--data-root``, track folders inside
   ``<data-root>/users/<user>/``, URLs under ``--allow-url`` prefixes only.
-* **Bounded work.** Requests over ``--max-bytes`` or ``--max-rows`` get a one-line cell error;
-  calls run off the event loop, small ones on a thread, large ones (over ``--heavy-rows``) in a
-  process pool, so a 2-row call answers while a large one runs.
+* **Bounded work.** Requests over ``--max-bytes`` or ``--max-rows`` (counted in CELLS, rows x
+  columns, so a 1 x 16,384 range is 16,384, not 1) get a one-line cell error, and so do results
+  over ``max_result_cells``; calls run off the event loop, small ones on a thread, large ones
+  (over ``--heavy-rows`` cells) in a process pool, so a 2-row call answers while a large one runs.
 * **A log line per call**: user, function, rows, lane, seconds, outcome (logger ``xlfactor.excel.server``).
 """
 
@@ -72,13 +73,15 @@ class ServerConfig:
     insecure_local : bool
         No authentication (127.0.0.1 only; every caller is user ``local``).
     max_rows : int
-        Largest total number of range rows in one call.
+        Largest total number of range CELLS (rows x columns) in one call (``--max-rows``).
     max_bytes : int
         Largest request body in bytes.
     heavy_rows : int
-        Calls with more range rows than this run in the process pool.
+        Calls with more range cells than this run in the process pool (``--heavy-rows``).
     workers : int
         Processes in that pool.
+    max_result_cells : int
+        Largest number of cells in one result; a larger one is a one-line cell error.
     """
 
     data_root: str | None = None
@@ -89,6 +92,7 @@ class ServerConfig:
     max_bytes: int = 4_000_000
     heavy_rows: int = 2_000
     workers: int = 1
+    max_result_cells: int = 1_000_000
 
     def to_json(self) -> str:
         """The config as the JSON text of :data:`CONFIG_VARIABLE`."""
@@ -168,7 +172,11 @@ def parse_tokens(text: str, where: str) -> dict[str, bytes]:
 
 
 class TokenStore:
-    """The team's tokens: from the file (re-read when it changes, so a revoked token stops at once) or the environment."""
+    """The team's tokens: from the file (re-read when it changes, so a revoked token stops at once) or the environment.
+
+    Fails closed: while the file is missing, unreadable or malformed, every token is refused
+    (and an error is logged), until a good file is back.
+    """
 
     def __init__(self, tokens_file: str | None) -> None:
         self._file = tokens_file
@@ -206,8 +214,10 @@ class TokenStore:
             with self._lock:
                 try:
                     self._load()
-                except (XlfactorError, OSError, UnicodeDecodeError) as exc:  # keep the last good tokens
-                    logger.warning("tokens file not reloaded: %s", exc)
+                except (XlfactorError, OSError, UnicodeDecodeError) as exc:  # fail closed: nobody is let in
+                    if self._users or self._stamp is not None:
+                        logger.error("tokens file unusable, refusing every call until it is fixed: %s", exc)
+                    self._users, self._stamp = {}, None
         given = _digest(token.strip())
         found = None
         for user, digest in self._users.items():
@@ -264,8 +274,12 @@ def convert_arguments(name: str, raw: tuple[Any, ...]) -> list[Any]:
     ]
 
 
-def call_with_policy(name: str, raw: tuple[Any, ...], policy: Any) -> Any:
-    """Run catalog function ``name`` on the raw JSON arguments of a call under ``policy`` (in a worker thread or process)."""
+def call_with_policy(name: str, raw: tuple[Any, ...], policy: Any, max_result_cells: int | None = None) -> Any:
+    """Run catalog function ``name`` on the raw JSON arguments of a call under ``policy`` (in a worker thread or process).
+
+    A result of more than ``max_result_cells`` cells becomes a one-line cell error here, in
+    the worker, so it is neither sent back to the server process nor to Excel.
+    """
     from xlfactor.functions import CATALOG
     from xlfactor.functions.catalog import access_policy
 
@@ -275,7 +289,12 @@ def call_with_policy(name: str, raw: tuple[Any, ...], policy: Any) -> Any:
         logger.debug("arguments of %s not converted", name, exc_info=True)
         return _cell_error("the arguments could not be read (a range or cell value of an unexpected kind)")
     with access_policy(policy):
-        return CATALOG[name].function(*args)
+        result = CATALOG[name].function(*args)
+    cells = result_cells(result)
+    if max_result_cells is not None and cells > max_result_cells:
+        logger.info("result of %s refused: %d cells over the cap of %d", name, cells, max_result_cells)
+        return _cell_error(f"the result has {cells:,} cells; this server returns at most {max_result_cells:,} (ask for fewer rows or tickers)")
+    return result
 
 
 def _worker_started(level: int) -> None:
@@ -289,16 +308,27 @@ def _cell_error(message: str) -> list[list[str]]:
     return [[f"{ERROR_PREFIX}: {message}"]]
 
 
-def range_rows(args: tuple[Any, ...]) -> int:
-    """Total rows of the range arguments of a call (lists of rows, as xlwings Server sends them)."""
-    return sum(len(value) for value in args if isinstance(value, list))
+def range_cells(args: tuple[Any, ...]) -> int:
+    """Total cells of the range arguments of a call (lists of rows, as xlwings Server sends them).
+
+    A row is counted by its length, so one row of 16,384 cells counts 16,384.
+    """
+    return sum(sum(len(row) if isinstance(row, list) else 1 for row in value) for value in args if isinstance(value, list))
+
+
+def result_cells(result: Any) -> int:
+    """Cells of a worksheet-function result: 1 for a scalar, rows x columns for a table."""
+    if isinstance(result, list):
+        return sum(len(row) if isinstance(row, list | tuple) else 1 for row in result)
+    size = getattr(result, "size", None)
+    return int(size) if isinstance(size, int) else 1
 
 
 class CallRunner:
     """Runs worksheet-function calls off the event loop, within the size caps.
 
     Small calls go to one thread (the catalog's memos are shared there, as on desktop); calls
-    with more than ``heavy_rows`` range rows go to a pool of ``workers`` processes, so they
+    with more than ``heavy_rows`` range cells go to a pool of ``workers`` processes, so they
     neither block the event loop nor hold the small calls' interpreter lock.
     """
 
@@ -333,17 +363,19 @@ class CallRunner:
 
         start = time.perf_counter()
         user_name = getattr(user, "id", None) or LOCAL_USER
-        rows = range_rows(args)
+        cells = range_cells(args)
         lane = "light"
         try:
-            if rows > self.config.max_rows:
+            if cells > self.config.max_rows:
                 lane = "refused"
-                result = _cell_error(f"the call has {rows:,} range rows; this server takes at most {self.config.max_rows:,} (--max-rows)")
+                result = _cell_error(
+                    f"the call has {cells:,} range cells; this server takes at most {self.config.max_rows:,} (--max-rows, counted in cells)"
+                )
             else:
                 policy = AccessPolicy(user_name, self._root, self.config.allow_urls)
                 loop = asyncio.get_running_loop()
-                job = functools.partial(call_with_policy, name, args, policy)
-                if rows > self.config.heavy_rows:
+                job = functools.partial(call_with_policy, name, args, policy, self.config.max_result_cells)
+                if cells > self.config.heavy_rows:
                     lane = "heavy"
                     pool = self._heavy_pool()
                     try:
@@ -360,7 +392,7 @@ class CallRunner:
             result = _cell_error(f"internal error ({type(exc).__name__}); the server log has the details")
         seconds = time.perf_counter() - start
         outcome = "error" if _is_error(result) else "ok"
-        logger.info("call user=%s function=%s rows=%d lane=%s seconds=%.3f outcome=%s", user_name, name, rows, lane, seconds, outcome)
+        logger.info("call user=%s function=%s cells=%d lane=%s seconds=%.3f outcome=%s", user_name, name, cells, lane, seconds, outcome)
         return result
 
 
@@ -461,11 +493,26 @@ class RequestCap:
         await send({"type": "http.response.body", "body": body})
 
 
+LOCAL_HOSTS = ("127.0.0.1", "localhost")
+"""Host headers an ``--insecure-local`` server answers (anything else: HTTP 400, against DNS rebinding)."""
+
+
 def create_app() -> Any:
-    """The ASGI app ``xlfactor serve`` runs: xlwings Server's app behind :class:`RequestCap`."""
+    """The ASGI app ``xlfactor serve`` runs: xlwings Server's app behind :class:`RequestCap`.
+
+    With ``--insecure-local`` (no authentication), Starlette's ``TrustedHostMiddleware`` comes
+    first: a request whose ``Host`` is not 127.0.0.1 or localhost (a web page that rebinds its
+    own name to 127.0.0.1) gets HTTP 400 before anything else runs.
+    """
     from xlwings_server.main import main_app
 
-    return RequestCap(main_app, ServerConfig.from_environment().max_bytes)
+    config = ServerConfig.from_environment()
+    app: Any = RequestCap(main_app, config.max_bytes)
+    if config.insecure_local:
+        from starlette.middleware.trustedhost import TrustedHostMiddleware
+
+        app = TrustedHostMiddleware(app, allowed_hosts=list(LOCAL_HOSTS), www_redirect=False)
+    return app
 
 
 # ---------------------------------------------------------------- serve
@@ -514,11 +561,12 @@ def check_config(config: ServerConfig, host: str) -> list[str]:
     for prefix in config.allow_urls:
         url_prefix_parts(prefix)
     lines.append("URLs allowed under: " + (", ".join(config.allow_urls) if config.allow_urls else "none (no --allow-url)"))
-    for name in ("max_rows", "max_bytes", "heavy_rows", "workers"):
+    for name in ("max_rows", "max_bytes", "heavy_rows", "workers", "max_result_cells"):
         if getattr(config, name) < 1:
             raise XlfactorError(f"--{name.replace('_', '-')} must be a positive integer")
     lines.append(
-        f"limits: {config.max_rows:,} rows, {config.max_bytes:,} bytes per call; over {config.heavy_rows:,} rows in {config.workers} worker process(es)"
+        f"limits: {config.max_rows:,} range cells, {config.max_bytes:,} bytes per call, {config.max_result_cells:,} result cells; "
+        f"over {config.heavy_rows:,} cells in {config.workers} worker process(es)"
     )
     return lines
 

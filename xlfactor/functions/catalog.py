@@ -45,7 +45,7 @@ from xlfactor.functions.ranges import (
 from xlfactor.risk.holdings import Holdings, PortfolioWeights, align
 from xlfactor.risk.model_data import FactorModelData, factor_model_data
 from xlfactor.snapshot.memo import memo
-from xlfactor.snapshot.sources import DEMO_NAME, load_snapshot
+from xlfactor.snapshot.sources import DEMO_NAME, load_snapshot, public_snapshot_url
 
 ERROR_PREFIX = "#XLFACTOR"
 MAX_MESSAGE = 250  # Excel text results over 255 characters fail in older versions
@@ -145,7 +145,8 @@ def worksheet_function(returns: str) -> Callable[[Callable[..., Any]], Callable[
                 shown = ", ".join(exc.tickers[:5]) + (", ..." if len(exc.tickers) > 5 else "")
                 return _error(f"{len(exc.tickers)} unknown tickers: {shown} (ignore_unknown=TRUE treats them as cash)")
             except XlfactorError as exc:
-                return _error(str(exc))
+                policy = current_policy()
+                return _error(str(exc) if policy is None else policy.shown(str(exc)))
             except Exception as exc:  # noqa: BLE001 - a cell must never show a traceback
                 logger.debug("internal error in %s", func.__name__, exc_info=True)
                 if current_policy() is not None:  # a server caller sees the kind, the server log has the rest
@@ -204,7 +205,20 @@ class AccessPolicy:
             url_prefix_parts(prefix)  # raises on a malformed prefix
 
     def location(self, text: str, what: str) -> str:
-        """A snapshot or semantic-cache argument as the loader should see it (URL or absolute path inside the root)."""
+        """A snapshot or semantic-cache argument as the loader should see it (URL or absolute path inside the root).
+
+        A snapshot name (``openfactor-us1000``) is the public URL it stands for, allowed only
+        when an ``--allow-url`` prefix covers it. Local paths must be inside the data root and
+        outside its ``users/`` folder (the users' own track areas); every refusal has the
+        same message whether or not the path exists.
+        """
+        if what == "snapshot" and (public := public_snapshot_url(text)) is not None:
+            if not url_allowed(public, self.allowed_urls):
+                raise XlfactorError(
+                    f"snapshot: {text} is OpenFactor's public snapshot; this server fetches it only when "
+                    "--allow-url covers the OpenFactor public address"
+                )
+            return public
         scheme = _SCHEME.match(text)
         if scheme and scheme.group(1).lower() != "file":
             if not url_allowed(text, self.allowed_urls):
@@ -214,7 +228,21 @@ class AccessPolicy:
             text = urllib.request.url2pathname(urllib.parse.urlsplit(text).path)
         if self.data_root is None:
             raise XlfactorError(f"{what}: this server has no --data-root, so local paths are not allowed")
-        return _inside(text, self.data_root, f"{what}: local paths on this server must be inside its data root")
+        refusal = f"{what}: local paths on this server must be inside its data root, outside its {USERS_FOLDER}/ folder"
+        found = _inside(text, self.data_root, refusal)
+        root = os.path.realpath(self.data_root)
+        lexical = os.path.normpath(os.path.join(root, text.strip()))
+        if any(_first_part(path, root).casefold() == USERS_FOLDER for path in (lexical, found)):
+            raise XlfactorError(refusal)
+        return found
+
+    def shown(self, message: str) -> str:
+        """``message`` with the data root's absolute path taken out (paths relative to the root)."""
+        if self.data_root is None:
+            return message
+        for root in sorted({os.path.realpath(self.data_root), str(self.data_root)}, key=len, reverse=True):
+            message = message.replace(root + os.sep, "").replace(root, ".")
+        return message
 
     def track_folder(self, text: str) -> str:
         """A track-folder argument: a folder inside the caller's own area ``data_root/users/<user>``."""
@@ -290,6 +318,12 @@ def _inside(text: str, base: Path, refusal: str) -> str:
     if not _within(real, root):
         raise XlfactorError(refusal)
     return real
+
+
+def _first_part(path: str, root: str) -> str:
+    """The first folder of ``path`` below ``root`` (``""`` for the root itself)."""
+    relative = os.path.relpath(path, root)
+    return "" if relative == os.curdir else relative.split(os.sep)[0]
 
 
 def _within(path: str, root: str) -> bool:

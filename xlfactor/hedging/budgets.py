@@ -255,7 +255,7 @@ def implied_covariance(data, tickers: list[str]) -> ImpliedCovariance:
     data : FactorModelData
         The model (:func:`~xlfactor.factor_model_data`).
     tickers : list of str
-        Universe tickers; a name listed twice is perfectly correlated with itself.
+        Universe tickers, each listed once (so the result is at most universe x universe).
 
     Returns
     -------
@@ -265,7 +265,7 @@ def implied_covariance(data, tickers: list[str]) -> ImpliedCovariance:
     Raises
     ------
     XlfactorError
-        ``tickers`` is empty.
+        ``tickers`` is empty or lists a ticker more than once.
     UnknownTickersError
         A ticker is not in the universe.
 
@@ -287,12 +287,16 @@ def implied_covariance(data, tickers: list[str]) -> ImpliedCovariance:
     names = [normalize_ticker(t) for t in tickers]
     if not names:
         raise XlfactorError("tickers range is empty")
+    if len(set(names)) < len(names):
+        seen: set[str] = set()
+        twice = list(dict.fromkeys(n for n in names if n in seen or seen.add(n)))
+        shown = ", ".join(twice[:5]) + (", ..." if len(twice) > 5 else "")
+        raise XlfactorError(f"tickers range lists {len(twice)} tickers more than once ({shown}); list each once")
     rows = data.ticker_index.get_indexer(names)
     if (rows < 0).any():
         raise UnknownTickersError([n for n, r in zip(names, rows) if r < 0])
     B = data.exposures[rows]
-    same = rows[:, None] == rows[None, :]  # a name listed twice is perfectly correlated with itself
-    cov = B @ data.factor_covariance @ B.T + np.where(same, data.idiosyncratic_variance[rows][:, None], 0.0)
+    cov = B @ data.factor_covariance @ B.T + np.diag(data.idiosyncratic_variance[rows])
     n, k = len(names), len(data.factor_names)
     return ImpliedCovariance(names, cov, n * k + k * (k + 1) // 2 + n, n * (n + 1) // 2)
 

@@ -4,7 +4,8 @@
 or blank (not yet asked). Labels are reused; only missing ticker x theme cells are sent
 to the client. Rows of tickers that left the universe are kept (harmless, and useful if
 the ticker comes back). Caches are read through fsspec (paths, ``file://``, ``memory://``,
-``s3://``...). A write-back merges under a lock (read the stored cache, add the new
+``s3://``...); remote ones through :func:`xlfactor.snapshot.remote.read_url` (size caps, one
+deadline, no redirects). A write-back merges under a lock (read the stored cache, add the new
 cells, write atomically), so concurrent runs keep every label; a remote ``http(s)://`` /
 ``r2://`` or read-only cache is left unchanged, and the discovery result says so. A cache
 cut off mid-line is refused, never half read.
@@ -54,14 +55,10 @@ def default_cache_path() -> Path:
     return cache_dir() / CACHE_FILE
 
 
-PUBLIC_BUCKETS = {"openfactor-public": "https://openfactor-data.rallies.ai"}
-"""Public buckets read through their https address, as OpenFactor does (``r2://openfactor-public/<key>``).
-
-``$XLFACTOR_OPENFACTOR_URL`` overrides the address (a mirror, or a local server in tests)."""
 READ_ONLY_SCHEMES = frozenset({"http", "https", "r2"})
 """Caches at these URLs are read, never written back."""
 DOWNLOAD_DEADLINE_SECONDS = 120.0
-"""Total time allowed to download a remote cache."""
+"""Total time allowed to download a remote cache (``XLFACTOR_DOWNLOAD_DEADLINE`` may shorten it)."""
 LOCK_TIMEOUT_SECONDS = 60.0
 """How long a write-back waits for another run that is merging into the same local cache."""
 
@@ -72,18 +69,19 @@ _MERGE_LOCKS_GUARD = threading.Lock()
 def public_url(url: str) -> str:
     """``r2://openfactor-public/<key>`` as its public https URL; other URLs unchanged.
 
+    The snapshot layer's :func:`~xlfactor.snapshot.remote.resolve_public_url`, with its
+    refusal said as a :class:`SemanticError`.
+
     >>> public_url("r2://openfactor-public/semantic_factors.csv")
     'https://openfactor-data.rallies.ai/semantic_factors.csv'
     """
-    scheme, sep, rest = url.partition("://")
-    if sep and scheme.lower() == "r2":
-        bucket, _, key = rest.partition("/")
-        base = PUBLIC_BUCKETS.get(bucket)
-        if base is None:
-            raise SemanticError(f"semantic cache {url}: r2:// is read only for the public buckets ({', '.join(PUBLIC_BUCKETS)})")
-        base = os.environ.get("XLFACTOR_OPENFACTOR_URL", "").strip() or base
-        return f"{base.rstrip('/')}/{key}"
-    return url
+    from xlfactor.errors import DownloadError
+    from xlfactor.snapshot.remote import PUBLIC_BUCKET, resolve_public_url
+
+    try:
+        return resolve_public_url(url)
+    except DownloadError:
+        raise SemanticError(f"semantic cache {url}: r2:// is read only for the public buckets ({PUBLIC_BUCKET})") from None
 
 
 @dataclass
@@ -212,26 +210,28 @@ def _read_bytes(location: str) -> bytes | None:
             return path.read_bytes()
         except OSError as exc:
             raise SemanticError(f"semantic cache {location}: cannot be read ({exc.strerror})") from None
-    import fsspec
+    return _read_url(location)
+
+
+def _read_url(location: str) -> bytes | None:
+    """The bytes of a remote cache, or None if it does not exist.
+
+    Read through :func:`xlfactor.snapshot.remote.read_url`: its size caps, one deadline (at
+    most :data:`DOWNLOAD_DEADLINE_SECONDS`) and no redirects apply.
+    """
+    from dataclasses import replace
+
+    from xlfactor.errors import DownloadError
+    from xlfactor.snapshot.limits import SourceLimits
+    from xlfactor.snapshot.remote import display_url, read_url
 
     url = public_url(location)
-    options: dict = {}
-    if _is_url(url) in ("http", "https"):
-        import aiohttp
-
-        options["client_kwargs"] = {"timeout": aiohttp.ClientTimeout(total=DOWNLOAD_DEADLINE_SECONDS)}  # a total deadline, not per read
+    limits = SourceLimits.from_env()
+    limits = replace(limits, deadline_seconds=min(limits.deadline_seconds, DOWNLOAD_DEADLINE_SECONDS))
     try:
-        with fsspec.open(url, "rb", **options) as handle:
-            return handle.read()
-    except TimeoutError:
-        raise SemanticError(f"semantic cache {location}: not downloaded within {DOWNLOAD_DEADLINE_SECONDS:g} s") from None
-    except FileNotFoundError:
-        return None
-    except ImportError as exc:
-        raise SemanticError(f"semantic cache {location}: {_is_url(location)}:// needs an fsspec package ({exc})") from None
-    except (OSError, ValueError) as exc:
-        detail = " ".join(str(exc).split())[:160]
-        raise SemanticError(f"semantic cache {location}: cannot be read ({detail})") from None
+        return read_url(url, limits=limits)
+    except DownloadError as exc:
+        raise SemanticError(f"semantic cache {display_url(location)}: {exc.reason}") from None
 
 
 def _write(location: str, data: bytes) -> None:

@@ -11,6 +11,7 @@ from xlfactor.snapshot.sources import (
     clear_loaded,
     load_snapshot,
     named_snapshot_url,
+    public_snapshot_url,
 )
 from xlfactor.snapshot.writer import write_snapshot
 
@@ -25,6 +26,7 @@ __all__ = [
     "clear_loaded",
     "load_snapshot",
     "named_snapshot_url",
+    "public_snapshot_url",
     "read_snapshot_folder",
     "read_url",
     "resolve_public_url",

@@ -10,12 +10,13 @@ else from the constants below, which are far above any published snapshot (OpenF
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, replace
+import time
+from dataclasses import dataclass, field, replace
 
 from xlfactor.errors import XlfactorError
 
 DEADLINE_ENV = "XLFACTOR_DOWNLOAD_DEADLINE"
-"""Seconds one file's download may take in total (connecting, waiting and reading)."""
+"""Seconds one download (a file, or a whole snapshot) may take in total (connecting, waiting and reading)."""
 MAX_FILE_BYTES_ENV = "XLFACTOR_MAX_FILE_BYTES"
 """Largest size of one source file, as stored (compressed size for ``.gz`` files)."""
 MAX_DECOMPRESSED_BYTES_ENV = "XLFACTOR_MAX_DECOMPRESSED_BYTES"
@@ -39,11 +40,27 @@ class SourceLimits:
         Largest size of one file as stored or sent.
     max_decompressed_bytes : int
         Largest decompressed size of one gzip file (a gzip bomb stops here).
+    until : float or None
+        A :func:`time.monotonic` instant every request under these limits must finish by
+        (set by :meth:`started`); ``None``: each download gets ``deadline_seconds`` from its start.
     """
 
     deadline_seconds: float = DEFAULT_DEADLINE_SECONDS
     max_file_bytes: int = DEFAULT_MAX_FILE_BYTES
     max_decompressed_bytes: int = DEFAULT_MAX_DECOMPRESSED_BYTES
+    until: float | None = field(default=None, compare=False)
+
+    def started(self) -> SourceLimits:
+        """These limits with ONE deadline, ``deadline_seconds`` from now (kept if one is already running).
+
+        Carry the result through a whole operation (a snapshot download: every file, every
+        request, the lock wait) so that together they stop at the deadline.
+        """
+        return self if self.until is not None else replace(self, until=time.monotonic() + self.deadline_seconds)
+
+    def remaining(self) -> float:
+        """Seconds left before the deadline (``deadline_seconds`` when none is running; may be <= 0)."""
+        return self.deadline_seconds if self.until is None else self.until - time.monotonic()
 
     def __post_init__(self) -> None:
         if not (self.deadline_seconds > 0 and self.deadline_seconds < float("inf")):

@@ -1,8 +1,11 @@
 """Reading URLs through fsspec: one code path for http(s), file, memory, s3, gs and az.
 
 Every byte from a URL comes through :func:`download_url` (or :func:`read_url`), which
-applies the :class:`~xlfactor.snapshot.limits.SourceLimits`: a total deadline per file
-(not per read), a size cap, and for ``.gz`` files a cap on the decompressed size. The
+applies the :class:`~xlfactor.snapshot.limits.SourceLimits`: a total deadline (not per read;
+one deadline for a whole snapshot when the limits are :meth:`~SourceLimits.started`), a size
+cap, and for ``.gz`` files a cap on the decompressed size. HTTP redirects are never followed
+(a 3xx answer is an error naming the URL), so an allow-listed host cannot send a request on
+to another host; responses are asked for uncompressed (``Accept-Encoding: identity``). The
 cloud schemes need their fsspec package (``s3fs``, ``gcsfs``, ``adlfs``), which stays
 optional: without it the error says in one line what to install.
 
@@ -105,7 +108,8 @@ def display_url(url: str) -> str:
 def url_filesystem(url: str, limits: SourceLimits | None = None) -> tuple[Any, str]:
     """The fsspec file system and path for ``url`` (after :func:`resolve_public_url`).
 
-    http(s) file systems get ``limits.deadline_seconds`` as aiohttp's total timeout.
+    http(s) file systems get the time left before the deadline as aiohttp's total timeout,
+    ``allow_redirects=False`` on every request (HEAD and GET) and ``Accept-Encoding: identity``.
 
     Raises
     ------
@@ -122,7 +126,9 @@ def url_filesystem(url: str, limits: SourceLimits | None = None) -> tuple[Any, s
     if scheme in ("http", "https"):
         import aiohttp
 
-        options["client_kwargs"] = {"timeout": aiohttp.ClientTimeout(total=limits.deadline_seconds)}
+        options["client_kwargs"] = {"timeout": aiohttp.ClientTimeout(total=max(limits.remaining(), 0.001))}
+        options["allow_redirects"] = False  # passed by fsspec to the HEAD of info() and to every GET
+        options["headers"] = {"Accept-Encoding": "identity"}
     try:
         return fsspec.core.url_to_fs(url, **options)
     except ImportError:
@@ -187,7 +193,7 @@ def download_url(
     DownloadError
         See :func:`read_url`. Nothing is retried.
     """
-    limits = limits or SourceLimits.from_env()
+    limits = (limits or SourceLimits.from_env()).started()
     shown = display_url(resolve_public_url(url))
     name = name or urllib.parse.urlsplit(shown).path.rsplit("/", 1)[-1]
     cap = limits.max_file_bytes if expected_bytes is None else min(limits.max_file_bytes, expected_bytes)
@@ -197,7 +203,11 @@ def download_url(
     start = time.monotonic()
     done = 0
     try:
+        _check_deadline(shown, start, limits, done)
         with fs.open(path, "rb", **streaming) as handle:
+            status = getattr(getattr(handle, "r", None), "status", None)
+            if isinstance(status, int) and 300 <= status < 400:
+                raise DownloadError(shown, f"answered HTTP {status} (a redirect); redirects are not followed, name the final URL")
             total = _announced_size(handle)
             if total is not None and total > cap:
                 raise DownloadError(shown, _too_large(total, cap, expected_bytes))
@@ -223,7 +233,7 @@ def download_url(
     except DecompressedTooLarge as exc:
         raise DownloadError(shown, str(exc)) from None
     except Exception as exc:  # aiohttp, asyncio, zlib and the cloud clients raise their own types
-        if time.monotonic() - start >= limits.deadline_seconds:
+        if limits.remaining() <= 0:
             raise DownloadError(shown, _deadline_text(limits, done)) from None
         raise DownloadError(shown, f"download failed ({failure_reason(exc)})") from None
     _check_deadline(shown, start, limits, done)
@@ -247,16 +257,20 @@ def failure_reason(exc: BaseException) -> str:
 
 
 def _announced_size(handle: Any) -> int | None:
+    """The size the source announces, or None (unknown, or compressed in transit)."""
     size = getattr(handle, "size", None)
     if size is None:
         response = getattr(handle, "r", None)  # fsspec's streaming HTTP file keeps the aiohttp response
-        length = getattr(getattr(response, "headers", None), "get", lambda _k: None)("Content-Length")
+        get = getattr(getattr(response, "headers", None), "get", lambda _k, _d=None: None)
+        length = get("Content-Length")
+        if get("Content-Encoding", "identity").strip().lower() not in ("", "identity"):
+            return None  # aiohttp decompresses: Content-Length is the compressed size, not what is read
         size = int(length) if isinstance(length, str) and length.isdigit() else None
     return int(size) if isinstance(size, int) and size >= 0 else None
 
 
 def _check_deadline(shown: str, start: float, limits: SourceLimits, done: int) -> None:
-    if time.monotonic() - start > limits.deadline_seconds:
+    if limits.remaining() <= 0:
         raise DownloadError(shown, _deadline_text(limits, done))
 
 

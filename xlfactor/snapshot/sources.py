@@ -100,9 +100,25 @@ def named_snapshot_url(name: str) -> str | None:
     True
     """
     text = str(name)
-    if not _NAMED.fullmatch(text) or Path(text).exists():
+    if Path(text).exists():
         return None
-    return f"{public_base_url()}/factors/{text}"
+    return public_snapshot_url(text)
+
+
+def public_snapshot_url(name: str) -> str | None:
+    """The URL prefix a snapshot name (``openfactor-<universe>``) stands for, whatever folders exist; else None.
+
+    The team server uses this: there a name is always the public URL, never a local folder.
+
+    Examples
+    --------
+    >>> public_snapshot_url("openfactor-us1000")
+    'https://openfactor-data.rallies.ai/factors/openfactor-us1000'
+    >>> public_snapshot_url("my-folder") is None
+    True
+    """
+    text = str(name)
+    return f"{public_base_url()}/factors/{text}" if _NAMED.fullmatch(text) else None
 
 
 def load_snapshot(
@@ -343,7 +359,12 @@ def cache_path(*parts: str) -> Path:
 
 
 def _fetch_remote(prefix: str, as_of: str, progress: Progress | None, limits: SourceLimits) -> Path:
-    """Download the snapshot at URL ``prefix`` for ``as_of`` into the cache; return its folder."""
+    """Download the snapshot at URL ``prefix`` for ``as_of`` into the cache; return its folder.
+
+    ONE deadline (``limits.deadline_seconds`` from now) covers every request, every file and
+    the wait for another process's download of the same date.
+    """
+    limits = limits.started()
     url_filesystem(prefix, limits)  # a missing package or unknown scheme is said at once, not as "unreachable"
     root = cache_path("snapshots", hashlib.sha256(prefix.encode()).hexdigest()[:24])
     shown = display_url(prefix)
@@ -362,7 +383,7 @@ def _fetch_remote(prefix: str, as_of: str, progress: Progress | None, limits: So
     if (final / layout.MANIFEST).is_file():
         return final
     # One download per source and date at a time, across threads and processes; the others wait, then reuse it.
-    with _cache_lock(root, f".{date}.lock", limits.deadline_seconds * len(layout.ALL_FILES)):
+    with _cache_lock(root, f".{date}.lock", max(limits.remaining(), 0.0)):
         if (final / layout.MANIFEST).is_file():
             return final
         staging = make_temp_folder(root, f".{date}.", final)
