@@ -29,7 +29,7 @@ from xlfactor.functions.catalog import AccessPolicy, access_policy, url_allowed
 ROOT = Path(__file__).resolve().parents[1]
 ALICE = "alice-token-0123456789abcdef"
 BOB = "bob-token-0123456789abcdef-xyz"
-MAX_CELLS = 120_000  # --max-rows counts range cells (rows x columns)
+MAX_CELLS = 120_000  # --max-cells counts range cells (rows x columns)
 MAX_BYTES = 2_000_000
 SECRET = "hunter2-secret-cell"
 
@@ -144,7 +144,7 @@ def team_server(tmp_path_factory, counting_server):
     url_port, _ = counting_server
     port = _free_port()
     args = ["--tokens", str(tokens), "--data-root", str(root), "--allow-url", f"http://127.0.0.1:{url_port}/allowed/"]
-    args += ["--max-rows", str(MAX_CELLS), "--max-bytes", str(MAX_BYTES), "--heavy-rows", "2000"]
+    args += ["--max-cells", str(MAX_CELLS), "--max-bytes", str(MAX_BYTES), "--heavy-rows", "2000"]  # the new name, and the old one
     process, log = _start(args, tmp, port)
     yield {"url": f"http://127.0.0.1:{port}", "root": root, "tmp": tmp, "log": log, "url_port": url_port}
     _stop(process)
@@ -306,7 +306,7 @@ def test_oversized_requests_get_a_one_line_cell_error(team_server):
     import httpx
 
     status, value = call(team_server, "OF_TOTALRISK", [_holdings(MAX_CELLS // 2 + 1), None, None, None])
-    expected = f"#XLFACTOR: the call has {MAX_CELLS + 2:,} range cells; this server takes at most {MAX_CELLS:,} (--max-rows, counted in cells)"
+    expected = f"#XLFACTOR: the call has {MAX_CELLS + 2:,} range cells; this server takes at most {MAX_CELLS:,} (--max-cells)"
     assert status == 200 and value == expected
     rows = _holdings(1000) + [["X" * 1000, 1.0]] * 2100  # few rows, many bytes
     status, value = call(team_server, "OF_TOTALRISK", [rows, None, None, None])
@@ -632,7 +632,7 @@ def test_an_allowed_host_redirecting_elsewhere_gets_no_request_through(tmp_path)
 
 @pytest.mark.slow
 def test_a_one_row_range_is_counted_in_cells(team_server):
-    """A 1 x N range is N cells: over --max-rows it is refused, over --heavy-rows it runs in the worker processes."""
+    """A 1 x N range is N cells: over --max-cells it is refused, over --heavy-cells it runs in the worker processes."""
     tickers = _tickers()
     wide = [[tickers[i % len(tickers)] for i in range(MAX_CELLS + 1)]]  # one row, ~1.2 MB
     status, value = call(team_server, "OF_IMPLIEDCOV", [wide, None, None])

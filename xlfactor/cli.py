@@ -179,9 +179,12 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--insecure-local", action="store_true", help="no tokens: every local process may call (127.0.0.1 only)")
     serve.add_argument("--data-root", metavar="DIR", help="local snapshots and semantic caches resolve inside DIR, track folders inside DIR/users/<user>/")
     serve.add_argument("--allow-url", action="append", default=[], metavar="PREFIX", help="a URL prefix that may be fetched (repeatable); others are refused")
-    serve.add_argument("--max-rows", type=int, default=100_000, help="largest total of range rows in one call (default 100000)")
+    serve.add_argument("--max-cells", "--max-rows", dest="max_rows", type=int, default=100_000,
+                       help="largest total of range cells in one call, rows x columns (default 100000)")
     serve.add_argument("--max-bytes", type=int, default=4_000_000, help="largest request body in bytes (default 4000000)")
-    serve.add_argument("--heavy-rows", type=int, default=2_000, help="calls over this many rows run in the worker processes (default 2000)")
+    serve.add_argument("--max-result-cells", type=int, default=1_000_000, help="largest answer in cells (default 1000000)")
+    serve.add_argument("--heavy-cells", "--heavy-rows", dest="heavy_rows", type=int, default=2_000,
+                       help="calls over this many range cells run in the worker processes (default 2000)")  # fmt: skip
     serve.add_argument("--workers", type=int, default=1, help="worker processes for large calls (default 1)")
     serve.set_defaults(run=_run_serve)
     return parser
@@ -410,6 +413,7 @@ def _run_serve(args: argparse.Namespace) -> int:
         max_rows=args.max_rows,
         max_bytes=args.max_bytes,
         heavy_rows=args.heavy_rows,
+        max_result_cells=args.max_result_cells,
         workers=args.workers,
     )
     serve(args.host, args.port, config)

@@ -13,10 +13,10 @@ What the server lets in (``docs/guide/server.md``):
 * **Only its data.** Each call runs under an :class:`~xlfactor.functions.catalog.AccessPolicy`:
   local snapshots and semantic caches inside ``--data-root``, track folders inside
   ``<data-root>/users/<user>/``, URLs under ``--allow-url`` prefixes only.
-* **Bounded work.** Requests over ``--max-bytes`` or ``--max-rows`` (counted in CELLS, rows x
+* **Bounded work.** Requests over ``--max-bytes`` or ``--max-cells`` (rows x
   columns, so a 1 x 16,384 range is 16,384, not 1) get a one-line cell error, and so do results
   over ``max_result_cells``; calls run off the event loop, small ones on a thread, large ones
-  (over ``--heavy-rows`` cells) in a process pool, so a 2-row call answers while a large one runs.
+  (over ``--heavy-cells``) in a process pool, so a 2-row call answers while a large one runs.
 * **A log line per call**: user, function, rows, lane, seconds, outcome (logger ``xlfactor.excel.server``).
 """
 
@@ -73,11 +73,11 @@ class ServerConfig:
     insecure_local : bool
         No authentication (127.0.0.1 only; every caller is user ``local``).
     max_rows : int
-        Largest total number of range CELLS (rows x columns) in one call (``--max-rows``).
+        Largest total number of range CELLS (rows x columns) in one call (``--max-cells``).
     max_bytes : int
         Largest request body in bytes.
     heavy_rows : int
-        Calls with more range cells than this run in the process pool (``--heavy-rows``).
+        Calls with more range cells than this run in the process pool (``--heavy-cells``).
     workers : int
         Processes in that pool.
     max_result_cells : int
@@ -369,7 +369,7 @@ class CallRunner:
             if cells > self.config.max_rows:
                 lane = "refused"
                 result = _cell_error(
-                    f"the call has {cells:,} range cells; this server takes at most {self.config.max_rows:,} (--max-rows, counted in cells)"
+                    f"the call has {cells:,} range cells; this server takes at most {self.config.max_rows:,} (--max-cells)"
                 )
             else:
                 policy = AccessPolicy(user_name, self._root, self.config.allow_urls)
