@@ -28,7 +28,6 @@ SLOW_FIXTURES = frozenset(
         "real_reference",
         "real_reference_snapshot",
         "crisis_snapshot",
-        "demo_pdf",  # the demo report printed by LibreOffice
     }
 )
 
@@ -42,6 +41,7 @@ SLOW_NODES = (
     "tests/test_report_workbook.py::test_editing_a_weight_recomputes_without_python",
     "tests/test_report_workbook.py::test_allocation_header_and_user_benchmark",
     "tests/test_report_workbook.py::test_demo_report_prints_in_at_most_12_readable_pages",
+    "tests/test_report_workbook.py::test_tear_sheet_page_reads_alone",
     "tests/test_cli.py::test_progress_shows_at_once_and_advances_with_the_work",
     "tests/test_adapters.py::test_server_adapter_answers_an_http_custom_function_call",
     "tests/test_docs.py::test_mkdocs_build_is_strict",

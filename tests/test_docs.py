@@ -146,8 +146,8 @@ def test_readme_setup_commands_are_what_ci_runs():
     assert install.strip() == "pip install . && xlfactor report --portfolio examples/portfolio.csv --out report.xlsx"
     # .ci/run installs from a copy of the tree (no build/ in it) and runs the report in a scratch folder.
     assert 'pip install -q "$source_copy" && (cd "$(mktemp -d)" && xlfactor report --portfolio "$OLDPWD/examples/portfolio.csv" --out report.xlsx' in ci
-    assert tests.strip() == "pip install -e '.[dev]' && python -m pytest"
-    assert "pip install -e '.[dev]' && python -m pytest\n" in ci
+    assert tests.strip() == "pip install -e '.[dev]' && python -m pytest -n 2"
+    assert "pip install -e '.[dev]' && python -m pytest -n 2\n" in ci
 
 
 def test_readme_is_short():

@@ -657,16 +657,30 @@ def test_implied_covariance_refuses_repeated_tickers():
     assert len(one) == 3 + 1 + 2 and len(one[0]) == 4  # header, 3 tickers, 2 parameter rows
 
 
-def test_a_result_over_the_cell_cap_is_a_one_line_error(monkeypatch):
-    from xlfactor.excel.server import call_with_policy, result_cells
+RESULT_CAP_CHECK = """
+import json
+from xlfactor.excel.server import call_with_policy, result_cells
+from xlfactor.functions.catalog import AccessPolicy
+from xlfactor.risk.model_data import factor_model_data
+from xlfactor.snapshot.sources import load_snapshot
 
-    monkeypatch.setenv("XLWINGS_LICENSE_KEY", "noncommercial")
-    tickers = _tickers()
-    policy = AccessPolicy("alice", None, ())
-    small = call_with_policy("OF_IMPLIEDCOV", ([tickers[:10]], None, None), policy, 1_000)
-    assert result_cells(small) == (1 + 10 + 2) * 11  # header, 10 rows, 2 parameter rows; 11 columns: under the cap
-    big = call_with_policy("OF_IMPLIEDCOV", ([tickers[:40]], None, None), policy, 1_000)
-    assert big == [[f"#XLFACTOR: the result has {43 * 41:,} cells; this server returns at most 1,000 (ask for fewer rows or tickers)"]]
+tickers = [str(t) for t in factor_model_data(load_snapshot()).tickers]
+policy = AccessPolicy("alice", None, ())
+small = call_with_policy("OF_IMPLIEDCOV", ([tickers[:10]], None, None), policy, 1_000)
+big = call_with_policy("OF_IMPLIEDCOV", ([tickers[:40]], None, None), policy, 1_000)
+print(json.dumps({"small": result_cells(small), "big": big}))
+"""
+
+
+def test_a_result_over_the_cell_cap_is_a_one_line_error():
+    # In a process of its own: xlwings registers its Office.js engine only when the licence key is set
+    # before it is first imported, as `xlfactor serve` does (other tests import xlwings without one).
+    env = {**os.environ, "XLWINGS_LICENSE_KEY": "noncommercial"}
+    done = subprocess.run([sys.executable, "-c", RESULT_CAP_CHECK], env=env, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    answer = json.loads(done.stdout.strip().splitlines()[-1])
+    assert answer["small"] == (1 + 10 + 2) * 11  # header, 10 rows, 2 parameter rows; 11 columns: under the cap
+    assert answer["big"] == [[f"#XLFACTOR: the result has {43 * 41:,} cells; this server returns at most 1,000 (ask for fewer rows or tickers)"]]
 
 
 @pytest.mark.slow
